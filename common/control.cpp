@@ -1,0 +1,156 @@
+#include "common/control.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/bus.h"
+#include "common/log.h"
+
+namespace gwr {
+
+pb::Reply error_reply(pb::Error::Code code, const std::string& message) {
+  pb::Reply reply;
+  reply.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  reply.mutable_error()->set_code(code);
+  reply.mutable_error()->set_message(message);
+  return reply;
+}
+
+std::string describe_error(const pb::Error& error) {
+  return pb::Error::Code_Name(error.code()) + ": " + error.message();
+}
+
+ControlServer::ControlServer(zmq::context_t& ctx, const std::string& endpoint)
+    : socket_(ctx, zmq::socket_type::rep), path_(ipc_path(endpoint)) {
+  socket_.set(zmq::sockopt::linger, 0);
+  // Replies larger than this are a bug; requests larger are garbage.
+  socket_.set(zmq::sockopt::maxmsgsize, int64_t{4} * 1024 * 1024);
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+  socket_.bind(endpoint);
+  ::chmod(path_.c_str(), 0600);
+}
+
+ControlServer::~ControlServer() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+}
+
+void ControlServer::serve_pending(const Handler& handler) {
+  while (true) {
+    std::vector<zmq::message_t> frames;
+    try {
+      zmq::message_t msg;
+      if (!socket_.recv(msg, zmq::recv_flags::dontwait)) return;
+      frames.push_back(std::move(msg));
+      while (frames.back().more()) {
+        zmq::message_t part;
+        if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
+        if (frames.size() < 8) frames.push_back(std::move(part));
+      }
+    } catch (const zmq::error_t& e) {
+      log::warn("control_receive_failed", {{"error", e.what()}});
+      return;
+    }
+    pb::Reply reply;
+    pb::Request request;
+    if (frames.size() != 1) {
+      reply = error_reply(pb::Error::MALFORMED, "expected one frame, got " + std::to_string(frames.size()));
+    } else if (!request.ParseFromArray(frames[0].data(), static_cast<int>(frames[0].size()))) {
+      reply = error_reply(pb::Error::MALFORMED, "request did not decode");
+    } else if (request.protocol_version() != pb::PROTOCOL_VERSION_CURRENT) {
+      reply = error_reply(pb::Error::VERSION_MISMATCH,
+                          "protocol version " + std::to_string(request.protocol_version()) + " not supported");
+    } else if (request.body_case() == pb::Request::BODY_NOT_SET) {
+      reply = error_reply(pb::Error::UNRECOGNIZED, "request has no body this version knows");
+    } else {
+      try {
+        reply = handler(request);
+      } catch (const std::exception& e) {
+        log::error("control_handler_failed", {{"error", e.what()}});
+        reply = error_reply(pb::Error::INTERNAL, e.what());
+      }
+    }
+    if (reply.body_case() == pb::Reply::BODY_NOT_SET) {
+      const auto* oneof = pb::Request::descriptor()->FindOneofByName("body");
+      const auto* field = request.GetReflection()->GetOneofFieldDescriptor(request, oneof);
+      reply = error_reply(pb::Error::UNRECOGNIZED,
+                          "this component does not serve \"" + (field ? field->name() : std::string("?")) + "\"");
+    }
+    if (reply.body_case() == pb::Reply::kError && reply.error().code() == pb::Error::MALFORMED) {
+      log::warn("control_request_rejected", {{"reason", reply.error().message()}});
+    }
+    reply.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+    reply.set_request_id(request.request_id());
+    const std::string bytes = reply.SerializeAsString();
+    try {
+      socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      log::warn("control_reply_failed", {{"error", e.what()}});
+    }
+  }
+}
+
+ControlClient::ControlClient(zmq::context_t& ctx, std::string endpoint, std::string client_name)
+    : ctx_(ctx), endpoint_(std::move(endpoint)), client_(std::move(client_name)) {
+  next_id_ = (static_cast<uint64_t>(::getpid()) << 32) | 1;
+}
+
+void ControlClient::reset_socket() {
+  socket_.reset();
+  socket_.emplace(ctx_, zmq::socket_type::req);
+  socket_->set(zmq::sockopt::linger, 0);
+  socket_->set(zmq::sockopt::maxmsgsize, int64_t{16} * 1024 * 1024);
+  socket_->connect(endpoint_);
+}
+
+Result<pb::Reply> ControlClient::call(pb::Request request, std::chrono::milliseconds timeout, int retries) {
+  const std::string path = ipc_path(endpoint_);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return make_error("not running (no socket at " + path + ")");
+  request.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  request.set_client(client_);
+  const uint64_t id = next_id_++;
+  request.set_request_id(id);
+  const std::string bytes = request.SerializeAsString();
+  for (int attempt = 0; attempt <= retries; ++attempt) {
+    try {
+      if (!socket_) reset_socket();
+      socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, left);
+        if (!(item.revents & ZMQ_POLLIN)) continue;
+        zmq::message_t msg;
+        if (!socket_->recv(msg, zmq::recv_flags::dontwait)) continue;
+        pb::Reply reply;
+        if (!reply.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+          socket_.reset();
+          return make_error("reply from " + endpoint_ + " did not decode");
+        }
+        if (reply.request_id() != id) continue;  // a late answer to an abandoned request
+        return reply;
+      }
+    } catch (const zmq::error_t& e) {
+      socket_.reset();
+      if (attempt == retries) return make_error(std::string("control call failed: ") + e.what());
+      continue;
+    }
+    // No answer: this REQ socket is now stuck waiting; discard it.
+    socket_.reset();
+  }
+  return make_error("no reply from " + endpoint_ + " within " + std::to_string(timeout.count() * (retries + 1)) + " ms");
+}
+
+Result<pb::Reply> control_call(zmq::context_t& ctx, const std::string& endpoint, const pb::Request& request,
+                               std::chrono::milliseconds timeout, int retries) {
+  ControlClient client(ctx, endpoint, "tool");
+  return client.call(request, timeout, retries);
+}
+
+}  // namespace gwr

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace gwr {
+inline constexpr const char* kGwrVersion = "1.0.0";
+}  // namespace gwr

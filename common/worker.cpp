@@ -1,0 +1,231 @@
+#include "common/worker.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/version.h"
+
+namespace gwr {
+
+using namespace std::chrono_literals;
+
+WorkerContext::WorkerContext(zmq::context_t& ctx, std::string component, std::string runtime_dir)
+    : ctx_(ctx), component_(std::move(component)), runtime_dir_(std::move(runtime_dir)) {}
+
+ControlClient& WorkerContext::client(const std::string& component) {
+  for (auto& [name, c] : clients_) {
+    if (name == component) return *c;
+  }
+  clients_.emplace_back(component, std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
+                                                                   "gwr-" + component_));
+  return *clients_.back().second;
+}
+
+void WorkerContext::request_stop(std::string reason) {
+  if (!stopping_) {
+    stopping_ = true;
+    stop_reason_ = std::move(reason);
+  }
+}
+
+class WorkerLoop {
+ public:
+  WorkerLoop(WorkerContext& ctx, Worker& worker) : ctx_(ctx), worker_(worker) {}
+
+  // Fetches the config (with secrets) from the supervisor.
+  bool fetch_config(std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    pb::Request req;
+    req.mutable_get_config()->set_include_secrets(true);
+    std::string last_error;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto reply = ctx_.client(kSupervisor).call(req, 1000ms, 0);
+      if (reply && reply->has_config()) {
+        ctx_.config_ = reply->config().config();
+        ctx_.config_version_ = reply->config().version();
+        return true;
+      }
+      last_error = reply ? describe_error(reply->error()) : reply.message();
+      std::this_thread::sleep_for(50ms);
+    }
+    log::error("config_fetch_failed", {{"error", last_error}});
+    return false;
+  }
+
+  void apply_config_update(uint64_t version) {
+    if (version <= ctx_.config_version_) return;
+    const pb::Config before = ctx_.config_;
+    if (!fetch_config(3s)) return;
+    log::set_secrets(config_secret_values(ctx_.config_));
+    log::set_level(ctx_.config_.log().level());
+    const auto changed = config_diff(before, ctx_.config_);
+    log::info("config_applied", {{"version", ctx_.config_version_}, {"changed", changed}});
+    worker_.on_config(ctx_, changed);
+  }
+
+  int run() {
+    SignalPipe signals({SIGTERM, SIGINT, SIGHUP});
+    ::signal(SIGPIPE, SIG_IGN);
+    const pid_t original_parent = ::getppid();
+    ctx_.bus_ = std::make_unique<BusPublisher>(ctx_.zmq(), ctx_.runtime_dir(), ctx_.component());
+    const auto started = std::chrono::steady_clock::now();
+
+    std::vector<std::string> topics = worker_.topics();
+    topics.push_back("config_updated");
+    topics.push_back("shutdown");
+    BusSubscriber sub(ctx_.zmq(), ctx_.runtime_dir(), topics);
+    ControlServer control(ctx_.zmq(), control_endpoint(ctx_.runtime_dir(), ctx_.component()));
+    worker_.start(ctx_);
+    log::info("worker_started", {{"component", ctx_.component()}, {"config_version", ctx_.config_version_}});
+
+    uint64_t hb_seq = 0;
+    auto next_heartbeat = std::chrono::steady_clock::now();
+    auto next_tick = std::chrono::steady_clock::now();
+    const auto heartbeat_every = std::chrono::milliseconds(ctx_.config_.supervisor().heartbeat_interval());
+
+    auto handler = [&](const pb::Request& req) -> pb::Reply {
+      if (req.has_ping()) {
+        pb::Reply r;
+        r.mutable_pong()->set_component(ctx_.component());
+        r.mutable_pong()->set_pid(static_cast<uint32_t>(::getpid()));
+        r.mutable_pong()->set_version(kGwrVersion);
+        return r;
+      }
+      return worker_.on_request(ctx_, req);
+    };
+
+    while (!ctx_.stopping()) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_heartbeat) {
+        pb::Event ev;
+        auto* hb = ev.mutable_heartbeat();
+        hb->set_component(ctx_.component());
+        hb->set_pid(static_cast<uint32_t>(::getpid()));
+        hb->set_seq(++hb_seq);
+        hb->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count());
+        hb->set_activity(ctx_.activity());
+        hb->set_config_version(ctx_.config_version_);
+        ctx_.bus().publish(std::move(ev));
+        next_heartbeat = now + heartbeat_every;
+      }
+      if (now >= next_tick) next_tick = worker_.on_tick(ctx_, now);
+      if (::getppid() != original_parent) {
+        ctx_.request_stop("supervisor died");
+        break;
+      }
+
+      std::vector<zmq::pollitem_t> items = {
+          {sub.socket().handle(), 0, ZMQ_POLLIN, 0},
+          {control.socket().handle(), 0, ZMQ_POLLIN, 0},
+          {nullptr, signals.fd(), ZMQ_POLLIN, 0},
+      };
+      const auto extra = worker_.poll_items();
+      items.insert(items.end(), extra.begin(), extra.end());
+      now = std::chrono::steady_clock::now();
+      auto wake = std::min({next_heartbeat, next_tick, now + 1s});
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
+      if (wait.count() < 0) wait = 0ms;
+      try {
+        zmq::poll(items.data(), items.size(), wait);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) log::warn("poll_failed", {{"error", e.what()}});
+        continue;
+      }
+      if (items[2].revents & ZMQ_POLLIN) {
+        for (int s : signals.drain()) {
+          if (s == SIGTERM || s == SIGINT) ctx_.request_stop(std::string("signal ") + ::strsignal(s));
+        }
+      }
+      if (items[0].revents & ZMQ_POLLIN) {
+        while (auto ev = sub.receive()) {
+          if (ev->has_config_updated()) {
+            apply_config_update(ev->config_updated().version());
+          } else if (ev->has_shutdown()) {
+            ctx_.request_stop("shutdown: " + ev->shutdown().reason());
+          } else {
+            worker_.on_event(ctx_, *ev);
+          }
+        }
+      }
+      if (items[1].revents & ZMQ_POLLIN) control.serve_pending(handler);
+      for (size_t i = 0; i < extra.size(); ++i) {
+        if (items[3 + i].revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR)) worker_.on_ready(ctx_, i);
+      }
+    }
+    log::info("worker_stopping", {{"component", ctx_.component()}, {"reason", ctx_.stop_reason_}});
+    worker_.stop(ctx_);
+    log::info("worker_stopped", {{"component", ctx_.component()}});
+    log::flush();
+    return 0;
+  }
+
+ private:
+  WorkerContext& ctx_;
+  Worker& worker_;
+};
+
+namespace {
+
+void usage(const std::string& component, FILE* out) {
+  std::fprintf(out,
+               "usage: gwr-%s --runtime-dir DIR\n"
+               "  Started by gwr-supervisor; fetches its config over DIR/supervisor.sock.\n",
+               component.c_str());
+}
+
+}  // namespace
+
+int run_worker(const std::string& component, Worker& worker, int argc, char** argv) {
+  std::string runtime_dir;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--runtime-dir" && i + 1 < argc) {
+      runtime_dir = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      usage(component, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("gwr-%s %s\n", component.c_str(), kGwrVersion);
+      return 0;
+    } else {
+      usage(component, stderr);
+      return 2;
+    }
+  }
+  if (runtime_dir.empty()) {
+    usage(component, stderr);
+    return 2;
+  }
+  (void)log::init({.process = "gwr-" + component, .log_dir = "", .level = "info"});
+  zmq::context_t zctx(1);
+  int rc = 1;
+  {
+    WorkerContext ctx(zctx, component, runtime_dir);
+    WorkerLoop loop(ctx, worker);
+    if (!loop.fetch_config(5s)) {
+      log::error("worker_exit", {{"reason", "no config from gwr-supervisor"}});
+      return 1;
+    }
+    const auto& cfg = ctx.config();
+    log::set_secrets(config_secret_values(cfg));
+    auto st = log::init({.process = "gwr-" + component,
+                         .log_dir = cfg.paths().log_dir(),
+                         .level = cfg.log().level(),
+                         .max_size_mb = cfg.log().max_size_mb(),
+                         .max_files = cfg.log().max_files()});
+    if (!st) log::warn("log_file_unavailable", {{"error", st.message()}});
+    rc = loop.run();
+  }
+  log::shutdown();
+  zctx.shutdown();
+  return rc;
+}
+
+}  // namespace gwr

@@ -1,0 +1,365 @@
+#include "ctl/render.h"
+
+#include <cctype>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/pb_json.h"
+
+namespace gwr::ctl {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string pad(const std::string& s, size_t width) {
+  if (s.size() >= width) return s + " ";
+  return s + std::string(width - s.size(), ' ');
+}
+
+std::string mb(uint64_t bytes) {
+  std::ostringstream ss;
+  ss << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MB";
+  return ss.str();
+}
+
+std::string trigger_name(pb::RepairTrigger t) {
+  switch (t) {
+    case pb::TRIGGER_AUTO: return "auto";
+    case pb::TRIGGER_MANUAL: return "manual";
+    default: return "?";
+  }
+}
+
+std::string iso_or_null_text(int64_t ms) { return ms > 0 ? log::iso_time(ms) : std::string(); }
+
+}  // namespace
+
+std::string state_name(pb::GatewayState state) {
+  switch (state) {
+    case pb::HEALTHY: return "healthy";
+    case pb::STARTING: return "starting";
+    case pb::DEGRADED: return "degraded";
+    case pb::DOWN: return "down";
+    default: return "unknown";
+  }
+}
+
+std::string check_name(pb::CheckKind kind) {
+  switch (kind) {
+    case pb::CHECK_PROCESS: return "process";
+    case pb::CHECK_PORT: return "port";
+    case pb::CHECK_HEALTH: return "health";
+    case pb::CHECK_MEMORY: return "memory";
+    default: return "?";
+  }
+}
+
+std::string short_duration(int64_t ms) {
+  if (ms < 0) ms = 0;
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  int64_t s = ms / 1000;
+  if (s < 60) {
+    if (ms < 10'000) {
+      std::ostringstream ss;
+      ss << std::fixed << std::setprecision(1) << static_cast<double>(ms) / 1000.0 << "s";
+      return ss.str();
+    }
+    return std::to_string(s) + "s";
+  }
+  int64_t m = s / 60;
+  s %= 60;
+  if (m < 60) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
+  int64_t h = m / 60;
+  m %= 60;
+  if (h < 48) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
+  const int64_t d = h / 24;
+  h %= 24;
+  return std::to_string(d) + "d" + (h ? std::to_string(h) + "h" : "");
+}
+
+std::string clock_time(int64_t wall_ms, int64_t now_ms) {
+  if (wall_ms <= 0) return "-";
+  const std::time_t t = static_cast<std::time_t>(wall_ms / 1000);
+  const std::time_t n = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{}, ntm{};
+  localtime_r(&t, &tm);
+  localtime_r(&n, &ntm);
+  char buf[32];
+  if (tm.tm_yday == ntm.tm_yday && tm.tm_year == ntm.tm_year) {
+    std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  } else {
+    std::strftime(buf, sizeof buf, "%m-%d %H:%M", &tm);
+  }
+  return buf;
+}
+
+nlohmann::json status_json(const StatusParts& parts) {
+  nlohmann::json out;
+  nlohmann::json gw;
+  if (parts.probe) {
+    const auto& h = parts.probe->health();
+    gw["state"] = state_name(h.state());
+    gw["pid"] = h.pid() ? nlohmann::json(h.pid()) : nlohmann::json(nullptr);
+    gw["rss_mb"] = h.pid() ? nlohmann::json(static_cast<double>(h.rss_bytes()) / (1024.0 * 1024.0))
+                           : nlohmann::json(nullptr);
+    gw["children_rss_mb"] = static_cast<double>(h.children_rss_bytes()) / (1024.0 * 1024.0);
+    gw["uptime_s"] = h.pid() ? nlohmann::json(h.uptime_ms() / 1000) : nlohmann::json(nullptr);
+    gw["reasons"] = h.reasons();
+    gw["recommended_tier"] = h.recommended_tier();
+    gw["observed_at"] = iso_or_null_text(h.observed_at_ms());
+    gw["state_since"] = iso_or_null_text(h.state_since_ms());
+    gw["cpu_percent"] = h.cpu_percent();
+    gw["connections"] = h.connections();
+    nlohmann::json checks = nlohmann::json::array();
+    for (const auto& c : h.checks()) {
+      checks.push_back({{"name", check_name(c.kind())},
+                        {"ok", c.ok()},
+                        {"probed", c.probed()},
+                        {"latency_ms", static_cast<double>(c.latency_us()) / 1000.0},
+                        {"detail", c.detail()},
+                        {"consecutive_failures", c.consecutive_failures()},
+                        {"at", iso_or_null_text(c.at_ms())}});
+    }
+    gw["checks"] = checks;
+  } else {
+    gw["state"] = "unknown";
+    gw["pid"] = nullptr;
+    gw["rss_mb"] = nullptr;
+    gw["error"] = parts.probe_error;
+  }
+  out["gateway"] = gw;
+
+  nlohmann::json rep;
+  if (parts.repair) {
+    const auto& r = *parts.repair;
+    rep["paused"] = r.paused();
+    rep["paused_by"] = r.paused_by();
+    rep["in_progress"] = r.in_progress();
+    rep["current_repair_id"] = r.in_progress() ? nlohmann::json(r.current_repair_id()) : nlohmann::json(nullptr);
+    rep["current_tier"] = r.current_tier();
+    rep["cooldown_until"] =
+        r.cooldown_until_ms() > parts.now_ms ? nlohmann::json(log::iso_time(r.cooldown_until_ms())) : nlohmann::json(nullptr);
+    rep["repairs_last_hour"] = r.repairs_last_hour();
+    rep["max_per_hour"] = r.max_per_hour();
+    rep["consecutive_failures"] = r.consecutive_failures();
+    rep["waiting_for"] = r.waiting_for();
+    if (r.has_last_repair()) rep["last_repair"] = repair_json(r.last_repair());
+  } else {
+    rep["paused"] = nullptr;
+    rep["in_progress"] = nullptr;
+    rep["cooldown_until"] = nullptr;
+    rep["repairs_last_hour"] = nullptr;
+    rep["error"] = parts.repair_error;
+  }
+  out["repair"] = rep;
+
+  nlohmann::json comps = nlohmann::json::array();
+  for (const auto& c : parts.components.components()) {
+    comps.push_back({{"name", c.name()},
+                     {"pid", c.pid()},
+                     {"state", c.state()},
+                     {"restarts", c.restarts()},
+                     {"uptime_s", c.uptime_ms() / 1000},
+                     {"last_heartbeat_age_ms", c.last_heartbeat_age_ms()},
+                     {"activity", c.activity()},
+                     {"last_exit", c.last_exit()}});
+  }
+  out["components"] = comps;
+  out["config"] = {{"version", parts.components.config_version()}, {"source", parts.components.config_source()}};
+  return out;
+}
+
+std::string status_text(const StatusParts& parts) {
+  std::ostringstream out;
+  if (parts.probe) {
+    const auto& h = parts.probe->health();
+    std::string state = state_name(h.state());
+    for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out << "Gateway    " << state;
+    if (h.state_since_ms() > 0) out << " for " << short_duration(parts.now_ms - h.state_since_ms());
+    if (!h.reasons().empty()) {
+      out << " - ";
+      for (int i = 0; i < h.reasons_size(); ++i) out << (i ? "; " : "") << h.reasons(i);
+    }
+    out << "\n";
+    if (h.pid()) {
+      out << "           pid " << h.pid() << ", up " << short_duration(h.uptime_ms()) << ", rss " << mb(h.rss_bytes());
+      if (h.children_rss_bytes()) out << " (+" << mb(h.children_rss_bytes()) << " children)";
+      out << "\n";
+    } else {
+      out << "           no gateway process\n";
+    }
+    out << "           checks:";
+    for (const auto& c : h.checks()) {
+      out << " " << check_name(c.kind()) << "=";
+      if (!c.probed()) {
+        out << "pending";
+      } else if (c.ok()) {
+        out << "ok";
+        if (c.kind() == pb::CHECK_HEALTH || c.kind() == pb::CHECK_PORT) out << "(" << short_duration(c.latency_us() / 1000) << ")";
+      } else {
+        out << "FAIL(" << c.detail() << (c.consecutive_failures() > 1 ? ", x" + std::to_string(c.consecutive_failures()) : "")
+            << ")";
+      }
+    }
+    out << "\n";
+    if (h.recommended_tier()) out << "           recommended repair: tier " << h.recommended_tier() << "\n";
+  } else {
+    out << "Gateway    unknown (prober: " << parts.probe_error << ")\n";
+  }
+  if (parts.repair) {
+    const auto& r = *parts.repair;
+    out << "Repair     auto-repair " << (r.paused() ? "PAUSED" : "on");
+    if (r.paused() && !r.paused_by().empty()) out << " by " << r.paused_by();
+    out << ", " << r.repairs_last_hour() << "/" << r.max_per_hour() << " repairs in the last hour";
+    if (r.cooldown_until_ms() > parts.now_ms) {
+      out << ", COOLDOWN until " << clock_time(r.cooldown_until_ms(), parts.now_ms) << " ("
+          << short_duration(r.cooldown_until_ms() - parts.now_ms) << " left)";
+    }
+    out << "\n";
+    if (r.in_progress()) out << "           repair #" << r.current_repair_id() << " in progress, tier " << r.current_tier() << "\n";
+    if (!r.waiting_for().empty()) out << "           waiting: " << r.waiting_for() << "\n";
+    if (r.has_last_repair() && r.last_repair().id() != 0) {
+      const auto& l = r.last_repair();
+      out << "           last: #" << l.id() << " " << l.status();
+      if (l.fixed_by_tier()) out << " by tier " << l.fixed_by_tier();
+      out << " in " << short_duration(l.duration_ms()) << ", " << clock_time(l.started_at_ms(), parts.now_ms) << "\n";
+    }
+  } else {
+    out << "Repair     unknown (repairer: " << parts.repair_error << ")\n";
+  }
+  out << "Components\n";
+  out << "  " << pad("NAME", 16) << pad("PID", 8) << pad("STATE", 10) << pad("RESTARTS", 9) << pad("UPTIME", 9)
+      << "ACTIVITY\n";
+  for (const auto& c : parts.components.components()) {
+    out << "  " << pad(c.name(), 16) << pad(c.pid() ? std::to_string(c.pid()) : "-", 8) << pad(c.state(), 10)
+        << pad(std::to_string(c.restarts()), 9) << pad(c.uptime_ms() ? short_duration(c.uptime_ms()) : "-", 9)
+        << c.activity();
+    if (!c.last_exit().empty() && c.restarts() > 0) out << " [last exit: " << c.last_exit() << "]";
+    out << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json repair_json(const pb::RepairSummary& r) {
+  nlohmann::json j = to_json(r);
+  j["trigger"] = trigger_name(r.trigger());
+  j["started_at"] = iso_or_null_text(r.started_at_ms());
+  j["finished_at"] = iso_or_null_text(r.finished_at_ms());
+  return j;
+}
+
+std::string step_text(const pb::RepairStep& s) {
+  std::ostringstream out;
+  out << "tier " << s.tier() << " " << pad(s.name(), 18) << (s.ok() ? "ok   " : "FAIL ") << pad(short_duration(s.duration_ms()), 8);
+  if (!s.detail().empty()) out << s.detail();
+  return out.str();
+}
+
+std::string repair_text(const pb::RepairSummary& r, int64_t now_ms) {
+  std::ostringstream out;
+  out << "Repair #" << r.id() << " (" << trigger_name(r.trigger()) << ", " << r.actor() << "): " << r.status();
+  if (r.fixed_by_tier()) out << ", fixed by tier " << r.fixed_by_tier();
+  if (r.finished_at_ms()) out << " in " << short_duration(r.duration_ms());
+  out << "\n  started " << clock_time(r.started_at_ms(), now_ms) << ", reason: " << r.reason() << "\n";
+  for (const auto& s : r.steps()) out << "  " << step_text(s) << "\n";
+  if (!r.details().empty()) out << "  " << r.details() << "\n";
+  return out.str();
+}
+
+nlohmann::json history_json(const pb::HistoryReply& history) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& r : history.repairs()) arr.push_back(repair_json(r));
+  return {{"repairs", arr}};
+}
+
+std::string history_text(const pb::HistoryReply& history, int64_t now_ms) {
+  std::ostringstream out;
+  if (history.repairs().empty()) return "No repairs recorded.\n";
+  out << pad("ID", 6) << pad("STARTED", 13) << pad("TRIGGER", 9) << pad("STATUS", 12) << pad("TIER", 6) << pad("TOOK", 9)
+      << "REASON\n";
+  for (const auto& r : history.repairs()) {
+    out << pad(std::to_string(r.id()), 6) << pad(clock_time(r.started_at_ms(), now_ms), 13)
+        << pad(trigger_name(r.trigger()), 9) << pad(r.status(), 12)
+        << pad(r.fixed_by_tier() ? std::to_string(r.fixed_by_tier()) : "-", 6)
+        << pad(r.finished_at_ms() ? short_duration(r.duration_ms()) : "-", 9) << r.reason() << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json stats_json(const pb::StatsReply& stats) { return to_json(stats); }
+
+std::string stats_text(const pb::StatsReply& stats) {
+  std::ostringstream out;
+  for (const auto& w : stats.windows()) {
+    out << "Last " << w.name() << ": " << w.repairs() << " repairs, " << w.succeeded() << " succeeded, " << w.failed()
+        << " failed";
+    if (w.repairs()) {
+      out << " (" << std::fixed << std::setprecision(1) << w.success_rate() * 100.0 << "% success, avg "
+          << short_duration(w.avg_duration_ms()) << ")";
+    }
+    out << ", " << w.escalations() << " escalations, " << w.manual() << " manual\n";
+    for (const auto& t : w.tiers()) {
+      if (!t.attempts()) continue;
+      out << "  tier " << t.tier() << ": " << t.attempts() << " attempts, " << t.fixes() << " fixes, avg "
+          << short_duration(t.avg_duration_ms()) << "\n";
+    }
+  }
+  if (!stats.learned().empty()) {
+    out << "Learned patterns\n";
+    for (const auto& l : stats.learned()) {
+      out << "  " << l.signature() << ": seen " << l.seen() << "x, best tier " << l.best_tier();
+      if (l.tier1_failures()) out << ", tier 1 failed " << l.tier1_failures() << "x";
+      if (l.has_plan()) out << ", learned plan (" << l.plan_successes() << " successes)";
+      if (!l.description().empty()) out << " - " << l.description();
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+nlohmann::json logs_json(const pb::LogsReply& logs) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : logs.events()) {
+    nlohmann::json j = to_json(e);
+    j["kind"] = lower(pb::RepairEvent::Kind_Name(e.kind()));
+    j["trigger"] = trigger_name(e.trigger());
+    j["at"] = iso_or_null_text(e.at_ms());
+    arr.push_back(j);
+  }
+  return {{"events", arr}};
+}
+
+std::string repair_event_text(const pb::RepairEvent& e) {
+  std::ostringstream out;
+  out << lower(pb::RepairEvent::Kind_Name(e.kind()));
+  if (e.repair_id()) out << " #" << e.repair_id();
+  if (e.tier()) out << " tier " << e.tier();
+  if (e.kind() == pb::RepairEvent::STEP) {
+    out << " " << e.step().name() << " " << (e.step().ok() ? "ok" : "FAIL") << " (" << short_duration(e.step().duration_ms())
+        << ")";
+    if (!e.step().detail().empty()) out << " " << e.step().detail();
+  }
+  if (e.kind() == pb::RepairEvent::FINISHED) {
+    out << (e.success() ? " success" : " failure") << " in " << short_duration(e.duration_ms());
+  }
+  if (!e.reason().empty() && e.kind() != pb::RepairEvent::STEP) out << " - " << e.reason();
+  if (!e.details().empty() && e.kind() != pb::RepairEvent::STEP) out << " - " << e.details();
+  return out.str();
+}
+
+std::string logs_text(const pb::LogsReply& logs) {
+  std::ostringstream out;
+  if (logs.events().empty()) return "No repair events recorded.\n";
+  const int64_t now = logs.events().empty() ? 0 : logs.events(logs.events_size() - 1).at_ms();
+  for (const auto& e : logs.events()) out << clock_time(e.at_ms(), now) << "  " << repair_event_text(e) << "\n";
+  return out.str();
+}
+
+}  // namespace gwr::ctl

@@ -1,0 +1,21 @@
+// gwr-supervisor's I/O shell: owns the config, the runtime directory, the
+// bus proxy and the worker processes; the decisions come from WorkerTable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace gwr::supervisor {
+
+struct SupervisorOptions {
+  LoadOptions load;           // how the config was found (re-used on SIGHUP)
+  std::string worker_dir;     // where gwr-prober & co. live
+  std::vector<std::string> workers = {"prober", "repairer", "telegram-bridge"};
+};
+
+// Runs until SIGTERM/SIGINT; returns the process exit code.
+int run_supervisor(const SupervisorOptions& options, LoadedConfig config);
+
+}  // namespace gwr::supervisor
