@@ -385,6 +385,24 @@ std::string env_or(const EnvMap& env, const std::string& name, const std::string
 
 bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
 
+std::string expand_home(const std::string& path, const std::string& home) {
+  if (path == "~") return home;
+  if (starts_with(path, "~/")) return home + path.substr(1);
+  return path;
+}
+
+// "~/" at the start of a path-valued key means the user's home.
+void expand_home_paths(pb::Config& c, const std::string& home) {
+  auto* g = c.mutable_gateway();
+  g->set_state_dir(expand_home(g->state_dir(), home));
+  for (auto& f : *g->mutable_log_files()) f = expand_home(f, home);
+  auto* p = c.mutable_paths();
+  p->set_runtime_dir(expand_home(p->runtime_dir(), home));
+  p->set_state_dir(expand_home(p->state_dir(), home));
+  p->set_log_dir(expand_home(p->log_dir(), home));
+  c.mutable_repair()->set_allowlist(expand_home(c.repair().allowlist(), home));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -591,6 +609,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     }
   }
 
+  expand_home_paths(out.config, home_dir(options.environment));
   if (options.apply_overrides) {
     out.overrides_path = overrides_path_for(out.config);
     if (fs::exists(out.overrides_path, ec)) {
@@ -607,6 +626,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     }
   }
 
+  expand_home_paths(out.config, home_dir(options.environment));
   if (auto err = validate_config(out.config, out.origins)) return *err;
   return out;
 }

@@ -23,9 +23,9 @@ std::string describe_error(const pb::Error& error) {
 }
 
 ControlServer::ControlServer(zmq::context_t& ctx, const std::string& endpoint)
-    : socket_(ctx, zmq::socket_type::rep), path_(ipc_path(endpoint)) {
+    : socket_(ctx, zmq::socket_type::router), path_(ipc_path(endpoint)) {
   socket_.set(zmq::sockopt::linger, 0);
-  // Replies larger than this are a bug; requests larger are garbage.
+  // Requests larger than this are garbage; the peer is disconnected.
   socket_.set(zmq::sockopt::maxmsgsize, int64_t{4} * 1024 * 1024);
   std::error_code ec;
   std::filesystem::remove(path_, ec);
@@ -38,6 +38,10 @@ ControlServer::~ControlServer() {
   std::filesystem::remove(path_, ec);
 }
 
+// A ROUTER socket rather than REP: REP's strict receive/send alternation can
+// be wedged for good by one malformed peer, ROUTER has no such state. A REQ
+// client's request arrives as [routing id][empty delimiter][request]; the
+// reply goes back as [routing id][empty delimiter][reply].
 void ControlServer::serve_pending(const Handler& handler) {
   while (true) {
     std::vector<zmq::message_t> frames;
@@ -48,7 +52,11 @@ void ControlServer::serve_pending(const Handler& handler) {
       while (frames.back().more()) {
         zmq::message_t part;
         if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
-        if (frames.size() < 8) frames.push_back(std::move(part));
+        if (frames.size() < 8) {
+          frames.push_back(std::move(part));
+        } else if (!part.more()) {
+          break;
+        }
       }
     } catch (const zmq::error_t& e) {
       log::warn("control_receive_failed", {{"error", e.what()}});
@@ -56,9 +64,13 @@ void ControlServer::serve_pending(const Handler& handler) {
     }
     pb::Reply reply;
     pb::Request request;
-    if (frames.size() != 1) {
-      reply = error_reply(pb::Error::MALFORMED, "expected one frame, got " + std::to_string(frames.size()));
-    } else if (!request.ParseFromArray(frames[0].data(), static_cast<int>(frames[0].size()))) {
+    const bool has_delimiter = frames.size() >= 2 && frames[1].size() == 0;
+    const size_t body_frames = has_delimiter ? frames.size() - 2 : 0;
+    if (!has_delimiter) {
+      reply = error_reply(pb::Error::MALFORMED, "not a REQ envelope");
+    } else if (body_frames != 1) {
+      reply = error_reply(pb::Error::MALFORMED, "expected one frame, got " + std::to_string(body_frames));
+    } else if (!request.ParseFromArray(frames[2].data(), static_cast<int>(frames[2].size()))) {
       reply = error_reply(pb::Error::MALFORMED, "request did not decode");
     } else if (request.protocol_version() != pb::PROTOCOL_VERSION_CURRENT) {
       reply = error_reply(pb::Error::VERSION_MISMATCH,
@@ -86,6 +98,9 @@ void ControlServer::serve_pending(const Handler& handler) {
     reply.set_request_id(request.request_id());
     const std::string bytes = reply.SerializeAsString();
     try {
+      // Unroutable replies (the peer left) are dropped by ROUTER.
+      socket_.send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      socket_.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
       log::warn("control_reply_failed", {{"error", e.what()}});

@@ -1,6 +1,7 @@
-// Control sockets: REQ/REP, one frame per request and reply. Servers answer
-// every request exactly once, with Reply.error for anything they cannot
-// serve. Clients never block forever: each attempt has a timeout, after which
+// Control sockets: REQ clients, ROUTER servers (REP semantics without REP's
+// receive/send lock-step, which one malformed peer can wedge), one frame per
+// request and reply. Servers answer every request exactly once, with
+// Reply.error for anything they cannot serve. Clients never block forever: each attempt has a timeout, after which
 // the socket is thrown away and the request retried on a fresh one
 // (the "lazy pirate" pattern), up to a retry budget.
 #pragma once

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -112,6 +113,14 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 std::shared_ptr<spdlog::logger> g_logger;
 std::mutex g_init_mu;
 
+// libprotobuf prints parse complaints (e.g. invalid UTF-8 in garbage from a
+// peer) straight to stderr; route them into our log instead.
+void protobuf_log_handler(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
+  const bool serious = level >= google::protobuf::LOGLEVEL_ERROR;
+  write(serious ? Level::kDebug : Level::kTrace, "protobuf_message",
+        {{"message", message}, {"source", std::string(filename) + ":" + std::to_string(line)}});
+}
+
 }  // namespace
 
 std::string iso_time(int64_t wall_ms) {
@@ -133,6 +142,7 @@ Status init(const Options& options) {
   std::lock_guard lock(g_init_mu);
   g_process = options.process;
   g_pid = static_cast<long>(::getpid());
+  google::protobuf::SetLogHandler(protobuf_log_handler);
   Status status;
   std::shared_ptr<spdlog::sinks::sink> file;
   if (!options.log_dir.empty()) {

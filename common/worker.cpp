@@ -113,7 +113,12 @@ class WorkerLoop {
         hb->set_activity(ctx_.activity());
         hb->set_config_version(ctx_.config_version_);
         ctx_.bus().publish(std::move(ev));
-        next_heartbeat = now + heartbeat_every;
+        // A new PUB socket learns the subscriptions only after its connection
+        // handshake, and drops what it sends before that (the "slow joiner").
+        // Early heartbeats are therefore repeated quickly, so the supervisor
+        // hears from a restarted worker within milliseconds, not a full interval.
+        next_heartbeat = now + (now - started < 300ms ? std::min<std::chrono::milliseconds>(20ms, heartbeat_every)
+                                                     : heartbeat_every);
       }
       if (now >= next_tick) next_tick = worker_.on_tick(ctx_, now);
       if (::getppid() != original_parent) {

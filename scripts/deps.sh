@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, the Debian 12 packages gwr needs that are missing.
+#   scripts/deps.sh build   # to build and run gwr
+#   scripts/deps.sh test    # also what the tests and benchmarks use
+set -euo pipefail
+
+profile="${1:-build}"
+packages=(
+  build-essential cmake pkg-config
+  protobuf-compiler libprotobuf-dev
+  libzmq3-dev cppzmq-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev
+  libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
+)
+# Tools checked by command, not package: a node from elsewhere (e.g.
+# NodeSource) must not be "replaced" by Debian's older one.
+commands=()
+if [[ "$profile" == "test" ]]; then
+  # googletest; curl for the fakes' self-checks; node+npm fetch the real
+  # OpenClaw for the end-to-end tests; monit is the bench's point of comparison.
+  packages+=(libgtest-dev libgmock-dev curl ca-certificates procps libxml2-utils)
+  commands+=("node:nodejs" "npm:npm" "monit:monit")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+for c in "${commands[@]}"; do
+  if ! command -v "${c%%:*}" >/dev/null 2>&1; then
+    missing+=("${c#*:}")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=()
+if [[ "$(id -u)" != 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,251 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace gwr {
+namespace {
+
+using testing::TempDir;
+using testing::write_file;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  LoadOptions options(const std::string& yaml) {
+    write_file(dir_ / "gwr.yaml", yaml);
+    LoadOptions o;
+    o.config_path = dir_ / "gwr.yaml";
+    o.environment = {{"HOME", dir_.path()}};
+    return o;
+  }
+  std::string paths_yaml() const {
+    return "paths:\n  runtime_dir: " + (dir_ / "run") + "\n  state_dir: " + (dir_ / "state") + "\n  log_dir: " +
+           (dir_ / "log") + "\n";
+  }
+  static const ConfigError& error_of(const ConfigResult<LoadedConfig>& r) { return std::get<ConfigError>(r); }
+  static const LoadedConfig& loaded(const ConfigResult<LoadedConfig>& r) { return std::get<LoadedConfig>(r); }
+
+  TempDir dir_;
+};
+
+TEST_F(ConfigTest, BuiltInDefaultsAreValid) {
+  LoadOptions o;
+  o.environment = {{"HOME", dir_.path()}};
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  const auto& c = loaded(r).config;
+  EXPECT_EQ(loaded(r).config_path, "");
+  EXPECT_EQ(c.gateway().host(), "127.0.0.1");
+  EXPECT_EQ(c.gateway().port(), 18789u);
+  EXPECT_EQ(c.gateway().state_dir(), dir_.path() + "/.openclaw");
+  EXPECT_EQ(c.probes().process().interval(), 10'000);
+  EXPECT_EQ(c.repair().max_per_hour(), 3u);
+  EXPECT_EQ(c.repair().cooldown(), 1'800'000);
+  EXPECT_TRUE(c.telegram().bot_token().empty());
+  EXPECT_FALSE(validate_config(c).has_value());
+}
+
+TEST_F(ConfigTest, SearchOrderUsesGwrConfigThenHome) {
+  write_file(dir_ / "elsewhere.yaml", "gateway:\n  port: 1111\n" + paths_yaml());
+  LoadOptions o;
+  o.environment = {{"HOME", dir_.path()}, {"GWR_CONFIG", dir_ / "elsewhere.yaml"}};
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  EXPECT_EQ(loaded(r).config.gateway().port(), 1111u);
+
+  write_file(dir_ / ".config/gwr/gwr.yaml", "gateway:\n  port: 2222\n" + paths_yaml());
+  o.environment.erase("GWR_CONFIG");
+  auto r2 = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r2));
+  EXPECT_EQ(loaded(r2).config.gateway().port(), 2222u);
+  EXPECT_EQ(loaded(r2).config_path, dir_ / ".config/gwr/gwr.yaml");
+}
+
+TEST_F(ConfigTest, PrecedenceYamlThenEnvFileThenEnvironmentThenOverrides) {
+  auto o = options("gateway:\n  port: 1000\nrepair:\n  max_per_hour: 5\n  cooldown: 10m\n" + paths_yaml());
+  write_file(dir_ / ".env", "GATEWAY_PORT=2000\nMAX_REPAIRS_PER_HOUR=7\n");
+  o.environment["GATEWAY_PORT"] = "3000";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  EXPECT_EQ(loaded(r).config.gateway().port(), 3000u);        // environment beats .env and yaml
+  EXPECT_EQ(loaded(r).config.repair().max_per_hour(), 7u);    // .env beats yaml
+  EXPECT_EQ(loaded(r).config.repair().cooldown(), 600'000);   // yaml beats defaults
+  EXPECT_EQ(loaded(r).env_path, dir_ / ".env");
+
+  write_file(dir_ / "state/config-overrides.yaml", "repair.max_per_hour: \"9\"\n");
+  auto r2 = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r2)) << error_of(r2).describe();
+  EXPECT_EQ(loaded(r2).config.repair().max_per_hour(), 9u);   // run-time override wins
+  EXPECT_EQ(loaded(r2).overridden_keys, std::vector<std::string>{"repair.max_per_hour"});
+}
+
+TEST_F(ConfigTest, PrdEnvironmentNamesWithPlainNumbers) {
+  auto o = options(paths_yaml());
+  o.environment["HEALTH_CHECK_INTERVAL"] = "20";
+  o.environment["COOLDOWN_MINUTES"] = "45";
+  o.environment["MAX_MEMORY_MB"] = "4096";
+  o.environment["TIER3_ENABLED"] = "false";
+  o.environment["TELEGRAM_BOT_TOKEN"] = "123456:ABCdef_ghi-jkl";
+  o.environment["TELEGRAM_CHAT_ID"] = "-100123";
+  o.environment["QWEN_API_KEY"] = "sk-test";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  const auto& c = loaded(r).config;
+  EXPECT_EQ(c.probes().process().interval(), 20'000);
+  EXPECT_EQ(c.repair().cooldown(), 45 * 60'000);
+  EXPECT_EQ(c.probes().memory().max_rss_mb(), 4096u);
+  EXPECT_FALSE(c.repair().tier3().enabled());
+  EXPECT_EQ(c.telegram().chat_id(), -100123);
+  EXPECT_EQ(c.repair().tier3().api_key(), "sk-test");
+}
+
+TEST_F(ConfigTest, UnknownKeyNamesKeyAndLine) {
+  auto r = load_config(options(paths_yaml() + "probes:\n  health:\n    intervall: 10s\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(error_of(r).key, "probes.health.intervall");
+  EXPECT_EQ(error_of(r).origin.line, 7);
+  EXPECT_NE(error_of(r).describe().find("line 7"), std::string::npos);
+}
+
+TEST_F(ConfigTest, BadValueNamesKeyAndLine) {
+  auto r = load_config(options("gateway:\n  host: x\n  port: eighty\n" + paths_yaml()));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(error_of(r).key, "gateway.port");
+  EXPECT_EQ(error_of(r).origin.line, 3);
+
+  auto d = load_config(options(paths_yaml() + "repair:\n  cooldown: 30\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(d));
+  EXPECT_EQ(error_of(d).key, "repair.cooldown");
+  EXPECT_NE(error_of(d).message.find("unit"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SemanticValidationNamesKeyAndLine) {
+  auto r = load_config(options(paths_yaml() + "gateway:\n  port: 70000\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(error_of(r).key, "gateway.port");
+  EXPECT_EQ(error_of(r).origin.line, 6);
+
+  auto g = load_config(options(paths_yaml() + "repair:\n  tier2:\n    stale_lock_globs: [\"*.lock\"]\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(g));
+  EXPECT_EQ(error_of(g).key, "repair.tier2.stale_lock_globs");
+
+  auto t = load_config(options(paths_yaml() + "telegram:\n  bot_token: \"123:abc\"\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(t));
+  EXPECT_EQ(error_of(t).key, "telegram.chat_id");
+}
+
+TEST_F(ConfigTest, TraversalGlobsAreRejected) {
+  for (const char* glob : {"../x/*.jsonl.lock", "/etc/*.jsonl.lock", "agents/../../*.jsonl.lock", "agents/**/x.jsonl.lock",
+                           "a.jsonl.lock", "agents/*/sessions/*"}) {
+    auto r = load_config(options(paths_yaml() + "repair:\n  tier2:\n    stale_lock_globs: [\"" + glob + "\"]\n"));
+    EXPECT_TRUE(std::holds_alternative<ConfigError>(r)) << glob;
+  }
+}
+
+TEST_F(ConfigTest, SyntaxErrorNamesLine) {
+  auto r = load_config(options("gateway:\n  port: [1, 2\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_GT(error_of(r).origin.line, 0);
+}
+
+TEST_F(ConfigTest, InvalidEnvironmentValueNamesVariable) {
+  auto o = options(paths_yaml());
+  o.environment["GATEWAY_PORT"] = "abc";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_NE(error_of(r).key.find("GATEWAY_PORT"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SecretNeverInErrorMessage) {
+  auto o = options(paths_yaml());
+  o.environment["TELEGRAM_BOT_TOKEN"] = "not a token with spaces SECRETVALUE";
+  o.environment["TELEGRAM_CHAT_ID"] = "5";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(error_of(r).describe().find("SECRETVALUE"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MissingExplicitFileIsAnError) {
+  LoadOptions o;
+  o.config_path = dir_ / "nope.yaml";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_NE(error_of(r).describe().find("not found"), std::string::npos);
+}
+
+TEST_F(ConfigTest, GetSetAndMask) {
+  pb::Config c = default_config({{"HOME", "/home/u"}});
+  c.mutable_telegram()->set_bot_token("123456:secret");
+  EXPECT_EQ(get_config_value(c, "probes.health.interval").value(), "15s");
+  EXPECT_EQ(get_config_value(c, "telegram.bot_token").value(), "********");
+  EXPECT_EQ(get_config_value(c, "telegram.bot_token", true).value(), "123456:secret");
+  EXPECT_EQ(get_config_value(c, "gateway.commands.restart").value(), "[openclaw, gateway, restart]");
+  EXPECT_FALSE(get_config_value(c, "nope.key").ok());
+  EXPECT_FALSE(set_config_value(c, "probes.health.interval", "20s", {}).has_value());
+  EXPECT_EQ(c.probes().health().interval(), 20'000);
+  EXPECT_TRUE(set_config_value(c, "probes.health.interval", "soon", {}).has_value());
+  EXPECT_FALSE(set_config_value(c, "gateway.log_files", "[/a/*.log, /b.log]", {}).has_value());
+  EXPECT_EQ(c.gateway().log_files_size(), 2);
+  EXPECT_TRUE(is_runtime_settable("probes.health.interval"));
+  EXPECT_FALSE(is_runtime_settable("gateway.commands.restart"));
+  EXPECT_FALSE(is_runtime_settable("telegram.bot_token"));
+  EXPECT_TRUE(is_secret_key("repair.tier3.api_key"));
+  const auto masked = masked_config(c);
+  EXPECT_EQ(masked.telegram().bot_token(), "********");
+  EXPECT_EQ(config_secret_values(c), std::vector<std::string>{"123456:secret"});
+  EXPECT_EQ(render_config_yaml(c).find("secret"), std::string::npos);
+}
+
+TEST_F(ConfigTest, RenderedYamlLoadsBackIdentically) {
+  pb::Config c = default_config({{"HOME", dir_.path()}});
+  c.mutable_paths()->set_runtime_dir(dir_ / "run");
+  c.mutable_paths()->set_state_dir(dir_ / "state");
+  c.mutable_probes()->mutable_health()->set_interval(12'345);
+  auto r = load_config(options(render_config_yaml(c, true)));
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  EXPECT_TRUE(config_diff(c, loaded(r).config).empty());
+}
+
+TEST_F(ConfigTest, DiffListsChangedLeaves) {
+  pb::Config a = default_config({});
+  pb::Config b = a;
+  b.mutable_gateway()->set_port(1);
+  b.mutable_repair()->mutable_tier2()->add_stale_lock_globs("agents/*/x/*.jsonl.lock");
+  EXPECT_EQ(config_diff(a, b), (std::vector<std::string>{"gateway.port", "repair.tier2.stale_lock_globs"}));
+}
+
+TEST_F(ConfigTest, EveryKeyFromDesignExists) {
+  for (const char* key :
+       {"gateway.host", "gateway.port", "gateway.health_path", "gateway.process_match", "gateway.state_dir",
+        "gateway.log_files", "gateway.commands.restart", "gateway.commands.stop", "gateway.commands.start",
+        "gateway.commands.doctor", "probes.process.interval", "probes.port.interval", "probes.health.interval",
+        "probes.memory.interval", "probes.port.timeout", "probes.health.timeout", "probes.port.failures",
+        "probes.health.failures", "probes.memory.max_rss_mb", "probes.startup_grace", "repair.max_per_hour",
+        "repair.cooldown", "repair.tier1.deadline", "repair.tier2.deadline", "repair.tier2.stale_lock_globs",
+        "repair.tier3.enabled", "repair.tier3.engine", "repair.tier3.command", "repair.tier3.base_url",
+        "repair.tier3.model", "repair.tier3.deadline", "repair.allowlist", "telegram.api_base_url",
+        "telegram.bot_token", "telegram.chat_id", "telegram.allowed_user_ids", "paths.runtime_dir", "paths.state_dir",
+        "paths.log_dir"}) {
+    EXPECT_TRUE(is_config_key(key)) << key;
+  }
+}
+
+TEST_F(ConfigTest, ExampleConfigInRepositoryIsValidAndComplete) {
+  const std::string example = testing::source_path("config/gwr.example.yaml");
+  LoadOptions o;
+  o.config_path = example;
+  o.environment = {{"HOME", dir_.path()}};
+  o.apply_overrides = false;
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  // Documents every key.
+  const std::string text = testing::read_file(example);
+  for (const auto& key : config_keys()) {
+    const auto leaf = key.substr(key.rfind('.') + 1);
+    EXPECT_NE(text.find(leaf + ":"), std::string::npos) << key << " is not documented in gwr.example.yaml";
+  }
+}
+
+}  // namespace
+}  // namespace gwr
