@@ -163,6 +163,10 @@ class WorkerLoop {
       for (size_t i = 0; i < extra.size(); ++i) {
         if (items[3 + i].revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR)) worker_.on_ready(ctx_, i);
       }
+      // Whatever just happened may have made work due: tick again at once.
+      bool any = false;
+      for (const auto& item : items) any |= item.revents != 0;
+      if (any) next_tick = std::chrono::steady_clock::now();
     }
     log::info("worker_stopping", {{"component", ctx_.component()}, {"reason", ctx_.stop_reason_}});
     worker_.stop(ctx_);

@@ -1,0 +1,157 @@
+#include "common/gateway_probe.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "common/duration.h"
+
+namespace gwr {
+
+const char* to_string(StartupStatus s) {
+  switch (s) {
+    case StartupStatus::kUnknown: return "unknown";
+    case StartupStatus::kNotSupported: return "not supported";
+    case StartupStatus::kStarting: return "starting";
+    case StartupStatus::kDraining: return "draining";
+    case StartupStatus::kStarted: return "started";
+  }
+  return "?";
+}
+
+std::string gateway_base_url(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+  PortObservation out;
+  const auto start = std::chrono::steady_clock::now();
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  addrinfo* res = nullptr;
+  const int gai = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0) {
+    out.detail = std::string("cannot resolve ") + host + ": " + ::gai_strerror(gai);
+    return out;
+  }
+  std::string last_error = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+      if (rc == 0) {
+        ::close(fd);
+        last_error = "timeout after " + format_duration(timeout);
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    }
+    if (rc == 0) {
+      ::close(fd);
+      out.ok = true;
+      out.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+      ::freeaddrinfo(res);
+      return out;
+    }
+    last_error = errno == ECONNREFUSED ? "connection refused" : std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  out.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  out.detail = last_error;
+  return out;
+}
+
+namespace {
+
+std::string snippet(const std::string& body) {
+  std::string s = body.substr(0, 160);
+  for (auto& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+StartupStatus ask_startup(HttpClient& http, const std::string& base, const std::string& startup_path,
+                          std::chrono::milliseconds timeout) {
+  HttpRequest req;
+  req.url = base + startup_path;
+  req.timeout = timeout;
+  req.max_response_bytes = 16 * 1024;
+  const auto r = http.send(req);
+  if (!r.completed()) return StartupStatus::kUnknown;
+  if (r.status == 404) return StartupStatus::kNotSupported;
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  const std::string status = (j.is_object() && j.contains("status") && j["status"].is_string()) ? j["status"].get<std::string>() : "";
+  if (status == "starting") return StartupStatus::kStarting;
+  if (status == "draining") return StartupStatus::kDraining;
+  if (r.status == 200) return StartupStatus::kStarted;
+  return StartupStatus::kUnknown;
+}
+
+}  // namespace
+
+HealthObservation probe_health(HttpClient& http, const std::string& host, uint16_t port, const std::string& path,
+                               const std::string& startup_path, std::chrono::milliseconds timeout) {
+  HealthObservation out;
+  const std::string base = gateway_base_url(host, port);
+  HttpRequest req;
+  req.url = base + path;
+  req.timeout = timeout;
+  req.max_response_bytes = 64 * 1024;
+  const auto r = http.send(req);
+  out.latency_us = r.latency_us;
+  out.http_status = r.status;
+  if (!r.completed()) {
+    out.timed_out = r.timed_out;
+    out.refused = r.connect_failed;
+    out.detail = r.timed_out ? "no answer within " + format_duration(timeout)
+                             : (r.connect_failed ? "connection refused" : r.error);
+  } else if (r.status != 200) {
+    out.detail = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + snippet(r.body));
+  } else {
+    const auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object()) {
+      out.detail = "unexpected body: " + snippet(r.body);
+    } else {
+      const bool ok_flag = j.contains("ok") && j["ok"].is_boolean() && j["ok"].get<bool>();
+      const std::string status = (j.contains("status") && j["status"].is_string()) ? j["status"].get<std::string>() : "";
+      if (j.contains("ok") && j["ok"].is_boolean() && !j["ok"].get<bool>()) {
+        out.detail = "gateway says not ok" + (status.empty() ? "" : " (status " + status + ")");
+        if (j.contains("error") && j["error"].is_string()) out.detail += ": " + snippet(j["error"].get<std::string>());
+      } else if (ok_flag || status == "live" || status == "ok") {
+        out.ok = true;
+      } else {
+        out.detail = "unexpected body: " + snippet(r.body);
+      }
+    }
+  }
+  // Only a gateway that answered HTTP can say it is starting; one that timed
+  // out would make the startup request wait for its timeout too.
+  if (!out.ok && !startup_path.empty() && r.completed()) {
+    out.startup = ask_startup(http, base, startup_path, timeout);
+  }
+  return out;
+}
+
+}  // namespace gwr

@@ -1,0 +1,52 @@
+// The gateway's cheap checks, shared by the prober (detection) and the
+// repairer (verifying a repair): a TCP connect and GET of the health and
+// startup endpoints. Each returns an observation and never blocks longer
+// than its timeout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/http_client.h"
+
+namespace gwr {
+
+enum class StartupStatus {
+  kUnknown,       // not asked, or the answer made no sense
+  kNotSupported,  // 404: a gateway older than 2026.8
+  kStarting,      // 503 "starting"
+  kDraining,      // 503 "draining": shutting down
+  kStarted,       // 200 "started"
+};
+const char* to_string(StartupStatus s);
+
+struct PortObservation {
+  bool ok = false;
+  int64_t latency_us = 0;
+  std::string detail;  // "connection refused", "timeout after 1s"
+};
+
+struct HealthObservation {
+  bool ok = false;
+  int64_t latency_us = 0;
+  int http_status = 0;
+  bool timed_out = false;
+  bool refused = false;
+  std::string detail;  // why it is not ok
+  StartupStatus startup = StartupStatus::kUnknown;
+};
+
+// TCP connect to host:port (every address it resolves to), with a timeout.
+PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+
+// GET http://host:port/path; healthy means 200 with a JSON body whose "ok" is
+// true (or "status" is "live"/"ok"). When it is not healthy and startup_path
+// is set, also asks startup_path to tell "starting" from "down".
+HealthObservation probe_health(HttpClient& http, const std::string& host, uint16_t port, const std::string& path,
+                               const std::string& startup_path, std::chrono::milliseconds timeout);
+
+// "http://127.0.0.1:18789", bracketing IPv6 literals.
+std::string gateway_base_url(const std::string& host, uint16_t port);
+
+}  // namespace gwr

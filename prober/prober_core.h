@@ -1,0 +1,140 @@
+// ProberCore: the prober's pure core. It is told what each check observed
+// and when, keeps per-check state (consecutive failures, schedule), and
+// decides the gateway's state (HEALTHY, STARTING, DEGRADED, DOWN), its
+// reasons and the recommended repair tier. It decides which check is due
+// next, including the quick re-probe after a failure. No I/O, no clock of
+// its own: every call takes `now`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/gateway_probe.h"
+#include "gwr.pb.h"
+
+namespace gwr::prober {
+
+using Millis = std::chrono::milliseconds;
+
+struct ProbeSettings {
+  Millis process_interval{10'000};
+  Millis port_interval{30'000};
+  Millis port_timeout{1'000};
+  uint32_t port_failures = 2;
+  Millis health_interval{15'000};
+  Millis health_timeout{2'000};
+  uint32_t health_failures = 3;
+  Millis slow_threshold{1'000};
+  Millis memory_interval{60'000};
+  uint64_t max_rss_bytes = 2048ULL << 20;
+  uint64_t hard_rss_bytes = 0;
+  uint32_t min_available_percent = 5;
+  Millis startup_grace{120'000};
+  Millis recheck_interval{500};
+  Millis republish_interval{5'000};
+  // A gateway reporting "starting" longer than startup_grace times this is stuck.
+  uint32_t stuck_starting_factor = 5;
+  // CPU use at or above this marks the gateway busy (serving users).
+  double busy_cpu_percent = 10.0;
+
+  static ProbeSettings from_config(const pb::Config& config);
+};
+
+struct ProcessObservation {
+  bool found = false;
+  pid_t pid = 0;
+  int64_t start_wall_ms = 0;
+  std::string detail;      // when not found: why ("no process named X", "port held by pid N (comm)")
+  bool exited = false;     // seen exiting through the pid watch
+  bool oom_killed = false; // the kernel's OOM killer took it
+};
+
+struct MemoryObservation {
+  uint64_t rss_bytes = 0;
+  uint64_t children_rss_bytes = 0;
+  double available_percent = 100.0;  // of the machine's memory
+  double cpu_percent = 0.0;          // of one core, since the previous sample
+  uint32_t connections = 0;          // established to the gateway port
+};
+
+class ProberCore {
+ public:
+  ProberCore(const ProbeSettings& settings, uint64_t run_id, SteadyTime now);
+
+  void update_settings(const ProbeSettings& settings, SteadyTime now);
+
+  // Checks whose time has come, marked in flight until their result arrives.
+  std::vector<pb::CheckKind> take_due(SteadyTime now);
+  // Every check due at once (a reprobe request, a config change).
+  void reprobe(SteadyTime now);
+
+  void on_process(const ProcessObservation& obs, SteadyTime now, int64_t wall_ms);
+  void on_port(const PortObservation& obs, SteadyTime now, int64_t wall_ms);
+  void on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms);
+  void on_memory(const MemoryObservation& obs, SteadyTime now, int64_t wall_ms);
+
+  // The current health if it should be published now: it changed, or the
+  // republish interval has passed. Evaluates first.
+  std::optional<pb::GatewayHealth> publishable(SteadyTime now, int64_t wall_ms);
+  // Evaluates and returns the current health without publishing.
+  const pb::GatewayHealth& evaluate(SteadyTime now, int64_t wall_ms);
+  const pb::GatewayHealth& current() const { return health_; }
+  // State changes, oldest first (bounded).
+  const std::deque<pb::GatewayHealth>& history() const { return history_; }
+  pid_t pid() const { return pid_; }
+  SteadyTime next_wake(SteadyTime now) const;
+  // A short description of what the prober does, for heartbeats.
+  std::string activity() const;
+
+ private:
+  struct Check {
+    pb::CheckKind kind;
+    bool probed = false;
+    bool ok = false;
+    uint32_t consecutive_failures = 0;
+    int64_t latency_us = 0;
+    std::string detail;
+    int64_t at_ms = 0;
+    SteadyTime due{};
+    bool in_flight = false;
+  };
+
+  Check& check(pb::CheckKind kind) { return checks_[static_cast<size_t>(kind) - 1]; }
+  const Check& check(pb::CheckKind kind) const { return checks_[static_cast<size_t>(kind) - 1]; }
+  Millis interval(pb::CheckKind kind) const;
+  bool quick_cadence() const;
+  void schedule_after(Check& c, SteadyTime now);
+  void new_instance(SteadyTime now);
+  bool starting(int64_t wall_ms) const;
+
+  ProbeSettings settings_;
+  uint64_t run_id_;
+  std::array<Check, 4> checks_;
+  pid_t pid_ = 0;
+  int64_t process_start_ms_ = 0;
+  bool oom_killed_ = false;
+  bool healthy_since_start_ = false;
+  StartupStatus startup_ = StartupStatus::kUnknown;
+  std::deque<int64_t> recent_ok_latency_us_;
+  MemoryObservation memory_;
+  bool memory_known_ = false;
+  pb::GatewayHealth health_;
+  uint64_t seq_ = 0;
+  std::string published_key_;
+  SteadyTime last_publish_{};
+  bool ever_published_ = false;
+  std::deque<pb::GatewayHealth> history_;
+};
+
+// A key that changes when anything a consumer acts on changes.
+std::string health_key(const pb::GatewayHealth& h);
+
+}  // namespace gwr::prober

@@ -1,0 +1,268 @@
+#include "prober/prober_worker.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "prober/gateway_finder.h"
+
+namespace gwr::prober {
+
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+int64_t wall_now() { return SystemClock::instance().wall_ms(); }
+
+const char* state_text(pb::GatewayState s) {
+  switch (s) {
+    case pb::HEALTHY: return "healthy";
+    case pb::STARTING: return "starting";
+    case pb::DEGRADED: return "degraded";
+    case pb::DOWN: return "down";
+    default: return "unknown";
+  }
+}
+
+// Keys whose change means a different gateway: start over.
+bool identity_changed(const std::vector<std::string>& changed) {
+  for (const auto& k : changed) {
+    if (k == "gateway.host" || k == "gateway.port" || k == "gateway.process_match" || k == "gateway.health_path" ||
+        k == "gateway.startup_path") {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void ProberWorker::start(WorkerContext& ctx) {
+  std::random_device rd;
+  run_id_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
+  runner_ = std::make_unique<ProbeRunner>();
+  oom_kills_seen_ = oom_kill_count();
+  reset_core(ctx, Steady::now());
+  const auto& g = ctx.config().gateway();
+  log::info("prober_watching", {{"host", g.host()},
+                                {"port", g.port()},
+                                {"process_match", g.process_match()},
+                                {"health_path", g.health_path()},
+                                {"startup_path", g.startup_path()}});
+}
+
+void ProberWorker::reset_core(WorkerContext& ctx, SteadyTime now) {
+  ++generation_;
+  unwatch();
+  core_ = std::make_unique<ProberCore>(ProbeSettings::from_config(ctx.config()), run_id_, now);
+}
+
+void ProberWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
+  if (identity_changed(changed)) {
+    log::info("prober_target_changed", {{"changed", changed}});
+    reset_core(ctx, Steady::now());
+  } else {
+    core_->update_settings(ProbeSettings::from_config(ctx.config()), Steady::now());
+  }
+}
+
+void ProberWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
+  if (event.has_reprobe()) {
+    log::debug("reprobe_requested", {{"by", event.source()}, {"reason", event.reprobe().reason()}});
+    core_->reprobe(Steady::now());
+  }
+}
+
+pb::Reply ProberWorker::on_request(WorkerContext& ctx, const pb::Request& request) {
+  pb::Reply reply;
+  if (request.has_probe_status()) {
+    auto* out = reply.mutable_probe_status();
+    *out->mutable_health() = core_->evaluate(Steady::now(), wall_now());
+    for (const auto& h : core_->history()) *out->add_recent() = h;
+    (void)ctx;
+  }
+  return reply;
+}
+
+void ProberWorker::watch_pid(pid_t pid) {
+  if (pid == watched_pid_ && pid_fd_ >= 0) return;
+  unwatch();
+  pid_fd_ = open_pid_watch(pid);
+  watched_pid_ = pid;
+}
+
+void ProberWorker::unwatch() {
+  if (pid_fd_ >= 0) ::close(pid_fd_);
+  pid_fd_ = -1;
+  watched_pid_ = 0;
+}
+
+void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
+  const auto& g = ctx.config().gateway();
+  const auto found = find_gateway(g.process_match(), static_cast<uint16_t>(g.port()), core_->pid());
+  ProcessObservation obs;
+  obs.found = found.found;
+  obs.pid = found.pid;
+  obs.start_wall_ms = found.start_wall_ms;
+  obs.detail = found.detail;
+  const pid_t before = core_->pid();
+  core_->on_process(obs, now, wall_now());
+  if (found.found) {
+    watch_pid(found.pid);
+    if (found.pid != before) {
+      log::info("gateway_found", {{"gateway_pid", found.pid}, {"previous_pid", before}});
+    }
+  } else {
+    unwatch();
+  }
+  oom_kills_seen_ = oom_kill_count();
+}
+
+void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
+  const pid_t pid = watched_pid_;
+  unwatch();
+  const uint64_t oom_now = oom_kill_count();
+  ProcessObservation obs;
+  obs.found = false;
+  obs.exited = true;
+  obs.oom_killed = oom_now > oom_kills_seen_;
+  oom_kills_seen_ = oom_now;
+  obs.detail = "gateway process " + std::to_string(pid) + " exited";
+  log::warn("gateway_exited", {{"gateway_pid", pid}, {"oom_killed", obs.oom_killed}});
+  core_->on_process(obs, Steady::now(), wall_now());
+  publish_if_needed(ctx);
+}
+
+void ProberWorker::check_memory(WorkerContext& ctx, SteadyTime now) {
+  const pid_t pid = core_->pid();
+  auto info = read_proc(pid);
+  if (!info || info->zombie()) {
+    // Gone since the last process check: let that check say so.
+    core_->reprobe(now);
+    MemoryObservation empty;
+    core_->on_memory(empty, now, wall_now());
+    return;
+  }
+  MemoryObservation obs;
+  obs.rss_bytes = info->rss_kib * 1024;
+  obs.children_rss_bytes = descendants_rss_kib(pid, process_table()) * 1024;
+  const auto mem = read_meminfo();
+  if (mem.total_kib > 0) obs.available_percent = 100.0 * static_cast<double>(mem.available_kib) / static_cast<double>(mem.total_kib);
+  if (last_cpu_pid_ == pid && last_cpu_at_ != SteadyTime{}) {
+    const double secs = std::chrono::duration<double>(now - last_cpu_at_).count();
+    const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (secs > 0 && info->cpu_ticks >= last_cpu_ticks_) {
+      obs.cpu_percent = static_cast<double>(info->cpu_ticks - last_cpu_ticks_) / hz / secs * 100.0;
+    }
+  }
+  last_cpu_pid_ = pid;
+  last_cpu_ticks_ = info->cpu_ticks;
+  last_cpu_at_ = now;
+  obs.connections = established_connections(static_cast<uint16_t>(ctx.config().gateway().port()));
+  core_->on_memory(obs, now, wall_now());
+}
+
+SteadyTime ProberWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
+  // A check thread stuck far past its timeout is a broken invariant: let the
+  // supervisor restart us rather than report stale health.
+  if (auto busy = runner_->busy_for(); busy && *busy > 90s) {
+    log::error("probe_thread_stuck", {{"busy_ms", busy->count()}});
+    log::flush();
+    std::abort();
+  }
+  const auto& g = ctx.config().gateway();
+  const auto& p = ctx.config().probes();
+  for (auto kind : core_->take_due(now)) {
+    switch (kind) {
+      case pb::CHECK_PROCESS: check_process(ctx, now); break;
+      case pb::CHECK_MEMORY: check_memory(ctx, now); break;
+      case pb::CHECK_PORT:
+        runner_->submit({.kind = pb::CHECK_PORT,
+                         .host = g.host(),
+                         .port = static_cast<uint16_t>(g.port()),
+                         .timeout = std::chrono::milliseconds(p.port().timeout()),
+                         .generation = generation_});
+        break;
+      case pb::CHECK_HEALTH:
+        runner_->submit({.kind = pb::CHECK_HEALTH,
+                         .host = g.host(),
+                         .port = static_cast<uint16_t>(g.port()),
+                         .health_path = g.health_path(),
+                         .startup_path = g.startup_path(),
+                         .timeout = std::chrono::milliseconds(p.health().timeout()),
+                         .generation = generation_});
+        break;
+      default: break;
+    }
+  }
+  publish_if_needed(ctx);
+  return core_->next_wake(Steady::now());
+}
+
+std::vector<zmq::pollitem_t> ProberWorker::poll_items() {
+  std::vector<zmq::pollitem_t> items = {{nullptr, runner_->notify_fd(), ZMQ_POLLIN, 0}};
+  if (pid_fd_ >= 0) items.push_back({nullptr, pid_fd_, ZMQ_POLLIN, 0});
+  return items;
+}
+
+void ProberWorker::on_ready(WorkerContext& ctx, size_t index) {
+  if (index == 0) {
+    drain_results(ctx);
+  } else if (index == 1) {
+    on_gateway_exit(ctx);
+  }
+}
+
+void ProberWorker::drain_results(WorkerContext& ctx) {
+  const auto now = Steady::now();
+  for (const auto& r : runner_->drain()) {
+    if (r.generation != generation_) continue;  // a job for a previous target
+    if (r.kind == pb::CHECK_PORT) {
+      if (!r.port.ok) log::debug("port_check_failed", {{"detail", r.port.detail}});
+      core_->on_port(r.port, now, wall_now());
+    } else {
+      if (!r.health.ok) {
+        log::info("health_check_failed", {{"detail", r.health.detail},
+                                          {"http_status", r.health.http_status},
+                                          {"latency_ms", r.health.latency_us / 1000},
+                                          {"startup", to_string(r.health.startup)}});
+      }
+      core_->on_health(r.health, now, wall_now());
+    }
+  }
+  publish_if_needed(ctx);
+}
+
+void ProberWorker::publish_if_needed(WorkerContext& ctx) {
+  auto health = core_->publishable(Steady::now(), wall_now());
+  if (!health) return;
+  std::string reasons;
+  for (const auto& r : health->reasons()) reasons += r + "; ";
+  if (health->state() != last_logged_state_ || (health->state() == pb::DOWN && reasons != last_logged_reasons_)) {
+    const bool bad = health->state() == pb::DOWN || health->state() == pb::DEGRADED;
+    log::write(bad ? log::Level::kWarn : log::Level::kInfo, "gateway_state",
+               {{"from", state_text(last_logged_state_)},
+                {"to", state_text(health->state())},
+                {"gateway_pid", health->pid()},
+                {"reasons", health->reasons()},
+                {"recommended_tier", health->recommended_tier()},
+                {"seq", health->seq()}});
+    last_logged_state_ = health->state();
+    last_logged_reasons_ = reasons;
+  }
+  ctx.set_activity("watching " + ctx.config().gateway().host() + ":" + std::to_string(ctx.config().gateway().port()) +
+                   ": " + core_->activity());
+  pb::Event ev;
+  *ev.mutable_gateway_health() = *health;
+  ctx.bus().publish(std::move(ev));
+}
+
+void ProberWorker::stop(WorkerContext& /*ctx*/) {
+  unwatch();
+  runner_.reset();
+}
+
+}  // namespace gwr::prober

@@ -1,0 +1,241 @@
+// gwr-prober against a real fake gateway: every failure mode reaches the
+// right state, reasons and tier within its bound; slow or starting
+// gateways never produce DOWN.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/gateway_fakes.h"
+
+namespace gwr::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string fast_probes(int port, const std::string& more = "") {
+  return "gateway:\n  port: " + std::to_string(port) +
+         "\n  process_match: fake-gateway\n"
+         "probes:\n"
+         "  process: {interval: 1s}\n"
+         "  port: {interval: 1s, timeout: 500ms}\n"
+         "  health: {interval: 1s, timeout: 1s, slow_threshold: 500ms}\n"
+         "  memory: {interval: 1s, max_rss_mb: 200}\n"
+         "  recheck_interval: 200ms\n"
+         "  startup_grace: 5s\n"
+         "  republish_interval: 1s\n" +
+         more;
+}
+
+bool has_reason(const pb::GatewayHealth& h, const std::string& needle) {
+  for (const auto& r : h.reasons()) {
+    if (r.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+class ProberTest : public ::testing::Test {
+ protected:
+  void start(const std::string& mode = "healthy", const std::vector<std::string>& gw_args = {},
+             const std::string& more_yaml = "") {
+    port_ = free_tcp_port();
+    gateway_ = std::make_unique<FakeGateway>(dir_.path(), port_, mode, gw_args);
+    daemon_ = std::make_unique<Daemon>(fast_probes(port_, more_yaml));
+    ASSERT_TRUE(daemon_->start());
+    bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
+  }
+  std::optional<pb::GatewayHealth> wait_state(pb::GatewayState s, std::chrono::milliseconds timeout) {
+    return bus_->wait_health([&](const pb::GatewayHealth& h) { return h.state() == s; }, timeout);
+  }
+  bool ever_down() {
+    for (const auto& h : bus_->healths()) {
+      if (h.state() == pb::DOWN) return true;
+    }
+    return false;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<FakeGateway> gateway_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<BusWatcher> bus_;
+};
+
+TEST_F(ProberTest, HealthyGatewayWithPidAndMemory) {
+  start("healthy", {"--children", "2"});
+  auto h = bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY && x.rss_bytes() > 0; },
+                             5s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(static_cast<pid_t>(h->pid()), gateway_->pid());  // the parent, not its children
+  EXPECT_GT(h->children_rss_bytes(), 0u);
+  EXPECT_EQ(h->recommended_tier(), 0u);
+  EXPECT_EQ(h->checks_size(), 4);
+  for (const auto& c : h->checks()) EXPECT_TRUE(c.ok()) << c.kind();
+}
+
+TEST_F(ProberTest, KilledGatewayIsDownAtOnceWithTier1) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  gateway_->process().signal(SIGKILL);
+  auto h = wait_state(pb::DOWN, 2s);
+  ASSERT_TRUE(h);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(h->recommended_tier(), 1u);
+  EXPECT_TRUE(has_reason(*h, "exited")) << h->DebugString();
+}
+
+TEST_F(ProberTest, HangIsConfirmedAndRecommendsTier2) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  ASSERT_TRUE(gateway_->post_mode("hang"));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto h = wait_state(pb::DOWN, 10s);
+  ASSERT_TRUE(h);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 7s);
+  EXPECT_EQ(h->recommended_tier(), 2u);
+  EXPECT_TRUE(has_reason(*h, "health check failing: no answer within 1s")) << h->DebugString();
+  EXPECT_EQ(static_cast<pid_t>(h->pid()), gateway_->pid());
+  // And recovery is seen.
+  ASSERT_TRUE(gateway_->post_mode("healthy"));
+  EXPECT_TRUE(wait_state(pb::HEALTHY, 5s));
+}
+
+TEST_F(ProberTest, SigstoppedGatewayIsDown) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  gateway_->process().signal(SIGSTOP);
+  auto h = wait_state(pb::DOWN, 10s);
+  gateway_->process().signal(SIGCONT);
+  ASSERT_TRUE(h);
+  // Health times out; TCP connects too once the frozen process's listen
+  // backlog is full, so either tier may be recommended.
+  EXPECT_GE(h->recommended_tier(), 1u);
+  EXPECT_TRUE(has_reason(*h, "no answer within")) << h->DebugString();
+}
+
+TEST_F(ProberTest, SlowButUnderTheTimeoutIsDegradedNeverDown) {
+  start("slow delay_ms=700", {}, "");
+  auto h = wait_state(pb::DEGRADED, 8s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(has_reason(*h, "slow health answers")) << h->DebugString();
+  EXPECT_EQ(h->recommended_tier(), 0u);
+  bus_->pump(4s);
+  EXPECT_FALSE(ever_down());
+}
+
+TEST_F(ProberTest, UnhealthyBodyIsDownWithTheGatewaysWords) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  gateway_->set_mode_file("unhealthy");
+  auto h = wait_state(pb::DOWN, 8s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->recommended_tier(), 2u);
+  EXPECT_TRUE(has_reason(*h, "gateway says not ok (status degraded)")) << h->DebugString();
+}
+
+TEST_F(ProberTest, ServerErrorIsDown) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  gateway_->set_mode_file("error status=500");
+  auto h = wait_state(pb::DOWN, 8s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(has_reason(*h, "HTTP 500")) << h->DebugString();
+}
+
+TEST_F(ProberTest, SlowStartWithStartupzIsStartingNeverDown) {
+  // 8 s of "starting" is longer than the 5 s grace: /startupz keeps it STARTING.
+  start("starting startup_ms=8000");
+  ASSERT_TRUE(wait_state(pb::STARTING, 5s));
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 15s));
+  EXPECT_FALSE(ever_down());
+  auto starting = bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::STARTING; }, 0ms);
+  EXPECT_TRUE(has_reason(*starting, "still starting")) << starting->DebugString();
+}
+
+TEST_F(ProberTest, SlowStartWithoutStartupzUsesTheGrace) {
+  start("starting startup_ms=3000 no_startupz=1");
+  ASSERT_TRUE(wait_state(pb::STARTING, 5s));
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 10s));
+  EXPECT_FALSE(ever_down());
+}
+
+TEST_F(ProberTest, StuckStartingBeyondTheGraceWithoutStartupzIsDown) {
+  start("starting startup_ms=600000 no_startupz=1");
+  ASSERT_TRUE(wait_state(pb::STARTING, 5s));
+  auto h = wait_state(pb::DOWN, 15s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->recommended_tier(), 2u);
+}
+
+TEST_F(ProberTest, LeakIsAMemoryWarning) {
+  start("leak mb_per_s=100 max_mb=400");
+  auto h = wait_state(pb::DEGRADED, 10s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(has_reason(*h, "high memory")) << h->DebugString();
+  EXPECT_GT(h->rss_bytes(), 200ULL << 20);
+  EXPECT_FALSE(ever_down());
+}
+
+TEST_F(ProberTest, CrashIsDown) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  ASSERT_TRUE(gateway_->post_mode("crash after_ms=10 code=3"));
+  auto h = wait_state(pb::DOWN, 3s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->recommended_tier(), 1u);
+}
+
+TEST_F(ProberTest, StaleLockWedgeIsDownWithTier2) {
+  start();
+  ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
+  write_file(gateway_->state_dir() + "/agents/main/sessions/abc.jsonl.lock",
+             R"({"pid":999999,"createdAt":1700000000000})");
+  gateway_->set_mode_file("stale_lock");
+  auto h = wait_state(pb::DOWN, 8s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->recommended_tier(), 2u);
+  EXPECT_TRUE(has_reason(*h, "session file locked")) << h->DebugString();
+}
+
+TEST_F(ProberTest, PortNotAnsweringWhileTheProcessLivesIsTier1) {
+  // A gateway process that listens elsewhere: alive, but our port is dead.
+  port_ = free_tcp_port();
+  const int other = free_tcp_port();
+  gateway_ = std::make_unique<FakeGateway>(dir_.path(), other);
+  daemon_ = std::make_unique<Daemon>(fast_probes(port_));
+  ASSERT_TRUE(daemon_->start());
+  bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
+  auto h = bus_->wait_health(
+      [](const pb::GatewayHealth& x) { return x.state() == pb::DOWN && x.recommended_tier() == 1; }, 10s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(has_reason(*h, "port not accepting connections: connection refused")) << h->DebugString();
+  EXPECT_EQ(static_cast<pid_t>(h->pid()), gateway_->pid());
+}
+
+TEST_F(ProberTest, ProberRestartRepublishesState) {
+  start();
+  auto first = wait_state(pb::HEALTHY, 5s);
+  ASSERT_TRUE(first);
+  const pid_t prober = daemon_->worker_pids().at("prober");
+  ::kill(prober, SIGKILL);
+  auto again = bus_->wait_health(
+      [&](const pb::GatewayHealth& h) { return h.prober_run_id() != first->prober_run_id() && h.state() == pb::HEALTHY; },
+      5s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->pid(), first->pid());
+}
+
+TEST_F(ProberTest, StatusShowsTheGatewaySection) {
+  start();
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY && h.rss_bytes(); }, 5s));
+  auto out = daemon_->gwrctl({"status", "--json"});
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  const auto j = nlohmann::json::parse(out.output);
+  EXPECT_EQ(j["gateway"]["state"], "healthy");
+  EXPECT_EQ(j["gateway"]["pid"], gateway_->pid());
+  EXPECT_GT(j["gateway"]["rss_mb"].get<double>(), 0.0);
+  EXPECT_EQ(j["gateway"]["checks"].size(), 4u);
+}
+
+}  // namespace
+}  // namespace gwr::testing

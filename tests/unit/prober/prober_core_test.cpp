@@ -1,0 +1,351 @@
+// ProberCore on a fake clock: every decision of the detection state machine.
+#include "prober/prober_core.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace gwr::prober {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ProberCoreTest : public ::testing::Test {
+ protected:
+  ProberCoreTest() : core_(settings(), 42, clock_.steady()) {}
+
+  static ProbeSettings settings() {
+    ProbeSettings s;  // the built-in defaults
+    return s;
+  }
+  int64_t wall() const { return clock_.wall_ms(); }
+
+  // The gateway process started `age` ago.
+  void process_found(pid_t pid = 100, std::chrono::milliseconds age = 10min) {
+    ProcessObservation p;
+    p.found = true;
+    p.pid = pid;
+    p.start_wall_ms = wall() - age.count();
+    core_.on_process(p, clock_.steady(), wall());
+  }
+  void process_missing(const std::string& detail = "no process named openclaw-gateway is running") {
+    ProcessObservation p;
+    p.detail = detail;
+    core_.on_process(p, clock_.steady(), wall());
+  }
+  void port(bool ok) {
+    PortObservation o;
+    o.ok = ok;
+    o.latency_us = 150;
+    o.detail = ok ? "" : "connection refused";
+    core_.on_port(o, clock_.steady(), wall());
+  }
+  void health(bool ok, int64_t latency_ms = 2, StartupStatus startup = StartupStatus::kUnknown,
+              const std::string& detail = "no answer within 2s") {
+    HealthObservation o;
+    o.ok = ok;
+    o.latency_us = latency_ms * 1000;
+    o.detail = ok ? "" : detail;
+    o.startup = startup;
+    core_.on_health(o, clock_.steady(), wall());
+  }
+  void memory(uint64_t rss_mb, double available_percent = 50) {
+    MemoryObservation m;
+    m.rss_bytes = rss_mb << 20;
+    m.available_percent = available_percent;
+    core_.on_memory(m, clock_.steady(), wall());
+  }
+  // One full round of good answers, evaluated as the real loop does.
+  void all_healthy() {
+    process_found();
+    port(true);
+    health(true);
+    memory(100);
+    (void)state();
+  }
+  pb::GatewayState state() { return core_.evaluate(clock_.steady(), wall()).state(); }
+  uint32_t tier() { return core_.evaluate(clock_.steady(), wall()).recommended_tier(); }
+  std::string reasons() {
+    std::string out;
+    for (const auto& r : core_.evaluate(clock_.steady(), wall()).reasons()) out += r + "\n";
+    return out;
+  }
+  bool due(pb::CheckKind kind) {
+    const auto d = core_.take_due(clock_.steady());
+    return std::find(d.begin(), d.end(), kind) != d.end();
+  }
+
+  testing::FakeClock clock_;
+  ProberCore core_;
+};
+
+TEST_F(ProberCoreTest, EverythingIsProbedAtOnceExceptMemoryWithoutAPid) {
+  const auto d = core_.take_due(clock_.steady());
+  EXPECT_EQ(d, (std::vector<pb::CheckKind>{pb::CHECK_PROCESS, pb::CHECK_PORT, pb::CHECK_HEALTH}));
+  EXPECT_TRUE(core_.take_due(clock_.steady()).empty());  // in flight
+  EXPECT_EQ(state(), pb::GATEWAY_STATE_UNKNOWN);
+}
+
+TEST_F(ProberCoreTest, HealthyAndPublishedOnChangeAndPeriodically) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  auto first = core_.publishable(clock_.steady(), wall());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->state(), pb::HEALTHY);
+  EXPECT_EQ(first->pid(), 100u);
+  EXPECT_EQ(first->recommended_tier(), 0u);
+  EXPECT_EQ(first->seq(), 1u);
+  EXPECT_FALSE(core_.publishable(clock_.steady(), wall()));
+  clock_.advance(4999ms);
+  EXPECT_FALSE(core_.publishable(clock_.steady(), wall()));
+  clock_.advance(1ms);
+  auto again = core_.publishable(clock_.steady(), wall());
+  ASSERT_TRUE(again);  // level-triggered republish
+  EXPECT_EQ(again->seq(), 2u);
+  EXPECT_EQ(again->prober_run_id(), 42u);
+}
+
+TEST_F(ProberCoreTest, MissingProcessIsDownAtOnceWithTier1) {
+  (void)core_.take_due(clock_.steady());
+  process_missing();
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_EQ(tier(), 1u);
+  EXPECT_NE(reasons().find("no process named"), std::string::npos);
+  // While down, the process is re-checked every second, not every 10 s.
+  (void)core_.publishable(clock_.steady(), wall());
+  clock_.advance(999ms);
+  EXPECT_FALSE(due(pb::CHECK_PROCESS));
+  clock_.advance(1ms);
+  EXPECT_TRUE(due(pb::CHECK_PROCESS));
+}
+
+TEST_F(ProberCoreTest, ExitSeenThroughPidWatchThenRecovery) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  (void)core_.publishable(clock_.steady(), wall());
+  ProcessObservation exited;
+  exited.exited = true;
+  exited.detail = "gateway process 100 exited";
+  core_.on_process(exited, clock_.steady(), wall());
+  auto down = core_.publishable(clock_.steady(), wall());
+  ASSERT_TRUE(down);  // published at once, not at the next interval
+  EXPECT_EQ(down->state(), pb::DOWN);
+  EXPECT_EQ(down->pid(), 0u);
+  clock_.advance(1s);
+  (void)core_.take_due(clock_.steady());
+  process_found(101, 1s);
+  port(true);
+  health(true);
+  EXPECT_EQ(state(), pb::HEALTHY);
+  EXPECT_EQ(core_.current().pid(), 101u);
+}
+
+TEST_F(ProberCoreTest, PortNeedsTwoFailuresAndRecommendsTier1) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  (void)core_.publishable(clock_.steady(), wall());
+  port(false);
+  EXPECT_EQ(state(), pb::HEALTHY);  // one failure is not an incident
+  EXPECT_NE(reasons().find("confirming: port check failed 1 of 2"), std::string::npos);
+  // Re-probed quickly to confirm.
+  clock_.advance(500ms);
+  EXPECT_TRUE(due(pb::CHECK_PORT));
+  port(false);
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_EQ(tier(), 1u);
+  EXPECT_NE(reasons().find("port not accepting connections: connection refused (2 checks in a row)"), std::string::npos);
+}
+
+TEST_F(ProberCoreTest, HealthNeedsThreeFailuresAndRecommendsTier2) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  health(false);
+  health(false);
+  EXPECT_EQ(state(), pb::HEALTHY);
+  health(false);
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_EQ(tier(), 2u);
+  EXPECT_NE(reasons().find("health check failing: no answer within 2s (3 checks in a row)"), std::string::npos);
+}
+
+TEST_F(ProberCoreTest, AHangIsConfirmedInSecondsNotMinutes) {
+  // Health timeout 2 s, recheck 500 ms: first failure at +2 s, then two more.
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  (void)core_.publishable(clock_.steady(), wall());
+  const auto hang_starts = clock_.steady();
+  clock_.advance(15s);  // the next scheduled health check
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  int checks = 0;
+  while (state() != pb::DOWN && checks < 10) {
+    clock_.advance(2s);  // each check waits for its timeout
+    health(false);
+    ++checks;
+    if (state() == pb::DOWN) break;
+    // The port (TCP accepts during a hang) and the process are cross-checked.
+    for (auto k : core_.take_due(clock_.steady())) {
+      if (k == pb::CHECK_PORT) port(true);
+      if (k == pb::CHECK_PROCESS) process_found();
+    }
+    clock_.advance(500ms);
+    ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  }
+  EXPECT_EQ(checks, 3);
+  const auto first_failure_to_down = clock_.steady() - (hang_starts + 15s + 2s);
+  EXPECT_LE(first_failure_to_down, 5s);
+  EXPECT_EQ(tier(), 2u);
+}
+
+TEST_F(ProberCoreTest, SlowButUnderTheTimeoutIsNeverDown) {
+  (void)core_.take_due(clock_.steady());
+  process_found();
+  port(true);
+  health(true, 1500);
+  EXPECT_EQ(state(), pb::HEALTHY);  // one slow answer is not even a warning
+  health(true, 1800);
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);
+  EXPECT_NE(reasons().find("slow health answers"), std::string::npos);
+  for (int i = 0; i < 20; ++i) {
+    health(true, 1900);
+    EXPECT_NE(state(), pb::DOWN);
+  }
+  health(true, 5);
+  EXPECT_EQ(state(), pb::HEALTHY);
+}
+
+TEST_F(ProberCoreTest, YoungGatewayFailingHealthIsStartingUntilTheGraceEnds) {
+  (void)core_.take_due(clock_.steady());
+  process_found(100, 5s);
+  for (int i = 0; i < 10; ++i) {
+    port(false);
+    health(false, 0, StartupStatus::kNotSupported, "connection refused");
+    EXPECT_EQ(state(), pb::STARTING) << i;
+    EXPECT_EQ(tier(), 0u);
+    clock_.advance(1s);
+  }
+  EXPECT_NE(reasons().find("within the startup grace"), std::string::npos);
+  clock_.advance(2min);
+  health(false, 0, StartupStatus::kNotSupported, "connection refused");
+  EXPECT_EQ(state(), pb::DOWN);
+}
+
+TEST_F(ProberCoreTest, StartupzStartingExtendsTheGraceButNotForever) {
+  (void)core_.take_due(clock_.steady());
+  process_found(100, 3min);  // older than the 2 min grace
+  health(false, 0, StartupStatus::kStarting, "HTTP 503");
+  health(false, 0, StartupStatus::kStarting, "HTTP 503");
+  health(false, 0, StartupStatus::kStarting, "HTTP 503");
+  EXPECT_EQ(state(), pb::STARTING);
+  EXPECT_NE(reasons().find("reports it is still starting"), std::string::npos);
+  clock_.advance(8min);  // past 5 x grace
+  health(false, 0, StartupStatus::kStarting, "HTTP 503");
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_NE(reasons().find("stuck starting"), std::string::npos);
+}
+
+TEST_F(ProberCoreTest, AGatewayThatWasHealthyIsNotStartingAnyMore) {
+  (void)core_.take_due(clock_.steady());
+  process_found(100, 5s);
+  port(true);
+  health(true);
+  health(false);
+  health(false);
+  health(false);
+  EXPECT_EQ(state(), pb::DOWN);  // hung 10 s after start: not "starting"
+}
+
+TEST_F(ProberCoreTest, MemoryWarnsThenRecommendsTier2OnlyWhenRunningOut) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  memory(850);  // a healthy OpenClaw 2026.9
+  EXPECT_EQ(state(), pb::HEALTHY);
+  memory(3000, 40);
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);
+  EXPECT_NE(reasons().find("high memory: RSS 3000 MB over the 2048 MB threshold"), std::string::npos);
+  memory(3000, 3);
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 2u);
+  EXPECT_NE(reasons().find("memory critical"), std::string::npos);
+}
+
+TEST_F(ProberCoreTest, HardMemoryLimit) {
+  auto s = settings();
+  s.hard_rss_bytes = 4096ULL << 20;
+  core_.update_settings(s, clock_.steady());
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  memory(5000, 60);
+  EXPECT_EQ(tier(), 2u);
+}
+
+TEST_F(ProberCoreTest, OomKillRecommendsTier2) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  ProcessObservation gone;
+  gone.exited = true;
+  gone.oom_killed = true;
+  gone.detail = "gateway process 100 exited";
+  core_.on_process(gone, clock_.steady(), wall());
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_EQ(tier(), 2u);
+  EXPECT_NE(reasons().find("OOM"), std::string::npos);
+}
+
+TEST_F(ProberCoreTest, ANewInstanceStartsWithCleanCountersAndIsProbedAtOnce) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  health(false);
+  health(false);
+  clock_.advance(10s);
+  (void)core_.take_due(clock_.steady());
+  process_found(200, 10min);
+  health(false);
+  EXPECT_NE(state(), pb::DOWN);  // two old failures did not carry over
+  EXPECT_EQ(core_.current().pid(), 200u);
+}
+
+TEST_F(ProberCoreTest, ReprobeMakesEverythingDue) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  clock_.advance(500ms);
+  EXPECT_TRUE(core_.take_due(clock_.steady()).empty());
+  core_.reprobe(clock_.steady());
+  EXPECT_EQ(core_.take_due(clock_.steady()).size(), 4u);
+}
+
+TEST_F(ProberCoreTest, NextWakeIsTheEarliestDueCheck) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  const auto published_at = clock_.steady();
+  (void)core_.publishable(clock_.steady(), wall());
+  // Right after start-up the checks come round once more within a second...
+  clock_.advance(1s);
+  for (auto k : core_.take_due(clock_.steady())) {
+    if (k == pb::CHECK_PROCESS) process_found();
+    if (k == pb::CHECK_PORT) port(true);
+    if (k == pb::CHECK_HEALTH) health(true);
+  }
+  EXPECT_FALSE(core_.publishable(clock_.steady(), wall()));
+  // ...then settle: process every 10 s, port 30 s, health 15 s, memory 60 s;
+  // the earliest thing due is the 5 s republish.
+  EXPECT_EQ(core_.next_wake(clock_.steady()), published_at + 5s);
+  clock_.advance(4s);
+  (void)core_.publishable(clock_.steady(), wall());
+  EXPECT_EQ(core_.next_wake(clock_.steady()), clock_.steady() + 5s);
+}
+
+TEST_F(ProberCoreTest, HistoryKeepsStateChanges) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  (void)core_.evaluate(clock_.steady(), wall());
+  process_missing();
+  (void)core_.evaluate(clock_.steady(), wall());
+  ASSERT_EQ(core_.history().size(), 2u);
+  EXPECT_EQ(core_.history()[0].state(), pb::HEALTHY);
+  EXPECT_EQ(core_.history()[1].state(), pb::DOWN);
+}
+
+}  // namespace
+}  // namespace gwr::prober
