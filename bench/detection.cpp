@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   TempDir dir;
   const int port = free_tcp_port();
   // Default probe settings; automatic repairs paused so only detection runs.
-  Daemon d("gateway:\n  port: " + std::to_string(port) + "\n  process_match: fake-gateway\n");
+  Daemon d("gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gateway_name_for(port) + "\n");
   if (!d.start()) return 1;
   (void)d.gwrctl({"pause", "--reason", "detection benchmark"});
   BusWatcher bus(d.runtime_dir(), {"gateway_health"});

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
-#include "tests/support/test_support.h"
+#include "tests/support/gateway_fakes.h"
 
 using namespace std::chrono_literals;
 using gwr::testing::Daemon;
@@ -32,8 +32,9 @@ int main(int argc, char** argv) {
   Process gateway;
   std::string yaml;
   if (with_gateway) {
-    gateway = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port)});
-    yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: fake-gateway\n";
+    gateway = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port), "--name",
+                              gwr::testing::gateway_name_for(port)});
+    yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gwr::testing::gateway_name_for(port) + "\n";
   }
   Daemon d(yaml);
   if (!d.start()) {

@@ -483,7 +483,7 @@ pb::Config default_config(const EnvMap& env) {
   r->mutable_tier1()->set_deadline(10'000);
   r->mutable_tier2()->set_deadline(30'000);
   r->mutable_tier2()->add_stale_lock_globs("agents/*/sessions/*.jsonl.lock");
-  r->mutable_tier2()->set_stale_lock_max_age(30 * 60'000);
+  r->mutable_tier2()->set_unreadable_lock_grace(10'000);
   auto* t3 = r->mutable_tier3();
   t3->set_enabled(true);
   t3->set_engine("qwen-cli");
@@ -690,7 +690,7 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   GWR_CHECK(positive("repair.tier3.deadline", r.tier3().deadline(), 1000));
   GWR_CHECK(positive("repair.command_timeout", r.command_timeout(), 100));
   if (r.quiet_max_wait() < 0) return fail("repair.quiet_max_wait", "must not be negative");
-  GWR_CHECK(positive("repair.tier2.stale_lock_max_age", r.tier2().stale_lock_max_age(), 1000));
+  GWR_CHECK(positive("repair.tier2.unreadable_lock_grace", r.tier2().unreadable_lock_grace(), 0));
   for (const auto& glob : r.tier2().stale_lock_globs()) {
     const std::string key = "repair.tier2.stale_lock_globs";
     if (glob.empty() || glob[0] == '/' || glob[0] == '~') {

@@ -240,6 +240,7 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
     return result;
   }
   result.started = true;
+  if (spec.on_started) spec.on_started(pid);
 
   ::fcntl(out_pipe[0], F_SETFL, ::fcntl(out_pipe[0], F_GETFL) | O_NONBLOCK);
   ::fcntl(in_pipe[1], F_SETFL, ::fcntl(in_pipe[1], F_GETFL) | O_NONBLOCK);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@ struct CommandSpec {
   std::string stdin_data;            // written to the child's stdin, then closed
   size_t max_output = 64 * 1024;     // bytes kept (head and tail) of stdout+stderr
   std::string cwd;
+  std::function<void(pid_t)> on_started;  // told the pid (= process group) once it runs
 };
 
 struct CommandResult {

@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 #include "common/proc.h"
-#include "prober/gateway_finder.h"
+#include "common/gateway_finder.h"
 
 namespace gwr::prober {
 

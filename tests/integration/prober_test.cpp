@@ -13,8 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string fast_probes(int port, const std::string& more = "") {
-  return "gateway:\n  port: " + std::to_string(port) +
-         "\n  process_match: fake-gateway\n"
+  return "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gateway_name_for(port) + "\n"
          "probes:\n"
          "  process: {interval: 1s}\n"
          "  port: {interval: 1s, timeout: 500ms}\n"
@@ -201,8 +200,14 @@ TEST_F(ProberTest, PortNotAnsweringWhileTheProcessLivesIsTier1) {
   // A gateway process that listens elsewhere: alive, but our port is dead.
   port_ = free_tcp_port();
   const int other = free_tcp_port();
-  gateway_ = std::make_unique<FakeGateway>(dir_.path(), other);
-  daemon_ = std::make_unique<Daemon>(fast_probes(port_));
+  // A name of its own: with nothing on our port, the finder would otherwise
+  // pick the oldest fake-gateway of any test running in parallel.
+  const std::string name = "gwlost" + std::to_string(other);
+  gateway_ = std::make_unique<FakeGateway>(dir_.path(), other, "healthy", std::vector<std::string>{"--name", name});
+  std::string yaml = fast_probes(port_);
+  const std::string ours = "process_match: " + gateway_name_for(port_);
+  yaml.replace(yaml.find(ours), ours.size(), "process_match: " + name);
+  daemon_ = std::make_unique<Daemon>(yaml);
   ASSERT_TRUE(daemon_->start());
   bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
   auto h = bus_->wait_health(

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -20,6 +21,8 @@ void atomic_write(const std::string& path, const std::string& content) {
 }
 }  // namespace
 
+std::string gateway_name_for(int port) { return "gw" + std::to_string(port); }
+
 FakeGateway::FakeGateway(const std::string& dir, int port, const std::string& mode,
                          const std::vector<std::string>& extra_args)
     : dir_(dir), state_dir_(dir + "/openclaw"), mode_file_(dir + "/gateway.mode"), port_(port) {
@@ -28,6 +31,10 @@ FakeGateway::FakeGateway(const std::string& dir, int port, const std::string& mo
   std::vector<std::string> argv = {fake_path("fake-gateway"), "--port", std::to_string(port), "--state-dir",
                                    state_dir_, "--mode-file", mode_file_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (std::find(extra_args.begin(), extra_args.end(), "--name") == extra_args.end()) {
+    argv.push_back("--name");
+    argv.push_back(gateway_name_for(port));
+  }
   process_ = Process::start(argv, {}, dir + "/fake-gateway.out");
 }
 
@@ -49,13 +56,17 @@ bool FakeGateway::healthy() {
 }
 
 FakeOpenclaw::FakeOpenclaw(const std::string& dir, int port, const std::string& extra_config)
-    : home_(dir + "/service"), state_dir_(dir + "/openclaw"), mode_file_(dir + "/service/gateway.mode"), port_(port) {
+    : home_(dir + "/service"), state_dir_(dir + "/openclaw"), mode_file_(dir + "/service/gateway.mode"),
+      name_(gateway_name_for(port)), port_(port) {
+  // NAME=... in extra_config overrides the per-port name.
+  const auto at = extra_config.find("NAME=");
+  if (at != std::string::npos) name_ = extra_config.substr(at + 5, extra_config.find('\n', at) - at - 5);
   std::filesystem::create_directories(home_);
   std::filesystem::create_directories(state_dir_);
   write_file(mode_file_, "healthy\n");
   write_file(home_ + "/config", "GATEWAY_BIN=" + fake_path("fake-gateway") + "\nPORT=" + std::to_string(port) +
                                     "\nSTATE_DIR=" + state_dir_ + "\nMODE_FILE=" + mode_file_ +
-                                    "\nLOG_FILE=" + dir + "/openclaw-gateway.log\n" + extra_config);
+                                    "\nLOG_FILE=" + dir + "/openclaw-gateway.log\nNAME=" + name_ + "\n" + extra_config);
 }
 
 FakeOpenclaw::~FakeOpenclaw() {
@@ -138,6 +149,14 @@ void BusWatcher::pump(std::chrono::milliseconds for_how_long) {
   } while (std::chrono::steady_clock::now() < deadline);
 }
 
+bool BusWatcher::pump_some(std::chrono::milliseconds at_most) {
+  const size_t before = events_.size();
+  zmq::pollitem_t item{sub_.socket().handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, at_most);
+  while (auto ev = sub_.receive()) events_.push_back(std::move(*ev));
+  return events_.size() > before;
+}
+
 std::optional<pb::Event> BusWatcher::wait_for(const std::function<bool(const pb::Event&)>& pred,
                                               std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -147,7 +166,8 @@ std::optional<pb::Event> BusWatcher::wait_for(const std::function<bool(const pb:
       if (pred(events_[checked])) return events_[checked];
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    pump(20ms);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pump_some(std::clamp(left, 1ms, 50ms));
   }
 }
 

@@ -15,7 +15,12 @@
 
 namespace gwr::testing {
 
-// A fake-gateway started directly by the test (not through the CLI).
+// The process name a test's gateway runs under: unique per port, so tests
+// running in parallel never mistake each other's gateways for their own.
+std::string gateway_name_for(int port);
+
+// A fake-gateway started directly by the test (not through the CLI), named
+// gateway_name_for(port) unless extra_args give a --name.
 class FakeGateway {
  public:
   FakeGateway(const std::string& dir, int port, const std::string& mode = "healthy",
@@ -45,6 +50,8 @@ class FakeOpenclaw {
   std::vector<std::string> argv(const std::vector<std::string>& args) const;
   // gateway.commands.* pointing at this home, as YAML under "gateway:".
   std::string commands_yaml() const;
+  // The name its gateway runs under (gateway.process_match).
+  const std::string& process_name() const { return name_; }
   const std::string& home() const { return home_; }
   const std::string& state_dir() const { return state_dir_; }
   const std::string& mode_file() const { return mode_file_; }
@@ -62,6 +69,7 @@ class FakeOpenclaw {
   std::string home_;
   std::string state_dir_;
   std::string mode_file_;
+  std::string name_;
   int port_;
 };
 
@@ -74,7 +82,10 @@ class BusWatcher {
                                     std::chrono::milliseconds timeout);
   std::optional<pb::GatewayHealth> wait_health(const std::function<bool(const pb::GatewayHealth&)>& pred,
                                                std::chrono::milliseconds timeout);
+  // Collects events for exactly this long.
   void pump(std::chrono::milliseconds for_how_long);
+  // Waits at most this long; returns as soon as something arrived.
+  bool pump_some(std::chrono::milliseconds at_most);
   const std::vector<pb::Event>& events() const { return events_; }
   std::vector<pb::GatewayHealth> healths() const;
   void clear() { events_.clear(); }

@@ -1,8 +1,8 @@
-#include "prober/gateway_finder.h"
+#include "common/gateway_finder.h"
 
 #include <gtest/gtest.h>
 
-namespace gwr::prober {
+namespace gwr {
 namespace {
 
 ProcInfo proc(pid_t pid, pid_t ppid, const std::string& comm, std::vector<std::string> argv, uint64_t start,
@@ -60,4 +60,4 @@ TEST(GatewayFinder, MatchesArgv0Basename) {
 }
 
 }  // namespace
-}  // namespace gwr::prober
+}  // namespace gwr

@@ -1,6 +1,7 @@
-// Finds the gateway process: by name (comm or argv[0]), preferring the one
-// that listens on the gateway port and skipping its own children (the real
-// gateway has Node children that are not the gateway). Zombies are dead.
+// Finds the gateway process (the prober watches it, the repairer checks it):
+// by name (comm or argv[0]), preferring the one that listens on the gateway
+// port and skipping its own children (the real gateway has Node children that
+// are not the gateway). Zombies are dead.
 #pragma once
 
 #include <sys/types.h>
@@ -11,7 +12,7 @@
 
 #include "common/proc.h"
 
-namespace gwr::prober {
+namespace gwr {
 
 struct GatewayCandidate {
   bool found = false;
@@ -27,4 +28,4 @@ GatewayCandidate choose_gateway(const std::vector<ProcInfo>& table, const std::s
 // Reads /proc; keeps `previous` when it is still alive and still matches.
 GatewayCandidate find_gateway(const std::string& match, uint16_t port, pid_t previous);
 
-}  // namespace gwr::prober
+}  // namespace gwr

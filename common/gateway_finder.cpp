@@ -1,10 +1,10 @@
-#include "prober/gateway_finder.h"
+#include "common/gateway_finder.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
-namespace gwr::prober {
+namespace gwr {
 
 GatewayCandidate choose_gateway(const std::vector<ProcInfo>& table, const std::string& match,
                                 const std::vector<pid_t>& port_listeners, uint16_t port) {
@@ -83,4 +83,4 @@ GatewayCandidate find_gateway(const std::string& match, uint16_t port, pid_t pre
   return choose_gateway(table, match, listeners, port);
 }
 
-}  // namespace gwr::prober
+}  // namespace gwr

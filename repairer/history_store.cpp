@@ -1,0 +1,305 @@
+#include "repairer/history_store.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+
+namespace gwr::repairer {
+
+namespace {
+
+constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS repairs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  trigger INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  signature TEXT NOT NULL DEFAULT '',
+  started_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  success INTEGER NOT NULL DEFAULT 0,
+  fixed_by_tier INTEGER NOT NULL DEFAULT 0,
+  tiers_tried TEXT NOT NULL DEFAULT '[]',
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  details TEXT NOT NULL DEFAULT '',
+  current_tier INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS repairs_started ON repairs(started_at_ms);
+CREATE TABLE IF NOT EXISTS steps (
+  repair_id INTEGER NOT NULL,
+  step_index INTEGER NOT NULL,
+  running INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (repair_id, step_index)
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  repair_id INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)SQL";
+
+std::string tiers_json(const google::protobuf::RepeatedField<uint32_t>& tiers) {
+  nlohmann::json j = nlohmann::json::array();
+  for (auto t : tiers) j.push_back(t);
+  return j.dump();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HistoryStore>> HistoryStore::open(const std::string& path) {
+  auto db = Database::open(path);
+  if (!db) return db.error();
+  std::unique_ptr<HistoryStore> store(new HistoryStore(std::move(*db)));
+  if (auto st = store->migrate(); !st) return st.error();
+  return store;
+}
+
+Status HistoryStore::migrate() { return db_->exec(kSchema); }
+
+PolicyState HistoryStore::load_policy() {
+  auto st = db_->prepare("SELECT value FROM policy WHERE key = 'state'");
+  if (st && st->step()) return PolicyState::from_json(st->text(0));
+  return PolicyState{};
+}
+
+Status HistoryStore::save_policy(const PolicyState& state) {
+  auto st = db_->prepare("INSERT INTO policy(key, value) VALUES('state', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!st) return st.error();
+  st->bind(1, state.to_json());
+  return st->run();
+}
+
+Result<int64_t> HistoryStore::create_repair(const pb::RepairSummary& r) {
+  auto st = db_->prepare(
+      "INSERT INTO repairs(trigger, actor, reason, signature, started_at_ms, status, current_tier, tiers_tried) "
+      "VALUES(?, ?, ?, ?, ?, 'running', ?, '[]')");
+  if (!st) return st.error();
+  st->bind(1, static_cast<int64_t>(r.trigger()))
+      .bind(2, r.actor())
+      .bind(3, r.reason())
+      .bind(4, r.signature())
+      .bind(5, r.started_at_ms())
+      .bind(6, static_cast<int64_t>(r.current_tier()));
+  if (auto s = st->run(); !s) return s.error();
+  return db_->last_insert_id();
+}
+
+Status HistoryStore::set_current_tier(int64_t repair_id, uint32_t tier, const std::vector<uint32_t>& tiers_tried) {
+  auto st = db_->prepare("UPDATE repairs SET current_tier = ?, tiers_tried = ? WHERE id = ?");
+  if (!st) return st.error();
+  nlohmann::json j = tiers_tried;
+  st->bind(1, static_cast<int64_t>(tier)).bind(2, j.dump()).bind(3, repair_id);
+  return st->run();
+}
+
+Status HistoryStore::save_step(int64_t repair_id, int step_index, const pb::RepairStep& step, bool running) {
+  auto st = db_->prepare(
+      "INSERT INTO steps(repair_id, step_index, running, body) VALUES(?, ?, ?, ?) "
+      "ON CONFLICT(repair_id, step_index) DO UPDATE SET running = excluded.running, body = excluded.body");
+  if (!st) return st.error();
+  st->bind(1, repair_id).bind(2, static_cast<int64_t>(step_index)).bind(3, running ? 1 : 0).bind_blob(4, step.SerializeAsString());
+  return st->run();
+}
+
+Status HistoryStore::finish_repair(int64_t repair_id, const pb::RepairSummary& o) {
+  auto st = db_->prepare(
+      "UPDATE repairs SET finished_at_ms = ?, status = ?, success = ?, fixed_by_tier = ?, tiers_tried = ?, "
+      "duration_ms = ?, details = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->bind(1, o.finished_at_ms())
+      .bind(2, o.status())
+      .bind(3, o.success() ? 1 : 0)
+      .bind(4, static_cast<int64_t>(o.fixed_by_tier()))
+      .bind(5, tiers_json(o.tiers_tried()))
+      .bind(6, o.duration_ms())
+      .bind(7, o.details())
+      .bind(8, repair_id);
+  return st->run();
+}
+
+pb::RepairSummary HistoryStore::row_to_summary(Statement& st) {
+  pb::RepairSummary r;
+  r.set_id(st.int64(0));
+  r.set_trigger(static_cast<pb::RepairTrigger>(st.int64(1)));
+  r.set_actor(st.text(2));
+  r.set_reason(st.text(3));
+  r.set_signature(st.text(4));
+  r.set_started_at_ms(st.int64(5));
+  r.set_finished_at_ms(st.int64(6));
+  r.set_status(st.text(7));
+  r.set_success(st.int64(8) != 0);
+  r.set_fixed_by_tier(static_cast<uint32_t>(st.int64(9)));
+  const auto tiers = nlohmann::json::parse(st.text(10), nullptr, false);
+  if (tiers.is_array()) {
+    for (const auto& t : tiers) {
+      if (t.is_number_unsigned()) r.add_tiers_tried(t.get<uint32_t>());
+    }
+  }
+  r.set_duration_ms(st.int64(11));
+  r.set_details(st.text(12));
+  r.set_current_tier(static_cast<uint32_t>(st.int64(13)));
+  return r;
+}
+
+namespace {
+constexpr const char* kRepairColumns =
+    "id, trigger, actor, reason, signature, started_at_ms, finished_at_ms, status, success, fixed_by_tier, "
+    "tiers_tried, duration_ms, details, current_tier";
+}
+
+std::optional<pb::RepairSummary> HistoryStore::get_repair(int64_t repair_id, bool with_steps) {
+  auto st = db_->prepare(std::string("SELECT ") + kRepairColumns + " FROM repairs WHERE id = ?");
+  if (!st) return std::nullopt;
+  st->bind(1, repair_id);
+  if (!st->step()) return std::nullopt;
+  pb::RepairSummary r = row_to_summary(*st);
+  if (with_steps) {
+    auto steps = db_->prepare("SELECT body FROM steps WHERE repair_id = ? ORDER BY step_index");
+    if (steps) {
+      steps->bind(1, repair_id);
+      while (steps->step()) {
+        pb::RepairStep s;
+        if (s.ParseFromString(steps->blob(0))) *r.add_steps() = s;
+      }
+    }
+  }
+  return r;
+}
+
+std::vector<pb::RepairSummary> HistoryStore::recent_repairs(uint32_t limit) {
+  std::vector<pb::RepairSummary> out;
+  auto st = db_->prepare(std::string("SELECT ") + kRepairColumns + " FROM repairs ORDER BY id DESC LIMIT ?");
+  if (!st) return out;
+  st->bind(1, static_cast<int64_t>(limit));
+  while (st->step()) out.push_back(row_to_summary(*st));
+  return out;
+}
+
+std::vector<pb::RepairSummary> HistoryStore::running_repairs() {
+  std::vector<pb::RepairSummary> out;
+  auto st = db_->prepare(std::string("SELECT ") + kRepairColumns + " FROM repairs WHERE status = 'running' ORDER BY id");
+  if (!st) return out;
+  while (st->step()) out.push_back(row_to_summary(*st));
+  return out;
+}
+
+std::vector<pb::RepairStep> HistoryStore::interrupt_running_steps(int64_t repair_id) {
+  std::vector<std::pair<int64_t, pb::RepairStep>> running;
+  {
+    auto st = db_->prepare("SELECT step_index, body FROM steps WHERE repair_id = ? AND running = 1");
+    if (!st) return {};
+    st->bind(1, repair_id);
+    while (st->step()) {
+      pb::RepairStep s;
+      if (s.ParseFromString(st->blob(1))) running.emplace_back(st->int64(0), s);
+    }
+  }
+  std::vector<pb::RepairStep> out;
+  for (auto& [index, step] : running) {
+    step.set_interrupted(true);
+    step.set_ok(false);
+    step.set_exit_code(-1);
+    step.set_detail("interrupted: the repairer stopped while this step ran");
+    (void)save_step(repair_id, static_cast<int>(index), step, false);
+    out.push_back(step);
+  }
+  return out;
+}
+
+int HistoryStore::next_step_index(int64_t repair_id) {
+  auto st = db_->prepare("SELECT COALESCE(MAX(step_index), -1) + 1 FROM steps WHERE repair_id = ?");
+  if (!st) return 0;
+  st->bind(1, repair_id);
+  return st->step() ? static_cast<int>(st->int64(0)) : 0;
+}
+
+Status HistoryStore::add_event(const pb::RepairEvent& event) {
+  auto st = db_->prepare("INSERT INTO events(at_ms, repair_id, body) VALUES(?, ?, ?)");
+  if (!st) return st.error();
+  st->bind(1, event.at_ms()).bind(2, event.repair_id()).bind_blob(3, event.SerializeAsString());
+  if (auto s = st->run(); !s) return s;
+  // Keep the table bounded: the last 10 000 events.
+  return db_->exec("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 10000");
+}
+
+std::vector<pb::RepairEvent> HistoryStore::recent_events(uint32_t limit) {
+  std::vector<pb::RepairEvent> out;
+  auto st = db_->prepare("SELECT body FROM (SELECT id, body FROM events ORDER BY id DESC LIMIT ?) ORDER BY id");
+  if (!st) return out;
+  st->bind(1, static_cast<int64_t>(limit));
+  while (st->step()) {
+    pb::RepairEvent e;
+    if (e.ParseFromString(st->blob(0))) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+pb::StatsReply HistoryStore::stats(int64_t now_ms) {
+  pb::StatsReply reply;
+  struct Window {
+    const char* name;
+    int64_t since_ms;
+  };
+  const Window windows[] = {{"24h", now_ms - 86'400'000}, {"7d", now_ms - 7 * 86'400'000LL}, {"all", 0}};
+  for (const auto& w : windows) {
+    auto* out = reply.add_windows();
+    out->set_name(w.name);
+    std::map<uint32_t, pb::TierStats> tiers;
+    std::map<uint32_t, int64_t> tier_ms;
+    int64_t total_ms = 0;
+    uint32_t finished = 0;
+    auto st = db_->prepare(std::string("SELECT ") + kRepairColumns +
+                           " FROM repairs WHERE started_at_ms >= ? AND status != 'running'");
+    if (!st) continue;
+    st->bind(1, w.since_ms);
+    std::vector<int64_t> ids;
+    while (st->step()) {
+      const auto r = row_to_summary(*st);
+      out->set_repairs(out->repairs() + 1);
+      if (r.success()) {
+        out->set_succeeded(out->succeeded() + 1);
+      } else {
+        out->set_failed(out->failed() + 1);
+        if (r.status() == "failed") out->set_escalations(out->escalations() + 1);
+      }
+      if (r.trigger() == pb::TRIGGER_MANUAL) out->set_manual(out->manual() + 1);
+      total_ms += r.duration_ms();
+      ++finished;
+      for (auto t : r.tiers_tried()) {
+        auto& ts = tiers[t];
+        ts.set_tier(t);
+        ts.set_attempts(ts.attempts() + 1);
+      }
+      if (r.fixed_by_tier()) tiers[r.fixed_by_tier()].set_fixes(tiers[r.fixed_by_tier()].fixes() + 1);
+      ids.push_back(r.id());
+    }
+    // Time spent per tier, from the steps.
+    for (int64_t id : ids) {
+      auto steps = db_->prepare("SELECT body FROM steps WHERE repair_id = ?");
+      if (!steps) continue;
+      steps->bind(1, id);
+      while (steps->step()) {
+        pb::RepairStep s;
+        if (s.ParseFromString(steps->blob(0))) tier_ms[s.tier()] += s.duration_ms();
+      }
+    }
+    if (out->repairs()) out->set_success_rate(static_cast<double>(out->succeeded()) / out->repairs());
+    if (finished) out->set_avg_duration_ms(total_ms / finished);
+    for (auto& [t, ts] : tiers) {
+      if (ts.attempts()) ts.set_avg_duration_ms(tier_ms[t] / ts.attempts());
+      *out->add_tiers() = ts;
+    }
+  }
+  return reply;
+}
+
+}  // namespace gwr::repairer

@@ -1,0 +1,57 @@
+// HistoryStore: the repairer's SQLite database (paths.state_dir/gwr.db):
+// every repair with its steps, the repair events behind /logs, and the
+// policy state, so restarts and power loss lose nothing. Main thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/sqlite.h"
+#include "gwr.pb.h"
+#include "repairer/repair_policy.h"
+
+namespace gwr::repairer {
+
+class HistoryStore {
+ public:
+  static Result<std::unique_ptr<HistoryStore>> open(const std::string& path);
+
+  PolicyState load_policy();
+  Status save_policy(const PolicyState& state);
+
+  // A new repair row, status "running"; returns its id.
+  Result<int64_t> create_repair(const pb::RepairSummary& repair);
+  Status set_current_tier(int64_t repair_id, uint32_t tier, const std::vector<uint32_t>& tiers_tried);
+  // Inserts or updates the step identified by (repair_id, step_index).
+  Status save_step(int64_t repair_id, int step_index, const pb::RepairStep& step, bool running);
+  Status finish_repair(int64_t repair_id, const pb::RepairSummary& outcome);
+
+  std::optional<pb::RepairSummary> get_repair(int64_t repair_id, bool with_steps = true);
+  std::vector<pb::RepairSummary> recent_repairs(uint32_t limit);
+  // Repairs still marked running (the repairer died during them).
+  std::vector<pb::RepairSummary> running_repairs();
+  // Marks the steps that were running when the repairer died; returns them.
+  std::vector<pb::RepairStep> interrupt_running_steps(int64_t repair_id);
+  int next_step_index(int64_t repair_id);
+
+  Status add_event(const pb::RepairEvent& event);
+  std::vector<pb::RepairEvent> recent_events(uint32_t limit);
+
+  pb::StatsReply stats(int64_t now_ms);
+
+  // For transactions spanning several calls.
+  Database& db() { return *db_; }
+
+ private:
+  explicit HistoryStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  Status migrate();
+  pb::RepairSummary row_to_summary(Statement& st);
+
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace gwr::repairer

@@ -1,0 +1,71 @@
+#include "repairer/port_owners.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/log.h"
+#include "common/proc.h"
+
+namespace gwr::repairer {
+
+using namespace std::chrono_literals;
+
+std::string PortOwnerReport::summary() const {
+  if (nothing_listening) return "nothing was listening on the port";
+  std::string out;
+  auto add = [&](const std::string& label, const std::vector<std::string>& items) {
+    for (const auto& i : items) out += (out.empty() ? "" : "; ") + label + " " + i;
+  };
+  add("stopped", killed);
+  add("refused to touch", refused);
+  add("could not stop", failed);
+  return out;
+}
+
+PortOwnerReport kill_port_owners(uint16_t port, uid_t allowed_uid, const std::set<pid_t>& protect,
+                                 std::chrono::milliseconds grace) {
+  PortOwnerReport report;
+  const auto pids = listening_pids(port);
+  if (pids.empty()) {
+    report.nothing_listening = true;
+    return report;
+  }
+  for (pid_t pid : pids) {
+    auto info = read_proc(pid);
+    if (!info || info->zombie()) continue;
+    const std::string who = "pid " + std::to_string(pid) + " (" + info->cmdline().substr(0, 200) + ")";
+    if (pid <= 1 || protect.count(pid)) {
+      report.refused.push_back(who + ": protected");
+      log::warn("port_owner_protected", {{"target_pid", pid}, {"cmdline", info->cmdline()}, {"port", port}});
+      continue;
+    }
+    if (info->uid != allowed_uid) {
+      report.refused.push_back(who + ": belongs to uid " + std::to_string(info->uid));
+      log::warn("port_owner_other_user",
+                {{"target_pid", pid}, {"uid", info->uid}, {"cmdline", info->cmdline()}, {"port", port}});
+      continue;
+    }
+    log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGTERM"}, {"cmdline", info->cmdline()}, {"port", port}});
+    ::kill(pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (process_alive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    std::string how = "SIGTERM";
+    if (process_alive(pid)) {
+      log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info->cmdline()}, {"port", port}});
+      ::kill(pid, SIGKILL);
+      how = "SIGKILL";
+      const auto kill_deadline = std::chrono::steady_clock::now() + 1s;
+      while (process_alive(pid) && std::chrono::steady_clock::now() < kill_deadline) std::this_thread::sleep_for(10ms);
+    }
+    if (process_alive(pid)) {
+      report.failed.push_back(who + ": still alive after SIGKILL");
+    } else {
+      report.killed.push_back(who + " with " + how);
+    }
+  }
+  return report;
+}
+
+}  // namespace gwr::repairer

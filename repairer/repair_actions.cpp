@@ -1,0 +1,183 @@
+#include "repairer/repair_actions.h"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/config.h"
+#include "common/duration.h"
+#include "common/gateway_finder.h"
+#include "common/gateway_probe.h"
+#include "common/log.h"
+#include "common/redact.h"
+#include "repairer/port_owners.h"
+#include "repairer/stale_lock_sweeper.h"
+
+namespace gwr::repairer {
+
+using namespace std::chrono_literals;
+
+std::map<std::string, std::string> command_environment(const pb::Config& config) {
+  static const std::set<std::string> kSecretNames = {"TELEGRAM_BOT_TOKEN", "QWEN_API_KEY", "TELEGRAM_CHAT_ID"};
+  const auto secrets = config_secret_values(config);
+  std::map<std::string, std::string> env;
+  for (const auto& [k, v] : current_environment()) {
+    if (kSecretNames.count(k)) continue;
+    bool holds_secret = false;
+    for (const auto& s : secrets) holds_secret |= !s.empty() && v.find(s) != std::string::npos;
+    if (holds_secret) continue;
+    env[k] = v;
+  }
+  if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  return env;
+}
+
+ActionSettings ActionSettings::from_config(const pb::Config& c) {
+  ActionSettings s;
+  s.host = c.gateway().host();
+  s.port = static_cast<uint16_t>(c.gateway().port());
+  s.health_path = c.gateway().health_path();
+  s.startup_path = c.gateway().startup_path();
+  s.health_timeout = Millis(c.probes().health().timeout());
+  s.process_match = c.gateway().process_match();
+  s.state_dir = c.gateway().state_dir();
+  s.lock_globs.assign(c.repair().tier2().stale_lock_globs().begin(), c.repair().tier2().stale_lock_globs().end());
+  s.unreadable_lock_grace_ms = c.repair().tier2().unreadable_lock_grace();
+  s.allowed_uid = ::geteuid();
+  s.protected_pids = {::getpid(), ::getppid()};
+  s.command_env = command_environment(c);
+  return s;
+}
+
+pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                                const CommandResult& r, int64_t started_at_ms, size_t max_output) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name(name);
+  for (const auto& a : argv) step.add_argv(SharedRedactor::instance().redact(a));
+  step.set_exit_code(r.started ? r.exit_code : -1);
+  step.set_duration_ms(r.duration.count());
+  step.set_timed_out(r.timed_out);
+  step.set_ok(r.success());
+  step.set_started_at_ms(started_at_ms);
+  step.set_pid(static_cast<uint32_t>(r.pid));
+  std::string output = r.output;
+  if (output.size() > max_output) {
+    output = output.substr(0, max_output / 2) + "\n[... output truncated ...]\n" +
+             output.substr(output.size() - max_output / 2);
+  }
+  step.set_output(SharedRedactor::instance().redact(output));
+  step.set_detail(SharedRedactor::instance().redact(r.describe()));
+  return step;
+}
+
+RealRepairActions::RealRepairActions(ActionSettings settings, CommandRunner& runner, HttpClient& http,
+                                     const Clock& clock, const std::atomic<bool>& cancel)
+    : settings_(std::move(settings)), runner_(runner), http_(http), clock_(clock), cancel_(cancel) {}
+
+pb::RepairStep RealRepairActions::run_command(uint32_t tier, const std::string& name,
+                                              const std::vector<std::string>& argv, Millis timeout,
+                                              const PidCallback& on_pid) {
+  const int64_t started = clock_.wall_ms();
+  CommandSpec spec;
+  spec.argv = argv;
+  spec.timeout = timeout;
+  spec.env = settings_.command_env;
+  spec.on_started = [&](pid_t pid) { on_pid(static_cast<uint32_t>(pid)); };
+  const auto r = runner_.run(spec);
+  return step_from_result(tier, name, argv, r, started, settings_.max_stored_output);
+}
+
+pb::RepairStep RealRepairActions::kill_port_owners(uint32_t tier, Millis timeout) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name("kill_port_owners");
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto t0 = clock_.steady();
+  const auto grace = std::max(Millis(200), std::min(Millis(2000), timeout / 2));
+  const auto report = repairer::kill_port_owners(settings_.port, settings_.allowed_uid, settings_.protected_pids, grace);
+  step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
+  step.set_ok(report.ok());
+  step.set_exit_code(report.ok() ? 0 : 1);
+  step.set_detail(SharedRedactor::instance().redact("port " + std::to_string(settings_.port) + ": " + report.summary()));
+  return step;
+}
+
+pb::RepairStep RealRepairActions::sweep_stale_locks(uint32_t tier) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name("sweep_stale_locks");
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto t0 = clock_.steady();
+  const auto report =
+      repairer::sweep_stale_locks(settings_.state_dir, settings_.lock_globs, settings_.unreadable_lock_grace_ms, clock_.wall_ms());
+  step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
+  step.set_ok(report.errors.empty());
+  step.set_exit_code(report.errors.empty() ? 0 : 1);
+  step.set_detail(report.summary());
+  std::string out;
+  for (const auto& r : report.removed) out += "removed " + r + "\n";
+  for (const auto& r : report.kept) out += "kept " + r + "\n";
+  for (const auto& r : report.skipped) out += "skipped " + r + "\n";
+  for (const auto& r : report.errors) out += "error " + r + "\n";
+  step.set_output(SharedRedactor::instance().redact(out));
+  for (const auto& r : report.removed) log::info("stale_lock_removed", {{"lock", r}});
+  for (const auto& r : report.skipped) log::warn("stale_lock_skipped", {{"lock", r}});
+  return step;
+}
+
+pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started,
+                                         Millis startup_grace) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name("verify");
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto t0 = clock_.steady();
+  bool extended = false;
+  HealthObservation last;
+  while (true) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - clock_.steady());
+    const Millis timeout = std::max(Millis(200), std::min(settings_.health_timeout, left));
+    last = probe_health(http_, settings_.host, settings_.port, settings_.health_path, settings_.startup_path, timeout);
+    if (last.ok) {
+      step.set_ok(true);
+      step.set_exit_code(0);
+      step.set_detail("healthy after " + format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - t0)) +
+                      (extended ? " (it was starting)" : ""));
+      break;
+    }
+    if (cancel_) {
+      step.set_detail("cancelled");
+      break;
+    }
+    if (clock_.steady() >= deadline) {
+      // Startup-aware: a gateway that is starting gets its grace; a dead one does not.
+      bool starting = last.startup == StartupStatus::kStarting;
+      if (!starting) {
+        const auto gw = find_gateway(settings_.process_match, settings_.port, 0);
+        starting = gw.found && clock_.wall_ms() - gw.start_wall_ms < startup_grace.count() &&
+                   last.startup != StartupStatus::kStarted;
+      }
+      const SteadyTime extended_deadline = tier_started + startup_grace;
+      if (starting && !extended && extended_deadline > deadline) {
+        extended = true;
+        deadline = extended_deadline;
+        log::info("verify_extended", {{"tier", tier}, {"reason", "gateway is starting"},
+                                      {"grace_ms", startup_grace.count()}});
+        continue;
+      }
+      step.set_ok(false);
+      step.set_exit_code(1);
+      step.set_detail("not healthy within " +
+                      format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - t0)) + ": " + last.detail +
+                      (extended ? " (still starting after the startup grace)" : ""));
+      break;
+    }
+    const auto nap = std::min(Millis(200), std::chrono::duration_cast<Millis>(deadline - clock_.steady()));
+    if (nap.count() > 0) std::this_thread::sleep_for(nap);
+  }
+  step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
+  return step;
+}
+
+}  // namespace gwr::repairer

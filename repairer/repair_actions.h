@@ -1,0 +1,65 @@
+// RealRepairActions: what the pipeline's steps do on a real machine —
+// commands without a shell (bounded, redacted output, environment without
+// gwr's own secrets), killing stale port owners, sweeping stale locks, and
+// verifying health over HTTP.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/process.h"
+#include "repairer/repair_pipeline.h"
+
+namespace gwr::repairer {
+
+struct ActionSettings {
+  std::string host;
+  uint16_t port = 0;
+  std::string health_path;
+  std::string startup_path;
+  Millis health_timeout{2000};
+  std::string process_match;
+  std::string state_dir;
+  std::vector<std::string> lock_globs;
+  int64_t unreadable_lock_grace_ms = 10'000;
+  uid_t allowed_uid = 0;
+  std::set<pid_t> protected_pids;
+  std::map<std::string, std::string> command_env;
+  size_t max_stored_output = 8 * 1024;
+
+  static ActionSettings from_config(const pb::Config& config);
+};
+
+// The environment for repair commands: gwr's own minus its secrets (by name
+// and by value), so a gateway CLI never sees the bot token or the AI key.
+std::map<std::string, std::string> command_environment(const pb::Config& config);
+
+// A command's result as a step record (output bounded and redacted).
+pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                                const CommandResult& r, int64_t started_at_ms, size_t max_output);
+
+class RealRepairActions final : public RepairActions {
+ public:
+  RealRepairActions(ActionSettings settings, CommandRunner& runner, HttpClient& http, const Clock& clock,
+                    const std::atomic<bool>& cancel);
+  pb::RepairStep run_command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                             Millis timeout, const PidCallback& on_pid) override;
+  pb::RepairStep kill_port_owners(uint32_t tier, Millis timeout) override;
+  pb::RepairStep sweep_stale_locks(uint32_t tier) override;
+  pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started, Millis startup_grace) override;
+
+ private:
+  ActionSettings settings_;
+  CommandRunner& runner_;
+  HttpClient& http_;
+  const Clock& clock_;
+  const std::atomic<bool>& cancel_;
+};
+
+}  // namespace gwr::repairer

@@ -1,0 +1,179 @@
+#include "repairer/repair_pipeline.h"
+
+#include <algorithm>
+
+#include "common/duration.h"
+
+namespace gwr::repairer {
+
+namespace {
+
+std::vector<std::string> argv_of(const google::protobuf::RepeatedPtrField<std::string>& f) {
+  return {f.begin(), f.end()};
+}
+
+int64_t ms_between(SteadyTime a, SteadyTime b) {
+  return std::chrono::duration_cast<Millis>(b - a).count();
+}
+
+}  // namespace
+
+PipelineSettings PipelineSettings::from_config(const pb::Config& c) {
+  PipelineSettings s;
+  s.tier1_deadline = Millis(c.repair().tier1().deadline());
+  s.tier2_deadline = Millis(c.repair().tier2().deadline());
+  s.tier3_deadline = Millis(c.repair().tier3().deadline());
+  s.command_timeout = Millis(c.repair().command_timeout());
+  s.startup_grace = Millis(c.probes().startup_grace());
+  s.tier3_enabled = c.repair().tier3().enabled();
+  const auto& cmd = c.gateway().commands();
+  s.restart = argv_of(cmd.restart());
+  s.stop = argv_of(cmd.stop());
+  s.start = argv_of(cmd.start());
+  s.doctor = argv_of(cmd.doctor());
+  return s;
+}
+
+RepairPipeline::RepairPipeline(PipelineSettings settings, RepairActions& actions, Tier3Runner* tier3,
+                               ProgressSink& sink, const Clock& clock, const std::atomic<bool>& cancel)
+    : settings_(std::move(settings)), actions_(actions), tier3_(tier3), sink_(sink), clock_(clock), cancel_(cancel) {}
+
+pb::RepairStep RepairPipeline::record(pb::RepairStep step, std::vector<pb::RepairStep>& history) {
+  sink_.step_finished(step);
+  history.push_back(step);
+  return step;
+}
+
+pb::RepairStep RepairPipeline::command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                                       SteadyTime deadline) {
+  const Millis left = std::chrono::duration_cast<Millis>(deadline - clock_.steady());
+  const Millis timeout = std::max(Millis(1000), std::min(settings_.command_timeout, left));
+  pb::RepairStep announced;
+  announced.set_tier(tier);
+  announced.set_name(name);
+  for (const auto& a : argv) announced.add_argv(a);
+  announced.set_started_at_ms(clock_.wall_ms());
+  sink_.step_started(announced);
+  return actions_.run_command(tier, name, argv, timeout, [&](uint32_t pid) {
+    announced.set_pid(pid);
+    sink_.step_started(announced);
+  });
+}
+
+bool RepairPipeline::run_tier1(std::vector<pb::RepairStep>& history, std::string& why) {
+  const SteadyTime started = clock_.steady();
+  const SteadyTime deadline = started + settings_.tier1_deadline;
+  const auto restart = record(command(1, "restart", settings_.restart, deadline), history);
+  if (!restart.ok()) {
+    why = "restart command failed: " + restart.detail();
+    return false;
+  }
+  if (cancel_) return false;
+  pb::RepairStep announced;
+  announced.set_tier(1);
+  announced.set_name("verify");
+  announced.set_started_at_ms(clock_.wall_ms());
+  sink_.step_started(announced);
+  const auto verify = record(actions_.verify(1, deadline, started, settings_.startup_grace), history);
+  if (!verify.ok()) why = verify.detail();
+  return verify.ok();
+}
+
+bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string& why) {
+  const SteadyTime started = clock_.steady();
+  const SteadyTime deadline = started + settings_.tier2_deadline;
+  auto out_of_time = [&] { return clock_.steady() >= deadline; };
+  // A failed stop is recorded but not fatal: the port owners are killed next.
+  record(command(2, "stop", settings_.stop, deadline), history);
+  if (cancel_) return false;
+  {
+    pb::RepairStep s;
+    s.set_tier(2);
+    s.set_name("kill_port_owners");
+    s.set_started_at_ms(clock_.wall_ms());
+    sink_.step_started(s);
+    const Millis left = std::max(Millis(500), std::chrono::duration_cast<Millis>(deadline - clock_.steady()));
+    record(actions_.kill_port_owners(2, std::min(left, Millis(5000))), history);
+  }
+  if (cancel_) return false;
+  {
+    pb::RepairStep s;
+    s.set_tier(2);
+    s.set_name("sweep_stale_locks");
+    s.set_started_at_ms(clock_.wall_ms());
+    sink_.step_started(s);
+    record(actions_.sweep_stale_locks(2), history);
+  }
+  if (cancel_) return false;
+  if (!settings_.doctor.empty() && !out_of_time()) {
+    record(command(2, "doctor", settings_.doctor, deadline), history);
+    if (cancel_) return false;
+  }
+  if (out_of_time()) {
+    why = "deadline of " + format_duration(settings_.tier2_deadline) + " passed before the gateway was started";
+    return false;
+  }
+  const auto start = record(command(2, "start", settings_.start, deadline), history);
+  if (!start.ok()) {
+    why = "start command failed: " + start.detail();
+    return false;
+  }
+  if (cancel_) return false;
+  pb::RepairStep announced;
+  announced.set_tier(2);
+  announced.set_name("verify");
+  announced.set_started_at_ms(clock_.wall_ms());
+  sink_.step_started(announced);
+  const auto verify = record(actions_.verify(2, deadline, started, settings_.startup_grace), history);
+  if (!verify.ok()) why = verify.detail();
+  return verify.ok();
+}
+
+RepairOutcome RepairPipeline::run(uint32_t start_tier) {
+  RepairOutcome out;
+  std::vector<pb::RepairStep> history;
+  const uint32_t last_tier = settings_.tier3_enabled && tier3_ != nullptr ? 3 : 2;
+  start_tier = std::clamp<uint32_t>(start_tier, 1, last_tier);
+  std::vector<std::string> failures;
+  for (uint32_t tier = start_tier; tier <= last_tier; ++tier) {
+    if (cancel_) {
+      out.cancelled = true;
+      out.details = "cancelled: the repairer is stopping";
+      return out;
+    }
+    out.tiers_tried.push_back(tier);
+    sink_.tier_started(tier);
+    const SteadyTime started = clock_.steady();
+    std::string why;
+    bool ok = false;
+    if (tier == 1) {
+      ok = run_tier1(history, why);
+    } else if (tier == 2) {
+      ok = run_tier2(history, why);
+    } else {
+      auto r = tier3_->run(started + settings_.tier3_deadline, history, sink_, cancel_);
+      ok = r.success;
+      out.diagnosis = r.summary;
+      if (!ok) why = r.summary.empty() ? "AI diagnosis did not fix it" : r.summary;
+    }
+    if (cancel_ && !ok) {
+      out.cancelled = true;
+      out.details = "cancelled: the repairer is stopping";
+      return out;
+    }
+    if (ok) {
+      out.success = true;
+      out.fixed_by_tier = tier;
+      out.details = "gateway healthy again after tier " + std::to_string(tier);
+      return out;
+    }
+    const int64_t took = ms_between(started, clock_.steady());
+    sink_.tier_failed(tier, why, took);
+    failures.push_back("tier " + std::to_string(tier) + ": " + why);
+  }
+  out.details = "all tiers failed";
+  for (const auto& f : failures) out.details += "; " + f;
+  return out;
+}
+
+}  // namespace gwr::repairer

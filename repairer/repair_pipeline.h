@@ -1,0 +1,113 @@
+// RepairPipeline: the tiers of PRD §4.2 as a sequence of steps under
+// deadlines, with escalation. What a step does is behind RepairActions (real
+// commands, /proc, HTTP) and what happens to its record is behind
+// ProgressSink (the worker persists and publishes), so the sequencing is
+// tested with fakes and a fake clock.
+//
+//   Tier 1: restart, verify healthy within tier1.deadline.
+//   Tier 2: stop, kill what still listens on the port, sweep stale session
+//           locks, doctor --fix, start, verify within tier2.deadline. Doctor
+//           runs before start: what it repairs (stale locks, an unmigrated
+//           session store) is what keeps a starting gateway from becoming ready.
+//   Tier 3: AI diagnosis whose approved commands run, then verify.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gwr.pb.h"
+
+namespace gwr::repairer {
+
+using Millis = std::chrono::milliseconds;
+
+// Called with the pid of a command as soon as it runs.
+using PidCallback = std::function<void(uint32_t pid)>;
+
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void tier_started(uint32_t tier) = 0;
+  // A step began (argv known; pid set for commands once they run).
+  virtual void step_started(const pb::RepairStep& step) = 0;
+  virtual void step_finished(const pb::RepairStep& step) = 0;
+  virtual void tier_failed(uint32_t tier, const std::string& why, int64_t duration_ms) = 0;
+};
+
+class RepairActions {
+ public:
+  virtual ~RepairActions() = default;
+  // Runs one configured command (argv, no shell) with a timeout.
+  virtual pb::RepairStep run_command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                                     Millis timeout, const PidCallback& on_pid) = 0;
+  // Stops whatever of the gateway's user still listens on the gateway port.
+  virtual pb::RepairStep kill_port_owners(uint32_t tier, Millis timeout) = 0;
+  // Deletes stale session locks under the configured globs.
+  virtual pb::RepairStep sweep_stale_locks(uint32_t tier) = 0;
+  // Waits until the gateway answers healthy, or the deadline passes; a
+  // gateway that reports it is starting gets until start + startup_grace.
+  virtual pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started, Millis startup_grace) = 0;
+};
+
+// Tier 3 (AI diagnosis), plugged in by the worker.
+class Tier3Runner {
+ public:
+  virtual ~Tier3Runner() = default;
+  struct Result {
+    bool success = false;
+    std::string summary;  // the diagnosis, for the human if it failed
+  };
+  // history: the steps tiers 1-2 took in this repair.
+  virtual Result run(SteadyTime deadline, const std::vector<pb::RepairStep>& history, ProgressSink& sink,
+                     const std::atomic<bool>& cancel) = 0;
+};
+
+struct PipelineSettings {
+  Millis tier1_deadline{10'000};
+  Millis tier2_deadline{30'000};
+  Millis tier3_deadline{120'000};
+  Millis command_timeout{60'000};
+  Millis startup_grace{120'000};
+  bool tier3_enabled = true;
+  std::vector<std::string> restart, stop, start, doctor;
+
+  static PipelineSettings from_config(const pb::Config& config);
+};
+
+struct RepairOutcome {
+  bool success = false;
+  bool cancelled = false;
+  uint32_t fixed_by_tier = 0;
+  std::vector<uint32_t> tiers_tried;
+  std::string details;  // what happened, for the history and the human
+  std::string diagnosis;
+};
+
+class RepairPipeline {
+ public:
+  RepairPipeline(PipelineSettings settings, RepairActions& actions, Tier3Runner* tier3, ProgressSink& sink,
+                 const Clock& clock, const std::atomic<bool>& cancel);
+  // Runs tiers from start_tier up until one verifies healthy.
+  RepairOutcome run(uint32_t start_tier);
+
+ private:
+  bool run_tier1(std::vector<pb::RepairStep>& history, std::string& why);
+  bool run_tier2(std::vector<pb::RepairStep>& history, std::string& why);
+  pb::RepairStep command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
+                         SteadyTime deadline);
+  pb::RepairStep record(pb::RepairStep step, std::vector<pb::RepairStep>& history);
+
+  PipelineSettings settings_;
+  RepairActions& actions_;
+  Tier3Runner* tier3_;
+  ProgressSink& sink_;
+  const Clock& clock_;
+  const std::atomic<bool>& cancel_;
+};
+
+}  // namespace gwr::repairer

@@ -1,0 +1,596 @@
+#include "repairer/repairer_worker.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+namespace gwr::repairer {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* trigger_text(pb::RepairTrigger t) { return t == pb::TRIGGER_MANUAL ? "manual" : "auto"; }
+
+std::string kind_text(pb::RepairEvent::Kind k) {
+  std::string s = pb::RepairEvent::Kind_Name(k);
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Digits vary between occurrences of the same failure (pids, counts, times).
+std::string fingerprint(const std::string& text) {
+  std::string out;
+  bool in_digits = false;
+  for (char c : text) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      if (!in_digits) out += '#';
+      in_digits = true;
+    } else {
+      out += c;
+      in_digits = false;
+    }
+  }
+  return out.substr(0, 120);
+}
+
+}  // namespace
+
+std::string incident_signature(const pb::GatewayHealth& h) {
+  std::string sig = h.state() == pb::DEGRADED ? "degraded" : "down";
+  for (const auto& c : h.checks()) {
+    if (c.probed() && !c.ok()) {
+      static const char* names[] = {"?", "process", "port", "health", "memory"};
+      const int k = std::clamp(static_cast<int>(c.kind()), 0, 4);
+      sig += std::string("|") + names[k] + ":" + fingerprint(c.detail());
+    }
+  }
+  if (h.oom_killed()) sig += "|oom";
+  return sig;
+}
+
+int64_t RepairerWorker::now_ms() const { return SystemClock::instance().wall_ms(); }
+
+void RepairerWorker::start(WorkerContext& ctx) {
+  settings_ = PolicySettings::from_config(ctx.config());
+  const std::string path = ctx.config().paths().state_dir() + "/gwr.db";
+  auto store = HistoryStore::open(path);
+  if (!store) {
+    log::error("history_unavailable", {{"path", path}, {"error", store.message()}});
+    log::flush();
+    std::exit(1);
+  }
+  store_ = std::move(*store);
+  policy_ = store_->load_policy();
+  saved_policy_ = policy_.to_json();
+  log::info("repairer_ready", {{"history", path},
+                               {"paused", policy_.paused},
+                               {"cooldown_until", policy_.cooldown_until_ms},
+                               {"repairs_last_hour", repairs_in_last_hour(policy_, now_ms())},
+                               {"max_per_hour", settings_.max_per_hour}});
+  recover(ctx);
+  update_activity(ctx);
+}
+
+void RepairerWorker::recover(WorkerContext& ctx) {
+  const int64_t now = now_ms();
+  bool resumed = false;
+  for (auto& r : store_->running_repairs()) {
+    // Whatever a step of the dead repairer started must not keep running.
+    for (const auto& s : store_->interrupt_running_steps(r.id())) {
+      const auto pid = static_cast<pid_t>(s.pid());
+      if (pid > 1 && process_alive(pid)) {
+        log::warn("interrupted_step_killed", {{"repair_id", r.id()}, {"step", s.name()}, {"target_pid", pid}});
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+      }
+    }
+    const bool resumable = !resumed && r.id() == policy_.active_repair_id && now - r.started_at_ms() < 3'600'000;
+    if (resumable) {
+      resumed = true;
+      active_ = Active{};
+      active_->summary = *store_->get_repair(r.id());
+      active_->step_index = store_->next_step_index(r.id()) - 1;
+      const uint32_t tier = std::max<uint32_t>(1, r.current_tier());
+      pb::RepairEvent ev;
+      ev.set_kind(pb::RepairEvent::RESUMING);
+      ev.set_repair_id(r.id());
+      ev.set_tier(tier);
+      ev.set_trigger(r.trigger());
+      ev.set_actor(r.actor());
+      ev.set_reason(r.reason());
+      ev.set_details("the repairer restarted during tier " + std::to_string(tier) + "; continuing repair #" +
+                     std::to_string(r.id()));
+      emit(ctx, ev);
+      runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, true, tier3_factory_);
+      continue;
+    }
+    pb::RepairSummary done = r;
+    done.set_status("interrupted");
+    done.set_finished_at_ms(now);
+    done.set_duration_ms(now - r.started_at_ms());
+    done.set_details("the repairer stopped during this repair and it was not resumed");
+    (void)store_->finish_repair(r.id(), done);
+    log::warn("repair_interrupted", {{"repair_id", r.id()}, {"trigger", trigger_text(r.trigger())}});
+  }
+  if (!resumed && policy_.active_repair_id != 0) {
+    policy_.active_repair_id = 0;
+    policy_.last_finished_ms = now;
+  }
+  save_policy();
+}
+
+void RepairerWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& /*changed*/) {
+  settings_ = PolicySettings::from_config(ctx.config());
+  evaluate(ctx);
+}
+
+void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
+  if (!event.has_gateway_health()) return;
+  const auto& h = event.gateway_health();
+  // The newest state wins; a restarted prober starts a new sequence.
+  if (!health_ || h.prober_run_id() != health_->prober_run_id() || h.seq() > health_->seq()) health_ = h;
+  evaluate(ctx);
+}
+
+void RepairerWorker::save_policy() {
+  const std::string json = policy_.to_json();
+  if (json == saved_policy_) return;
+  if (auto st = store_->save_policy(policy_); !st) {
+    log::error("policy_save_failed", {{"error", st.message()}});
+    return;
+  }
+  saved_policy_ = json;
+}
+
+void RepairerWorker::evaluate(WorkerContext& ctx) {
+  if (!health_) return;
+  const int64_t now = now_ms();
+  const Decision d = decide(policy_, *health_, settings_, now);
+  switch (d.verdict) {
+    case Verdict::kStart:
+      start_repair(ctx, pb::TRIGGER_AUTO, "auto", d.reason, d.tier);
+      break;
+    case Verdict::kRateLimited: {
+      enter_cooldown(policy_, d.cooldown_until_ms,
+                     "the limit of " + std::to_string(settings_.max_per_hour) + " automatic repairs per hour was reached");
+      pb::RepairEvent limited;
+      limited.set_kind(pb::RepairEvent::RATE_LIMITED);
+      limited.set_reason(d.reason);
+      limited.set_details(policy_.cooldown_reason);
+      emit(ctx, limited);
+      pb::RepairEvent cool;
+      cool.set_kind(pb::RepairEvent::COOLDOWN_ENTERED);
+      cool.set_cooldown_until_ms(policy_.cooldown_until_ms);
+      cool.set_reason(d.reason);
+      cool.set_details(policy_.cooldown_reason + "; no automatic repair until the cooldown ends");
+      emit(ctx, cool);
+      break;
+    }
+    case Verdict::kDeferred:
+      if (d.first_deferral) {
+        pb::RepairEvent ev;
+        ev.set_kind(pb::RepairEvent::DEFERRED);
+        ev.set_reason(d.reason);
+        ev.set_tier(d.tier);
+        ev.set_details("the gateway is busy serving users; waiting up to " +
+                       format_duration_ms(settings_.quiet_max_wait_ms) + " for a quiet moment");
+        emit(ctx, ev);
+      }
+      break;
+    case Verdict::kPaused:
+      if (!policy_.paused_incident_logged) {
+        policy_.paused_incident_logged = true;
+        pb::RepairEvent ev;
+        ev.set_kind(pb::RepairEvent::DEFERRED);
+        ev.set_reason(d.reason);
+        ev.set_details("automatic repairs are paused (by " + policy_.paused_by + "); not repairing");
+        emit(ctx, ev);
+      }
+      break;
+    default:
+      break;
+  }
+  save_policy();
+  update_activity(ctx);
+}
+
+int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,
+                                     const std::string& reason, uint32_t tier) {
+  const int64_t now = now_ms();
+  pb::RepairSummary summary;
+  summary.set_trigger(trigger);
+  summary.set_actor(actor);
+  summary.set_reason(reason.empty() ? "(no reason given)" : reason);
+  summary.set_started_at_ms(now);
+  summary.set_status("running");
+  summary.set_current_tier(tier);
+  if (health_ && (health_->state() == pb::DOWN || health_->state() == pb::DEGRADED)) {
+    summary.set_signature(incident_signature(*health_));
+  }
+  int64_t id = 0;
+  {
+    // The repair row and the policy's "active" mark are one transaction: a
+    // crash leaves either both or neither.
+    Transaction tx(store_->db());
+    auto created = store_->create_repair(summary);
+    if (!created) {
+      log::error("repair_not_recorded", {{"error", created.message()}});
+      return 0;
+    }
+    id = *created;
+    if (trigger == pb::TRIGGER_AUTO) {
+      on_auto_start(policy_, id, now);
+    } else {
+      on_manual_start(policy_, id);
+    }
+    save_policy();
+    if (auto st = tx.commit(); !st) {
+      log::error("repair_not_recorded", {{"error", st.message()}});
+      return 0;
+    }
+  }
+  summary.set_id(id);
+  active_ = Active{};
+  active_->summary = summary;
+  pb::RepairEvent ev;
+  ev.set_kind(pb::RepairEvent::STARTED);
+  ev.set_repair_id(id);
+  ev.set_tier(tier);
+  ev.set_trigger(trigger);
+  ev.set_actor(actor);
+  ev.set_reason(summary.reason());
+  emit(ctx, ev);
+  runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, false, tier3_factory_);
+  update_activity(ctx);
+  return id;
+}
+
+void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
+  ev.set_at_ms(now_ms());
+  if (auto st = store_->add_event(ev); !st) log::error("event_not_recorded", {{"error", st.message()}});
+  // The JSON log line, with the PRD §6.3 fields.
+  log::Fields f = {{"repair_id", ev.repair_id()}, {"tier", ev.tier()}, {"trigger", trigger_text(ev.trigger())}};
+  std::string event_name = "repair_" + kind_text(ev.kind());
+  log::Level level = log::Level::kInfo;
+  switch (ev.kind()) {
+    case pb::RepairEvent::STARTED:
+      f["details"] = ev.reason();
+      f["actor"] = ev.actor();
+      break;
+    case pb::RepairEvent::STEP:
+      event_name = "repair_step";
+      f["step"] = ev.step().name();
+      f["argv"] = std::vector<std::string>(ev.step().argv().begin(), ev.step().argv().end());
+      f["exit_code"] = ev.step().exit_code();
+      f["duration_ms"] = ev.step().duration_ms();
+      f["success"] = ev.step().ok();
+      f["details"] = ev.step().detail();
+      if (!ev.step().ok()) level = log::Level::kWarn;
+      break;
+    case pb::RepairEvent::TIER_FAILED:
+      f["duration_ms"] = ev.duration_ms();
+      f["success"] = false;
+      f["details"] = ev.details();
+      level = log::Level::kWarn;
+      break;
+    case pb::RepairEvent::FINISHED:
+      event_name = "repair_completed";
+      f["duration_ms"] = ev.duration_ms();
+      f["success"] = ev.success();
+      f["details"] = ev.details();
+      f["tiers_tried"] = std::vector<uint32_t>(ev.tiers_tried().begin(), ev.tiers_tried().end());
+      level = ev.success() ? log::Level::kInfo : log::Level::kError;
+      break;
+    case pb::RepairEvent::ESCALATION:
+      f["details"] = ev.details();
+      f["success"] = false;
+      level = log::Level::kError;
+      break;
+    default:
+      f["details"] = ev.details().empty() ? ev.reason() : ev.details();
+      if (ev.cooldown_until_ms()) f["cooldown_until"] = log::iso_time(ev.cooldown_until_ms());
+      if (!ev.actor().empty()) f["actor"] = ev.actor();
+      if (ev.kind() == pb::RepairEvent::RATE_LIMITED || ev.kind() == pb::RepairEvent::COOLDOWN_ENTERED) {
+        level = log::Level::kWarn;
+      }
+      break;
+  }
+  log::write(level, event_name, f);
+  pb::Event bus_event;
+  *bus_event.mutable_repair_event() = std::move(ev);
+  ctx.bus().publish(std::move(bus_event));
+}
+
+void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
+  if (!active_) return;
+  auto& a = *active_;
+  const int64_t id = a.summary.id();
+  switch (m.kind) {
+    case RunnerMessage::Kind::kTierStarted: {
+      a.summary.set_current_tier(m.tier);
+      a.summary.add_tiers_tried(m.tier);
+      (void)store_->set_current_tier(id, m.tier, {a.summary.tiers_tried().begin(), a.summary.tiers_tried().end()});
+      log::info("repair_tier_started", {{"repair_id", id}, {"tier", m.tier}, {"trigger", trigger_text(a.summary.trigger())}});
+      break;
+    }
+    case RunnerMessage::Kind::kStepStarted: {
+      const bool same = a.step_running && a.current.name() == m.step.name() && a.current.tier() == m.step.tier();
+      if (!same) {
+        ++a.step_index;
+        a.step_running = true;
+      }
+      a.current = m.step;
+      (void)store_->save_step(id, a.step_index, m.step, true);
+      update_activity(ctx);
+      break;
+    }
+    case RunnerMessage::Kind::kStepFinished: {
+      if (!a.step_running) ++a.step_index;
+      a.step_running = false;
+      a.current = m.step;
+      (void)store_->save_step(id, a.step_index, m.step, false);
+      *a.summary.add_steps() = m.step;
+      pb::RepairEvent ev;
+      ev.set_kind(pb::RepairEvent::STEP);
+      ev.set_repair_id(id);
+      ev.set_tier(m.step.tier());
+      ev.set_trigger(a.summary.trigger());
+      *ev.mutable_step() = m.step;
+      emit(ctx, ev);
+      break;
+    }
+    case RunnerMessage::Kind::kTierFailed: {
+      pb::RepairEvent ev;
+      ev.set_kind(pb::RepairEvent::TIER_FAILED);
+      ev.set_repair_id(id);
+      ev.set_tier(m.tier);
+      ev.set_trigger(a.summary.trigger());
+      ev.set_duration_ms(m.duration_ms);
+      ev.set_details(m.why);
+      emit(ctx, ev);
+      break;
+    }
+    case RunnerMessage::Kind::kDone:
+      finish(ctx, m.outcome);
+      break;
+  }
+}
+
+void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
+  if (!active_) return;
+  auto& s = active_->summary;
+  if (outcome.cancelled) {
+    // Left "running" on purpose: the next repairer resumes it.
+    log::info("repair_suspended", {{"repair_id", s.id()}, {"tier", s.current_tier()}});
+    return;
+  }
+  const int64_t now = now_ms();
+  s.set_finished_at_ms(now);
+  s.set_duration_ms(now - s.started_at_ms());
+  s.set_success(outcome.success);
+  s.set_fixed_by_tier(outcome.fixed_by_tier);
+  s.set_status(outcome.success ? "succeeded" : "failed");
+  s.set_details(outcome.details);
+  if (s.tiers_tried().empty()) {
+    for (auto t : outcome.tiers_tried) s.add_tiers_tried(t);
+  }
+  (void)store_->finish_repair(s.id(), s);
+  const bool cooled = on_finished(policy_, outcome.success, s.trigger() == pb::TRIGGER_AUTO, settings_, now);
+  save_policy();
+
+  pb::RepairEvent done;
+  done.set_kind(pb::RepairEvent::FINISHED);
+  done.set_repair_id(s.id());
+  done.set_tier(outcome.success ? outcome.fixed_by_tier : s.current_tier());
+  done.set_trigger(s.trigger());
+  done.set_actor(s.actor());
+  done.set_reason(s.reason());
+  done.set_success(outcome.success);
+  done.set_duration_ms(s.duration_ms());
+  done.set_details(outcome.details);
+  for (auto t : s.tiers_tried()) done.add_tiers_tried(t);
+  done.set_diagnosis(outcome.diagnosis);
+  emit(ctx, done);
+  if (!outcome.success) {
+    pb::RepairEvent esc;
+    esc.set_kind(pb::RepairEvent::ESCALATION);
+    esc.set_repair_id(s.id());
+    esc.set_tier(s.current_tier());
+    esc.set_trigger(s.trigger());
+    esc.set_reason(s.reason());
+    esc.set_details(outcome.details);
+    esc.set_diagnosis(outcome.diagnosis);
+    for (auto t : s.tiers_tried()) esc.add_tiers_tried(t);
+    emit(ctx, esc);
+  }
+  if (cooled) {
+    pb::RepairEvent cool;
+    cool.set_kind(pb::RepairEvent::COOLDOWN_ENTERED);
+    cool.set_repair_id(s.id());
+    cool.set_cooldown_until_ms(policy_.cooldown_until_ms);
+    cool.set_details(policy_.cooldown_reason + "; no automatic repair until the cooldown ends");
+    emit(ctx, cool);
+  }
+  // The prober's last words may predate the repair's end: have it look again.
+  pb::Event reprobe;
+  reprobe.mutable_reprobe()->set_reason("repair #" + std::to_string(s.id()) + " finished");
+  ctx.bus().publish(std::move(reprobe));
+  active_.reset();
+  update_activity(ctx);
+}
+
+SteadyTime RepairerWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
+  if (cooldown_ended(policy_, now_ms())) {
+    pb::RepairEvent ev;
+    ev.set_kind(pb::RepairEvent::COOLDOWN_ENDED);
+    ev.set_details("automatic repairs are allowed again");
+    emit(ctx, ev);
+    save_policy();
+  }
+  evaluate(ctx);
+  return now + 1s;
+}
+
+std::vector<zmq::pollitem_t> RepairerWorker::poll_items() {
+  if (!runner_) return {};
+  return {{nullptr, runner_->notify_fd(), ZMQ_POLLIN, 0}};
+}
+
+void RepairerWorker::on_ready(WorkerContext& ctx, size_t index) {
+  if (index != 0 || !runner_) return;
+  auto messages = runner_->drain();
+  bool done = false;
+  for (auto& m : messages) {
+    done |= m.kind == RunnerMessage::Kind::kDone;
+    handle(ctx, m);
+  }
+  if (done) {
+    runner_.reset();
+    evaluate(ctx);
+  }
+}
+
+pb::RepairStatusReply RepairerWorker::status_reply() {
+  pb::RepairStatusReply r;
+  const int64_t now = now_ms();
+  r.set_paused(policy_.paused);
+  r.set_paused_by(policy_.paused_by);
+  r.set_paused_at_ms(policy_.paused_at_ms);
+  r.set_in_progress(active_.has_value());
+  if (active_) {
+    r.set_current_repair_id(active_->summary.id());
+    r.set_current_tier(active_->summary.current_tier());
+  }
+  r.set_cooldown_until_ms(policy_.cooldown_until_ms > now ? policy_.cooldown_until_ms : 0);
+  r.set_repairs_last_hour(repairs_in_last_hour(policy_, now));
+  r.set_max_per_hour(settings_.max_per_hour);
+  r.set_consecutive_failures(policy_.consecutive_failures);
+  const auto recent = store_->recent_repairs(1);
+  if (!recent.empty()) *r.mutable_last_repair() = recent.front();
+  if (policy_.deferred_since_ms) {
+    r.set_waiting_for("a quiet moment: the gateway is busy (at most until " +
+                      log::iso_time(policy_.deferred_since_ms + settings_.quiet_max_wait_ms) + ")");
+  }
+  return r;
+}
+
+pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& request) {
+  pb::Reply reply;
+  switch (request.body_case()) {
+    case pb::Request::kRepairStatus:
+      *reply.mutable_repair_status() = status_reply();
+      break;
+    case pb::Request::kRepair: {
+      const auto& req = request.repair();
+      const std::string actor = req.actor().empty() ? request.client() : req.actor();
+      if (active_) {
+        log::warn("manual_repair_refused", {{"actor", actor}, {"running_repair_id", active_->summary.id()}});
+        return error_reply(pb::Error::REFUSED, "repair #" + std::to_string(active_->summary.id()) +
+                                                   " is already running (tier " +
+                                                   std::to_string(active_->summary.current_tier()) + ")");
+      }
+      uint32_t tier = req.start_tier();
+      if (tier == 0) {
+        tier = health_ && health_->recommended_tier() > 0 ? health_->recommended_tier() : 1;
+      }
+      tier = std::clamp<uint32_t>(tier, 1, 3);
+      log::info("manual_repair_requested", {{"actor", actor}, {"tier", tier}, {"reason", req.reason()}});
+      const int64_t id = start_repair(ctx, pb::TRIGGER_MANUAL, actor, req.reason(), tier);
+      if (id == 0) return error_reply(pb::Error::INTERNAL, "the repair could not be recorded");
+      reply.mutable_repair_accepted()->set_repair_id(id);
+      break;
+    }
+    case pb::Request::kGetRepair: {
+      auto r = store_->get_repair(request.get_repair().repair_id());
+      if (!r) {
+        return error_reply(pb::Error::INVALID_ARGUMENT,
+                           "no repair #" + std::to_string(request.get_repair().repair_id()));
+      }
+      *reply.mutable_repair() = *r;
+      break;
+    }
+    case pb::Request::kPause: {
+      const std::string actor = request.pause().actor().empty() ? request.client() : request.pause().actor();
+      if (!policy_.paused) {
+        pause(policy_, actor, request.pause().reason(), now_ms());
+        save_policy();
+        pb::RepairEvent ev;
+        ev.set_kind(pb::RepairEvent::PAUSED);
+        ev.set_actor(actor);
+        ev.set_details(request.pause().reason().empty() ? "maintenance mode" : request.pause().reason());
+        emit(ctx, ev);
+      }
+      *reply.mutable_repair_status() = status_reply();
+      update_activity(ctx);
+      break;
+    }
+    case pb::Request::kResume: {
+      const std::string actor = request.resume().actor().empty() ? request.client() : request.resume().actor();
+      if (policy_.paused) {
+        resume(policy_);
+        save_policy();
+        pb::RepairEvent ev;
+        ev.set_kind(pb::RepairEvent::RESUMED);
+        ev.set_actor(actor);
+        ev.set_details("automatic repairs resumed");
+        emit(ctx, ev);
+      }
+      *reply.mutable_repair_status() = status_reply();
+      update_activity(ctx);
+      evaluate(ctx);
+      break;
+    }
+    case pb::Request::kHistory: {
+      const uint32_t limit = std::clamp<uint32_t>(request.history().limit() ? request.history().limit() : 20, 1, 1000);
+      for (auto& r : store_->recent_repairs(limit)) *reply.mutable_history()->add_repairs() = std::move(r);
+      break;
+    }
+    case pb::Request::kStats:
+      *reply.mutable_stats() = store_->stats(now_ms());
+      break;
+    case pb::Request::kLogs: {
+      const uint32_t limit = std::clamp<uint32_t>(request.logs().limit() ? request.logs().limit() : 10, 1, 1000);
+      for (auto& e : store_->recent_events(limit)) *reply.mutable_logs()->add_events() = std::move(e);
+      break;
+    }
+    default:
+      break;
+  }
+  return reply;
+}
+
+void RepairerWorker::update_activity(WorkerContext& ctx) {
+  std::string a;
+  if (active_) {
+    a = "repairing #" + std::to_string(active_->summary.id()) + ", tier " +
+        std::to_string(active_->summary.current_tier());
+    if (active_->step_running) a += ": " + active_->current.name();
+  } else if (policy_.paused) {
+    a = "paused by " + policy_.paused_by;
+  } else if (policy_.cooldown_until_ms > now_ms()) {
+    a = "cooling down until " + log::iso_time(policy_.cooldown_until_ms);
+  } else {
+    a = "ready: " + std::to_string(repairs_in_last_hour(policy_, now_ms())) + "/" +
+        std::to_string(settings_.max_per_hour) + " repairs in the last hour";
+  }
+  ctx.set_activity(a);
+}
+
+void RepairerWorker::stop(WorkerContext& ctx) {
+  if (runner_) {
+    runner_->cancel();
+    for (auto& m : runner_->drain()) handle(ctx, m);
+    runner_.reset();
+    // Anything the runner said after the cancel landed before the join.
+  }
+  save_policy();
+}
+
+}  // namespace gwr::repairer

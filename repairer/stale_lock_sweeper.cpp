@@ -1,0 +1,175 @@
+#include "repairer/stale_lock_sweeper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace gwr::repairer {
+
+LockJudgement judge_lock(const std::string& content, int64_t mtime_ms, int64_t now_ms, int64_t unreadable_grace_ms,
+                         const std::function<std::optional<ProcInfo>(pid_t)>& lookup) {
+  const auto j = nlohmann::json::parse(content, nullptr, false);
+  int64_t pid = 0;
+  if (j.is_object() && j.contains("pid") && j["pid"].is_number_integer()) pid = j["pid"].get<int64_t>();
+  if (pid <= 0 || pid > 4'194'304) {
+    // No readable owner. A lock that young may still be being written.
+    if (now_ms - mtime_ms < unreadable_grace_ms) return {false, "no readable owner yet (just created)"};
+    return {true, "no readable owner pid"};
+  }
+  const auto proc = lookup(static_cast<pid_t>(pid));
+  if (!proc || proc->zombie()) return {true, "owner pid " + std::to_string(pid) + " is gone"};
+  // The pid is alive: it is only someone else if it started after the lock
+  // was written (the pid was reused).
+  if (j.contains("createdAt") && j["createdAt"].is_number()) {
+    const int64_t created = j["createdAt"].get<int64_t>();
+    if (created + 1000 < proc->start_wall_ms()) {
+      return {true, "owner pid " + std::to_string(pid) + " was reused (" + proc->comm + " started after the lock was written)"};
+    }
+  }
+  return {false, "owner pid " + std::to_string(pid) + " (" + proc->comm + ") is alive"};
+}
+
+std::string SweepReport::summary() const {
+  std::string out;
+  if (removed.empty()) {
+    out = "no stale locks";
+  } else {
+    out = "removed " + std::to_string(removed.size()) + " stale lock(s)";
+  }
+  if (!kept.empty()) out += ", kept " + std::to_string(kept.size()) + " held by live owners";
+  if (!skipped.empty()) out += ", skipped " + std::to_string(skipped.size()) + " (symlink or not a file)";
+  if (!errors.empty()) out += ", " + std::to_string(errors.size()) + " error(s)";
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& glob) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : glob) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct Walker {
+  const std::vector<std::string>& segments;
+  int64_t grace_ms;
+  int64_t now_ms;
+  SweepReport& report;
+
+  void walk(int dir_fd, size_t depth, const std::string& rel) {
+    const int dup_fd = ::dup(dir_fd);
+    if (dup_fd < 0) return;
+    DIR* d = ::fdopendir(dup_fd);
+    if (d == nullptr) {
+      ::close(dup_fd);
+      return;
+    }
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      if (::fnmatch(segments[depth].c_str(), name.c_str(), FNM_PERIOD) == 0) names.push_back(name);
+      if (names.size() > 100'000) break;
+    }
+    ::closedir(d);
+    const bool last = depth + 1 == segments.size();
+    for (const auto& name : names) {
+      const std::string path = rel.empty() ? name : rel + "/" + name;
+      struct stat st {};
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISLNK(st.st_mode)) {
+        report.skipped.push_back(path + ": symlink, not followed");
+        continue;
+      }
+      if (!last) {
+        if (!S_ISDIR(st.st_mode)) continue;
+        const int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) continue;
+        walk(sub, depth + 1, path);
+        ::close(sub);
+        continue;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        report.skipped.push_back(path + ": not a regular file");
+        continue;
+      }
+      judge_and_remove(dir_fd, name, path, st);
+    }
+  }
+
+  void judge_and_remove(int dir_fd, const std::string& name, const std::string& path, const struct stat& st) {
+    std::string content;
+    const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+      char buf[4096];
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) content.assign(buf, static_cast<size_t>(n));
+      ::close(fd);
+    }
+    const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+    const auto verdict = judge_lock(content, mtime_ms, now_ms, grace_ms, [](pid_t pid) { return read_proc(pid); });
+    if (!verdict.stale) {
+      report.kept.push_back(path + ": " + verdict.why);
+      return;
+    }
+    // Re-check it is still the same regular file before unlinking.
+    struct stat again {};
+    if (::fstatat(dir_fd, name.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(again.st_mode) ||
+        again.st_ino != st.st_ino) {
+      report.skipped.push_back(path + ": changed while being inspected");
+      return;
+    }
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0) {
+      report.errors.push_back(path + ": " + std::strerror(errno));
+      return;
+    }
+    report.removed.push_back(path + ": " + verdict.why);
+  }
+};
+
+}  // namespace
+
+SweepReport sweep_stale_locks(const std::string& state_dir, const std::vector<std::string>& globs,
+                              int64_t unreadable_grace_ms, int64_t now_ms) {
+  SweepReport report;
+  std::vector<std::vector<std::string>> patterns;
+  for (const auto& glob : globs) {
+    const auto segments = split(glob);
+    bool safe = !segments.empty() && glob[0] != '/';
+    for (const auto& s : segments) safe &= s != ".." && s != "." && s.find("**") == std::string::npos;
+    if (!safe) {
+      report.errors.push_back(glob + ": refused (escapes the state dir)");
+      continue;
+    }
+    patterns.push_back(segments);
+  }
+  const int root = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    if (errno != ENOENT) report.errors.push_back(state_dir + ": " + std::strerror(errno));
+    return report;
+  }
+  for (const auto& segments : patterns) {
+    Walker w{segments, unreadable_grace_ms, now_ms, report};
+    w.walk(root, 0, "");
+  }
+  ::close(root);
+  return report;
+}
+
+}  // namespace gwr::repairer

@@ -1,0 +1,312 @@
+// gwr-repairer on the real binaries against the fake gateway and the fake
+// openclaw CLI: one scenario per PRD pain point, each asserting the tier
+// that fixed it and what was left untouched.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/http_client.h"
+#include "common/proc.h"
+#include "tests/support/gateway_fakes.h"
+
+namespace gwr::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class RepairerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = free_tcp_port();
+    service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_);
+  }
+  std::string yaml(const std::string& more = "") {
+    return "gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_->process_name() + "\n" +
+           service_->commands_yaml() +
+           "probes:\n"
+           "  process: {interval: 1s}\n"
+           "  port: {interval: 1s, timeout: 500ms}\n"
+           "  health: {interval: 1s, timeout: 1s}\n"
+           "  recheck_interval: 200ms\n"
+           "  startup_grace: 3s\n"
+           "  republish_interval: 1s\n"
+           "repair:\n"
+           "  tier1: {deadline: 3s}\n"
+           "  tier2: {deadline: 10s}\n"
+           "  tier3: {enabled: false}\n"
+           "  command_timeout: 6s\n" +
+           more;
+  }
+  void start(const std::string& more = "") {
+    ASSERT_TRUE(service_->start_healthy());
+    daemon_ = std::make_unique<Daemon>(yaml(more));
+    ASSERT_TRUE(daemon_->start());
+    bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health", "repair_event"});
+    ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  }
+  std::optional<pb::RepairEvent> wait_repair(pb::RepairEvent::Kind kind, std::chrono::milliseconds timeout,
+                                             const std::function<bool(const pb::RepairEvent&)>& extra = nullptr) {
+    auto ev = bus_->wait_for(
+        [&](const pb::Event& e) {
+          return e.has_repair_event() && e.repair_event().kind() == kind && (!extra || extra(e.repair_event()));
+        },
+        timeout);
+    if (!ev) return std::nullopt;
+    return ev->repair_event();
+  }
+  int count(pb::RepairEvent::Kind kind) {
+    int n = 0;
+    for (const auto& e : bus_->events()) n += e.has_repair_event() && e.repair_event().kind() == kind;
+    return n;
+  }
+  nlohmann::json gwrctl_json(const std::vector<std::string>& args) {
+    std::vector<std::string> a = args;
+    a.push_back("--json");
+    auto out = daemon_->gwrctl(a);
+    EXPECT_EQ(out.exit_code, 0) << out.output;
+    return nlohmann::json::parse(out.output, nullptr, false);
+  }
+  // Puts the running service gateway into a mode (this instance only).
+  void instance_mode(const std::string& mode) {
+    CurlHttpClient http;
+    HttpRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
+    req.body = mode;
+    req.timeout = 2s;
+    ASSERT_EQ(http.send(req).status, 200);
+  }
+  bool calls_contain(const std::string& needle) {
+    for (const auto& c : service_->calls()) {
+      if (c.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<FakeOpenclaw> service_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<BusWatcher> bus_;
+};
+
+TEST_F(RepairerTest, KilledGatewayIsFixedByTier1) {
+  start();
+  const pid_t old = service_->gateway_pid();
+  ::kill(old, SIGKILL);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 15s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 1u);
+  EXPECT_EQ(done->trigger(), pb::TRIGGER_AUTO);
+  EXPECT_LT(done->duration_ms(), 3000);
+  EXPECT_NE(service_->gateway_pid(), old);
+  EXPECT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 5s));
+  EXPECT_TRUE(calls_contain("gateway restart --force"));
+  EXPECT_FALSE(calls_contain("gateway stop"));  // tier 2 was not needed
+  auto history = gwrctl_json({"history"});
+  ASSERT_EQ(history["repairs"].size(), 1u);
+  EXPECT_EQ(history["repairs"][0]["status"], "succeeded");
+  EXPECT_EQ(history["repairs"][0]["fixed_by_tier"], 1);
+  // The JSON log line carries the PRD §6.3 fields.
+  bool logged = false;
+  for (const auto& l : read_json_lines(daemon_->log_file("gwr-repairer"))) {
+    if (l.value("event", "") != "repair_completed") continue;
+    logged = true;
+    for (const char* k : {"timestamp", "level", "event", "tier", "duration_ms", "trigger", "success", "details"}) {
+      EXPECT_TRUE(l.contains(k)) << k;
+    }
+    EXPECT_EQ(l["success"], true);
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(RepairerTest, StaleProcessOnThePortNeedsTier2) {
+  start();
+  ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return !pid_alive(service_->gateway_pid()); }, 2s, "service gateway dead"));
+  // Something that is not the service's gateway squats the port.
+  Process squatter =
+      Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {}, dir_ / "squatter.out");
+  ASSERT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
+  ASSERT_TRUE(bus_->wait_health(
+      [](const pb::GatewayHealth& h) { return h.state() == pb::DOWN && h.recommended_tier() == 1; }, 5s));
+  ASSERT_EQ(daemon_->gwrctl({"resume"}).exit_code, 0);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 2u);
+  EXPECT_EQ(std::vector<uint32_t>(done->tiers_tried().begin(), done->tiers_tried().end()), (std::vector<uint32_t>{1, 2}));
+  EXPECT_TRUE(wait_until([&] { return !squatter.running(); }, 2s, "squatter stopped"));
+  auto kill_step = wait_repair(pb::RepairEvent::STEP, 0ms,
+                               [](const pb::RepairEvent& e) { return e.step().name() == "kill_port_owners"; });
+  ASSERT_TRUE(kill_step);
+  EXPECT_NE(kill_step->step().detail().find("pid " + std::to_string(squatter.pid())), std::string::npos)
+      << kill_step->step().detail();
+  EXPECT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 5s));
+}
+
+TEST_F(RepairerTest, StaleSessionLockIsRemovedAndNothingElse) {
+  service_->set_mode("stale_lock");
+  start();
+  const std::string sessions = service_->state_dir() + "/agents/main/sessions";
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  write_file(sessions + "/live.jsonl.lock", "{\"pid\":" + std::to_string(::getpid()) + ",\"createdAt\":" + std::to_string(now) + "}");
+  write_file(sessions + "/chat.jsonl", "history the owner cares about");
+  write_file(service_->state_dir() + "/agents/main/dead-outside-glob.jsonl.lock", "{\"pid\":999999,\"createdAt\":1}");
+  // A symlinked lock: never followed, never deleted (its target names a live
+  // owner so that the fake gateway is not wedged by it).
+  const std::string precious = "{\"pid\":" + std::to_string(::getpid()) + ",\"createdAt\":" + std::to_string(now) + "}";
+  write_file(dir_ / "precious.txt", precious);
+  fs::create_symlink(dir_ / "precious.txt", sessions + "/link.jsonl.lock");
+  // The wedge: a lock whose owner is gone.
+  write_file(sessions + "/dead.jsonl.lock", "{\"pid\":999999,\"createdAt\":" + std::to_string(now) + "}");
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 2u);
+  EXPECT_FALSE(fs::exists(sessions + "/dead.jsonl.lock"));
+  EXPECT_TRUE(fs::exists(sessions + "/live.jsonl.lock"));
+  EXPECT_TRUE(fs::exists(sessions + "/chat.jsonl"));
+  EXPECT_TRUE(fs::exists(service_->state_dir() + "/agents/main/dead-outside-glob.jsonl.lock"));
+  EXPECT_TRUE(fs::is_symlink(sessions + "/link.jsonl.lock"));
+  EXPECT_EQ(read_file(dir_ / "precious.txt"), precious);
+  auto sweep = wait_repair(pb::RepairEvent::STEP, 0ms,
+                           [](const pb::RepairEvent& e) { return e.step().name() == "sweep_stale_locks"; });
+  ASSERT_TRUE(sweep);
+  EXPECT_EQ(sweep->step().detail().rfind("removed 1 stale lock(s)", 0), 0u) << sweep->step().detail();
+}
+
+TEST_F(RepairerTest, ZombieAfterUpgradeIsFixedByTier2) {
+  start();
+  service_->set_switch("hang-restart");
+  const pid_t zombie = service_->gateway_pid();
+  instance_mode("hang");
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 2u);
+  EXPECT_FALSE(pid_alive(zombie));
+  EXPECT_FALSE(calls_contain("gateway restart"));  // a hung gateway is recommended tier 2 straight away
+}
+
+TEST_F(RepairerTest, HungRestartCommandIsKilledAtTheTierDeadlineThenTier2) {
+  start();
+  service_->set_switch("hang-restart");
+  instance_mode("hang");
+  ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);  // only the manual repair below
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = daemon_->gwrctl({"repair", "--tier", "1"}, 60s);
+  EXPECT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_NE(out.output.find("Recovered by tier 2"), std::string::npos) << out.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+  auto step = wait_repair(pb::RepairEvent::STEP, 5s, [](const pb::RepairEvent& e) { return e.step().name() == "restart"; });
+  ASSERT_TRUE(step);
+  EXPECT_TRUE(step->step().timed_out());
+  // The hung CLI (and its process group) is gone.
+  EXPECT_TRUE(wait_until([&] { return !pid_alive(static_cast<pid_t>(step->step().pid())); }, 2s, "hung restart killed"));
+}
+
+TEST_F(RepairerTest, CrashLoopGetsExactlyMaxPerHourRepairsThenOneCooldown) {
+  start();
+  service_->set_mode("crash after_ms=1500");
+  ASSERT_TRUE(wait_until([&] { return count(pb::RepairEvent::COOLDOWN_ENTERED) == 1 || (bus_->pump(50ms), false); },
+                         60s, "cooldown entered"));
+  bus_->pump(8s);  // and then nothing more
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 3);
+  EXPECT_EQ(count(pb::RepairEvent::RATE_LIMITED), 1);
+  EXPECT_EQ(count(pb::RepairEvent::COOLDOWN_ENTERED), 1);
+  auto status = gwrctl_json({"status"});
+  EXPECT_EQ(status["repair"]["repairs_last_hour"], 3);
+  EXPECT_FALSE(status["repair"]["cooldown_until"].is_null());
+  EXPECT_EQ(status["gateway"]["state"], "down");
+  EXPECT_EQ(gwrctl_json({"history"})["repairs"].size(), 3u);
+}
+
+TEST_F(RepairerTest, RepairerKilledDuringTier2ResumesTheSameRepair) {
+  start();
+  service_->set_switch("fail-restart");
+  service_->set_switch("slow-stop", "3000");
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_repair(pb::RepairEvent::STEP, 15s, [](const pb::RepairEvent& e) {
+    return e.step().name() == "restart" && !e.step().ok();
+  }));
+  // Tier 2's slow stop is running now.
+  ASSERT_TRUE(wait_until([&] { return calls_contain("gateway stop"); }, 5s, "tier 2 stop running"));
+  std::this_thread::sleep_for(300ms);
+  const pid_t repairer = daemon_->worker_pids().at("repairer");
+  ::kill(repairer, SIGKILL);
+  auto resuming = wait_repair(pb::RepairEvent::RESUMING, 10s);
+  ASSERT_TRUE(resuming);
+  EXPECT_EQ(resuming->repair_id(), 1);
+  EXPECT_EQ(resuming->tier(), 2u);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 40s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->repair_id(), 1);
+  bus_->pump(3s);
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 1);  // never a second repair
+  auto history = gwrctl_json({"history"});
+  ASSERT_EQ(history["repairs"].size(), 1u);
+  EXPECT_EQ(history["repairs"][0]["status"], "succeeded");
+  auto status = gwrctl_json({"status"});
+  EXPECT_EQ(status["repair"]["repairs_last_hour"], 1);  // the limiter survived
+  auto shown = gwrctl_json({"show", "1"});
+  bool interrupted = false;
+  for (const auto& st : shown["steps"]) interrupted |= st.value("interrupted", false);
+  EXPECT_TRUE(interrupted) << shown.dump(2);
+}
+
+TEST_F(RepairerTest, PausedMeansNoRepairButStateIsStillReported) {
+  start();
+  auto paused = daemon_->gwrctl({"pause", "--reason", "upgrading node"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.output;
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::DOWN; }, 5s));
+  auto deferred = wait_repair(pb::RepairEvent::DEFERRED, 5s);
+  ASSERT_TRUE(deferred);
+  EXPECT_NE(deferred->details().find("paused"), std::string::npos);
+  bus_->pump(3s);
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 0);
+  auto status = gwrctl_json({"status"});
+  EXPECT_EQ(status["gateway"]["state"], "down");
+  EXPECT_EQ(status["repair"]["paused"], true);
+  ASSERT_EQ(daemon_->gwrctl({"resume"}).exit_code, 0);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 15s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success());
+}
+
+TEST_F(RepairerTest, ManualRepairIsAuditedAndRefusedWhileOneRuns) {
+  start();
+  service_->set_switch("slow-restart", "2000");
+  auto first = daemon_->gwrctl({"repair", "--no-wait", "--reason", "testing"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto second = daemon_->gwrctl({"repair"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.output.find("already running"), std::string::npos) << second.output;
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 15s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->trigger(), pb::TRIGGER_MANUAL);
+  EXPECT_NE(done->actor().find("gwrctl"), std::string::npos);
+  auto waited = daemon_->gwrctl({"repair"}, 30s);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  EXPECT_NE(waited.output.find("Recovered by tier 1"), std::string::npos) << waited.output;
+  // Manual repairs do not use up the automatic budget.
+  EXPECT_EQ(gwrctl_json({"status"})["repair"]["repairs_last_hour"], 0);
+  auto stats = gwrctl_json({"stats"});
+  EXPECT_EQ(stats["windows"][0]["manual"], 2);
+  auto logs = gwrctl_json({"logs", "-n", "5"});
+  EXPECT_EQ(logs["events"].size(), 5u);
+}
+
+}  // namespace
+}  // namespace gwr::testing
