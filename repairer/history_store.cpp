@@ -45,6 +45,16 @@ CREATE TABLE IF NOT EXISTS policy (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS learned (
+  signature TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  seen INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  tiers TEXT NOT NULL,
+  plan TEXT NOT NULL DEFAULT '[]',
+  plan_successes INTEGER NOT NULL DEFAULT 0,
+  plan_failures INTEGER NOT NULL DEFAULT 0
+);
 )SQL";
 
 std::string tiers_json(const google::protobuf::RepeatedField<uint32_t>& tiers) {
@@ -300,6 +310,108 @@ pb::StatsReply HistoryStore::stats(int64_t now_ms) {
     }
   }
   return reply;
+}
+
+std::optional<HistoryStore::Learned> HistoryStore::learned(const std::string& signature) {
+  auto st = db_->prepare(
+      "SELECT signature, description, seen, last_seen_ms, tiers, plan, plan_successes, plan_failures FROM learned "
+      "WHERE signature = ?");
+  if (!st) return std::nullopt;
+  st->bind(1, signature);
+  if (!st->step()) return std::nullopt;
+  Learned l;
+  l.signature = st->text(0);
+  l.description = st->text(1);
+  l.seen = static_cast<uint32_t>(st->int64(2));
+  l.last_seen_ms = st->int64(3);
+  const auto tiers = nlohmann::json::parse(st->text(4), nullptr, false);
+  for (int t = 1; t <= 3; ++t) {
+    const std::string k = std::to_string(t);
+    if (tiers.is_object() && tiers.contains(k) && tiers[k].is_object()) {
+      l.attempts[t] = tiers[k].value("attempts", 0u);
+      l.fixes[t] = tiers[k].value("fixes", 0u);
+    }
+  }
+  const auto plan = nlohmann::json::parse(st->text(5), nullptr, false);
+  if (plan.is_array()) {
+    for (const auto& line : plan) {
+      if (line.is_string()) l.plan.push_back(line.get<std::string>());
+    }
+  }
+  l.plan_successes = static_cast<uint32_t>(st->int64(6));
+  l.plan_failures = static_cast<uint32_t>(st->int64(7));
+  return l;
+}
+
+Status HistoryStore::record_outcome(const Outcome& o, int64_t now_ms) {
+  if (o.signature.empty()) return Status::Ok();
+  Learned l = learned(o.signature).value_or(Learned{});
+  l.signature = o.signature;
+  l.description = o.description;
+  ++l.seen;
+  l.last_seen_ms = now_ms;
+  for (auto t : o.tiers_tried) {
+    if (t >= 1 && t <= 3) ++l.attempts[t];
+  }
+  if (o.fixed_by_tier >= 1 && o.fixed_by_tier <= 3) ++l.fixes[o.fixed_by_tier];
+  if (o.fixed_by_tier == 3 && !o.plan.empty()) {
+    if (!o.plan_replayed) l.plan = o.plan;
+    ++l.plan_successes;
+  }
+  if (o.replay_failed) {
+    ++l.plan_failures;
+    // A learned plan that keeps failing is forgotten.
+    if (l.plan_failures >= 2 && o.fixed_by_tier != 3) {
+      l.plan.clear();
+      l.plan_failures = 0;
+      l.plan_successes = 0;
+    }
+  }
+  nlohmann::json tiers = nlohmann::json::object();
+  for (int t = 1; t <= 3; ++t) tiers[std::to_string(t)] = {{"attempts", l.attempts[t]}, {"fixes", l.fixes[t]}};
+  auto st = db_->prepare(
+      "INSERT INTO learned(signature, description, seen, last_seen_ms, tiers, plan, plan_successes, plan_failures) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(signature) DO UPDATE SET description = excluded.description, "
+      "seen = excluded.seen, last_seen_ms = excluded.last_seen_ms, tiers = excluded.tiers, plan = excluded.plan, "
+      "plan_successes = excluded.plan_successes, plan_failures = excluded.plan_failures");
+  if (!st) return st.error();
+  st->bind(1, l.signature)
+      .bind(2, l.description)
+      .bind(3, static_cast<int64_t>(l.seen))
+      .bind(4, l.last_seen_ms)
+      .bind(5, tiers.dump())
+      .bind(6, nlohmann::json(l.plan).dump())
+      .bind(7, static_cast<int64_t>(l.plan_successes))
+      .bind(8, static_cast<int64_t>(l.plan_failures));
+  return st->run();
+}
+
+std::vector<pb::LearnedPattern> HistoryStore::learned_patterns(uint32_t limit) {
+  std::vector<pb::LearnedPattern> out;
+  auto st = db_->prepare("SELECT signature FROM learned ORDER BY last_seen_ms DESC LIMIT ?");
+  if (!st) return out;
+  st->bind(1, static_cast<int64_t>(limit));
+  std::vector<std::string> sigs;
+  while (st->step()) sigs.push_back(st->text(0));
+  for (const auto& sig : sigs) {
+    auto l = learned(sig);
+    if (!l) continue;
+    pb::LearnedPattern p;
+    p.set_signature(l->signature);
+    p.set_description(l->description);
+    p.set_seen(l->seen);
+    uint32_t best = 0;
+    for (uint32_t t = 1; t <= 3; ++t) {
+      if (l->fixes[t] > 0 && (best == 0 || l->fixes[t] > l->fixes[best])) best = t;
+    }
+    p.set_best_tier(best);
+    p.set_tier1_failures(l->attempts[1] - std::min(l->attempts[1], l->fixes[1]));
+    p.set_has_plan(!l->plan.empty());
+    p.set_plan_successes(l->plan_successes);
+    p.set_last_seen_ms(l->last_seen_ms);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace gwr::repairer

@@ -43,6 +43,31 @@ class HistoryStore {
 
   pb::StatsReply stats(int64_t now_ms);
 
+  // Self-learning (PRD goal 4): what fixed each incident signature.
+  struct Learned {
+    std::string signature;
+    std::string description;
+    uint32_t seen = 0;
+    int64_t last_seen_ms = 0;
+    uint32_t attempts[4] = {0, 0, 0, 0};  // per tier (index 1..3)
+    uint32_t fixes[4] = {0, 0, 0, 0};
+    std::vector<std::string> plan;        // a validated Tier 3 plan that worked
+    uint32_t plan_successes = 0;
+    uint32_t plan_failures = 0;
+  };
+  std::optional<Learned> learned(const std::string& signature);
+  struct Outcome {
+    std::string signature;
+    std::string description;
+    std::vector<uint32_t> tiers_tried;
+    uint32_t fixed_by_tier = 0;
+    std::vector<std::string> plan;   // the plan that fixed it (tier 3)
+    bool plan_replayed = false;
+    bool replay_failed = false;
+  };
+  Status record_outcome(const Outcome& outcome, int64_t now_ms);
+  std::vector<pb::LearnedPattern> learned_patterns(uint32_t limit);
+
   // For transactions spanning several calls.
   Database& db() { return *db_; }
 

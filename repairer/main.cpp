@@ -1,32 +1,37 @@
 // gwr-repairer: turns an unhealthy gateway back into a healthy one, safely.
+#include "common/http_client.h"
+#include "common/process.h"
 #include "common/worker.h"
 #include "repairer/repairer_worker.h"
+#include "repairer/tier3/tier3_runner.h"
 
 namespace {
 
-// Tier 3 (AI diagnosis) is not part of this build yet; it says so in the
-// history instead of pretending.
-class Tier3NotBuilt final : public gwr::repairer::Tier3Runner {
+// Tier 3 with the engine the config names; it owns the engine's I/O.
+class Tier3WithEngine final : public gwr::repairer::Tier3Runner {
  public:
-  Result run(gwr::SteadyTime, const std::vector<gwr::pb::RepairStep>&, gwr::repairer::ProgressSink& sink,
-             const std::atomic<bool>&) override {
-    gwr::pb::RepairStep step;
-    step.set_tier(3);
-    step.set_name("diagnose");
-    step.set_ok(false);
-    step.set_exit_code(-1);
-    step.set_detail("AI diagnosis (Tier 3) is not available in this build");
-    sink.step_started(step);
-    sink.step_finished(step);
-    return {false, step.detail()};
+  Tier3WithEngine(const gwr::pb::Config& config, gwr::repairer::RepairActions& actions,
+                  const gwr::tier3::Tier3Context& context)
+      : inner_(config, context, actions, gwr::tier3::make_engine(config, commands_, http_),
+               gwr::SystemClock::instance()) {}
+  Result run(gwr::SteadyTime deadline, const std::vector<gwr::pb::RepairStep>& history,
+             gwr::repairer::ProgressSink& sink, const std::atomic<bool>& cancel) override {
+    return inner_.run(deadline, history, sink, cancel);
   }
+
+ private:
+  gwr::RealCommandRunner commands_;
+  gwr::CurlHttpClient http_;
+  gwr::tier3::RealTier3Runner inner_;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  gwr::repairer::RepairerWorker worker([](const gwr::pb::Config&) -> std::unique_ptr<gwr::repairer::Tier3Runner> {
-    return std::make_unique<Tier3NotBuilt>();
-  });
+  gwr::repairer::RepairerWorker worker(
+      [](const gwr::pb::Config& config, gwr::repairer::RepairActions& actions,
+         const gwr::tier3::Tier3Context& context) -> std::unique_ptr<gwr::repairer::Tier3Runner> {
+        return std::make_unique<Tier3WithEngine>(config, actions, context);
+      });
   return gwr::run_worker("repairer", worker, argc, argv);
 }

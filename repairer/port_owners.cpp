@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "common/log.h"
@@ -24,6 +25,45 @@ std::string PortOwnerReport::summary() const {
   return out;
 }
 
+namespace {
+
+void stop_one(pid_t pid, uint16_t port, uid_t allowed_uid, const std::set<pid_t>& protect,
+              std::chrono::milliseconds grace, PortOwnerReport& report) {
+  auto info = read_proc(pid);
+  if (!info || info->zombie()) return;
+  const std::string who = "pid " + std::to_string(pid) + " (" + info->cmdline().substr(0, 200) + ")";
+  if (pid <= 1 || protect.count(pid)) {
+    report.refused.push_back(who + ": protected");
+    log::warn("port_owner_protected", {{"target_pid", pid}, {"cmdline", info->cmdline()}, {"port", port}});
+    return;
+  }
+  if (info->uid != allowed_uid) {
+    report.refused.push_back(who + ": belongs to uid " + std::to_string(info->uid));
+    log::warn("port_owner_other_user",
+              {{"target_pid", pid}, {"uid", info->uid}, {"cmdline", info->cmdline()}, {"port", port}});
+    return;
+  }
+  log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGTERM"}, {"cmdline", info->cmdline()}, {"port", port}});
+  ::kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (process_alive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  std::string how = "SIGTERM";
+  if (process_alive(pid)) {
+    log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info->cmdline()}, {"port", port}});
+    ::kill(pid, SIGKILL);
+    how = "SIGKILL";
+    const auto kill_deadline = std::chrono::steady_clock::now() + 1s;
+    while (process_alive(pid) && std::chrono::steady_clock::now() < kill_deadline) std::this_thread::sleep_for(10ms);
+  }
+  if (process_alive(pid)) {
+    report.failed.push_back(who + ": still alive after SIGKILL");
+  } else {
+    report.killed.push_back(who + " with " + how);
+  }
+}
+
+}  // namespace
+
 PortOwnerReport kill_port_owners(uint16_t port, uid_t allowed_uid, const std::set<pid_t>& protect,
                                  std::chrono::milliseconds grace) {
   PortOwnerReport report;
@@ -32,40 +72,30 @@ PortOwnerReport kill_port_owners(uint16_t port, uid_t allowed_uid, const std::se
     report.nothing_listening = true;
     return report;
   }
-  for (pid_t pid : pids) {
-    auto info = read_proc(pid);
-    if (!info || info->zombie()) continue;
-    const std::string who = "pid " + std::to_string(pid) + " (" + info->cmdline().substr(0, 200) + ")";
-    if (pid <= 1 || protect.count(pid)) {
-      report.refused.push_back(who + ": protected");
-      log::warn("port_owner_protected", {{"target_pid", pid}, {"cmdline", info->cmdline()}, {"port", port}});
-      continue;
-    }
-    if (info->uid != allowed_uid) {
-      report.refused.push_back(who + ": belongs to uid " + std::to_string(info->uid));
-      log::warn("port_owner_other_user",
-                {{"target_pid", pid}, {"uid", info->uid}, {"cmdline", info->cmdline()}, {"port", port}});
-      continue;
-    }
-    log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGTERM"}, {"cmdline", info->cmdline()}, {"port", port}});
-    ::kill(pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
-    while (process_alive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-    std::string how = "SIGTERM";
-    if (process_alive(pid)) {
-      log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info->cmdline()}, {"port", port}});
-      ::kill(pid, SIGKILL);
-      how = "SIGKILL";
-      const auto kill_deadline = std::chrono::steady_clock::now() + 1s;
-      while (process_alive(pid) && std::chrono::steady_clock::now() < kill_deadline) std::this_thread::sleep_for(10ms);
-    }
-    if (process_alive(pid)) {
-      report.failed.push_back(who + ": still alive after SIGKILL");
-    } else {
-      report.killed.push_back(who + " with " + how);
-    }
-  }
+  for (pid_t pid : pids) stop_one(pid, port, allowed_uid, protect, grace, report);
   return report;
+}
+
+PortOwnerReport kill_one_port_owner(uint16_t port, pid_t pid, uid_t allowed_uid, const std::set<pid_t>& protect,
+                                    std::chrono::milliseconds grace) {
+  PortOwnerReport report;
+  const auto pids = listening_pids(port);
+  if (std::find(pids.begin(), pids.end(), pid) == pids.end()) {
+    // Checked again now: the model's pid may have gone or changed hands.
+    report.refused.push_back("pid " + std::to_string(pid) + ": no longer listening on port " + std::to_string(port));
+    return report;
+  }
+  stop_one(pid, port, allowed_uid, protect, grace, report);
+  return report;
+}
+
+std::vector<std::string> describe_port_owners(uint16_t port) {
+  std::vector<std::string> out;
+  for (pid_t pid : listening_pids(port)) {
+    auto info = read_proc(pid);
+    out.push_back("pid " + std::to_string(pid) + (info ? " (" + info->cmdline().substr(0, 200) + ")" : ""));
+  }
+  return out;
 }
 
 }  // namespace gwr::repairer

@@ -26,5 +26,10 @@ struct PortOwnerReport {
 
 PortOwnerReport kill_port_owners(uint16_t port, uid_t allowed_uid, const std::set<pid_t>& protect,
                                  std::chrono::milliseconds grace);
+// The same for one pid, which must still be listening on the port.
+PortOwnerReport kill_one_port_owner(uint16_t port, pid_t pid, uid_t allowed_uid, const std::set<pid_t>& protect,
+                                    std::chrono::milliseconds grace);
+// "pid 123 (cmdline)" for each listener.
+std::vector<std::string> describe_port_owners(uint16_t port);
 
 }  // namespace gwr::repairer

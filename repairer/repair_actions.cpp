@@ -104,13 +104,18 @@ pb::RepairStep RealRepairActions::kill_port_owners(uint32_t tier, Millis timeout
 }
 
 pb::RepairStep RealRepairActions::sweep_stale_locks(uint32_t tier) {
+  return sweep_locks(tier, "sweep_stale_locks", settings_.lock_globs);
+}
+
+pb::RepairStep RealRepairActions::sweep_locks(uint32_t tier, const std::string& name,
+                                              const std::vector<std::string>& globs) {
   pb::RepairStep step;
   step.set_tier(tier);
-  step.set_name("sweep_stale_locks");
+  step.set_name(name);
   step.set_started_at_ms(clock_.wall_ms());
   const auto t0 = clock_.steady();
   const auto report =
-      repairer::sweep_stale_locks(settings_.state_dir, settings_.lock_globs, settings_.unreadable_lock_grace_ms, clock_.wall_ms());
+      repairer::sweep_stale_locks(settings_.state_dir, globs, settings_.unreadable_lock_grace_ms, clock_.wall_ms());
   step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
   step.set_ok(report.errors.empty());
   step.set_exit_code(report.errors.empty() ? 0 : 1);
@@ -123,6 +128,38 @@ pb::RepairStep RealRepairActions::sweep_stale_locks(uint32_t tier) {
   step.set_output(SharedRedactor::instance().redact(out));
   for (const auto& r : report.removed) log::info("stale_lock_removed", {{"lock", r}});
   for (const auto& r : report.skipped) log::warn("stale_lock_skipped", {{"lock", r}});
+  return step;
+}
+
+pb::RepairStep RealRepairActions::kill_port_owner(uint32_t tier, const std::string& name, int pid, Millis timeout) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name(name);
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto t0 = clock_.steady();
+  const auto grace = std::max(Millis(200), std::min(Millis(2000), timeout / 2));
+  const auto report = repairer::kill_one_port_owner(settings_.port, static_cast<pid_t>(pid), settings_.allowed_uid,
+                                                    settings_.protected_pids, grace);
+  step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
+  step.set_ok(report.ok());
+  step.set_exit_code(report.ok() ? 0 : 1);
+  step.set_detail(SharedRedactor::instance().redact("port " + std::to_string(settings_.port) + ": " + report.summary()));
+  return step;
+}
+
+pb::RepairStep RealRepairActions::list_port_owners(uint32_t tier, const std::string& name) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name(name);
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto owners = repairer::describe_port_owners(settings_.port);
+  std::string out;
+  for (const auto& o : owners) out += o + "\n";
+  step.set_ok(true);
+  step.set_exit_code(0);
+  step.set_detail(owners.empty() ? "nothing listens on port " + std::to_string(settings_.port)
+                                 : std::to_string(owners.size()) + " process(es) listen on port " + std::to_string(settings_.port));
+  step.set_output(SharedRedactor::instance().redact(out));
   return step;
 }
 

@@ -53,6 +53,9 @@ class RealRepairActions final : public RepairActions {
   pb::RepairStep kill_port_owners(uint32_t tier, Millis timeout) override;
   pb::RepairStep sweep_stale_locks(uint32_t tier) override;
   pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started, Millis startup_grace) override;
+  pb::RepairStep sweep_locks(uint32_t tier, const std::string& name, const std::vector<std::string>& globs) override;
+  pb::RepairStep kill_port_owner(uint32_t tier, const std::string& name, int pid, Millis timeout) override;
+  pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) override;
 
  private:
   ActionSettings settings_;

@@ -154,6 +154,9 @@ RepairOutcome RepairPipeline::run(uint32_t start_tier) {
       auto r = tier3_->run(started + settings_.tier3_deadline, history, sink_, cancel_);
       ok = r.success;
       out.diagnosis = r.summary;
+      out.plan = r.plan;
+      out.plan_replayed = r.replayed;
+      out.replay_failed = r.replay_failed;
       if (!ok) why = r.summary.empty() ? "AI diagnosis did not fix it" : r.summary;
     }
     if (cancel_ && !ok) {

@@ -37,6 +37,8 @@ class ProgressSink {
   virtual void step_started(const pb::RepairStep& step) = 0;
   virtual void step_finished(const pb::RepairStep& step) = 0;
   virtual void tier_failed(uint32_t tier, const std::string& why, int64_t duration_ms) = 0;
+  // Tier 3: lines of the AI's script that were rejected (the owner is told).
+  virtual void plan_rejected(const std::vector<std::string>& lines, const std::string& diagnosis) = 0;
 };
 
 class RepairActions {
@@ -52,6 +54,11 @@ class RepairActions {
   // Waits until the gateway answers healthy, or the deadline passes; a
   // gateway that reports it is starting gets until start + startup_grace.
   virtual pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started, Millis startup_grace) = 0;
+  // Tier 3's typed actions: stale locks under these (narrower) globs only;
+  // one pid, if it still holds the port as the gateway's user; a listing.
+  virtual pb::RepairStep sweep_locks(uint32_t tier, const std::string& name, const std::vector<std::string>& globs) = 0;
+  virtual pb::RepairStep kill_port_owner(uint32_t tier, const std::string& name, int pid, Millis timeout) = 0;
+  virtual pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) = 0;
 };
 
 // Tier 3 (AI diagnosis), plugged in by the worker.
@@ -60,7 +67,10 @@ class Tier3Runner {
   virtual ~Tier3Runner() = default;
   struct Result {
     bool success = false;
-    std::string summary;  // the diagnosis, for the human if it failed
+    std::string summary;              // the diagnosis, for the human if it failed
+    std::vector<std::string> plan;    // the validated plan that ran (canonical lines)
+    bool replayed = false;            // the plan was a learned one, replayed
+    bool replay_failed = false;       // a learned plan was tried and did not fix it
   };
   // history: the steps tiers 1-2 took in this repair.
   virtual Result run(SteadyTime deadline, const std::vector<pb::RepairStep>& history, ProgressSink& sink,
@@ -86,6 +96,9 @@ struct RepairOutcome {
   std::vector<uint32_t> tiers_tried;
   std::string details;  // what happened, for the history and the human
   std::string diagnosis;
+  std::vector<std::string> plan;  // Tier 3's plan, when one ran
+  bool plan_replayed = false;
+  bool replay_failed = false;
 };
 
 class RepairPipeline {

@@ -202,6 +202,13 @@ void resume(PolicyState& state) {
   state.paused_incident_logged = false;
 }
 
+uint32_t learned_start_tier(uint32_t recommended, const uint32_t attempts[4], const uint32_t fixes[4], bool tier3_enabled) {
+  const uint32_t last = tier3_enabled ? 3 : 2;
+  uint32_t tier = std::clamp<uint32_t>(recommended, 1, last);
+  while (tier < last && attempts[tier] >= 2 && fixes[tier] == 0) ++tier;
+  return tier;
+}
+
 std::optional<int64_t> next_wake_ms(const PolicyState& state, const PolicySettings& settings) {
   std::optional<int64_t> wake;
   auto consider = [&](int64_t t) {

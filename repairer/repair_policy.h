@@ -94,6 +94,11 @@ void resume(PolicyState& state);
 // The earliest time the policy wants to look again without new health.
 std::optional<int64_t> next_wake_ms(const PolicyState& state, const PolicySettings& settings);
 
+// Where to start for an incident the repairer has seen before: tiers that
+// were tried at least twice for it and never fixed it are skipped.
+// attempts/fixes are indexed by tier (1..3).
+uint32_t learned_start_tier(uint32_t recommended, const uint32_t attempts[4], const uint32_t fixes[4], bool tier3_enabled);
+
 // When a failing check was last seen failing: the evidence behind a DOWN.
 int64_t evidence_ms(const pb::GatewayHealth& health);
 

@@ -28,12 +28,18 @@ class RepairRunner::Sink final : public ProgressSink {
   void tier_failed(uint32_t tier, const std::string& why, int64_t duration_ms) override {
     runner_.post({RunnerMessage::Kind::kTierFailed, tier, {}, why, duration_ms, {}});
   }
+  void plan_rejected(const std::vector<std::string>& lines, const std::string& diagnosis) override {
+    RunnerMessage m{RunnerMessage::Kind::kPlanRejected, 3, {}, diagnosis, 0, {}};
+    m.rejected_lines = lines;
+    runner_.post(std::move(m));
+  }
 
  private:
   RepairRunner& runner_;
 };
 
-RepairRunner::RepairRunner(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3) {
+RepairRunner::RepairRunner(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3,
+                           tier3::Tier3Context context) {
   int fds[2];
   if (::pipe(fds) != 0) std::abort();
   for (int fd : fds) {
@@ -42,9 +48,8 @@ RepairRunner::RepairRunner(pb::Config config, uint32_t start_tier, bool verify_f
   }
   pipe_r_ = fds[0];
   pipe_w_ = fds[1];
-  thread_ = std::thread([this, config = std::move(config), start_tier, verify_first, tier3 = std::move(tier3)] {
-    run(config, start_tier, verify_first, tier3);
-  });
+  thread_ = std::thread([this, config = std::move(config), start_tier, verify_first, tier3 = std::move(tier3),
+                         context = std::move(context)] { run(config, start_tier, verify_first, tier3, context); });
 }
 
 RepairRunner::~RepairRunner() {
@@ -80,7 +85,8 @@ std::vector<RunnerMessage> RepairRunner::drain() {
   return out;
 }
 
-void RepairRunner::run(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3) {
+void RepairRunner::run(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3,
+                       tier3::Tier3Context context) {
   const Clock& clock = SystemClock::instance();
   RealCommandRunner commands;
   CurlHttpClient http;
@@ -105,7 +111,7 @@ void RepairRunner::run(pb::Config config, uint32_t start_tier, bool verify_first
       return;
     }
   }
-  auto t3 = tier3 ? tier3(config) : nullptr;
+  auto t3 = tier3 ? tier3(config, actions, context) : nullptr;
   RepairPipeline pipeline(PipelineSettings::from_config(config), actions, t3.get(), sink, clock, cancel_);
   outcome = pipeline.run(start_tier);
   post({RunnerMessage::Kind::kDone, 0, {}, {}, 0, outcome});

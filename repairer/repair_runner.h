@@ -13,27 +13,31 @@
 
 #include "gwr.pb.h"
 #include "repairer/repair_pipeline.h"
+#include "repairer/tier3/tier3_runner.h"
 
 namespace gwr::repairer {
 
 struct RunnerMessage {
-  enum class Kind { kTierStarted, kStepStarted, kStepFinished, kTierFailed, kDone };
+  enum class Kind { kTierStarted, kStepStarted, kStepFinished, kTierFailed, kPlanRejected, kDone };
   Kind kind;
   uint32_t tier = 0;
   pb::RepairStep step;
   std::string why;
   int64_t duration_ms = 0;
   RepairOutcome outcome;
+  std::vector<std::string> rejected_lines;  // kPlanRejected
 };
 
 // Creates the Tier 3 runner for a repair (or nullptr when there is none).
-using Tier3Factory = std::function<std::unique_ptr<Tier3Runner>(const pb::Config&)>;
+using Tier3Factory = std::function<std::unique_ptr<Tier3Runner>(const pb::Config&, RepairActions&,
+                                                                 const tier3::Tier3Context&)>;
 
 class RepairRunner {
  public:
   // verify_first: a repair resumed after a restart first checks whether the
   // gateway is already healthy before re-running its tier.
-  RepairRunner(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3);
+  RepairRunner(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3,
+               tier3::Tier3Context context);
   ~RepairRunner();
   RepairRunner(const RepairRunner&) = delete;
   RepairRunner& operator=(const RepairRunner&) = delete;
@@ -45,7 +49,8 @@ class RepairRunner {
 
  private:
   class Sink;
-  void run(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3);
+  void run(pb::Config config, uint32_t start_tier, bool verify_first, Tier3Factory tier3,
+           tier3::Tier3Context context);
   void post(RunnerMessage m);
 
   std::mutex mu_;

@@ -108,7 +108,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
       ev.set_details("the repairer restarted during tier " + std::to_string(tier) + "; continuing repair #" +
                      std::to_string(r.id()));
       emit(ctx, ev);
-      runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, true, tier3_factory_);
+      runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, true, tier3_factory_, tier3_context(active_->summary));
       continue;
     }
     pb::RepairSummary done = r;
@@ -135,7 +135,14 @@ void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
   if (!event.has_gateway_health()) return;
   const auto& h = event.gateway_health();
   // The newest state wins; a restarted prober starts a new sequence.
-  if (!health_ || h.prober_run_id() != health_->prober_run_id() || h.seq() > health_->seq()) health_ = h;
+  if (!health_ || h.prober_run_id() != health_->prober_run_id() || h.seq() > health_->seq()) {
+    if (recent_health_.empty() || recent_health_.back().state() != h.state() ||
+        recent_health_.back().pid() != h.pid()) {
+      recent_health_.push_back(h);
+      while (recent_health_.size() > 20) recent_health_.pop_front();
+    }
+    health_ = h;
+  }
   evaluate(ctx);
 }
 
@@ -154,9 +161,19 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
   const int64_t now = now_ms();
   const Decision d = decide(policy_, *health_, settings_, now);
   switch (d.verdict) {
-    case Verdict::kStart:
-      start_repair(ctx, pb::TRIGGER_AUTO, "auto", d.reason, d.tier);
+    case Verdict::kStart: {
+      uint32_t tier = d.tier;
+      if (auto learned = store_->learned(incident_signature(*health_))) {
+        const uint32_t start = learned_start_tier(d.tier, learned->attempts, learned->fixes, settings_.tier3_enabled);
+        if (start != d.tier) {
+          log::info("learned_start_tier", {{"signature", learned->signature}, {"recommended_tier", d.tier},
+                                           {"tier", start}, {"seen", learned->seen}});
+          tier = start;
+        }
+      }
+      start_repair(ctx, pb::TRIGGER_AUTO, "auto", d.reason, tier);
       break;
+    }
     case Verdict::kRateLimited: {
       enter_cooldown(policy_, d.cooldown_until_ms,
                      "the limit of " + std::to_string(settings_.max_per_hour) + " automatic repairs per hour was reached");
@@ -247,7 +264,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
   ev.set_actor(actor);
   ev.set_reason(summary.reason());
   emit(ctx, ev);
-  runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, false, tier3_factory_);
+  runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, false, tier3_factory_, tier3_context(summary));
   update_activity(ctx);
   return id;
 }
@@ -357,6 +374,18 @@ void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
       emit(ctx, ev);
       break;
     }
+    case RunnerMessage::Kind::kPlanRejected: {
+      pb::RepairEvent ev;
+      ev.set_kind(pb::RepairEvent::TIER3_REJECTED);
+      ev.set_repair_id(id);
+      ev.set_tier(3);
+      ev.set_trigger(a.summary.trigger());
+      ev.set_diagnosis(m.why);
+      ev.set_details(std::to_string(m.rejected_lines.size()) + " line(s) of the AI's plan were rejected; nothing from it ran");
+      for (const auto& l : m.rejected_lines) ev.add_rejected_lines(l);
+      emit(ctx, ev);
+      break;
+    }
     case RunnerMessage::Kind::kDone:
       finish(ctx, m.outcome);
       break;
@@ -382,6 +411,20 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
     for (auto t : outcome.tiers_tried) s.add_tiers_tried(t);
   }
   (void)store_->finish_repair(s.id(), s);
+  if (!s.signature().empty()) {
+    HistoryStore::Outcome learned;
+    learned.signature = s.signature();
+    learned.description = s.reason();
+    learned.tiers_tried.assign(s.tiers_tried().begin(), s.tiers_tried().end());
+    learned.fixed_by_tier = outcome.success ? outcome.fixed_by_tier : 0;
+    learned.plan = outcome.plan;
+    learned.plan_replayed = outcome.plan_replayed;
+    learned.replay_failed = outcome.replay_failed;
+    if (auto st = store_->record_outcome(learned, now); !st) log::warn("learning_not_recorded", {{"error", st.message()}});
+    if (outcome.success && outcome.fixed_by_tier == 3 && !outcome.plan.empty() && !outcome.plan_replayed) {
+      log::info("tier3_plan_learned", {{"signature", s.signature()}, {"plan", outcome.plan}});
+    }
+  }
   const bool cooled = on_finished(policy_, outcome.success, s.trigger() == pb::TRIGGER_AUTO, settings_, now);
   save_policy();
 
@@ -552,9 +595,11 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
       for (auto& r : store_->recent_repairs(limit)) *reply.mutable_history()->add_repairs() = std::move(r);
       break;
     }
-    case pb::Request::kStats:
+    case pb::Request::kStats: {
       *reply.mutable_stats() = store_->stats(now_ms());
+      for (auto& p : store_->learned_patterns(50)) *reply.mutable_stats()->add_learned() = std::move(p);
       break;
+    }
     case pb::Request::kLogs: {
       const uint32_t limit = std::clamp<uint32_t>(request.logs().limit() ? request.logs().limit() : 10, 1, 1000);
       for (auto& e : store_->recent_events(limit)) *reply.mutable_logs()->add_events() = std::move(e);
@@ -564,6 +609,17 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
       break;
   }
   return reply;
+}
+
+tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summary) {
+  tier3::Tier3Context c;
+  c.signature = summary.signature();
+  c.reasons = summary.reason();
+  c.health_history.assign(recent_health_.begin(), recent_health_.end());
+  if (!c.signature.empty() && settings_.tier3_enabled) {
+    if (auto learned = store_->learned(c.signature)) c.learned_plan = learned->plan;
+  }
+  return c;
 }
 
 void RepairerWorker::update_activity(WorkerContext& ctx) {

@@ -3,6 +3,7 @@
 // HistoryStore, the bus and the JSON log (PRD §6.3 fields).
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -46,12 +47,14 @@ class RepairerWorker final : public Worker {
   pb::RepairStatusReply status_reply();
   void update_activity(WorkerContext& ctx);
   int64_t now_ms() const;
+  tier3::Tier3Context tier3_context(const pb::RepairSummary& summary);
 
   Tier3Factory tier3_factory_;
   std::unique_ptr<HistoryStore> store_;
   PolicyState policy_;
   PolicySettings settings_;
   std::optional<pb::GatewayHealth> health_;
+  std::deque<pb::GatewayHealth> recent_health_;  // state changes, for Tier 3's bundle
   std::unique_ptr<RepairRunner> runner_;
   std::optional<Active> active_;
   std::string saved_policy_;

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/runtime_dir.h"
 #include "common/version.h"
+#include "repairer/tier3/allowlist_loader.h"
 #include "supervisor/supervisor.h"
 
 namespace {
@@ -79,6 +80,10 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   auto loaded = std::get<gwr::LoadedConfig>(std::move(result));
+  if (auto err = gwr::supervisor::check_allowlist(loaded)) {
+    std::fprintf(stderr, "gwr-supervisor: invalid config: %s\n", err->describe().c_str());
+    return kExitConfig;
+  }
   if (check_only) {
     std::printf("config OK: %s\n", loaded.describe_source().c_str());
     return 0;

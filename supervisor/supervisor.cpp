@@ -21,6 +21,7 @@
 #include "common/sd_notify.h"
 #include "common/signals.h"
 #include "common/version.h"
+#include "repairer/tier3/allowlist_loader.h"
 #include "supervisor/worker_table.h"
 
 namespace gwr::supervisor {
@@ -304,6 +305,10 @@ class Supervisor {
       return *err;
     }
     LoadedConfig next = std::get<LoadedConfig>(std::move(result));
+    if (auto err = check_allowlist(next)) {
+      log::error("config_reload_rejected", {{"trigger", why}, {"error", err->describe()}});
+      return *err;
+    }
     const auto changed = config_diff(loaded_.config, next.config);
     loaded_ = std::move(next);
     log::set_secrets(config_secret_values(loaded_.config));
@@ -446,6 +451,15 @@ class Supervisor {
 };
 
 }  // namespace
+
+std::optional<ConfigError> check_allowlist(const LoadedConfig& config) {
+  const std::string& path = config.config.repair().allowlist();
+  auto allowlist = tier3::load_allowlist(path);
+  if (allowlist) return std::nullopt;
+  auto it = config.origins.find("repair.allowlist");
+  return ConfigError{"repair.allowlist", it != config.origins.end() ? it->second : ConfigOrigin{"built-in defaults", 0},
+                     allowlist.message()};
+}
 
 int run_supervisor(const SupervisorOptions& options, LoadedConfig config) {
   const auto& paths = config.config.paths();

@@ -2,6 +2,7 @@
 // bus proxy and the worker processes; the decisions come from WorkerTable.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ struct SupervisorOptions {
   std::string worker_dir;     // where gwr-prober & co. live
   std::vector<std::string> workers = {"prober", "repairer", "telegram-bridge"};
 };
+
+// The Tier 3 allowlist named by repair.allowlist must load: checked with
+// the rest of the config, so a broken file fails at start, not at 3 a.m.
+std::optional<ConfigError> check_allowlist(const LoadedConfig& config);
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.
 int run_supervisor(const SupervisorOptions& options, LoadedConfig config);

@@ -70,6 +70,30 @@ class FakeActions final : public RepairActions {
     s.set_detail(ok ? "healthy" : "not healthy within the deadline");
     return s;
   }
+  pb::RepairStep sweep_locks(uint32_t tier, const std::string& name, const std::vector<std::string>&) override {
+    log.push_back(std::to_string(tier) + ":" + name);
+    pb::RepairStep s;
+    s.set_tier(tier);
+    s.set_name(name);
+    s.set_ok(true);
+    return s;
+  }
+  pb::RepairStep kill_port_owner(uint32_t tier, const std::string& name, int, Millis) override {
+    log.push_back(std::to_string(tier) + ":" + name);
+    pb::RepairStep s;
+    s.set_tier(tier);
+    s.set_name(name);
+    s.set_ok(true);
+    return s;
+  }
+  pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) override {
+    log.push_back(std::to_string(tier) + ":" + name);
+    pb::RepairStep s;
+    s.set_tier(tier);
+    s.set_name(name);
+    s.set_ok(true);
+    return s;
+  }
   Millis last_timeout{0};
   std::vector<SteadyTime> verify_deadlines;
 
@@ -87,6 +111,9 @@ class RecordingSink final : public ProgressSink {
   void step_finished(const pb::RepairStep& s) override { events.push_back("done " + s.name()); }
   void tier_failed(uint32_t tier, const std::string&, int64_t) override {
     events.push_back("failed" + std::to_string(tier));
+  }
+  void plan_rejected(const std::vector<std::string>& lines, const std::string&) override {
+    events.push_back("rejected " + std::to_string(lines.size()));
   }
 };
 

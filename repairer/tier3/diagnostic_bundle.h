@@ -1,0 +1,49 @@
+// The diagnostic bundle Tier 3 sends to the AI: what happened, what tiers
+// 1-2 did and saw, the gateway's log tail, the service journal, processes
+// around the gateway, port owners, disk and memory. Bounded in size, secrets
+// redacted, and every piece of text a program or a stranger could have
+// written fenced and labelled as untrusted data (prompt injection).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "common/redact.h"
+#include "gwr.pb.h"
+
+namespace gwr::tier3 {
+
+inline constexpr size_t kMaxBundleBytes = 48 * 1024;
+
+struct BundleInputs {
+  pb::Config config;
+  std::string signature;
+  std::string reasons;
+  std::vector<pb::GatewayHealth> health_history;
+  std::vector<pb::RepairStep> steps;  // what tiers 1-2 did in this repair
+};
+
+struct Bundle {
+  std::string text;
+  std::string summary;  // "12 KB: log tail 100 lines, journal, 7 processes, ..."
+};
+
+// Wraps text as untrusted data: control bytes removed, fence markers inside
+// neutralised, size bounded.
+std::string fence_untrusted(const std::string& label, const std::string& text, size_t max_bytes);
+
+// The last n lines of text, at most max_bytes.
+std::string tail_lines(const std::string& text, size_t n, size_t max_bytes);
+
+// The newest file matching any of the globs ("" if none).
+std::string newest_match(const std::vector<std::string>& globs);
+
+// Collects everything from this machine (bounded time: a few seconds).
+Bundle collect_bundle(const BundleInputs& in, const Redactor& redactor, CommandRunner& runner);
+
+// Everything gwr knows is secret: configured secrets, and the values of
+// environment variables whose names say they are credentials.
+std::vector<std::string> known_secret_values(const pb::Config& config);
+
+}  // namespace gwr::tier3
