@@ -358,6 +358,8 @@ std::optional<ConfigError> apply_env_value(pb::Config& config, const EnvBinding&
                                            const ConfigOrigin& origin,
                                            std::map<std::string, ConfigOrigin>& origins) {
   std::string text = trim(value);
+  // "NAME=" (as in a fresh .env) means not set, not "set to nothing".
+  if (text.empty()) return std::nullopt;
   const FieldDescriptor* f = find_leaf_descriptor(b.key);
   if (f != nullptr && field_is_duration(f) && !text.empty() &&
       std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
@@ -519,6 +521,11 @@ pb::Config default_config(const EnvMap& env) {
     paths->set_log_dir(state_home + "/gwr/log");
 #endif
   }
+
+  // A service manager or a demo can move gwr's own files without a config.
+  if (auto it = env.find("GWR_RUNTIME_DIR"); it != env.end() && !it->second.empty()) paths->set_runtime_dir(it->second);
+  if (auto it = env.find("GWR_STATE_DIR"); it != env.end() && !it->second.empty()) paths->set_state_dir(it->second);
+  if (auto it = env.find("GWR_LOG_DIR"); it != env.end() && !it->second.empty()) paths->set_log_dir(it->second);
 
   auto* s = c.mutable_supervisor();
   s->set_heartbeat_interval(1'000);

@@ -264,7 +264,9 @@ std::string step_text(const pb::RepairStep& s) {
 
 std::string repair_text(const pb::RepairSummary& r, int64_t now_ms) {
   std::ostringstream out;
-  out << "Repair #" << r.id() << " (" << trigger_name(r.trigger()) << ", " << r.actor() << "): " << r.status();
+  out << "Repair #" << r.id() << " (" << trigger_name(r.trigger());
+  if (!r.actor().empty() && r.actor() != trigger_name(r.trigger())) out << ", by " << r.actor();
+  out << "): " << r.status();
   if (r.fixed_by_tier()) out << ", fixed by tier " << r.fixed_by_tier();
   if (r.finished_at_ms()) out << " in " << short_duration(r.duration_ms());
   out << "\n  started " << clock_time(r.started_at_ms(), now_ms) << ", reason: " << r.reason() << "\n";

@@ -302,7 +302,12 @@ const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_m
       h.add_reasons(std::string("confirming: ") + check_label(f.kind) + " check failed " +
                     std::to_string(f.consecutive_failures) + " of " + std::to_string(threshold) + ": " + f.detail);
     } else if (!hc.probed) {
-      state = previous == pb::GATEWAY_STATE_UNKNOWN ? pb::GATEWAY_STATE_UNKNOWN : previous;
+      // A process we have not checked yet: just (re)started, or unknown.
+      const bool young = wall_ms - process_start_ms_ < settings_.startup_grace.count();
+      state = previous == pb::GATEWAY_STATE_UNKNOWN ? pb::GATEWAY_STATE_UNKNOWN
+              : young                               ? pb::STARTING
+                                                    : previous;
+      h.add_reasons("new gateway process " + std::to_string(pid_) + ", not checked yet");
     } else {
       state = pb::HEALTHY;
       if (memory_known_ && memory_.rss_bytes > settings_.max_rss_bytes) {

@@ -592,7 +592,8 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     }
     case pb::Request::kHistory: {
       const uint32_t limit = std::clamp<uint32_t>(request.history().limit() ? request.history().limit() : 20, 1, 1000);
-      for (auto& r : store_->recent_repairs(limit)) *reply.mutable_history()->add_repairs() = std::move(r);
+      auto* history = reply.mutable_history();  // set even when there is nothing to list
+      for (auto& r : store_->recent_repairs(limit)) *history->add_repairs() = std::move(r);
       break;
     }
     case pb::Request::kStats: {
@@ -602,7 +603,8 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     }
     case pb::Request::kLogs: {
       const uint32_t limit = std::clamp<uint32_t>(request.logs().limit() ? request.logs().limit() : 10, 1, 1000);
-      for (auto& e : store_->recent_events(limit)) *reply.mutable_logs()->add_events() = std::move(e);
+      auto* logs = reply.mutable_logs();
+      for (auto& e : store_->recent_events(limit)) *logs->add_events() = std::move(e);
       break;
     }
     default:
