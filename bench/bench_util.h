@@ -37,6 +37,23 @@ inline uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
+// Proportional set size in KiB (Pss from smaps_rollup): shared library pages
+// divided among the processes that map them, so the sum over processes is
+// what they really cost together (a sum of RSS counts those pages N times).
+inline uint64_t pss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("Pss:", 0) == 0) {
+      std::istringstream ss(line.substr(4));
+      uint64_t kb = 0;
+      ss >> kb;
+      return kb;
+    }
+  }
+  return 0;
+}
+
 // utime + stime in clock ticks.
 inline uint64_t cpu_ticks(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");

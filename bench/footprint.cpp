@@ -52,15 +52,19 @@ int main(int argc, char** argv) {
   std::printf("## Idle footprint over %d s%s\n\nmachine: %s\n\n", seconds,
               with_gateway ? " (watching a fake gateway at default intervals)" : "",
               gwr::bench::machine_summary().c_str());
-  std::printf("| process | RSS MB | CPU %% of one core |\n|---|---|---|\n");
-  double rss_total = 0, cpu_total = 0;
+  std::printf("| process | RSS MB | PSS MB | CPU %% of one core |\n|---|---|---|---|\n");
+  double rss_total = 0, pss_total = 0, cpu_total = 0;
   for (const auto& [name, pid] : pids) {
     const double rss = static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0;
+    const double pss = static_cast<double>(gwr::bench::pss_kib(pid)) / 1024.0;
     const double cpu = static_cast<double>(gwr::bench::cpu_ticks(pid) - ticks0[name]) / hz / wall * 100.0;
     rss_total += rss;
+    pss_total += pss;
     cpu_total += cpu;
-    std::printf("| gwr-%s | %.1f | %.3f |\n", name.c_str(), rss, cpu);
+    std::printf("| gwr-%s | %.1f | %.1f | %.3f |\n", name.c_str(), rss, pss, cpu);
   }
-  std::printf("| **total** | **%.1f** | **%.3f** |\n", rss_total, cpu_total);
+  std::printf("| **total** | **%.1f** | **%.1f** | **%.3f** |\n", rss_total, pss_total, cpu_total);
+  std::printf("\nRSS counts the shared libraries (libstdc++, protobuf, zmq, curl...) once per process; PSS divides "
+              "them among the four, so the PSS total is the memory gwr really uses.\n");
   return 0;
 }

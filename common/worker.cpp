@@ -1,6 +1,9 @@
 #include "common/worker.h"
 
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <csignal>
 #include <cstdio>
@@ -212,6 +215,11 @@ int run_worker(const std::string& component, Worker& worker, int argc, char** ar
     usage(component, stderr);
     return 2;
   }
+#ifdef __GLIBC__
+  // A few threads, little memory: one malloc arena per thread would only
+  // spread the heap thin.
+  ::mallopt(M_ARENA_MAX, 2);
+#endif
   (void)log::init({.process = "gwr-" + component, .log_dir = "", .level = "info"});
   zmq::context_t zctx(1);
   int rc = 1;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "common/clock.h"
 #include "common/http_client.h"
 
 namespace gwr::prober {
@@ -104,6 +105,7 @@ void worker_loop(const std::shared_ptr<ProbeRunner::Shared>& s, pb::CheckKind ki
     ProbeResult r;
     r.kind = job.kind;
     r.generation = job.generation;
+    r.started_wall_ms = SystemClock::instance().wall_ms();
     if (job.kind == pb::CHECK_PORT) {
       r.port = probe_port(job.host, job.port, job.timeout);
     } else {

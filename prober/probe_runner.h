@@ -32,6 +32,7 @@ struct ProbeJob {
 
 struct ProbeResult {
   pb::CheckKind kind = pb::CHECK_KIND_UNSPECIFIED;
+  int64_t started_wall_ms = 0;  // when the check began: what it observed is that moment's gateway
   PortObservation port;
   HealthObservation health;
   uint64_t generation = 0;

@@ -141,13 +141,17 @@ void ProberCore::on_process(const ProcessObservation& obs, SteadyTime now, int64
     if (obs.pid != pid_) {
       pid_ = obs.pid;
       process_start_ms_ = obs.start_wall_ms;
+      instance_seen_ms_ = wall_ms;
       new_instance(now);
     }
     c.ok = true;
     c.consecutive_failures = 0;
     c.detail = "pid " + std::to_string(obs.pid);
   } else {
-    if (pid_ != 0) new_instance(now);
+    if (pid_ != 0) {
+      new_instance(now);
+      instance_seen_ms_ = wall_ms;
+    }
     pid_ = 0;
     process_start_ms_ = 0;
     oom_killed_ = obs.oom_killed;
@@ -158,8 +162,18 @@ void ProberCore::on_process(const ProcessObservation& obs, SteadyTime now, int64
   schedule_after(c, now);
 }
 
+bool ProberCore::stale(Check& c, int64_t started_ms, SteadyTime now) {
+  if (started_ms >= instance_seen_ms_) return false;
+  // Began before the current gateway process was found: it says nothing
+  // about this one. Probe it again instead.
+  c.in_flight = false;
+  c.due = now;
+  return true;
+}
+
 void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wall_ms) {
   Check& c = check(pb::CHECK_PORT);
+  if (stale(c, wall_ms, now)) return;
   c.probed = true;
   c.at_ms = wall_ms;
   c.ok = obs.ok;
@@ -176,6 +190,7 @@ void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wal
 
 void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms) {
   Check& c = check(pb::CHECK_HEALTH);
+  if (stale(c, wall_ms, now)) return;
   c.probed = true;
   c.at_ms = wall_ms;
   c.ok = obs.ok;

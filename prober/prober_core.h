@@ -77,8 +77,10 @@ class ProberCore {
   void reprobe(SteadyTime now);
 
   void on_process(const ProcessObservation& obs, SteadyTime now, int64_t wall_ms);
-  void on_port(const PortObservation& obs, SteadyTime now, int64_t wall_ms);
-  void on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms);
+  // started_ms: when the check began. A check that began before the current
+  // gateway process was found describes its predecessor and is dropped.
+  void on_port(const PortObservation& obs, SteadyTime now, int64_t started_ms);
+  void on_health(const HealthObservation& obs, SteadyTime now, int64_t started_ms);
   void on_memory(const MemoryObservation& obs, SteadyTime now, int64_t wall_ms);
 
   // The current health if it should be published now: it changed, or the
@@ -114,12 +116,14 @@ class ProberCore {
   void schedule_after(Check& c, SteadyTime now);
   void new_instance(SteadyTime now);
   bool starting(int64_t wall_ms) const;
+  bool stale(Check& c, int64_t started_ms, SteadyTime now);
 
   ProbeSettings settings_;
   uint64_t run_id_;
   std::array<Check, 4> checks_;
   pid_t pid_ = 0;
   int64_t process_start_ms_ = 0;
+  int64_t instance_seen_ms_ = 0;  // when the current pid (or its absence) was first observed
   bool oom_killed_ = false;
   bool healthy_since_start_ = false;
   StartupStatus startup_ = StartupStatus::kUnknown;

@@ -102,6 +102,9 @@ void ProberWorker::unwatch() {
 
 void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   const auto& g = ctx.config().gateway();
+  // Stamped with when the scan began: a process that appeared during the
+  // scan may have been missed, so "not found" is only known as of then.
+  const int64_t began = wall_now();
   const auto found = find_gateway(g.process_match(), static_cast<uint16_t>(g.port()), core_->pid());
   ProcessObservation obs;
   obs.found = found.found;
@@ -109,7 +112,7 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   obs.start_wall_ms = found.start_wall_ms;
   obs.detail = found.detail;
   const pid_t before = core_->pid();
-  core_->on_process(obs, now, wall_now());
+  core_->on_process(obs, now, began);
   if (found.found) {
     watch_pid(found.pid);
     if (found.pid != before) {
@@ -222,7 +225,7 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
     if (r.generation != generation_) continue;  // a job for a previous target
     if (r.kind == pb::CHECK_PORT) {
       if (!r.port.ok) log::debug("port_check_failed", {{"detail", r.port.detail}});
-      core_->on_port(r.port, now, wall_now());
+      core_->on_port(r.port, now, r.started_wall_ms);
     } else {
       if (!r.health.ok) {
         log::info("health_check_failed", {{"detail", r.health.detail},
@@ -230,7 +233,7 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
                                           {"latency_ms", r.health.latency_us / 1000},
                                           {"startup", to_string(r.health.startup)}});
       }
-      core_->on_health(r.health, now, wall_now());
+      core_->on_health(r.health, now, r.started_wall_ms);
     }
   }
   publish_if_needed(ctx);

@@ -1,6 +1,9 @@
 // gwr-supervisor: parse flags, load the config, run. Exit codes: 0 ok,
 // 1 runtime failure, 2 usage, 78 bad config (EX_CONFIG).
 #include <cstdio>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string>
 
 #include "common/config.h"
@@ -34,6 +37,9 @@ void usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  ::mallopt(M_ARENA_MAX, 2);
+#endif
   gwr::LoadOptions load;
   bool check_only = false;
   bool print_config = false;

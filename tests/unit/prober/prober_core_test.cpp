@@ -349,3 +349,37 @@ TEST_F(ProberCoreTest, HistoryKeepsStateChanges) {
 
 }  // namespace
 }  // namespace gwr::prober
+
+namespace gwr::prober {
+namespace {
+
+TEST(ProberCoreStale, AProbeOfThePreviousProcessDoesNotCountAgainstTheNewOne) {
+  testing::FakeClock clock;
+  ProberCore core(ProbeSettings{}, 1, clock.steady());
+  (void)core.take_due(clock.steady());
+  ProcessObservation p;
+  p.found = true;
+  p.pid = 100;
+  p.start_wall_ms = clock.wall_ms() - 600'000;
+  core.on_process(p, clock.steady(), clock.wall_ms());
+  const int64_t probe_started = clock.wall_ms();
+  clock.advance(std::chrono::milliseconds(500));
+  // A repair replaced the gateway while a health check of the old one was running.
+  p.pid = 200;
+  p.start_wall_ms = clock.wall_ms();
+  core.on_process(p, clock.steady(), clock.wall_ms());
+  clock.advance(std::chrono::milliseconds(1500));
+  HealthObservation late;
+  late.ok = false;
+  late.detail = "no answer within 2s";
+  core.on_health(late, clock.steady(), probe_started);
+  core.on_health(late, clock.steady(), probe_started);
+  core.on_health(late, clock.steady(), probe_started);
+  EXPECT_NE(core.evaluate(clock.steady(), clock.wall_ms()).state(), pb::DOWN);
+  // It is probed again at once instead.
+  const auto due = core.take_due(clock.steady());
+  EXPECT_NE(std::find(due.begin(), due.end(), pb::CHECK_HEALTH), due.end());
+}
+
+}  // namespace
+}  // namespace gwr::prober

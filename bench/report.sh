@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One command for every figure: builds, runs each benchmark and writes the
+# markdown report to bench/RESULTS.md (and prints it). About 25 minutes.
+#   bench/report.sh [--quick]     --quick: fewer repetitions (about 10 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+scripts/deps.sh test
+scripts/build.sh -DGWR_BUILD_TESTS=ON -DGWR_BUILD_BENCH=ON >/dev/null
+b=build/bench
+out=bench/RESULTS.md
+n() { if [[ $quick == 1 ]]; then echo "$2"; else echo "$1"; fi; }
+{
+  echo "# gwr benchmark results"
+  echo
+  echo "Generated $(date -u +%Y-%m-%dT%H:%M:%SZ) by bench/report.sh$( [[ $quick == 1 ]] && echo ' --quick')"
+  echo "on $(uname -sr), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo) RAM,"
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); gwr $(build/bin/gwrctl version 2>/dev/null | head -1 | awk '{print $2}')."
+  echo
+  "$b/restart_latency" "$(n 60 30)"
+  echo
+  "$b/footprint" "$(n 60 20)" --gateway
+  echo
+  "$b/detection" "$(n 60 30)" "$(n 5 3)"
+  echo
+  "$b/recovery" "$(n 20 10)"
+  echo
+  if [[ -x "$b/telegram_latency" ]]; then "$b/telegram_latency" "$(n 60 50)"; echo; fi
+  "$b/vs_monit" "$(n 10 4)" "$(n 5 2)" $( [[ $quick == 1 ]] && echo --no-typical )
+  echo
+  "$b/chaos" --duration "$(n 5m 90s)" --seed 11 || true
+} | tee "$out.tmp"
+mv "$out.tmp" "$out"
+echo "wrote $out" >&2

@@ -1,0 +1,300 @@
+// gwr beside monit (issue 8): the same fake gateway and fake openclaw
+// service, watched first by gwr (default settings), then by monit set up the
+// way its users do (a 30 s cycle) and with its shortest cycle (1 s), in one
+// run. Measured for each: detection and recovery after kill -9 and after a
+// hang, false alarms while answers are occasionally slow, and the watchdog's
+// own memory and CPU.
+//
+//   build/bench/vs_monit [kills=10] [hangs=5] [--no-typical]
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "bench/bench_util.h"
+#include "common/gateway_probe.h"
+#include "common/http_client.h"
+#include "common/proc.h"
+#include "tests/support/gateway_fakes.h"
+
+using namespace std::chrono_literals;
+using namespace gwr::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+int64_t epoch_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Figures {
+  std::vector<double> kill_detect, kill_recover, hang_detect, hang_recover;
+  int false_alarms = 0;
+  double rss_mb = 0, cpu_percent = 0;
+};
+
+class Bench {
+ public:
+  Bench() : port_(free_tcp_port()), service_(dir_.path(), port_) {}
+
+  bool healthy() {
+    return gwr::probe_health(http_, "127.0.0.1", static_cast<uint16_t>(port_), "/health", "", 300ms).ok;
+  }
+  bool wait_healthy(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (healthy()) return true;
+      std::this_thread::sleep_for(2ms);
+    }
+    return false;
+  }
+  void ensure_running() {
+    if (!healthy()) {
+      (void)service_.run({"gateway", "stop", "--force"});
+      (void)service_.run({"gateway", "start"});
+      wait_healthy(10s);
+    }
+  }
+  bool post_mode(const std::string& mode) {
+    gwr::HttpRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
+    req.body = mode;
+    req.timeout = 2s;
+    return http_.send(req).status == 200;
+  }
+  // Occasionally slow answers: 2.5 s windows (over a 2 s timeout) every 10 s.
+  void slow_windows(std::chrono::seconds total) {
+    const auto end = Clock::now() + total;
+    while (Clock::now() < end) {
+      post_mode("slow delay_ms=2500");
+      std::this_thread::sleep_for(2500ms);
+      post_mode("healthy");
+      std::this_thread::sleep_for(7500ms);
+    }
+  }
+
+  Figures run_gwr(int kills, int hangs) {
+    Figures f;
+    ensure_running();
+    Daemon d("gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_.process_name() + "\n" +
+             service_.commands_yaml() + "repair:\n  max_per_hour: 60\n  tier3: {enabled: false}\n");
+    if (!d.start()) return f;
+    BusWatcher bus(d.runtime_dir(), {"gateway_health", "repair_event"});
+    auto settle = [&] {
+      bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::HEALTHY; }, 30s);
+      std::this_thread::sleep_for(1s);
+      bus.clear();
+    };
+    settle();
+    for (int i = 0; i < kills; ++i) {
+      settle();
+      const auto t0 = Clock::now();
+      ::kill(service_.gateway_pid(), SIGKILL);
+      if (bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::DOWN; }, 60s)) {
+        f.kill_detect.push_back(ms_between(t0, Clock::now()));
+      }
+      if (wait_healthy(60s)) f.kill_recover.push_back(ms_between(t0, Clock::now()));
+    }
+    for (int i = 0; i < hangs; ++i) {
+      settle();
+      // A random point in the health interval, as in life.
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 + (i * 3700) % 14000));
+      const auto t0 = Clock::now();
+      post_mode("hang");
+      if (bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::DOWN; }, 90s)) {
+        f.hang_detect.push_back(ms_between(t0, Clock::now()));
+      }
+      if (wait_healthy(90s)) f.hang_recover.push_back(ms_between(t0, Clock::now()));
+    }
+    settle();
+    bus.clear();
+    slow_windows(60s);
+    bus.pump(2s);
+    for (const auto& e : bus.events()) {
+      f.false_alarms += e.has_repair_event() && e.repair_event().kind() == gwr::pb::RepairEvent::STARTED;
+    }
+    // Footprint while idle, watching a healthy gateway.
+    settle();
+    const auto pids = d.worker_pids();
+    std::map<std::string, uint64_t> t_before;
+    for (const auto& [name, pid] : pids) t_before[name] = gwr::bench::cpu_ticks(pid);
+    const auto c0 = Clock::now();
+    std::this_thread::sleep_for(60s);
+    const double secs = std::chrono::duration<double>(Clock::now() - c0).count();
+    for (const auto& [name, pid] : pids) {
+      f.rss_mb += static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0;
+      f.cpu_percent += static_cast<double>(gwr::bench::cpu_ticks(pid) - t_before[name]) /
+                       static_cast<double>(::sysconf(_SC_CLK_TCK)) / secs * 100.0;
+    }
+    return f;
+  }
+
+  Figures run_monit(int cycle_s, int kills, int hangs, bool footprint) {
+    Figures f;
+    ensure_running();
+    const std::string mdir = dir_ / ("monit-" + std::to_string(cycle_s));
+    std::filesystem::create_directories(mdir);
+    // Start/stop wrappers record when monit acted (its log has 1 s resolution).
+    const std::string actions = mdir + "/actions.log";
+    write_file(mdir + "/start.sh", "#!/bin/sh\necho start $(date +%s%N) >> " + actions + "\nexec " +
+                                       join(service_.argv({"gateway", "start"})) + " >/dev/null 2>&1\n");
+    write_file(mdir + "/stop.sh", "#!/bin/sh\necho stop $(date +%s%N) >> " + actions + "\nexec " +
+                                      join(service_.argv({"gateway", "stop", "--force"})) + " >/dev/null 2>&1\n");
+    ::chmod((mdir + "/start.sh").c_str(), 0755);
+    ::chmod((mdir + "/stop.sh").c_str(), 0755);
+    const std::string rc = mdir + "/monitrc";
+    write_file(rc, "set daemon " + std::to_string(cycle_s) + "\nset log " + mdir + "/monit.log\nset pidfile " + mdir +
+                       "/monit.pid\nset idfile " + mdir + "/monit.id\nset statefile " + mdir + "/monit.state\n" +
+                       "check process gateway with pidfile " + service_.home() + "/gateway.pid\n" +
+                       "  start program = \"" + mdir + "/start.sh\" with timeout 30 seconds\n" +
+                       "  stop program = \"" + mdir + "/stop.sh\" with timeout 30 seconds\n" +
+                       "  if failed host 127.0.0.1 port " + std::to_string(port_) +
+                       " protocol http request \"/health\" with timeout 2 seconds for 3 cycles then restart\n");
+    ::chmod(rc.c_str(), 0600);
+    Process monit = Process::start({"monit", "-I", "-c", rc}, {}, mdir + "/monit.out");
+    std::this_thread::sleep_for(std::chrono::seconds(std::max(2, cycle_s + 1)));
+    auto actions_since = [&](int64_t since_ns, const std::string& kind) -> std::optional<int64_t> {
+      std::ifstream in(actions);
+      std::string k;
+      int64_t ns;
+      while (in >> k >> ns) {
+        if (k == kind && ns >= since_ns) return ns;
+      }
+      return std::nullopt;
+    };
+    auto settle = [&] {
+      wait_healthy(90s);
+      std::this_thread::sleep_for(std::chrono::seconds(std::max(2, cycle_s)));
+    };
+    for (int i = 0; i < kills; ++i) {
+      settle();
+      const auto t0 = Clock::now();
+      const int64_t t0_ns = epoch_ns();
+      ::kill(service_.gateway_pid(), SIGKILL);
+      wait_until([&] { return actions_since(t0_ns, "start").has_value(); }, std::chrono::seconds(cycle_s * 4 + 30), "monit start");
+      if (auto at = actions_since(t0_ns, "start")) f.kill_detect.push_back(static_cast<double>(*at - t0_ns) / 1e6);
+      if (wait_healthy(std::chrono::seconds(cycle_s * 4 + 30))) f.kill_recover.push_back(ms_between(t0, Clock::now()));
+    }
+    for (int i = 0; i < hangs; ++i) {
+      settle();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300 + (i * 700) % std::max(1, cycle_s * 1000)));
+      const auto t0 = Clock::now();
+      const int64_t t0_ns = epoch_ns();
+      post_mode("hang");
+      wait_until([&] { return actions_since(t0_ns, "stop").has_value(); }, std::chrono::seconds(cycle_s * 6 + 60), "monit stop");
+      if (auto at = actions_since(t0_ns, "stop")) f.hang_detect.push_back(static_cast<double>(*at - t0_ns) / 1e6);
+      if (wait_healthy(std::chrono::seconds(cycle_s * 6 + 60))) f.hang_recover.push_back(ms_between(t0, Clock::now()));
+    }
+    settle();
+    const int64_t slow_from = epoch_ns();
+    slow_windows(60s);
+    std::this_thread::sleep_for(3s);
+    {
+      std::ifstream in(actions);
+      std::string k;
+      int64_t ns;
+      while (in >> k >> ns) f.false_alarms += k == "stop" && ns >= slow_from;
+    }
+    if (footprint) {
+      settle();
+      const pid_t pid = monit.pid();
+      const uint64_t t_before = gwr::bench::cpu_ticks(pid);
+      const auto c0 = Clock::now();
+      std::this_thread::sleep_for(60s);
+      const double secs = std::chrono::duration<double>(Clock::now() - c0).count();
+      f.rss_mb = static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0;
+      f.cpu_percent = static_cast<double>(gwr::bench::cpu_ticks(pid) - t_before) /
+                      static_cast<double>(::sysconf(_SC_CLK_TCK)) / secs * 100.0;
+    }
+    monit.signal(SIGTERM);
+    monit.wait(5s);
+    return f;
+  }
+
+ private:
+  static std::string join(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += (out.empty() ? "'" : " '") + a + "'";
+    return out;
+  }
+
+  TempDir dir_;
+  int port_;
+  FakeOpenclaw service_;
+  gwr::CurlHttpClient http_;
+};
+
+std::string cell(const std::vector<double>& v, bool seconds) {
+  if (v.empty()) return "-";
+  char buf[96];
+  const double div = seconds ? 1000.0 : 1.0;
+  std::snprintf(buf, sizeof buf, "%.*f / %.*f %s", seconds ? 2 : 0, gwr::bench::percentile(v, 50) / div,
+                seconds ? 2 : 0, gwr::bench::percentile(v, 99) / div, seconds ? "s" : "ms");
+  return buf;
+}
+
+double ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.empty() || b.empty()) return 0;
+  return gwr::bench::percentile(a, 50) / gwr::bench::percentile(b, 50);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int kills = 10, hangs = 5;
+  bool typical = true;
+  int pos = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-typical") == 0) {
+      typical = false;
+    } else if (pos++ == 0) {
+      kills = std::atoi(argv[i]);
+    } else {
+      hangs = std::atoi(argv[i]);
+    }
+  }
+  Bench bench;
+  std::fprintf(stderr, "vs_monit: gwr phase...\n");
+  const Figures g = bench.run_gwr(kills, hangs);
+  std::fprintf(stderr, "vs_monit: monit (1 s cycle) phase...\n");
+  const Figures m1 = bench.run_monit(1, kills, hangs, true);
+  Figures m30;
+  if (typical) {
+    std::fprintf(stderr, "vs_monit: monit (30 s cycle) phase...\n");
+    m30 = bench.run_monit(30, std::max(3, kills / 2), std::max(2, hangs / 2), false);
+  }
+  std::printf("## gwr beside monit (same fake gateway, same run)\n\nmachine: %s\n\n", gwr::bench::machine_summary().c_str());
+  std::printf("gwr: default settings (health every 15 s, 2 s timeout, 3 failures; pidfd for exits). monit 5.33: "
+              "`check process` on the service pidfile + `if failed port ... protocol http request \"/health\" with "
+              "timeout 2 seconds for 3 cycles then restart`, with `set daemon 1` (shortest) and `set daemon 30` "
+              "(typical). Cells are median / p99.\n\n");
+  std::printf("| measure | gwr | monit 1 s | monit 30 s | gwr / monit 1 s |\n|---|---|---|---|---|\n");
+  std::printf("| kill -9: detected | %s | %s | %s | %.3f |\n", cell(g.kill_detect, false).c_str(),
+              cell(m1.kill_detect, false).c_str(), cell(m30.kill_detect, false).c_str(), ratio(g.kill_detect, m1.kill_detect));
+  std::printf("| kill -9: healthy again | %s | %s | %s | %.3f |\n", cell(g.kill_recover, false).c_str(),
+              cell(m1.kill_recover, false).c_str(), cell(m30.kill_recover, false).c_str(),
+              ratio(g.kill_recover, m1.kill_recover));
+  std::printf("| hang: detected | %s | %s | %s | %.3f |\n", cell(g.hang_detect, true).c_str(),
+              cell(m1.hang_detect, true).c_str(), cell(m30.hang_detect, true).c_str(), ratio(g.hang_detect, m1.hang_detect));
+  std::printf("| hang: healthy again | %s | %s | %s | %.3f |\n", cell(g.hang_recover, true).c_str(),
+              cell(m1.hang_recover, true).c_str(), cell(m30.hang_recover, true).c_str(),
+              ratio(g.hang_recover, m1.hang_recover));
+  std::printf("| false alarms in 60 s of 2.5 s slow spells | %d | %d | %d | - |\n", g.false_alarms, m1.false_alarms,
+              m30.false_alarms);
+  std::printf("| watchdog RSS (all processes) | %.1f MB | %.1f MB | - | %.2f |\n", g.rss_mb, m1.rss_mb,
+              m1.rss_mb > 0 ? g.rss_mb / m1.rss_mb : 0.0);
+  std::printf("| watchdog CPU, idle, %% of one core | %.3f | %.3f | - | %.2f |\n", g.cpu_percent, m1.cpu_percent,
+              m1.cpu_percent > 0 ? g.cpu_percent / m1.cpu_percent : 0.0);
+  std::printf("\nkills %d, hangs %d per watchdog (monit 30 s: %d and %d).\n", kills, hangs, std::max(3, kills / 2),
+              std::max(2, hangs / 2));
+  return 0;
+}
