@@ -1,23 +1,15 @@
-// gwr-telegram-bridge: placeholder worker that only takes part in the process model
-// (heartbeats, config, control). Its job is not implemented yet and its
-// heartbeat says so.
+// gwr-telegram-bridge: the owner's window and remote control on Telegram.
+// Started by gwr-supervisor; see bridge_worker.h for what it does.
+#include <cstdlib>
+
 #include "common/worker.h"
-
-namespace {
-
-class IdleWorker final : public gwr::Worker {
- public:
-  void start(gwr::WorkerContext& ctx) override { ctx.set_activity("idle: not implemented yet"); }
-  void on_config(gwr::WorkerContext&, const std::vector<std::string>&) override {}
-  void on_event(gwr::WorkerContext&, const gwr::pb::Event&) override {}
-  gwr::pb::Reply on_request(gwr::WorkerContext&, const gwr::pb::Request&) override { return {}; }
-  gwr::SteadyTime on_tick(gwr::WorkerContext&, gwr::SteadyTime now) override { return now + std::chrono::seconds(1); }
-  void stop(gwr::WorkerContext&) override {}
-};
-
-}  // namespace
+#include "telegram-bridge/bridge_worker.h"
 
 int main(int argc, char** argv) {
-  IdleWorker worker;
-  return gwr::run_worker("telegram-bridge", worker, argc, argv);
+  gwr::telegram::BridgeWorker worker;
+  const int rc = gwr::run_worker("telegram-bridge", worker, argc, argv);
+  // A thread left blocked in a Telegram call owns nothing the exit needs,
+  // but static destructors would run under its feet: leave without them.
+  if (worker.abandoned_threads()) std::_Exit(rc);
+  return rc;
 }

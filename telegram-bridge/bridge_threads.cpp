@@ -1,0 +1,719 @@
+#include "telegram-bridge/bridge_threads.h"
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "telegram-bridge/bot_api.h"
+#include "telegram-bridge/bridge_store.h"
+#include "telegram-bridge/command_handler.h"
+#include "telegram-bridge/html_text.h"
+#include "telegram-bridge/messages.h"
+#include "telegram-bridge/send_policy.h"
+#include "telegram-bridge/update_parser.h"
+#include "telegram-bridge/zmq_control_port.h"
+
+namespace gwr::telegram {
+
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t wall_now() { return SystemClock::instance().wall_ms(); }
+
+SteadyClock::time_point steady_at(int64_t wall_ms) {
+  const int64_t delta = std::max<int64_t>(0, wall_ms - wall_now());
+  return SteadyClock::now() + std::chrono::milliseconds(delta);
+}
+
+// A thread's database: opened on the thread, retried while it cannot be.
+std::unique_ptr<BridgeStore> open_store(BridgeShared& shared, const std::string& path, const char* thread) {
+  Backoff backoff(1'000, 30'000);
+  while (!shared.stopping()) {
+    auto store = BridgeStore::open(path);
+    if (store) {
+      (*store)->tune_for_latency();  // see there: durable across a crash, checkpoints by the main thread
+      return std::move(*store);
+    }
+    const int64_t delay = backoff.next_delay_ms();
+    log::error("telegram_store_unavailable", {{"thread", thread}, {"path", path}, {"error", store.message()},
+                                              {"retry_in_ms", delay}});
+    shared.wait(SteadyClock::now() + std::chrono::milliseconds(delay), shared.seen(), false);
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sender
+
+class Sender {
+ public:
+  Sender(std::shared_ptr<BridgeShared> shared, ThreadSettings settings)
+      : shared_(std::move(shared)), settings_(std::move(settings)) {}
+
+  void run() {
+    store_ = open_store(*shared_, settings_.db_path, "sender");
+    if (!store_) return;
+    CurlHttpClient http;
+    BotApi api(http, settings_.api_base_url, settings_.bot_token);
+    api_ = &api;
+    if (const int64_t n = store_->requeue_interrupted(wall_now()); n > 0) {
+      // The previous process died mid-send: those rows go again (at least once).
+      log::warn("telegram_outbox_recovered", {{"requeued", n}});
+    }
+    BridgeShared::Seen seen = shared_->seen();
+    while (!shared_->stopping()) {
+      const BridgeShared::Seen now_seen = shared_->seen();
+      if (now_seen.reachable != seen.reachable) {
+        // The poller got through: whatever waited only for the backoff goes now.
+        gate_.unblock_all();
+        unreachable_.reset();
+        (void)store_->clear_unreachable_waits();
+      }
+      seen = now_seen;
+      const int64_t now = wall_now();
+      const auto heads = store_->queue_heads();
+      const OutboxRow* best = nullptr;
+      int64_t best_ready = 0;
+      for (const auto& row : heads) {
+        const int64_t ready = std::max(row.next_attempt_at_ms, gate_.ready_at(row.chat_id, now));
+        if (!best || ready < best_ready) {
+          best = &row;
+          best_ready = ready;
+        }
+      }
+      if (!best) {
+        if (problem_) set_status("idle", "", 0);
+        shared_->wait(SteadyClock::now() + 30s, seen, true);
+        continue;
+      }
+      if (best_ready > now) {
+        shared_->wait(steady_at(best_ready), seen, true);
+        continue;
+      }
+      try {
+        deliver(*best);
+      } catch (const std::exception& e) {
+        // A row that makes the sender throw would block the queue for good.
+        log::error("telegram_send_dropped", {{"outbox_id", best->id}, {"error", e.what()}});
+        (void)store_->mark_dropped(best->id, e.what(), wall_now());
+      }
+    }
+  }
+
+ private:
+  void set_status(const std::string& state, const std::string& detail, int64_t retry_at) {
+    problem_ = state != "idle" && state != "sending";
+    shared_->set_sender({state, detail, retry_at});
+  }
+
+  // The message id a thread's edit or reply refers to; nullopt when it must wait.
+  std::optional<int64_t> thread_message(const OutboxRow& row) {
+    const auto inc = store_->incident(row.message.incident);
+    if (inc && inc->message_id != 0 && inc->chat_id == row.chat_id) return inc->message_id;
+    if (store_->opener_pending(row.message.incident)) return std::nullopt;
+    return 0;
+  }
+
+  void deliver(const OutboxRow& row) {
+    const Outgoing& m = row.message;
+    int64_t now = wall_now();
+    json params = outbox_payload(m);
+    params["chat_id"] = row.chat_id;
+    int64_t target = 0;
+    if (m.kind == Outgoing::Kind::kEdit) {
+      target = m.edit_message_id;
+      if (target == 0) {
+        const auto t = thread_message(row);
+        if (!t) {
+          (void)store_->requeue(row.id, now + 500, "waiting", "waiting for the thread's first message", now);
+          return;
+        }
+        if (*t == 0) {
+          log::warn("telegram_send_dropped", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
+                                              {"error", "the thread's first message was never delivered"}});
+          (void)store_->mark_dropped(row.id, "the thread's first message was never delivered", now);
+          return;
+        }
+        target = *t;
+      }
+      params["message_id"] = target;
+    } else {
+      int64_t reply_to = m.reply_to;
+      if (m.reply_to_incident) {
+        const auto t = thread_message(row);
+        if (!t) {
+          (void)store_->requeue(row.id, now + 500, "waiting", "waiting for the thread's first message", now);
+          return;
+        }
+        reply_to = *t;  // 0: the thread never got a message; this one stands alone
+      }
+      if (reply_to != 0) params["reply_parameters"] = {{"message_id", reply_to}, {"allow_sending_without_reply", true}};
+      if (now - row.created_at_ms > 60'000) {
+        // Late news is labelled as such: the owner reads it against the clock.
+        params["text"] = fit_html(m.text + "\n<i>⏱ delayed: queued at " + clock_time_seconds(row.created_at_ms) + "</i>");
+      }
+    }
+    gate_.on_attempt(row.chat_id, now);
+    if (auto st = store_->mark_sending(row.id, row.attempts + 1, now); !st) {
+      log::error("telegram_store_failed", {{"op", "mark_sending"}, {"error", st.message()}});
+      shared_->wait(SteadyClock::now() + 1s, shared_->seen(), false);
+      return;
+    }
+    set_status("sending", "", 0);
+    const auto t0 = SteadyClock::now();
+    shared_->set_in_call(BridgeShared::Role::kSender, true);
+    const ApiResult r = api_->call(m.method(), params, 15s);
+    shared_->set_in_call(BridgeShared::Role::kSender, false);
+    const auto latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+    now = wall_now();
+    const bool was_unreachable = unreachable_.active() || gate_.all_blocked_until() != 0;
+    const SendDecision d = decide_send(r, now, unreachable_, unauthorized_);
+    switch (d.verdict) {
+      case SendDecision::Verdict::kDone: {
+        int64_t mid = target;
+        if (r.ok() && r.result.is_object()) {
+          const auto it = r.result.find("message_id");
+          if (it != r.result.end() && it->is_number_integer()) mid = it->get<int64_t>();
+        }
+        if (auto st = store_->mark_sent(row, mid, now); !st) {
+          log::error("telegram_store_failed", {{"op", "mark_sent"}, {"outbox_id", row.id}, {"error", st.message()}});
+        }
+        log::info("telegram_send", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
+                                    {"message_id", mid}, {"attempt", row.attempts + 1}, {"latency_ms", latency_ms},
+                                    {"not_modified", d.failure == Failure::kNotModified}});
+        gate_.unblock_all();
+        if (was_unreachable) {
+          log::info("telegram_reachable", {{"thread", "sender"}});
+          shared_->notify_reachable();
+        }
+        set_status("idle", "", 0);
+        break;
+      }
+      case SendDecision::Verdict::kRetry: {
+        const int64_t retry_in = d.retry_at_ms - now;
+        const std::string reason = d.failure == Failure::kRateLimited ? "rate_limited" : "unreachable";
+        (void)store_->requeue(row.id, d.retry_at_ms, reason, r.describe(), now);
+        if (d.block_chat) gate_.block_chat(row.chat_id, d.retry_at_ms);
+        if (d.block_all) gate_.block_all(d.retry_at_ms);
+        if (d.failure == Failure::kRateLimited) {
+          log::warn("telegram_rate_limited", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
+                                              {"retry_after", r.retry_after_s}});
+          set_status("rate limited", r.describe(), d.retry_at_ms);
+        } else if (d.failure == Failure::kUnauthorized) {
+          log::error("telegram_token_rejected", {{"method", m.method()}, {"outbox_id", row.id},
+                                                 {"error", "bot token rejected (401): check telegram.bot_token"},
+                                                 {"retry_in_ms", retry_in}});
+          set_status("token rejected", r.describe(), d.retry_at_ms);
+        } else {
+          log::warn("telegram_send_failed", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
+                                             {"error", r.describe()}, {"retry_in_ms", retry_in}});
+          set_status("unreachable", r.describe(), d.retry_at_ms);
+        }
+        break;
+      }
+      case SendDecision::Verdict::kDrop:
+        (void)store_->mark_dropped(row.id, r.describe(), now);
+        log::warn("telegram_send_dropped", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
+                                            {"error", r.describe()}});
+        set_status("idle", "", 0);
+        break;
+    }
+  }
+
+  std::shared_ptr<BridgeShared> shared_;
+  ThreadSettings settings_;
+  std::unique_ptr<BridgeStore> store_;
+  BotApi* api_ = nullptr;
+  SendGate gate_;
+  Backoff unreachable_{kUnreachableInitialMs, kUnreachableMaxMs};
+  Backoff unauthorized_{kUnauthorizedInitialMs, kUnauthorizedMaxMs};
+  bool problem_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Poller
+
+class Poller {
+ public:
+  Poller(std::shared_ptr<BridgeShared> shared, ThreadSettings settings)
+      : shared_(std::move(shared)), settings_(std::move(settings)) {}
+
+  void run() {
+    store_ = open_store(*shared_, settings_.db_path, "poller");
+    if (!store_) return;
+    CurlHttpClient http;
+    BotApi api(http, settings_.api_base_url, settings_.bot_token);
+    api_ = &api;
+    if (!identify()) return;
+    last_update_id_ = store_->last_update_id();
+    int64_t commands_due = wall_now();
+    int limit = kBatchLimit;
+    bool failing = false;
+    while (!shared_->stopping()) {
+      if (commands_due != 0 && wall_now() >= commands_due) {
+        shared_->set_in_call(BridgeShared::Role::kPoller, true);
+        const ApiResult r = api_->call("setMyCommands", {{"commands", bot_commands()}}, 10s);
+        shared_->set_in_call(BridgeShared::Role::kPoller, false);
+        if (shared_->stopping()) break;
+        if (r.ok()) {
+          commands_due = 0;
+          log::info("telegram_commands_set", {{"count", bot_commands().size()}});
+        } else {
+          commands_due = wall_now() + 60'000;
+          log::warn("telegram_commands_failed", {{"error", r.describe()}});
+        }
+      }
+      const int64_t timeout_s = std::max<int64_t>(1, settings_.poll_timeout_ms / 1000);
+      const json params = {{"offset", last_update_id_ + 1},
+                           {"timeout", timeout_s},
+                           {"limit", limit},
+                           {"allowed_updates", json::array({"message", "callback_query"})}};
+      const auto polled_at = SteadyClock::now();
+      shared_->set_in_call(BridgeShared::Role::kPoller, true);
+      ApiResult r = api_->call("getUpdates", params, std::chrono::seconds(timeout_s + 15), size_t{16} << 20);
+      shared_->set_in_call(BridgeShared::Role::kPoller, false);
+      if (shared_->stopping()) break;  // what arrived is not acknowledged: it is handled after the restart
+      if (r.ok() && !r.result.is_array()) {
+        r.kind = ApiResult::Kind::kBadResponse;
+        r.description = "getUpdates result is not an array";
+      }
+      const int64_t now = wall_now();
+      const PollDecision d = decide_poll(r, now, unreachable_, unauthorized_);
+      if (d.failure == Failure::kNone) {
+        if (failing) {
+          failing = false;
+          log::info("telegram_reachable", {{"thread", "poller"}});
+          shared_->notify_reachable();
+        }
+        limit = kBatchLimit;
+        shared_->set_poller({"polling", "", 0});
+        if (r.result.empty() && SteadyClock::now() - polled_at < 500ms) {
+          // A server that ignores the long-poll timeout must not make this a busy loop.
+          shared_->wait(SteadyClock::now() + 1s, shared_->seen(), false, false);
+          continue;
+        }
+        const bool progress = handle_batch(r.result);
+        if (!progress && !r.result.empty()) {
+          // Updates that cannot be acknowledged: do not spin on them.
+          const int64_t delay = unreachable_.next_delay_ms();
+          log::warn("telegram_poll_no_progress", {{"updates", r.result.size()}, {"retry_in_ms", delay}});
+          shared_->wait(SteadyClock::now() + std::chrono::milliseconds(delay), shared_->seen(), false, false);
+        }
+        continue;
+      }
+      failing = true;
+      if (r.kind == ApiResult::Kind::kBadResponse) limit = 1;  // one oversized or broken update at a time
+      report_failure("getUpdates", r, d, now);
+      // Only an outage ends early when the sender gets through; a conflict,
+      // a rejected token or a retry_after is waited out.
+      shared_->wait(steady_at(d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
+    }
+  }
+
+ private:
+  static constexpr int kBatchLimit = 20;
+
+  void report_failure(const char* method, const ApiResult& r, const PollDecision& d, int64_t now) {
+    const int64_t retry_in = d.retry_at_ms - now;
+    switch (d.failure) {
+      case Failure::kConflict:
+        log::warn("telegram_conflict",
+                  {{"method", method},
+                   {"error", r.describe()},
+                   {"explanation",
+                    "Telegram lets only one consumer read this bot's updates: either a webhook is set for the bot "
+                    "(remove it with the Bot API method deleteWebhook; gwr does not do that for you) or another "
+                    "process polls getUpdates with the same token (stop it)"},
+                   {"retry_in_ms", retry_in}});
+        shared_->set_poller({"conflict (409): a webhook or another poller uses this token", r.describe(), d.retry_at_ms});
+        break;
+      case Failure::kUnauthorized:
+        log::error("telegram_token_rejected", {{"method", method},
+                                               {"error", "bot token rejected (401): check telegram.bot_token"},
+                                               {"retry_in_ms", retry_in}});
+        shared_->set_poller({"bot token rejected (401)", r.describe(), d.retry_at_ms});
+        break;
+      case Failure::kRateLimited:
+        log::warn("telegram_rate_limited", {{"method", method}, {"retry_after", r.retry_after_s}});
+        shared_->set_poller({"rate limited", r.describe(), d.retry_at_ms});
+        break;
+      default:
+        log::warn("telegram_poll_failed", {{"method", method}, {"error", r.describe()}, {"retry_in_ms", retry_in}});
+        shared_->set_poller({"Telegram unreachable", r.describe(), d.retry_at_ms});
+        break;
+    }
+  }
+
+  // getMe: who this bot is (its @username makes /cmd@bot work in groups).
+  bool identify() {
+    while (!shared_->stopping()) {
+      shared_->set_in_call(BridgeShared::Role::kPoller, true);
+      ApiResult r = api_->call("getMe", json::object(), 10s);
+      shared_->set_in_call(BridgeShared::Role::kPoller, false);
+      if (shared_->stopping()) return false;
+      if (r.ok()) {
+        const auto u = r.result.is_object() ? r.result.find("username") : r.result.end();
+        if (r.result.is_object() && u != r.result.end() && u->is_string()) {
+          username_ = u->get<std::string>();
+          shared_->set_bot_username(username_);
+          log::info("telegram_bot_ready", {{"username", username_}});
+          shared_->set_poller({"polling", "", 0});
+          return true;
+        }
+        r.kind = ApiResult::Kind::kBadResponse;
+        r.description = "getMe has no username";
+      }
+      const int64_t now = wall_now();
+      const PollDecision d = decide_poll(r, now, unreachable_, unauthorized_);
+      report_failure("getMe", r, d, now);
+      shared_->wait(steady_at(d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
+    }
+    return false;
+  }
+
+  bool handle_batch(const json& updates) {
+    std::vector<ParsedUpdate> parsed;
+    for (const auto& u : updates) {
+      ParsedUpdate p = parse_update(u, username_);
+      if (!p.has_update_id) {
+        log::warn("telegram_update_skipped", {{"reason", p.reason}});
+        continue;
+      }
+      if (p.update_id <= last_update_id_) continue;  // already handled
+      parsed.push_back(std::move(p));
+    }
+    std::stable_sort(parsed.begin(), parsed.end(),
+                     [](const ParsedUpdate& a, const ParsedUpdate& b) { return a.update_id < b.update_id; });
+    bool progress = false;
+    for (const auto& p : parsed) {
+      if (shared_->stopping()) break;
+      if (p.update_id <= last_update_id_) continue;  // a duplicate within the batch
+      bool ok = false;
+      try {
+        ok = handle_update(p);
+      } catch (const std::exception& e) {
+        // A poison update must not come back after every restart: acknowledge it.
+        log::error("telegram_update_failed", {{"update_id", p.update_id}, {"error", e.what()}});
+        ok = commit(p, {}, "");
+      }
+      if (!ok) break;
+      progress = true;
+    }
+    return progress;
+  }
+
+  // The update is handled: its replies are queued and its id acknowledged, in one transaction.
+  bool commit(const ParsedUpdate& p, const std::vector<Outgoing>& messages, const std::string& marker) {
+    const int64_t now = wall_now();
+    Transaction tx(store_->db());
+    for (const auto& m : messages) {
+      if (auto id = store_->enqueue(p.chat_id, m, now); !id) {
+        log::error("telegram_store_failed", {{"op", "enqueue"}, {"update_id", p.update_id}, {"error", id.message()}});
+        return false;
+      }
+    }
+    if (auto st = store_->set_last_update_id(p.update_id); !st) {
+      log::error("telegram_store_failed", {{"op", "offset"}, {"update_id", p.update_id}, {"error", st.message()}});
+      return false;
+    }
+    if (!marker.empty()) (void)store_->delete_marker(marker);
+    if (auto st = tx.commit(); !st) {
+      log::error("telegram_store_failed", {{"op", "commit"}, {"update_id", p.update_id}, {"error", st.message()}});
+      return false;
+    }
+    last_update_id_ = p.update_id;
+    if (!messages.empty()) shared_->notify_outbox();
+    return true;
+  }
+
+  bool handle_update(const ParsedUpdate& p) {
+    const int64_t now = wall_now();
+    if (p.kind == ParsedUpdate::Kind::kIgnored) {
+      log::debug("telegram_update", {{"update_id", p.update_id}, {"ignored", p.reason}});
+      return commit(p, {}, "");
+    }
+    const bool is_command = p.kind == ParsedUpdate::Kind::kCommand;
+    const std::string what = is_command ? "/" + p.command : "the " + p.callback_data + " button";
+    if (!shared_->access().allows(p.chat_id, p.user_id)) {
+      // Strangers get nothing back, not even a callback answer; the owner gets an audit line.
+      const auto v = audit_.check(p.chat_id, p.user_id, now);
+      if (v.log) {
+        log::warn("telegram_unauthorized", {{"update_id", p.update_id},
+                                            {"chat_id", p.chat_id},
+                                            {"user_id", p.user_id},
+                                            {"username", p.username},
+                                            {"command", clip(is_command ? p.command : p.callback_data, 32)},
+                                            {"suppressed_since_last", v.suppressed}});
+      }
+      return commit(p, {}, "");
+    }
+    log::debug("telegram_update", {{"update_id", p.update_id}, {"kind", is_command ? "command" : "callback"}});
+    const auto t0 = SteadyClock::now();
+    CommandContext ctx;
+    ctx.chat_id = p.chat_id;
+    ctx.user_id = p.user_id;
+    ctx.username = p.username;
+    ctx.message_id = p.message_id;
+    ctx.message_date = p.message_date;
+    ctx.now_ms = now;
+    const bool side_effect = is_command ? CommandHandler::command_has_side_effect(p.command, p.args)
+                                        : CommandHandler::callback_has_side_effect(p.callback_data);
+    const std::string marker = side_effect ? "update:" + std::to_string(p.update_id) : "";
+    const std::string confirm = !is_command && p.callback_data == button::kRepairConfirm
+                                    ? "confirm:" + std::to_string(p.chat_id) + ":" + std::to_string(p.message_id)
+                                    : "";
+    const bool interrupted = side_effect && store_->marker(marker).has_value();
+    const bool used = !confirm.empty() && !interrupted && store_->marker(confirm).has_value();
+    if (!is_command) {
+      const std::string ack = used ? "Already confirmed" : interrupted ? "Checking…" : CommandHandler::callback_ack(p.callback_data);
+      shared_->set_in_call(BridgeShared::Role::kPoller, true);
+      const ApiResult r = api_->call("answerCallbackQuery", {{"callback_query_id", p.callback_id}, {"text", ack}}, 5s);
+      shared_->set_in_call(BridgeShared::Role::kPoller, false);
+      if (!r.ok()) log::debug("telegram_callback_answer_failed", {{"update_id", p.update_id}, {"error", r.describe()}});
+      if (shared_->stopping()) return false;
+    }
+    CommandResult result;
+    if (interrupted) {
+      // The previous process died while this ran: it may or may not have happened.
+      result = CommandHandler::interrupted(what, ctx);
+    } else if (used) {
+      result.outcome = "confirmation already used";
+    } else {
+      if (side_effect) {
+        Transaction tx(store_->db());
+        (void)store_->put_marker(marker, "in_progress", now);
+        if (!confirm.empty()) (void)store_->put_marker(confirm, "used", now);
+        if (auto st = tx.commit(); !st) {
+          log::error("telegram_store_failed", {{"op", "marker"}, {"update_id", p.update_id}, {"error", st.message()}});
+          return false;
+        }
+      }
+      ZmqControlPort port(*settings_.zmq, settings_.runtime_dir);
+      CommandHandler handler(port);
+      result = is_command ? handler.handle_command(p.command, p.args, ctx) : handler.handle_callback(p.callback_data, ctx);
+    }
+    // Stopping: the sockets may have been torn down under the handler. Leave
+    // the update unacknowledged; the next process handles it (or, with a
+    // marker, says it may have run).
+    if (shared_->stopping()) return false;
+    const auto handled = SteadyClock::now();
+    const bool ok = commit(p, result.messages, marker);
+    const auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+    log::info("telegram_command", {{"command", is_command ? p.command : "button:" + p.callback_data},
+                                   {"user_id", p.user_id},
+                                   {"chat_id", p.chat_id},
+                                   {"update_id", p.update_id},
+                                   {"outcome", result.outcome},
+                                   {"handler_us", us(handled - t0)},
+                                   {"commit_us", us(SteadyClock::now() - handled)}});
+    return ok;
+  }
+
+  std::shared_ptr<BridgeShared> shared_;
+  ThreadSettings settings_;
+  std::unique_ptr<BridgeStore> store_;
+  BotApi* api_ = nullptr;
+  std::string username_;
+  int64_t last_update_id_ = 0;
+  AuditLimiter audit_;
+  Backoff unreachable_{kUnreachableInitialMs, kUnreachableMaxMs};
+  Backoff unauthorized_{kUnauthorizedInitialMs, kUnauthorizedMaxMs};
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// BridgeShared
+
+void BridgeShared::notify_outbox() {
+  {
+    std::lock_guard lock(mu_);
+    ++seen_.outbox;
+  }
+  cv_.notify_all();
+}
+
+void BridgeShared::notify_reachable() {
+  {
+    std::lock_guard lock(mu_);
+    ++seen_.reachable;
+  }
+  cv_.notify_all();
+}
+
+void BridgeShared::request_stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool BridgeShared::stopping() const {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
+BridgeShared::Seen BridgeShared::seen() const {
+  std::lock_guard lock(mu_);
+  return seen_;
+}
+
+bool BridgeShared::wait(SteadyClock::time_point deadline, Seen seen, bool wake_on_outbox, bool wake_on_reachable) {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, deadline, [&] {
+    return stop_ || (wake_on_reachable && seen_.reachable != seen.reachable) ||
+           (wake_on_outbox && seen_.outbox != seen.outbox);
+  });
+  return !stop_;
+}
+
+AccessPolicy BridgeShared::access() const {
+  std::lock_guard lock(mu_);
+  return access_;
+}
+
+void BridgeShared::set_access(AccessPolicy access) {
+  std::lock_guard lock(mu_);
+  access_ = std::move(access);
+}
+
+void BridgeShared::set_poller(ThreadStatus status) {
+  std::lock_guard lock(mu_);
+  poller_ = std::move(status);
+}
+
+void BridgeShared::set_sender(ThreadStatus status) {
+  std::lock_guard lock(mu_);
+  sender_ = std::move(status);
+}
+
+ThreadStatus BridgeShared::poller() const {
+  std::lock_guard lock(mu_);
+  return poller_;
+}
+
+ThreadStatus BridgeShared::sender() const {
+  std::lock_guard lock(mu_);
+  return sender_;
+}
+
+void BridgeShared::set_bot_username(std::string username) {
+  std::lock_guard lock(mu_);
+  username_ = std::move(username);
+}
+
+std::string BridgeShared::bot_username() const {
+  std::lock_guard lock(mu_);
+  return username_;
+}
+
+void BridgeShared::set_in_call(Role role, bool in) {
+  {
+    std::lock_guard lock(mu_);
+    (role == Role::kPoller ? poller_in_call_ : sender_in_call_) = in;
+  }
+  cv_.notify_all();
+}
+
+void BridgeShared::thread_started(Role role) {
+  std::lock_guard lock(mu_);
+  (role == Role::kPoller ? poller_running_ : sender_running_) = true;
+}
+
+void BridgeShared::thread_exited(Role role) {
+  {
+    std::lock_guard lock(mu_);
+    (role == Role::kPoller ? poller_running_ : sender_running_) = false;
+  }
+  cv_.notify_all();
+}
+
+bool BridgeShared::running(Role role) const {
+  std::lock_guard lock(mu_);
+  return role == Role::kPoller ? poller_running_ : sender_running_;
+}
+
+bool BridgeShared::quiescent() const {
+  std::lock_guard lock(mu_);
+  return !sender_running_ && (!poller_running_ || poller_in_call_);
+}
+
+bool BridgeShared::settled() const {
+  std::lock_guard lock(mu_);
+  return (!sender_running_ || sender_in_call_) && (!poller_running_ || poller_in_call_);
+}
+
+bool BridgeShared::wait_settled(SteadyClock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_until(lock, deadline, [&] {
+    return (!sender_running_ || sender_in_call_) && (!poller_running_ || poller_in_call_);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// BridgeThreads
+
+BridgeThreads::BridgeThreads(ThreadSettings settings, AccessPolicy access)
+    : shared_(std::make_shared<BridgeShared>(std::move(access))) {
+  shared_->thread_started(BridgeShared::Role::kPoller);
+  shared_->thread_started(BridgeShared::Role::kSender);
+  // Each thread holds its own reference to the shared state and settings, so
+  // it may outlive this object when it has to be abandoned.
+  poller_ = std::thread([shared = shared_, settings] {
+    try {
+      Poller(shared, settings).run();
+    } catch (const std::exception& e) {
+      log::error("telegram_thread_failed", {{"thread", "poller"}, {"error", e.what()}});
+      log::flush();
+      std::abort();  // a broken invariant: the supervisor restarts the process
+    }
+    shared->thread_exited(BridgeShared::Role::kPoller);
+  });
+  sender_ = std::thread([shared = shared_, settings] {
+    try {
+      Sender(shared, settings).run();
+    } catch (const std::exception& e) {
+      log::error("telegram_thread_failed", {{"thread", "sender"}, {"error", e.what()}});
+      log::flush();
+      std::abort();
+    }
+    shared->thread_exited(BridgeShared::Role::kSender);
+  });
+}
+
+BridgeThreads::~BridgeThreads() {
+  if (poller_.joinable() || sender_.joinable()) (void)stop(std::chrono::milliseconds(1000));
+}
+
+void BridgeThreads::signal_stop() { shared_->request_stop(); }
+
+bool BridgeThreads::quiescent() { return shared_->quiescent(); }
+
+bool BridgeThreads::stop(std::chrono::milliseconds budget) {
+  shared_->request_stop();
+  // A thread blocked in a Telegram call holds no socket and commits nothing
+  // once it sees the stop: no reason to wait for Telegram's answer. A thread
+  // in the middle of a command or a database write is given the budget.
+  (void)shared_->wait_settled(SteadyClock::now() + budget);
+  bool clean = true;
+  auto finish = [&](std::thread& t, BridgeShared::Role role, const char* name) {
+    if (!t.joinable()) return;
+    if (!shared_->running(role)) {
+      t.join();
+    } else {
+      log::info("telegram_thread_left", {{"thread", name}, {"reason", "blocked in a Telegram call; it ends when the call returns"}});
+      t.detach();
+      clean = false;
+    }
+  };
+  finish(poller_, BridgeShared::Role::kPoller, "poller");
+  finish(sender_, BridgeShared::Role::kSender, "sender");
+  return clean;
+}
+
+}  // namespace gwr::telegram

@@ -1,0 +1,129 @@
+// The bridge's two Telegram threads and what they share.
+//   poller: long-polls getUpdates, authorizes, runs commands (control calls on
+//           its own short-lived sockets), and commits each handled update
+//           together with its replies.
+//   sender: drains the outbox in order under the SendGate.
+// Each owns its HTTP client and database connection. Everything they share
+// lives in a BridgeShared held by shared_ptr, so a thread blocked in a long
+// HTTP call can be abandoned at shutdown without leaving anything dangling.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "telegram-bridge/access_policy.h"
+
+namespace gwr::telegram {
+
+struct ThreadSettings {
+  std::string api_base_url;
+  std::string bot_token;
+  std::string db_path;
+  std::string runtime_dir;
+  int64_t poll_timeout_ms = 30'000;
+  zmq::context_t* zmq = nullptr;  // thread-safe; sockets are made on the thread that uses them
+};
+
+// What a thread is doing, for the heartbeat.
+struct ThreadStatus {
+  std::string state;          // "starting", "polling", "unreachable", "conflict", "token rejected", "rate limited", ...
+  std::string detail;         // the last error, redacted
+  int64_t retry_at_ms = 0;    // when it tries again (0: not waiting)
+};
+
+class BridgeShared {
+ public:
+  enum class Role { kPoller, kSender };
+  // Counters of notifications, to sleep on without missing one.
+  struct Seen {
+    uint64_t outbox = 0;
+    uint64_t reachable = 0;
+  };
+
+  explicit BridgeShared(AccessPolicy access) : access_(std::move(access)) {}
+
+  // Something was queued: the sender looks at once.
+  void notify_outbox();
+  // A thread heard from Telegram after failing: the other retries at once.
+  void notify_reachable();
+  void request_stop();
+  bool stopping() const;
+  Seen seen() const;
+  // Sleeps until `deadline`, a stop, or a notification newer than `seen`
+  // (outbox ones only when wake_on_outbox, reachability ones only when
+  // wake_on_reachable). False when stopping.
+  bool wait(std::chrono::steady_clock::time_point deadline, Seen seen, bool wake_on_outbox,
+            bool wake_on_reachable = true);
+
+  AccessPolicy access() const;
+  void set_access(AccessPolicy access);
+
+  void set_poller(ThreadStatus status);
+  void set_sender(ThreadStatus status);
+  ThreadStatus poller() const;
+  ThreadStatus sender() const;
+  void set_bot_username(std::string username);
+  std::string bot_username() const;
+  // The thread is blocked in a Telegram call and holds no socket: it may be
+  // left behind at exit (what it was doing is redone by the next process).
+  void set_in_call(Role role, bool in);
+
+  void thread_started(Role role);
+  void thread_exited(Role role);
+  bool running(Role role) const;
+  // Old threads cannot interfere with new ones: the sender has exited (it
+  // must not finish a send that a new sender repeats) and the poller has
+  // exited or is blocked in a Telegram call (it commits nothing once stopped).
+  bool quiescent() const;
+  // Each thread has exited or is blocked in a Telegram call (enough for exit).
+  bool settled() const;
+  // Waits until settled() (true) or the deadline passes.
+  bool wait_settled(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  Seen seen_;
+  AccessPolicy access_;
+  ThreadStatus poller_{"starting", "", 0};
+  ThreadStatus sender_{"idle", "", 0};
+  std::string username_;
+  bool poller_in_call_ = false;
+  bool sender_in_call_ = false;
+  bool poller_running_ = false;
+  bool sender_running_ = false;
+};
+
+// Starts both threads; stop() signals them and waits a bounded time.
+class BridgeThreads {
+ public:
+  BridgeThreads(ThreadSettings settings, AccessPolicy access);
+  ~BridgeThreads();
+  BridgeThreads(const BridgeThreads&) = delete;
+  BridgeThreads& operator=(const BridgeThreads&) = delete;
+
+  std::shared_ptr<BridgeShared> shared() const { return shared_; }
+  // Signals both threads and waits up to `budget` for each to exit or to be
+  // blocked in a Telegram call; those still running are detached. True when
+  // both exited.
+  bool stop(std::chrono::milliseconds budget);
+  // Signals without waiting (a restart waits for quiescence in on_tick).
+  void signal_stop();
+  // The old threads can no longer interfere with new ones (see BridgeShared::quiescent).
+  bool quiescent();
+
+ private:
+  std::shared_ptr<BridgeShared> shared_;
+  std::thread poller_;
+  std::thread sender_;
+};
+
+}  // namespace gwr::telegram

@@ -1,0 +1,63 @@
+// gwr-telegram-bridge's Worker: on the WorkerLoop's thread it turns bus
+// events (repair events, gateway health) into outbox rows through the
+// NotificationPlanner, catches up on repair events it missed while it was
+// down (the repairer's log, deduplicated), and reports an honest heartbeat.
+// Telegram itself is talked to by the BridgeThreads (poller and sender).
+// With no bot token it stays up, heartbeats "Telegram off" and does nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/worker.h"
+#include "telegram-bridge/bridge_store.h"
+#include "telegram-bridge/bridge_threads.h"
+#include "telegram-bridge/notification_planner.h"
+
+namespace gwr::telegram {
+
+class BridgeWorker final : public Worker {
+ public:
+  std::vector<std::string> topics() const override { return {"repair_event", "gateway_health"}; }
+  void start(WorkerContext& ctx) override;
+  void on_config(WorkerContext& ctx, const std::vector<std::string>& changed) override;
+  void on_event(WorkerContext& ctx, const pb::Event& event) override;
+  pb::Reply on_request(WorkerContext& ctx, const pb::Request& request) override;
+  SteadyTime on_tick(WorkerContext& ctx, SteadyTime now) override;
+  void stop(WorkerContext& ctx) override;
+
+  // A Telegram thread was still blocked in an HTTP call at shutdown and was
+  // left behind; main() then exits without running static destructors.
+  bool abandoned_threads() const { return abandoned_; }
+
+ private:
+  void turn_on(WorkerContext& ctx);
+  void start_threads(WorkerContext& ctx);
+  void retire_threads();
+  void handle_repair_event(const pb::RepairEvent& event, int64_t now_ms);
+  void save(const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms, int64_t now_ms);
+  void catch_up(WorkerContext& ctx, int64_t now_ms);
+  void update_activity(WorkerContext& ctx, int64_t now_ms);
+
+  bool enabled_ = false;
+  int64_t chat_id_ = 0;
+  std::unique_ptr<BridgeStore> store_;
+  NotificationPlanner planner_;
+  std::unique_ptr<BridgeThreads> threads_;
+  std::vector<std::unique_ptr<BridgeThreads>> retiring_;
+  bool start_pending_ = false;
+  SteadyTime retire_deadline_{};
+  int64_t watermark_ms_ = 0;
+  int64_t next_catch_up_ms_ = 0;
+  int64_t next_prune_ms_ = 0;
+  int64_t next_checkpoint_ms_ = 0;
+  int64_t next_activity_ms_ = 0;
+  bool abandoned_ = false;
+};
+
+// A repair event's identity, the same whether it came over the bus or from
+// the repairer's log.
+std::string repair_event_key(const pb::RepairEvent& event);
+
+}  // namespace gwr::telegram

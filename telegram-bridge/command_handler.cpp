@@ -1,0 +1,359 @@
+#include "telegram-bridge/command_handler.h"
+
+#include <cctype>
+
+#include "common/bus.h"
+#include "common/config.h"
+#include "common/control.h"
+#include "telegram-bridge/html_text.h"
+#include "telegram-bridge/messages.h"
+
+namespace gwr::telegram {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kReadTimeout = 1500ms;
+constexpr auto kWriteTimeout = 3000ms;
+
+std::string esc(std::string_view text, size_t max_units = 400) { return html_escape(clip(text, max_units)); }
+
+CommandResult one(std::string text, nlohmann::json keyboard = nullptr, std::string outcome = "ok") {
+  CommandResult r;
+  r.messages.push_back(make_message(std::move(text), std::move(keyboard)));
+  r.outcome = std::move(outcome);
+  return r;
+}
+
+CommandResult edit(int64_t message_id, std::string text, std::string outcome) {
+  CommandResult r;
+  Outgoing o = make_message(std::move(text));
+  o.kind = Outgoing::Kind::kEdit;
+  o.edit_message_id = message_id;
+  r.messages.push_back(std::move(o));
+  r.outcome = std::move(outcome);
+  return r;
+}
+
+std::string who(const CommandContext& ctx) {
+  return ctx.username.empty() ? "user " + std::to_string(ctx.user_id) : "@" + ctx.username;
+}
+
+// The first word and the rest.
+std::pair<std::string, std::string> split_word(const std::string& s) {
+  size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  size_t e = b;
+  while (e < s.size() && !std::isspace(static_cast<unsigned char>(s[e]))) ++e;
+  size_t r = e;
+  while (r < s.size() && std::isspace(static_cast<unsigned char>(s[r]))) ++r;
+  return {s.substr(b, e - b), s.substr(r)};
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::vector<Result<pb::Reply>> ControlPort::call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout) {
+  std::vector<Result<pb::Reply>> out;
+  out.reserve(calls.size());
+  for (const auto& c : calls) out.push_back(call(c.component, c.request, timeout));
+  return out;
+}
+
+namespace {
+
+// Reply.error is an answer too, but only a refusal or a validation error is
+// one to show; anything else means the component could not serve it.
+Result<pb::Reply> usable(Result<pb::Reply> reply) {
+  if (!reply) return reply;
+  if (reply->has_error() && reply->error().code() != pb::Error::REFUSED &&
+      reply->error().code() != pb::Error::INVALID_ARGUMENT) {
+    return make_error(describe_error(reply->error()));
+  }
+  return reply;
+}
+
+}  // namespace
+
+Result<pb::Reply> CommandHandler::ask(const std::string& component, const pb::Request& request,
+                                      std::chrono::milliseconds timeout) {
+  return usable(port_.call(component, request, timeout));
+}
+
+std::string CommandHandler::callback_ack(const std::string& data) {
+  if (data == button::kRepair) return "Confirm the repair below";
+  if (data == button::kLogs) return "Recent repair events";
+  if (data == button::kPause) return "Pausing auto-repair…";
+  if (data == button::kResume) return "Resuming auto-repair…";
+  if (data == button::kStats) return "Repair statistics";
+  if (data == button::kRepairConfirm) return "Starting a repair…";
+  if (data == button::kRepairCancel) return "Cancelled";
+  return "This button is no longer supported";
+}
+
+bool CommandHandler::command_has_side_effect(const std::string& name, const std::string& args) {
+  if (name == "pause" || name == "resume") return true;
+  if (name == "config") {
+    const std::string sub = lower(split_word(args).first);
+    return sub == "set" || sub == "reset";
+  }
+  return false;
+}
+
+bool CommandHandler::callback_has_side_effect(const std::string& data) {
+  return data == button::kPause || data == button::kResume || data == button::kRepairConfirm;
+}
+
+CommandResult CommandHandler::handle_command(const std::string& name, const std::string& args,
+                                             const CommandContext& ctx) {
+  CommandResult r;
+  const int64_t sent_ms = ctx.message_date * 1000;
+  if (command_has_side_effect(name, args) && ctx.message_date > 0 && ctx.now_ms - sent_ms > kStaleCommandMs) {
+    r = one("⏱ Not done: /" + esc(name, 40) + " was sent at " + clock_time(sent_ms, ctx.now_ms) + " (" +
+                human_duration(ctx.now_ms - sent_ms) + " ago) while I could not read it. Send it again if you still "
+                "want it.",
+            nullptr, "stale");
+  } else if (name == "status") {
+    r = status(ctx);
+  } else if (name == "repair") {
+    r = repair_question(ctx);
+  } else if (name == "logs") {
+    r = logs(ctx);
+  } else if (name == "history" || name == "stats") {
+    r = history(ctx);
+  } else if (name == "config") {
+    r = config(args, ctx);
+  } else if (name == "pause") {
+    r = pause(args, ctx);
+  } else if (name == "resume") {
+    r = resume(ctx);
+  } else if (name == "start" || name == "help") {
+    r = one(render_help());
+  } else {
+    r = one(render_help(name), nullptr, "unknown command");
+  }
+  for (auto& m : r.messages) {
+    if (m.kind == Outgoing::Kind::kSend && m.reply_to == 0 && m.incident.empty()) m.reply_to = ctx.message_id;
+  }
+  return r;
+}
+
+CommandResult CommandHandler::handle_callback(const std::string& data, const CommandContext& ctx) {
+  if (data == button::kRepair) return repair_question(ctx);
+  if (data == button::kLogs) return logs(ctx);
+  if (data == button::kPause) return pause("", ctx);
+  if (data == button::kResume) return resume(ctx);
+  if (data == button::kStats) return history(ctx);
+  if (data == button::kRepairConfirm) return repair_confirmed(ctx);
+  if (data == button::kRepairCancel) return edit(ctx.message_id, "✖ Repair cancelled — nothing was started.", "cancelled");
+  CommandResult r;
+  r.outcome = "unknown button";
+  return r;
+}
+
+CommandResult CommandHandler::interrupted(const std::string& what, const CommandContext& ctx) {
+  CommandResult r = one("⚠️ I was restarted while carrying out " + esc(what, 60) +
+                            ". It may or may not have taken effect — check /status before trying again.",
+                        nullptr, "interrupted");
+  if (ctx.message_id) r.messages[0].reply_to = ctx.message_id;
+  return r;
+}
+
+CommandResult CommandHandler::status(const CommandContext& ctx) {
+  StatusView v;
+  v.now_ms = ctx.now_ms;
+  std::vector<ControlPort::Call> calls(3);
+  calls[0].component = kProber;
+  calls[0].request.mutable_probe_status();
+  calls[1].component = kRepairer;
+  calls[1].request.mutable_repair_status();
+  calls[2].component = kSupervisor;
+  calls[2].request.mutable_components();
+  auto replies = port_.call_all(calls, kReadTimeout);
+  if (auto r = usable(std::move(replies[0])); r && r->has_probe_status()) {
+    v.probe = r->probe_status();
+  } else {
+    v.probe_error = r ? "unexpected answer" : r.message();
+  }
+  if (auto r = usable(std::move(replies[1])); r && r->has_repair_status()) {
+    v.repair = r->repair_status();
+  } else {
+    v.repair_error = r ? "unexpected answer" : r.message();
+  }
+  if (auto r = usable(std::move(replies[2])); r && r->has_components()) {
+    v.components = r->components();
+  } else {
+    v.components_error = r ? "unexpected answer" : r.message();
+  }
+  const bool paused = v.repair && v.repair->paused();
+  CommandResult out = one(render_status(v), main_keyboard(paused));
+  if (!v.probe || !v.repair || !v.components) out.outcome = "partial";
+  return out;
+}
+
+CommandResult CommandHandler::repair_question(const CommandContext& ctx) {
+  pb::Request status;
+  status.mutable_repair_status();
+  auto st = ask(kRepairer, status, kReadTimeout);
+  if (!st || !st->has_repair_status()) {
+    return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
+  }
+  if (st->repair_status().in_progress()) {
+    return one("🔧 Repair #" + std::to_string(st->repair_status().current_repair_id()) + " is already running (tier " +
+                   std::to_string(st->repair_status().current_tier()) + "). Its outcome will be posted here.",
+               nullptr, "already running");
+  }
+  std::optional<pb::GatewayHealth> health;
+  pb::Request probe;
+  probe.mutable_probe_status();
+  if (auto r = ask(kProber, probe, kReadTimeout); r && r->has_probe_status()) health = r->probe_status().health();
+  return one(render_repair_confirmation(health, ctx.now_ms), confirm_keyboard(), "asked to confirm");
+}
+
+CommandResult CommandHandler::repair_confirmed(const CommandContext& ctx) {
+  if (ctx.message_date > 0 && ctx.now_ms - ctx.message_date * 1000 > kConfirmationValidityMs) {
+    return edit(ctx.message_id, "⌛ This confirmation expired — nothing was started. Send /repair again.", "expired");
+  }
+  pb::Request req;
+  req.mutable_repair()->set_actor(ctx.actor());
+  req.mutable_repair()->set_reason("manual repair from Telegram");
+  auto r = ask(kRepairer, req, kWriteTimeout);
+  if (!r) {
+    return edit(ctx.message_id,
+                "⚠️ Could not reach the repairer (" + esc(r.message(), 300) +
+                    "). The repair may not have started — check /status.",
+                "repairer unavailable");
+  }
+  if (r->has_error()) {
+    return edit(ctx.message_id, "✖ Not started: " + esc(r->error().message(), 400), "refused");
+  }
+  if (!r->has_repair_accepted()) return edit(ctx.message_id, "⚠️ The repairer gave an unexpected answer.", "unexpected");
+  const int64_t id = r->repair_accepted().repair_id();
+  return edit(ctx.message_id,
+              "🔧 <b>Repair #" + std::to_string(id) + " started</b> by " + esc(who(ctx), 80) +
+                  ". Its progress and outcome follow in the repair's own message.",
+              "repair #" + std::to_string(id) + " started");
+}
+
+CommandResult CommandHandler::pause(const std::string& reason, const CommandContext& ctx) {
+  pb::Request status;
+  status.mutable_repair_status();
+  auto st = ask(kRepairer, status, kReadTimeout);
+  if (!st || !st->has_repair_status()) {
+    return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
+  }
+  if (st->repair_status().paused()) {
+    const auto& s = st->repair_status();
+    return one("⏸ Auto-repair is already paused, by " + esc(actor_label(s.paused_by()), 80) +
+                   (s.paused_at_ms() ? " since " + clock_time(s.paused_at_ms(), ctx.now_ms) : std::string()) + ".",
+               main_keyboard(true), "already paused");
+  }
+  pb::Request req;
+  req.mutable_pause()->set_actor(ctx.actor());
+  req.mutable_pause()->set_reason(reason.empty() ? "paused from Telegram by " + who(ctx) : reason);
+  auto r = ask(kRepairer, req, kWriteTimeout);
+  if (!r) return one(render_unavailable("repairer", r.message()), nullptr, "repairer unavailable");
+  if (r->has_error()) return one("✖ Not paused: " + esc(r->error().message()), nullptr, "refused");
+  std::string text = "⏸ <b>Auto-repair paused</b>";
+  if (!reason.empty()) text += ": " + esc(reason, 300);
+  text += "\nThe gateway is still watched, but nothing is repaired until /resume.";
+  return one(text, main_keyboard(true));
+}
+
+CommandResult CommandHandler::resume(const CommandContext& ctx) {
+  pb::Request status;
+  status.mutable_repair_status();
+  auto st = ask(kRepairer, status, kReadTimeout);
+  if (!st || !st->has_repair_status()) {
+    return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
+  }
+  if (!st->repair_status().paused()) {
+    return one("▶️ Auto-repair is already on.", main_keyboard(false), "not paused");
+  }
+  pb::Request req;
+  req.mutable_resume()->set_actor(ctx.actor());
+  auto r = ask(kRepairer, req, kWriteTimeout);
+  if (!r) return one(render_unavailable("repairer", r.message()), nullptr, "repairer unavailable");
+  if (r->has_error()) return one("✖ Not resumed: " + esc(r->error().message()), nullptr, "refused");
+  std::string text = "▶️ <b>Auto-repair resumed</b>.";
+  if (r->has_repair_status() && r->repair_status().cooldown_until_ms() > ctx.now_ms) {
+    text += "\n⏳ A cooldown is still on until " + clock_time(r->repair_status().cooldown_until_ms(), ctx.now_ms) + ".";
+  } else {
+    text += " If the gateway is down, a repair starts now.";
+  }
+  return one(text, main_keyboard(false));
+}
+
+CommandResult CommandHandler::logs(const CommandContext& ctx) {
+  pb::Request req;
+  req.mutable_logs()->set_limit(10);
+  auto r = ask(kRepairer, req, kReadTimeout);
+  if (!r || !r->has_logs()) {
+    return one(render_unavailable("repairer", r ? "unexpected answer" : r.message()), nullptr, "repairer unavailable");
+  }
+  return one(render_logs(r->logs(), ctx.now_ms));
+}
+
+CommandResult CommandHandler::history(const CommandContext& /*ctx*/) {
+  pb::Request req;
+  req.mutable_stats();
+  auto r = ask(kRepairer, req, kReadTimeout);
+  if (!r || !r->has_stats()) {
+    return one(render_unavailable("repairer", r ? "unexpected answer" : r.message()), nullptr, "repairer unavailable");
+  }
+  return one(render_stats(r->stats()));
+}
+
+CommandResult CommandHandler::config(const std::string& args, const CommandContext& ctx) {
+  const auto [sub_raw, rest] = split_word(args);
+  const std::string sub = lower(sub_raw);
+  if (sub.empty()) {
+    pb::Request req;
+    req.mutable_get_config();  // never include_secrets
+    auto r = ask(kSupervisor, req, kReadTimeout);
+    if (!r || !r->has_config()) {
+      return one(render_unavailable("supervisor", r ? "unexpected answer" : r.message()), nullptr,
+                 "supervisor unavailable");
+    }
+    return one(render_config(r->config()));
+  }
+  const std::string usage =
+      "Usage: <code>/config set KEY VALUE</code> or <code>/config reset KEY</code>; /config lists the settings.";
+  if (sub != "set" && sub != "reset") return one("❌ " + usage, nullptr, "usage");
+  const auto [key, value] = split_word(rest);
+  if (key.empty() || (sub == "set" && value.empty())) return one("❌ " + usage, nullptr, "usage");
+  if (!is_config_key(key)) {
+    return one("❌ There is no setting <code>" + esc(key, 80) + "</code>. /config lists the ones you can change.",
+               nullptr, "unknown key");
+  }
+  if (is_secret_key(key)) {
+    return one("❌ <code>" + esc(key, 80) +
+                   "</code> is a secret: set it in the config file or the environment, never in a chat.",
+               nullptr, "secret key");
+  }
+  pb::Request req;
+  auto* set = req.mutable_set_config();
+  set->set_key(key);
+  set->set_actor(ctx.actor());
+  if (sub == "reset") {
+    set->set_reset(true);
+  } else {
+    set->set_value(value);
+  }
+  auto r = ask(kSupervisor, req, kWriteTimeout);
+  if (!r) return one(render_unavailable("supervisor", r.message()), nullptr, "supervisor unavailable");
+  if (r->has_error()) return one("❌ Not changed: " + esc(r->error().message(), 500), nullptr, "invalid");
+  if (!r->has_set_config()) return one("⚠️ The supervisor gave an unexpected answer.", nullptr, "unexpected");
+  const auto& s = r->set_config();
+  return one("✅ <code>" + esc(s.key(), 80) + "</code> = <code>" + esc(s.value(), 200) + "</code>" +
+                 (sub == "reset" ? " (run-time change undone)" : "") + "\nSaved and applied (config v" +
+                 std::to_string(s.version()) + ").",
+             nullptr, "set");
+}
+
+}  // namespace gwr::telegram

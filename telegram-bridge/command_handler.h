@@ -1,0 +1,89 @@
+// CommandHandler: what each command and button does. The answers come from
+// the repairer, the prober and the supervisor through a ControlPort, so the
+// handler holds no socket and is unit-tested with a scripted port. A
+// component that does not answer is reported as unavailable, never as a
+// failure of the bot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "gwr.pb.h"
+#include "telegram-bridge/outgoing.h"
+
+namespace gwr::telegram {
+
+// A request to a component's control socket ("prober", "repairer", "supervisor").
+class ControlPort {
+ public:
+  virtual ~ControlPort() = default;
+  // One request, one reply; a component that is down or silent is an error.
+  virtual Result<pb::Reply> call(const std::string& component, const pb::Request& request,
+                                 std::chrono::milliseconds timeout) = 0;
+
+  struct Call {
+    std::string component;
+    pb::Request request;
+  };
+  // Several requests at once, replies in the same order. This one asks one
+  // after the other; a real port asks concurrently, so /status waits for the
+  // slowest component rather than for the sum of them.
+  virtual std::vector<Result<pb::Reply>> call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout);
+};
+
+// Who asked, where, and when.
+struct CommandContext {
+  int64_t chat_id = 0;
+  int64_t user_id = 0;
+  std::string username;
+  int64_t message_id = 0;    // the command message, or the bot message under a button
+  int64_t message_date = 0;  // unix seconds of that message
+  int64_t now_ms = 0;
+  std::string actor() const { return "telegram:" + std::to_string(user_id); }
+};
+
+struct CommandResult {
+  std::vector<Outgoing> messages;  // in order; chat ids are filled in by the caller
+  std::string outcome;             // short, for the log ("ok", "refused", "repairer unavailable", ...)
+};
+
+// A confirmation older than this no longer starts a repair.
+inline constexpr int64_t kConfirmationValidityMs = 5 * 60'000;
+// A side-effecting command delivered later than this (the bridge was down) is not carried out.
+inline constexpr int64_t kStaleCommandMs = 10 * 60'000;
+
+class CommandHandler {
+ public:
+  explicit CommandHandler(ControlPort& port) : port_(port) {}
+
+  // "/name args": replies to the command message.
+  CommandResult handle_command(const std::string& name, const std::string& args, const CommandContext& ctx);
+  // A button press (answerCallbackQuery is the caller's, with callback_ack()).
+  CommandResult handle_callback(const std::string& data, const CommandContext& ctx);
+  // What to say when the bridge restarted while a side-effecting command was in flight.
+  static CommandResult interrupted(const std::string& what, const CommandContext& ctx);
+
+  // The short answerCallbackQuery text for a button, before its action runs.
+  static std::string callback_ack(const std::string& data);
+  // Commands and buttons that change something (and so get an in-progress marker).
+  static bool command_has_side_effect(const std::string& name, const std::string& args);
+  static bool callback_has_side_effect(const std::string& data);
+
+ private:
+  CommandResult status(const CommandContext& ctx);
+  CommandResult repair_question(const CommandContext& ctx);
+  CommandResult repair_confirmed(const CommandContext& ctx);
+  CommandResult pause(const std::string& reason, const CommandContext& ctx);
+  CommandResult resume(const CommandContext& ctx);
+  CommandResult logs(const CommandContext& ctx);
+  CommandResult history(const CommandContext& ctx);
+  CommandResult config(const std::string& args, const CommandContext& ctx);
+  Result<pb::Reply> ask(const std::string& component, const pb::Request& request, std::chrono::milliseconds timeout);
+
+  ControlPort& port_;
+};
+
+}  // namespace gwr::telegram

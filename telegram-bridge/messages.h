@@ -1,0 +1,82 @@
+// What the bot says, as Telegram HTML: answers to commands, the inline
+// keyboards and the small formatters shared with the notifications. Pure
+// functions from control replies (and `now`) to text; every dynamic string
+// is escaped and every result fits in one message.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "gwr.pb.h"
+
+namespace gwr::telegram {
+
+// callback_data tokens of the inline buttons (each well under 64 bytes).
+namespace button {
+inline constexpr const char* kRepair = "repair";
+inline constexpr const char* kLogs = "logs";
+inline constexpr const char* kPause = "pause";
+inline constexpr const char* kResume = "resume";
+inline constexpr const char* kStats = "stats";
+inline constexpr const char* kRepairConfirm = "repair_confirm";
+inline constexpr const char* kRepairCancel = "repair_cancel";
+}  // namespace button
+
+// [🔄 Repair Now] [📋 View Logs] / [⏸ Pause or ▶ Resume] [📊 Stats]
+nlohmann::json main_keyboard(bool paused);
+// [✅ Repair now] [✖ Cancel]
+nlohmann::json confirm_keyboard();
+
+// "healthy", "down", ...
+std::string state_name(pb::GatewayState state);
+// 🟢 healthy, 🔵 starting, 🟡 degraded, 🔴 down, ⚪ unknown
+std::string state_emoji(pb::GatewayState state);
+// "850ms", "2.3s", "41s", "5m12s", "2h3m", "3d4h"
+std::string human_duration(int64_t ms);
+// Local "HH:MM" today, "Mon DD HH:MM" on another day.
+std::string clock_time(int64_t wall_ms, int64_t now_ms);
+// Local "HH:MM:SS".
+std::string clock_time_seconds(int64_t wall_ms);
+// "telegram:42" -> "Telegram user 42"; others as they are.
+std::string actor_label(std::string_view actor);
+
+// What /status gathered; a part is absent when its component did not answer.
+struct StatusView {
+  std::optional<pb::ProbeStatusReply> probe;
+  std::string probe_error;
+  std::optional<pb::RepairStatusReply> repair;
+  std::string repair_error;
+  std::optional<pb::ComponentsReply> components;
+  std::string components_error;
+  int64_t now_ms = 0;
+};
+std::string render_status(const StatusView& view);
+
+// /logs: the newest events last.
+std::string render_logs(const pb::LogsReply& logs, int64_t now_ms);
+// One repair event as a line of plain text (not yet escaped).
+std::string event_line(const pb::RepairEvent& event);
+
+// /history
+std::string render_stats(const pb::StatsReply& stats);
+
+// /config: the run-time settable (monitoring) settings, never a secret.
+std::string render_config(const pb::ConfigReply& config);
+
+// /start, /help, and the short help after an unknown command ("" = none).
+std::string render_help(std::string_view unknown_command = {});
+
+// /repair: the question before a manual repair.
+std::string render_repair_confirmation(const std::optional<pb::GatewayHealth>& health, int64_t now_ms);
+
+// "⚠️ The repairer did not answer (...)".
+std::string render_unavailable(std::string_view component, std::string_view error);
+
+// The Bot API command menu for setMyCommands.
+nlohmann::json bot_commands();
+
+}  // namespace gwr::telegram

@@ -1,0 +1,627 @@
+#include "telegram-bridge/notification_planner.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+#include "telegram-bridge/html_text.h"
+#include "telegram-bridge/messages.h"
+
+namespace gwr::telegram {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxProgressLines = 20;
+
+std::string esc(std::string_view text, size_t max_units = 400) { return html_escape(clip(text, max_units)); }
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+std::string tier_list(const std::vector<uint32_t>& tiers) {
+  std::string out;
+  for (auto t : tiers) out += (out.empty() ? "" : ", ") + std::to_string(t);
+  return out;
+}
+
+std::string step_line(const pb::RepairStep& s) {
+  std::string line = std::string(s.ok() ? "✅" : "❌") + " tier " + std::to_string(s.tier()) + " · " + s.name() + " (" +
+                     human_duration(s.duration_ms()) + (s.timed_out() ? ", timed out" : "") + ")";
+  if (!s.detail().empty()) line += ": " + s.detail();
+  return line;
+}
+
+}  // namespace
+
+PlannerSettings PlannerSettings::from_config(const pb::Config& config) {
+  PlannerSettings s;
+  if (config.telegram().reminder_interval() > 0) s.reminder_interval_ms = config.telegram().reminder_interval();
+  return s;
+}
+
+std::string incident_key(int64_t repair_id) { return "repair:" + std::to_string(repair_id); }
+
+std::string warning_key(std::string_view reason) {
+  std::string out;
+  for (char c : reason) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) out += c;
+  }
+  return out.substr(0, 200);
+}
+
+json Incident::to_json() const {
+  json tf = json::object();
+  for (const auto& [t, why] : tier_failures) tf[std::to_string(t)] = why;
+  return {{"repair_id", repair_id},
+          {"tier", tier},
+          {"manual", manual},
+          {"actor", actor},
+          {"reason", reason},
+          {"started_at_ms", started_at_ms},
+          {"lines", lines},
+          {"hidden_lines", hidden_lines},
+          {"tier_failures", tf},
+          {"tiers_tried", tiers_tried},
+          {"outcome", static_cast<int>(outcome)},
+          {"fixed_by_tier", fixed_by_tier},
+          {"duration_ms", duration_ms},
+          {"details", details},
+          {"diagnosis", diagnosis},
+          {"finished_at_ms", finished_at_ms},
+          {"reply_sent", reply_sent},
+          {"escalate_at_ms", escalate_at_ms},
+          {"last_edit_ms", last_edit_ms},
+          {"edit_pending", edit_pending}};
+}
+
+Incident Incident::from_json(const json& j) {
+  Incident i;
+  if (!j.is_object()) return i;
+  i.repair_id = j.value("repair_id", int64_t{0});
+  i.tier = j.value("tier", 0u);
+  i.manual = j.value("manual", false);
+  i.actor = j.value("actor", "");
+  i.reason = j.value("reason", "");
+  i.started_at_ms = j.value("started_at_ms", int64_t{0});
+  if (j.contains("lines") && j["lines"].is_array()) {
+    for (const auto& l : j["lines"]) {
+      if (l.is_string()) i.lines.push_back(l.get<std::string>());
+    }
+  }
+  i.hidden_lines = j.value("hidden_lines", 0u);
+  if (j.contains("tier_failures") && j["tier_failures"].is_object()) {
+    for (auto it = j["tier_failures"].begin(); it != j["tier_failures"].end(); ++it) {
+      if (it.value().is_string()) i.tier_failures[static_cast<uint32_t>(std::atoi(it.key().c_str()))] = it.value();
+    }
+  }
+  if (j.contains("tiers_tried") && j["tiers_tried"].is_array()) {
+    for (const auto& t : j["tiers_tried"]) {
+      if (t.is_number_unsigned()) i.tiers_tried.push_back(t.get<uint32_t>());
+    }
+  }
+  const int outcome = j.value("outcome", 0);
+  i.outcome = outcome == 1 ? Outcome::kRecovered : outcome == 2 ? Outcome::kFailed : Outcome::kRunning;
+  i.fixed_by_tier = j.value("fixed_by_tier", 0u);
+  i.duration_ms = j.value("duration_ms", int64_t{0});
+  i.details = j.value("details", "");
+  i.diagnosis = j.value("diagnosis", "");
+  i.finished_at_ms = j.value("finished_at_ms", int64_t{0});
+  i.reply_sent = j.value("reply_sent", false);
+  i.escalate_at_ms = j.value("escalate_at_ms", int64_t{0});
+  i.last_edit_ms = j.value("last_edit_ms", int64_t{0});
+  i.edit_pending = j.value("edit_pending", false);
+  return i;
+}
+
+std::string render_incident(const Incident& inc, int64_t now_ms) {
+  std::string out;
+  const std::string tier = std::to_string(inc.tier);
+  switch (inc.outcome) {
+    case Incident::Outcome::kRunning:
+      out += inc.manual ? "🔧 <b>Manual repair — tier " + tier + "</b>" : "🔧 <b>Gateway down — repairing (tier " + tier + ")</b>";
+      break;
+    case Incident::Outcome::kRecovered:
+      out += "✅ <b>Gateway repaired by tier " + std::to_string(inc.fixed_by_tier) + "</b> (took " +
+             human_duration(inc.duration_ms) + ")";
+      break;
+    case Incident::Outcome::kFailed:
+      out += "❌ <b>Repair failed</b>";
+      if (!inc.tiers_tried.empty()) out += " (tiers " + tier_list(inc.tiers_tried) + ")";
+      break;
+  }
+  out += "\n";
+  if (!inc.reason.empty()) out += "Reason: " + esc(inc.reason, 500) + "\n";
+  out += "Repair #" + std::to_string(inc.repair_id) + " · " +
+         (inc.manual ? "manual, by " + esc(actor_label(inc.actor), 80) : std::string("automatic"));
+  if (inc.started_at_ms > 0) out += " · started " + clock_time_seconds(inc.started_at_ms);
+  out += "\n";
+  if (!inc.lines.empty()) {
+    out += "\n";
+    if (inc.hidden_lines) out += "<i>… " + std::to_string(inc.hidden_lines) + " earlier step(s)</i>\n";
+    for (const auto& l : inc.lines) out += esc(l, 300) + "\n";
+  }
+  if (inc.outcome == Incident::Outcome::kRunning && inc.started_at_ms > 0 && now_ms > inc.started_at_ms) {
+    out += "<i>running for " + human_duration(now_ms - inc.started_at_ms) + "</i>";
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return fit_html(out);
+}
+
+std::string render_recovered(const Incident& inc) {
+  std::string out = "🟢 <b>Gateway recovered</b> (tier " + std::to_string(inc.fixed_by_tier) + ", took " +
+                    human_duration(inc.duration_ms) + ")\nRepair #" + std::to_string(inc.repair_id);
+  if (inc.manual) out += " · manual, by " + esc(actor_label(inc.actor), 80);
+  return out;
+}
+
+std::string render_escalation(const Incident& inc) {
+  std::string out = "🔴 <b>Gateway down, all tiers failed — human intervention needed</b>\n";
+  out += "Repair #" + std::to_string(inc.repair_id);
+  if (!inc.tiers_tried.empty()) out += " · tiers tried: " + tier_list(inc.tiers_tried);
+  if (inc.duration_ms > 0) out += " · " + human_duration(inc.duration_ms);
+  out += "\n";
+  if (!inc.reason.empty()) out += "Reason: " + esc(inc.reason, 400) + "\n";
+  out += "\n<b>What was tried</b>\n";
+  if (inc.tier_failures.empty()) {
+    out += "• " + (inc.details.empty() ? std::string("no tier reported why it failed") : esc(inc.details, 600)) + "\n";
+  } else {
+    for (const auto& [tier, why] : inc.tier_failures) {
+      out += "• Tier " + std::to_string(tier) + ": " + esc(why.empty() ? "failed" : why, 500) + "\n";
+    }
+    if (!inc.details.empty()) out += "Outcome: " + esc(inc.details, 500) + "\n";
+  }
+  if (!inc.diagnosis.empty()) out += "\n<b>AI diagnosis</b>\n<i>" + esc(inc.diagnosis, 1500) + "</i>\n";
+  out += "\n<b>What to do</b>\n";
+  out += "• <code>gwrctl show " + std::to_string(inc.repair_id) + "</code> — every step, with its output\n";
+  out += "• Check the gateway's own logs and the system journal (<code>journalctl</code> on Linux, "
+         "<code>log show</code> on macOS)\n";
+  out += "• Once the cause is fixed, tap 🔄 Repair Now or send /repair; /status shows whether auto-repair is cooling down";
+  return fit_html(out);
+}
+
+void NotificationPlanner::set_paused(bool paused) {
+  if (paused_ != paused) {
+    paused_ = paused;
+    changes_.misc = true;
+  }
+}
+
+void NotificationPlanner::changed(const Incident& inc) {
+  const std::string key = incident_key(inc.repair_id);
+  for (auto& [k, j] : changes_.incidents) {
+    if (k == key) {
+      j = nullptr;  // re-serialized in take_changes
+      return;
+    }
+  }
+  changes_.incidents.emplace_back(key, nullptr);
+}
+
+void NotificationPlanner::changed(const Warning& w) {
+  for (auto& x : changes_.warnings) {
+    if (x.key == w.key) {
+      x = w;
+      return;
+    }
+  }
+  changes_.warnings.push_back(w);
+}
+
+NotificationPlanner::Changes NotificationPlanner::take_changes() {
+  Changes c = std::move(changes_);
+  changes_ = Changes{};
+  std::vector<std::pair<std::string, json>> incidents;
+  for (auto& [key, j] : c.incidents) {
+    const auto it = incidents_.find(key);
+    if (it != incidents_.end()) incidents.emplace_back(key, it->second.to_json());
+  }
+  c.incidents = std::move(incidents);
+  std::vector<Warning> warnings;
+  for (const auto& w : c.warnings) {
+    const auto it = warnings_.find(w.key);
+    if (it != warnings_.end()) warnings.push_back(it->second);
+  }
+  c.warnings = std::move(warnings);
+  return c;
+}
+
+void NotificationPlanner::restore_incident(const json& j) {
+  Incident inc = Incident::from_json(j);
+  if (inc.repair_id != 0) incidents_[incident_key(inc.repair_id)] = std::move(inc);
+}
+
+void NotificationPlanner::restore_warning(const Warning& w) {
+  if (!w.key.empty()) warnings_[w.key] = w;
+}
+
+json NotificationPlanner::misc_json() const {
+  return {{"paused", paused_},
+          {"cooldown_until_noticed", cooldown_until_noticed_},
+          {"cooldown_end_noticed", cooldown_end_noticed_},
+          {"pause_noticed", pause_noticed_},
+          {"deferred_noticed", deferred_noticed_},
+          {"deferred_noticed_at", deferred_noticed_at_}};
+}
+
+void NotificationPlanner::restore_misc(const json& j) {
+  if (!j.is_object()) return;
+  paused_ = j.value("paused", false);
+  cooldown_until_noticed_ = j.value("cooldown_until_noticed", int64_t{0});
+  cooldown_end_noticed_ = j.value("cooldown_end_noticed", false);
+  pause_noticed_ = j.value("pause_noticed", "");
+  deferred_noticed_ = j.value("deferred_noticed", "");
+  deferred_noticed_at_ = j.value("deferred_noticed_at", int64_t{0});
+}
+
+void NotificationPlanner::add_line(Incident& inc, std::string line) {
+  inc.lines.push_back(std::move(line));
+  while (inc.lines.size() > kMaxProgressLines) {
+    inc.lines.erase(inc.lines.begin());
+    ++inc.hidden_lines;
+  }
+}
+
+void NotificationPlanner::queue_edit(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out) {
+  Outgoing o;
+  o.kind = Outgoing::Kind::kEdit;
+  o.incident = incident_key(inc.repair_id);
+  o.text = render_incident(inc, now_ms);
+  out.push_back(std::move(o));
+  inc.last_edit_ms = now_ms;
+  inc.edit_pending = false;
+  changed(inc);
+}
+
+void NotificationPlanner::progress_changed(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out) {
+  inc.edit_pending = true;
+  changed(inc);
+  if (now_ms - inc.last_edit_ms >= settings_.edit_interval_ms) queue_edit(inc, now_ms, out);
+}
+
+void NotificationPlanner::queue_escalation(Incident& inc, std::vector<Outgoing>& out) {
+  Outgoing o = make_message(render_escalation(inc), main_keyboard(paused_));
+  o.incident = incident_key(inc.repair_id);
+  o.reply_to_incident = true;
+  out.push_back(std::move(o));
+  inc.reply_sent = true;
+  inc.escalate_at_ms = 0;
+  changed(inc);
+}
+
+Outgoing NotificationPlanner::notice(std::string text, int64_t repair_id, bool keyboard) const {
+  Outgoing o = make_message(fit_html(text), keyboard ? main_keyboard(paused_) : nlohmann::json(nullptr));
+  if (repair_id != 0) {
+    o.incident = incident_key(repair_id);
+    o.reply_to_incident = true;
+  }
+  return o;
+}
+
+Incident& NotificationPlanner::open_incident(const pb::RepairEvent& e, int64_t now_ms, bool& created) {
+  const std::string key = incident_key(e.repair_id());
+  auto it = incidents_.find(key);
+  created = it == incidents_.end();
+  if (!created) return it->second;
+  Incident inc;
+  inc.repair_id = e.repair_id();
+  inc.tier = e.tier() ? e.tier() : 1;
+  inc.manual = e.trigger() == pb::TRIGGER_MANUAL;
+  inc.actor = e.actor();
+  inc.reason = e.reason();
+  inc.started_at_ms = e.at_ms() > 0 ? e.at_ms() : now_ms;
+  if (e.kind() != pb::RepairEvent::STARTED && e.kind() != pb::RepairEvent::RESUMING) {
+    add_line(inc, "(joined this repair late: earlier steps are in /logs)");
+  }
+  return incidents_.emplace(key, std::move(inc)).first->second;
+}
+
+std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent& e, int64_t now_ms) {
+  std::vector<Outgoing> out;
+  const int64_t id = e.repair_id();
+  // A thread that was just created opens with one message showing the event;
+  // an existing one is edited.
+  auto open_or_update = [&](Incident& inc, bool created) {
+    if (created) {
+      Outgoing o = make_message(render_incident(inc, now_ms));
+      o.incident = incident_key(inc.repair_id);
+      o.opens_incident = true;
+      out.push_back(std::move(o));
+      inc.last_edit_ms = now_ms;
+      inc.edit_pending = false;
+      changed(inc);
+    } else {
+      progress_changed(inc, now_ms, out);
+    }
+  };
+  bool created = false;
+  switch (e.kind()) {
+    case pb::RepairEvent::STARTED:
+    case pb::RepairEvent::RESUMING: {
+      if (id == 0) break;
+      Incident& inc = open_incident(e, now_ms, created);
+      if (created) {
+        if (e.kind() == pb::RepairEvent::RESUMING) add_line(inc, "↻ the repairer restarted; continuing");
+        open_or_update(inc, true);
+      } else if (inc.outcome == Incident::Outcome::kRunning && e.kind() == pb::RepairEvent::RESUMING) {
+        add_line(inc, "↻ the repairer restarted; continuing with tier " + std::to_string(e.tier()));
+        open_or_update(inc, false);
+      }
+      break;
+    }
+    case pb::RepairEvent::STEP:
+    case pb::RepairEvent::TIER_FAILED:
+    case pb::RepairEvent::TIER3_REJECTED: {
+      if (id == 0) break;
+      Incident& inc = open_incident(e, now_ms, created);
+      if (inc.outcome != Incident::Outcome::kRunning) break;  // late or repeated: the thread is closed
+      if (e.kind() == pb::RepairEvent::STEP) {
+        inc.tier = std::max(inc.tier, e.step().tier());
+        add_line(inc, step_line(e.step()));
+      } else if (e.kind() == pb::RepairEvent::TIER_FAILED) {
+        inc.tier_failures[e.tier()] = e.details();
+        add_line(inc, "⚠️ tier " + std::to_string(e.tier()) + " failed" + (e.details().empty() ? "" : ": " + e.details()));
+      } else {
+        add_line(inc, "🛡 tier 3: " + std::to_string(e.rejected_lines_size()) +
+                          " line(s) of the AI plan rejected by the allowlist");
+      }
+      open_or_update(inc, created);
+      break;
+    }
+    case pb::RepairEvent::FINISHED: {
+      if (id == 0) break;
+      Incident& inc = open_incident(e, now_ms, created);
+      if (inc.outcome != Incident::Outcome::kRunning) break;
+      inc.outcome = e.success() ? Incident::Outcome::kRecovered : Incident::Outcome::kFailed;
+      if (e.success()) inc.fixed_by_tier = e.tier();
+      if (e.tier()) inc.tier = e.tier();
+      inc.duration_ms = e.duration_ms();
+      inc.details = e.details();
+      inc.diagnosis = e.diagnosis();
+      if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
+      if (inc.reason.empty()) inc.reason = e.reason();
+      inc.finished_at_ms = now_ms;
+      // The final state always lands, whatever the edit interval says.
+      if (created) {
+        open_or_update(inc, true);
+      } else {
+        queue_edit(inc, now_ms, out);
+      }
+      if (e.success()) {
+        Outgoing o = make_message(render_recovered(inc));
+        o.incident = incident_key(id);
+        o.reply_to_incident = true;
+        out.push_back(std::move(o));
+        inc.reply_sent = true;
+      } else {
+        inc.escalate_at_ms = now_ms + settings_.escalation_wait_ms;  // ESCALATION normally follows at once
+      }
+      changed(inc);
+      break;
+    }
+    case pb::RepairEvent::ESCALATION: {
+      if (id == 0) {
+        Incident tmp;
+        tmp.details = e.details();
+        tmp.diagnosis = e.diagnosis();
+        tmp.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
+        out.push_back(make_message(render_escalation(tmp), main_keyboard(paused_)));
+        break;
+      }
+      Incident& inc = open_incident(e, now_ms, created);
+      if (inc.reply_sent) break;
+      if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
+      if (!e.details().empty()) inc.details = e.details();
+      if (!e.diagnosis().empty()) inc.diagnosis = e.diagnosis();
+      if (inc.reason.empty()) inc.reason = e.reason();
+      if (inc.outcome == Incident::Outcome::kRunning) {
+        inc.outcome = Incident::Outcome::kFailed;
+        inc.finished_at_ms = now_ms;
+        if (created) {
+          open_or_update(inc, true);
+        } else {
+          queue_edit(inc, now_ms, out);
+        }
+      }
+      queue_escalation(inc, out);
+      break;
+    }
+    case pb::RepairEvent::COOLDOWN_ENTERED: {
+      if (e.cooldown_until_ms() != 0 && e.cooldown_until_ms() == cooldown_until_noticed_) break;
+      cooldown_until_noticed_ = e.cooldown_until_ms();
+      cooldown_end_noticed_ = false;
+      changes_.misc = true;
+      const std::string why = e.details().empty() ? e.reason() : e.details();
+      out.push_back(notice("⏳ <b>Cooldown until " + clock_time(e.cooldown_until_ms(), now_ms) + "</b>" +
+                               (why.empty() ? std::string() : ": " + esc(why, 500)),
+                           id, false));
+      break;
+    }
+    case pb::RepairEvent::COOLDOWN_ENDED: {
+      if (cooldown_end_noticed_) break;
+      cooldown_end_noticed_ = true;
+      changes_.misc = true;
+      out.push_back(notice("▶️ <b>Cooldown over</b>: automatic repairs are allowed again.", id, false));
+      break;
+    }
+    case pb::RepairEvent::PAUSED:
+    case pb::RepairEvent::RESUMED: {
+      const bool pausing = e.kind() == pb::RepairEvent::PAUSED;
+      set_paused(pausing);
+      const std::string state = pausing ? "paused" : "resumed";
+      if (pause_noticed_ == state) break;
+      pause_noticed_ = state;
+      changes_.misc = true;
+      // Someone who used the bot already got its answer; the chat hears about gwrctl and the like.
+      if (starts_with(e.actor(), "telegram:")) break;
+      std::string text = pausing ? "⏸ <b>Auto-repair paused</b> by " : "▶️ <b>Auto-repair resumed</b> by ";
+      text += esc(actor_label(e.actor()), 80);
+      if (pausing && !e.details().empty()) text += ": " + esc(e.details(), 300);
+      out.push_back(notice(text, id, true));
+      break;
+    }
+    case pb::RepairEvent::DEFERRED: {
+      const std::string what = e.details().empty() ? e.reason() : e.details();
+      if (what == deferred_noticed_ && now_ms - deferred_noticed_at_ < settings_.reminder_interval_ms) break;
+      deferred_noticed_ = what;
+      deferred_noticed_at_ = now_ms;
+      changes_.misc = true;
+      std::string text;
+      if (what.find("paused") != std::string::npos) {
+        text = "⏸ <b>The gateway needs a repair, but auto-repair is paused</b>\n";
+        if (!e.reason().empty()) text += esc(e.reason(), 400) + "\n";
+        text += "Send /resume, or tap 🔄 Repair Now.";
+      } else {
+        text = "⌛ <b>Repair deferred</b>: " + esc(what, 400);
+        if (!e.reason().empty() && e.reason() != what) text += "\nReason: " + esc(e.reason(), 400);
+      }
+      out.push_back(notice(text, id, true));
+      break;
+    }
+    default:
+      break;  // RATE_LIMITED is followed by COOLDOWN_ENTERED, which says it better
+  }
+  return out;
+}
+
+std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h, int64_t now_ms) {
+  std::vector<Outgoing> out;
+  if (h.state() != pb::DEGRADED && h.state() != pb::HEALTHY) return out;  // down/starting: the repair speaks
+  bool inconclusive = false;
+  std::vector<std::pair<std::string, std::string>> present;  // key, text
+  for (const auto& r : h.reasons()) {
+    if (starts_with(r, "confirming:")) {
+      inconclusive = true;  // a check is being re-probed: not a reason to clear anything
+      continue;
+    }
+    if (h.state() != pb::DEGRADED) continue;
+    const std::string key = warning_key(r);
+    if (std::none_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; })) {
+      present.emplace_back(key, r);
+    }
+  }
+  std::vector<std::string> fresh;
+  std::vector<const Warning*> reminders;
+  for (const auto& [key, text] : present) {
+    auto it = warnings_.find(key);
+    if (it == warnings_.end()) {
+      Warning w{key, text, now_ms, now_ms, 0};
+      it = warnings_.emplace(key, w).first;
+      fresh.push_back(text);
+      changed(it->second);
+      continue;
+    }
+    Warning& w = it->second;
+    w.text = text;
+    if (w.absent_since_ms != 0) {
+      w.absent_since_ms = 0;
+      changed(w);
+    }
+    if (now_ms - w.last_sent_ms >= settings_.reminder_interval_ms) {
+      w.last_sent_ms = now_ms;
+      reminders.push_back(&w);
+      changed(w);
+    }
+  }
+  if (!inconclusive) {
+    for (auto& [key, w] : warnings_) {
+      const bool here = std::any_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; });
+      if (!here && w.absent_since_ms == 0) {
+        w.absent_since_ms = now_ms;
+        changed(w);
+      }
+    }
+  }
+  auto gateway_line = [&] {
+    if (!h.pid()) return std::string();
+    char rss[32];
+    std::snprintf(rss, sizeof rss, "%.1f MB", static_cast<double>(h.rss_bytes()) / (1024.0 * 1024.0));
+    return "\nGateway pid " + std::to_string(h.pid()) + " · memory " + rss + " RSS";
+  };
+  if (!fresh.empty()) {
+    std::string text = "🟡 <b>Warning</b>: ";
+    if (fresh.size() == 1) {
+      text += esc(fresh[0]);
+    } else {
+      for (const auto& f : fresh) text += "\n• " + esc(f);
+    }
+    out.push_back(notice(text + gateway_line(), 0, true));
+  }
+  if (!reminders.empty()) {
+    std::string text = "🟡 <b>Still</b>: ";
+    for (size_t i = 0; i < reminders.size(); ++i) {
+      text += (reminders.size() > 1 ? "\n• " : "") + esc(reminders[i]->text) + " (since " +
+              clock_time(reminders[i]->first_seen_ms, now_ms) + ")";
+    }
+    out.push_back(notice(text + gateway_line(), 0, true));
+  }
+  clear_gone_warnings(now_ms, out);
+  return out;
+}
+
+void NotificationPlanner::clear_gone_warnings(int64_t now_ms, std::vector<Outgoing>& out) {
+  std::vector<std::string> cleared;
+  for (auto it = warnings_.begin(); it != warnings_.end();) {
+    const Warning& w = it->second;
+    if (w.absent_since_ms != 0 && now_ms - w.absent_since_ms >= settings_.warning_clear_after_ms) {
+      cleared.push_back(w.text);
+      changes_.warnings_removed.push_back(w.key);
+      changes_.warnings.erase(std::remove_if(changes_.warnings.begin(), changes_.warnings.end(),
+                                             [&](const Warning& x) { return x.key == w.key; }),
+                              changes_.warnings.end());
+      it = warnings_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (cleared.empty()) return;
+  std::string text = "✅ <b>Warning cleared</b>: ";
+  if (cleared.size() == 1) {
+    text += esc(cleared[0]);
+  } else {
+    for (const auto& c : cleared) text += "\n• " + esc(c);
+  }
+  out.push_back(notice(text, 0, false));
+}
+
+std::vector<Outgoing> NotificationPlanner::on_tick(int64_t now_ms) {
+  std::vector<Outgoing> out;
+  for (auto it = incidents_.begin(); it != incidents_.end();) {
+    Incident& inc = it->second;
+    if (inc.outcome == Incident::Outcome::kRunning && inc.edit_pending &&
+        now_ms - inc.last_edit_ms >= settings_.edit_interval_ms) {
+      queue_edit(inc, now_ms, out);
+    }
+    if (inc.escalate_at_ms != 0 && now_ms >= inc.escalate_at_ms && !inc.reply_sent) queue_escalation(inc, out);
+    const bool finished = inc.outcome != Incident::Outcome::kRunning && inc.reply_sent;
+    const int64_t last = finished ? inc.finished_at_ms : inc.last_edit_ms;
+    if (now_ms - last > settings_.incident_retention_ms && inc.escalate_at_ms == 0) {
+      changes_.incidents_forgotten.push_back(it->first);
+      changes_.incidents.erase(std::remove_if(changes_.incidents.begin(), changes_.incidents.end(),
+                                              [&](const auto& p) { return p.first == it->first; }),
+                               changes_.incidents.end());
+      it = incidents_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+  clear_gone_warnings(now_ms, out);
+  return out;
+}
+
+int64_t NotificationPlanner::next_due_ms() const {
+  int64_t due = std::numeric_limits<int64_t>::max();
+  for (const auto& [key, inc] : incidents_) {
+    if (inc.outcome == Incident::Outcome::kRunning && inc.edit_pending) {
+      due = std::min(due, inc.last_edit_ms + settings_.edit_interval_ms);
+    }
+    if (inc.escalate_at_ms != 0 && !inc.reply_sent) due = std::min(due, inc.escalate_at_ms);
+  }
+  for (const auto& [key, w] : warnings_) {
+    if (w.absent_since_ms != 0) due = std::min(due, w.absent_since_ms + settings_.warning_clear_after_ms);
+  }
+  return due;
+}
+
+}  // namespace gwr::telegram

@@ -1,0 +1,152 @@
+// NotificationPlanner: turns repair events and gateway health into the
+// messages the owner gets, so that one incident is one conversation and
+// nothing floods the chat.
+//   * An incident (one repair_id) opens with one message; steps and failed
+//     tiers edit that message into a progress list (at most one edit per
+//     edit_interval, latest state wins, the final state always lands); the
+//     outcome is one reply to it: 🟢 recovered, or 🔴 all tiers failed with
+//     what was tried and what to do.
+//   * Cooldown, pause/resume and deferrals are short notices; repeats of the
+//     same notice say nothing new and are dropped.
+//   * 🟡 warnings come from DEGRADED health: one notice per distinct warning,
+//     a reminder at most every reminder_interval while it lasts, one
+//     "✅ cleared" once it has been gone for warning_clear_after.
+// Pure: no clock, no I/O; every call takes `now` (wall-clock ms). Its state is
+// exported for persistence (take_changes) and restored after a restart.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gwr.pb.h"
+#include "telegram-bridge/outgoing.h"
+
+namespace gwr::telegram {
+
+struct PlannerSettings {
+  int64_t edit_interval_ms = 2'000;          // at most one progress edit this often per incident
+  int64_t reminder_interval_ms = 3'600'000;  // telegram.reminder_interval
+  int64_t warning_clear_after_ms = 30'000;   // a warning gone this long is cleared (no flapping pairs)
+  int64_t escalation_wait_ms = 5'000;        // FINISHED failure without an ESCALATION event: 🔴 after this
+  int64_t incident_retention_ms = 6 * 3'600'000LL;  // finished incidents are forgotten after this
+
+  static PlannerSettings from_config(const pb::Config& config);
+};
+
+// One repair as its Telegram thread shows it.
+struct Incident {
+  enum class Outcome { kRunning, kRecovered, kFailed };
+  int64_t repair_id = 0;
+  uint32_t tier = 0;
+  bool manual = false;
+  std::string actor;
+  std::string reason;
+  int64_t started_at_ms = 0;
+  std::vector<std::string> lines;              // progress, plain text (escaped when rendered)
+  uint32_t hidden_lines = 0;                   // older lines dropped to keep the message short
+  std::map<uint32_t, std::string> tier_failures;  // tier -> why it failed
+  std::vector<uint32_t> tiers_tried;
+  Outcome outcome = Outcome::kRunning;
+  uint32_t fixed_by_tier = 0;
+  int64_t duration_ms = 0;
+  std::string details;
+  std::string diagnosis;
+  int64_t finished_at_ms = 0;
+  bool reply_sent = false;      // the 🟢 / 🔴 reply is queued
+  int64_t escalate_at_ms = 0;   // when to send 🔴 if no ESCALATION event comes
+  int64_t last_edit_ms = 0;     // when the thread's message was last queued (opened or edited)
+  bool edit_pending = false;    // progress changed since then
+
+  nlohmann::json to_json() const;
+  static Incident from_json(const nlohmann::json& j);
+};
+
+struct Warning {
+  std::string key;             // warning_key(text)
+  std::string text;            // the latest wording
+  int64_t first_seen_ms = 0;
+  int64_t last_sent_ms = 0;
+  int64_t absent_since_ms = 0; // 0 while present
+};
+
+// The thread key of a repair: "repair:12".
+std::string incident_key(int64_t repair_id);
+// A warning's identity: its text without digits, so "RSS 600 MB" and
+// "RSS 612 MB" are the same warning.
+std::string warning_key(std::string_view reason);
+
+// The text of an incident's thread message (opening or edited).
+std::string render_incident(const Incident& incident, int64_t now_ms);
+// The 🟢 reply.
+std::string render_recovered(const Incident& incident);
+// The 🔴 reply: what was tried, the AI's diagnosis, what to do.
+std::string render_escalation(const Incident& incident);
+
+class NotificationPlanner {
+ public:
+  explicit NotificationPlanner(PlannerSettings settings = {}) : settings_(settings) {}
+  void set_settings(const PlannerSettings& settings) { settings_ = settings; }
+  const PlannerSettings& settings() const { return settings_; }
+  // Whether auto-repair is paused, for the Pause/Resume button.
+  void set_paused(bool paused);
+  bool paused() const { return paused_; }
+
+  std::vector<Outgoing> on_repair_event(const pb::RepairEvent& event, int64_t now_ms);
+  std::vector<Outgoing> on_health(const pb::GatewayHealth& health, int64_t now_ms);
+  // Due work: coalesced edits, a late 🔴, cleared warnings, forgetting old incidents.
+  std::vector<Outgoing> on_tick(int64_t now_ms);
+  // When on_tick next has something to do (max when nothing is scheduled).
+  int64_t next_due_ms() const;
+
+  // State to persist since the last call.
+  struct Changes {
+    std::vector<std::pair<std::string, nlohmann::json>> incidents;  // key -> Incident::to_json()
+    std::vector<std::string> incidents_forgotten;
+    std::vector<Warning> warnings;                                  // upserted
+    std::vector<std::string> warnings_removed;
+    bool misc = false;                                              // misc_json() changed
+    bool empty() const {
+      return incidents.empty() && incidents_forgotten.empty() && warnings.empty() && warnings_removed.empty() && !misc;
+    }
+  };
+  Changes take_changes();
+  void restore_incident(const nlohmann::json& incident);
+  void restore_warning(const Warning& warning);
+  nlohmann::json misc_json() const;
+  void restore_misc(const nlohmann::json& misc);
+
+  const std::map<std::string, Incident>& incidents() const { return incidents_; }
+  const std::map<std::string, Warning>& warnings() const { return warnings_; }
+
+ private:
+  // The incident of e's repair, created from e when it is new (created = true).
+  Incident& open_incident(const pb::RepairEvent& e, int64_t now_ms, bool& created);
+  void add_line(Incident& inc, std::string line);
+  void progress_changed(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out);
+  void queue_edit(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out);
+  void queue_escalation(Incident& inc, std::vector<Outgoing>& out);
+  Outgoing notice(std::string text, int64_t repair_id, bool keyboard) const;
+  void clear_gone_warnings(int64_t now_ms, std::vector<Outgoing>& out);
+  void changed(const Incident& inc);
+  void changed(const Warning& w);
+
+  PlannerSettings settings_;
+  bool paused_ = false;
+  std::map<std::string, Incident> incidents_;
+  std::map<std::string, Warning> warnings_;
+  // Notices already given, so that repeats say nothing new.
+  int64_t cooldown_until_noticed_ = 0;
+  bool cooldown_end_noticed_ = false;
+  std::string pause_noticed_;  // "paused" / "resumed"
+  std::string deferred_noticed_;
+  int64_t deferred_noticed_at_ = 0;
+  Changes changes_;
+};
+
+}  // namespace gwr::telegram
