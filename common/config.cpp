@@ -448,6 +448,7 @@ pb::Config default_config(const EnvMap& env) {
   g->set_health_path("/health");
   g->set_startup_path("/startupz");
   g->set_process_match("openclaw-gateway");
+  g->set_launch_match("openclaw");
   g->set_state_dir(env_or(env, "OPENCLAW_STATE_DIR", home + "/.openclaw"));
   g->add_log_files("/tmp/openclaw/openclaw-*.log");
 #ifdef __APPLE__
@@ -658,6 +659,9 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     return fail("gateway.startup_path", "must start with / (or be empty for gateways without /startupz)");
   }
   if (g.process_match().empty()) return fail("gateway.process_match", "must not be empty");
+  if (g.launch_match() == g.process_match()) {
+    return fail("gateway.launch_match", "must differ from gateway.process_match (or be \"\" for none)");
+  }
   if (g.state_dir().empty() || g.state_dir()[0] != '/') return fail("gateway.state_dir", "must be an absolute path");
   for (const auto& [name, argv] : {std::pair{"restart", &g.commands().restart()},
                                   std::pair{"stop", &g.commands().stop()},

@@ -160,6 +160,14 @@ bool process_matches(const ProcInfo& p, const std::string& name) {
   return false;
 }
 
+bool process_runs_script(const ProcInfo& p, const std::string& name) {
+  if (process_matches(p, name)) return true;
+  if (name.empty() || p.argv.size() < 2) return false;
+  const std::string& script = p.argv[1];
+  const auto slash = script.rfind('/');
+  return (slash == std::string::npos ? script : script.substr(slash + 1)) == name;
+}
+
 std::vector<pid_t> listening_pids(uint16_t port) {
   std::vector<pid_t> out;
   const auto inodes = socket_inodes(port, kTcpListen);

@@ -39,6 +39,9 @@ bool process_alive(pid_t pid);
 // Whether a process matches a name: its comm equals the name truncated to
 // 15 characters, or the basename of argv[0] equals the name.
 bool process_matches(const ProcInfo& p, const std::string& name);
+// process_matches, or a script run by its interpreter under that name: argv[1]'s
+// basename is the name ("node /usr/lib/node_modules/.bin/openclaw gateway run").
+bool process_runs_script(const ProcInfo& p, const std::string& name);
 
 // pids of processes with a TCP socket LISTENing on port (IPv4 or IPv6).
 std::vector<pid_t> listening_pids(uint16_t port);

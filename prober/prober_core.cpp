@@ -146,7 +146,7 @@ void ProberCore::on_process(const ProcessObservation& obs, SteadyTime now, int64
     }
     c.ok = true;
     c.consecutive_failures = 0;
-    c.detail = "pid " + std::to_string(obs.pid);
+    c.detail = obs.detail.empty() ? "pid " + std::to_string(obs.pid) : obs.detail;
   } else {
     if (pid_ != 0) {
       new_instance(now);
@@ -174,6 +174,12 @@ bool ProberCore::stale(Check& c, int64_t started_ms, SteadyTime now) {
 void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wall_ms) {
   Check& c = check(pb::CHECK_PORT);
   if (stale(c, wall_ms, now)) return;
+  if (!obs.ok && wall_ms < c.at_ms && c.ok) {
+    // Began before a newer sign that the port accepts connections (an HTTP
+    // answer): it no longer says anything.
+    schedule_after(c, now);
+    return;
+  }
   c.probed = true;
   c.at_ms = wall_ms;
   c.ok = obs.ok;
@@ -197,6 +203,18 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
   c.latency_us = obs.latency_us;
   c.detail = obs.ok ? "" : obs.detail;
   c.consecutive_failures = obs.ok ? 0 : c.consecutive_failures + 1;
+  if (obs.http_status > 0) {
+    // An HTTP answer came through the port, so it accepts connections,
+    // whatever an older port check said (a gateway that just bound it).
+    Check& port = check(pb::CHECK_PORT);
+    if (!port.ok && port.at_ms <= wall_ms) {
+      port.probed = true;
+      port.ok = true;
+      port.consecutive_failures = 0;
+      port.detail.clear();
+      port.at_ms = wall_ms;
+    }
+  }
   if (obs.ok) {
     healthy_since_start_ = true;
     startup_ = StartupStatus::kStarted;

@@ -105,7 +105,9 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   // Stamped with when the scan began: a process that appeared during the
   // scan may have been missed, so "not found" is only known as of then.
   const int64_t began = wall_now();
-  const auto found = find_gateway(g.process_match(), static_cast<uint16_t>(g.port()), core_->pid());
+  const GatewaySpec spec{g.process_match(), g.launch_match(), ctx.config().probes().startup_grace(),
+                         static_cast<uint16_t>(g.port())};
+  const auto found = find_gateway(spec, core_->pid(), began);
   ProcessObservation obs;
   obs.found = found.found;
   obs.pid = found.pid;
@@ -116,7 +118,8 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   if (found.found) {
     watch_pid(found.pid);
     if (found.pid != before) {
-      log::info("gateway_found", {{"gateway_pid", found.pid}, {"previous_pid", before}});
+      log::info("gateway_found",
+                {{"gateway_pid", found.pid}, {"previous_pid", before}, {"launching", found.launching}});
     }
   } else {
     unwatch();

@@ -40,6 +40,7 @@ ActionSettings ActionSettings::from_config(const pb::Config& c) {
   s.startup_path = c.gateway().startup_path();
   s.health_timeout = Millis(c.probes().health().timeout());
   s.process_match = c.gateway().process_match();
+  s.launch_match = c.gateway().launch_match();
   s.state_dir = c.gateway().state_dir();
   s.lock_globs.assign(c.repair().tier2().stale_lock_globs().begin(), c.repair().tier2().stale_lock_globs().end());
   s.unreadable_lock_grace_ms = c.repair().tier2().unreadable_lock_grace();
@@ -163,6 +164,39 @@ pb::RepairStep RealRepairActions::list_port_owners(uint32_t tier, const std::str
   return step;
 }
 
+namespace {
+
+bool descends_from(pid_t pid, pid_t ancestor) {
+  for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+    if (pid == ancestor) return true;
+    const auto p = read_proc(pid);
+    if (!p) return false;
+    pid = p->ppid;
+  }
+  return false;
+}
+
+}  // namespace
+
+RealRepairActions::Starting RealRepairActions::gateway_starting(Millis startup_grace) const {
+  const int64_t now = clock_.wall_ms();
+  const GatewaySpec spec{settings_.process_match, settings_.launch_match, startup_grace.count(), settings_.port};
+  const auto gw = find_gateway(spec, 0, now);
+  if (!gw.found) return {false, 0, gw.detail};
+  if (now - gw.start_wall_ms >= startup_grace.count()) {
+    return {false, gw.pid, "gateway pid " + std::to_string(gw.pid) + " is past its startup grace"};
+  }
+  // Something else on the port: the gateway cannot bind it, however long it tries.
+  for (pid_t l : listening_pids(settings_.port)) {
+    if (descends_from(l, gw.pid)) continue;
+    const auto p = read_proc(l);
+    return {false, gw.pid,
+            "port " + std::to_string(settings_.port) + " is held by pid " + std::to_string(l) +
+                (p ? " (" + p->comm + ")" : "") + ", not the starting gateway " + std::to_string(gw.pid)};
+  }
+  return {true, gw.pid, ""};
+}
+
 pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started,
                                          Millis startup_grace) {
   pb::RepairStep step;
@@ -171,6 +205,8 @@ pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, Ste
   step.set_started_at_ms(clock_.wall_ms());
   const auto t0 = clock_.steady();
   bool extended = false;
+  SteadyTime next_look = t0;  // while extended: when to look at the starting process again
+  std::string why;            // set when the wait ends early
   HealthObservation last;
   while (true) {
     const auto left = std::chrono::duration_cast<Millis>(deadline - clock_.steady());
@@ -187,18 +223,29 @@ pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, Ste
       step.set_detail("cancelled");
       break;
     }
+    if (extended && clock_.steady() >= next_look && last.startup != StartupStatus::kStarting) {
+      // Waiting out a start is only worth it while something is starting.
+      next_look = clock_.steady() + 1s;
+      if (const auto s = gateway_starting(startup_grace); !s.starting) {
+        why = s.why_not;
+        log::info("verify_gave_up", {{"tier", tier}, {"reason", why}});
+        deadline = clock_.steady();
+      }
+    }
     if (clock_.steady() >= deadline) {
-      // Startup-aware: a gateway that is starting gets its grace; a dead one does not.
+      // Startup-aware: a gateway that is starting gets its grace; a dead one,
+      // or one that cannot have its port, does not.
       bool starting = last.startup == StartupStatus::kStarting;
-      if (!starting) {
-        const auto gw = find_gateway(settings_.process_match, settings_.port, 0);
-        starting = gw.found && clock_.wall_ms() - gw.start_wall_ms < startup_grace.count() &&
-                   last.startup != StartupStatus::kStarted;
+      if (!starting && why.empty() && last.startup != StartupStatus::kStarted) {
+        const auto s = gateway_starting(startup_grace);
+        starting = s.starting;
+        if (!starting) why = s.why_not;
       }
       const SteadyTime extended_deadline = tier_started + startup_grace;
       if (starting && !extended && extended_deadline > deadline) {
         extended = true;
         deadline = extended_deadline;
+        next_look = clock_.steady() + 1s;
         log::info("verify_extended", {{"tier", tier}, {"reason", "gateway is starting"},
                                       {"grace_ms", startup_grace.count()}});
         continue;
@@ -207,7 +254,8 @@ pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, Ste
       step.set_exit_code(1);
       step.set_detail("not healthy within " +
                       format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - t0)) + ": " + last.detail +
-                      (extended ? " (still starting after the startup grace)" : ""));
+                      (why.empty() ? "" : "; " + why) +
+                      (extended && why.empty() ? " (still starting after the startup grace)" : ""));
       break;
     }
     const auto nap = std::min(Millis(200), std::chrono::duration_cast<Millis>(deadline - clock_.steady()));

@@ -25,6 +25,7 @@ struct ActionSettings {
   std::string startup_path;
   Millis health_timeout{2000};
   std::string process_match;
+  std::string launch_match;
   std::string state_dir;
   std::vector<std::string> lock_globs;
   int64_t unreadable_lock_grace_ms = 10'000;
@@ -58,6 +59,14 @@ class RealRepairActions final : public RepairActions {
   pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) override;
 
  private:
+  struct Starting {
+    bool starting = false;
+    pid_t pid = 0;
+    std::string why_not;
+  };
+  // Whether a gateway process is starting (younger than the grace, by name or
+  // launch name) with its port free for it.
+  Starting gateway_starting(Millis startup_grace) const;
   ActionSettings settings_;
   CommandRunner& runner_;
   HttpClient& http_;

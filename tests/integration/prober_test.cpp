@@ -166,6 +166,43 @@ TEST_F(ProberTest, StuckStartingBeyondTheGraceWithoutStartupzIsDown) {
   EXPECT_EQ(h->recommended_tier(), 2u);
 }
 
+// The real gateway is called "openclaw" for its first 5-15 s, then renames
+// itself "openclaw-gateway": gwr started beside it at boot must see it
+// starting, not gone.
+TEST_F(ProberTest, GatewayUnderItsLaunchNameIsStartingNotDown) {
+  for (const bool knows_launch_name : {true, false}) {
+    SCOPED_TRACE(knows_launch_name ? "launch_match set" : "launch_match empty");
+    port_ = free_tcp_port();
+    const std::string launch = "launch" + std::to_string(port_);
+    std::string yaml = fast_probes(port_);
+    yaml.insert(yaml.find("probes:"), "  launch_match: \"" + (knows_launch_name ? launch : "") + "\"\n");
+    // At boot: the gateway first, gwr a moment later, while it is still
+    // called by its launch name (3 s, nothing bound yet).
+    gateway_ = std::make_unique<FakeGateway>(dir_.path(), port_, "healthy",
+                                             std::vector<std::string>{"--launch-name", launch, "--launch-ms", "3000"});
+    daemon_ = std::make_unique<Daemon>(yaml);
+    ASSERT_TRUE(daemon_->start());
+    bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
+    if (knows_launch_name) {
+      auto starting = wait_state(pb::STARTING, 3s);
+      ASSERT_TRUE(starting);
+      EXPECT_EQ(starting->pid(), static_cast<uint32_t>(gateway_->pid()));
+      auto healthy = wait_state(pb::HEALTHY, 10s);
+      ASSERT_TRUE(healthy);
+      EXPECT_EQ(healthy->pid(), static_cast<uint32_t>(gateway_->pid()));
+      for (const auto& h : bus_->healths()) EXPECT_NE(h.state(), pb::DOWN) << h.DebugString();
+    } else {
+      // Without it, the same start looks like no gateway at all.
+      auto down = wait_state(pb::DOWN, 3s);
+      ASSERT_TRUE(down);
+      EXPECT_TRUE(has_reason(*down, "no process named " + gateway_name_for(port_))) << down->DebugString();
+    }
+    bus_.reset();
+    daemon_.reset();
+    gateway_.reset();
+  }
+}
+
 TEST_F(ProberTest, LeakIsAMemoryWarning) {
   start("leak mb_per_s=100 max_mb=400");
   auto h = wait_state(pb::DEGRADED, 10s);

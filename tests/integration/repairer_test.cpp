@@ -153,6 +153,44 @@ TEST_F(RepairerTest, StaleProcessOnThePortNeedsTier2) {
   EXPECT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 5s));
 }
 
+// The real gateway takes ~10-20 s to start and retries a busy port for 10 s
+// before it gives up; a repair must not wait out the startup grace for a
+// gateway that can never have its port.
+TEST_F(RepairerTest, AStartingGatewayWhosePortIsTakenGetsNoStartupGrace) {
+  const std::string launch = "sl" + std::to_string(port_);
+  service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_,
+                                            "EXTRA_ARGS=\"--launch-name " + launch + " --launch-ms 4000\"\n");
+  std::string config = yaml();
+  config.insert(config.find("probes:"), "  launch_match: " + launch + "\n");
+  config.replace(config.find("startup_grace: 3s"), 17, "startup_grace: 30s");
+  ASSERT_TRUE(service_->start_healthy());
+  daemon_ = std::make_unique<Daemon>(config);
+  ASSERT_TRUE(daemon_->start());
+  bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health", "repair_event"});
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return !pid_alive(service_->gateway_pid()); }, 2s, "service gateway dead"));
+  Process squatter =
+      Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {}, dir_ / "squatter.out");
+  ASSERT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
+  ASSERT_EQ(daemon_->gwrctl({"resume"}).exit_code, 0);
+  // Tier 1's restart launches a gateway that is still loading at the 3 s
+  // deadline: young, but the port is the squatter's.
+  auto verify1 = wait_repair(pb::RepairEvent::STEP, 20s, [](const pb::RepairEvent& e) {
+    return e.step().tier() == 1 && e.step().name() == "verify" && e.step().duration_ms() > 0;
+  });
+  ASSERT_TRUE(verify1);
+  EXPECT_FALSE(verify1->step().ok());
+  EXPECT_LT(verify1->step().duration_ms(), 4500) << verify1->step().detail();
+  EXPECT_NE(verify1->step().detail().find("is held by pid " + std::to_string(squatter.pid())), std::string::npos)
+      << verify1->step().detail();
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 2u);
+}
+
 TEST_F(RepairerTest, StaleSessionLockIsRemovedAndNothingElse) {
   service_->set_mode("stale_lock");
   start();

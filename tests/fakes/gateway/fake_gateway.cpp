@@ -158,6 +158,8 @@ struct Options {
   std::string pidfile;
   std::string name;
   std::string log_file;
+  std::string launch_name;  // comm while "loading", before --name (the real one: "openclaw")
+  int64_t launch_ms = 0;
   int children = 0;
   int64_t drain_ms = 0;
   bool child = false;
@@ -173,7 +175,8 @@ std::vector<pid_t> g_children;
 const char *kUsage =
     "usage: fake-gateway --port P [--host 127.0.0.1] [--state-dir DIR]\n"
     "                    [--mode-file FILE] [--mode \"MODE ARGS\"] [--pidfile FILE]\n"
-    "                    [--name COMM] [--children N] [--log-file FILE] [--drain-ms N]\n";
+    "                    [--name COMM] [--children N] [--log-file FILE] [--drain-ms N]\n"
+    "                    [--launch-name COMM --launch-ms N]\n";
 
 [[noreturn]] void usage_error(const std::string &msg) {
   std::cerr << "fake-gateway: " << msg << "\n" << kUsage;
@@ -219,6 +222,10 @@ Options parse_args(int argc, char **argv) {
       o.pidfile = take();
     } else if (arg == "--name") {
       o.name = take();
+    } else if (arg == "--launch-name") {
+      o.launch_name = take();
+    } else if (arg == "--launch-ms") {
+      o.launch_ms = take_int(0, 10LL * 60 * 1000);
     } else if (arg == "--children") {
       o.children = static_cast<int>(take_int(0, 64));
     } else if (arg == "--log-file") {
@@ -990,6 +997,12 @@ int main(int argc, char **argv) {
 
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGCHLD, SIG_IGN);  // children reap themselves
+  if (!g_opts.launch_name.empty()) {
+    // Like the real gateway: called something else while its CLI loads,
+    // nothing bound yet, then renamed.
+    prctl(PR_SET_NAME, g_opts.launch_name.c_str(), 0, 0, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_opts.launch_ms));
+  }
   if (!g_opts.name.empty()) prctl(PR_SET_NAME, g_opts.name.c_str(), 0, 0, 0);
   spawn_children();
 

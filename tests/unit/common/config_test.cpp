@@ -135,6 +135,16 @@ TEST_F(ConfigTest, SemanticValidationNamesKeyAndLine) {
   EXPECT_EQ(error_of(t).key, "telegram.chat_id");
 }
 
+TEST_F(ConfigTest, LaunchMatchMayBeEmptyButNotTheProcessName) {
+  auto same = load_config(options(paths_yaml() + "gateway:\n  process_match: gw\n  launch_match: gw\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(same));
+  EXPECT_EQ(error_of(same).key, "gateway.launch_match");
+  auto none = load_config(options(paths_yaml() + "gateway:\n  launch_match: \"\"\n"));
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(none)) << error_of(none).describe();
+  EXPECT_EQ(loaded(none).config.gateway().launch_match(), "");
+  EXPECT_EQ(default_config({}).gateway().launch_match(), "openclaw");
+}
+
 TEST_F(ConfigTest, TraversalGlobsAreRejected) {
   for (const char* glob : {"../x/*.jsonl.lock", "/etc/*.jsonl.lock", "agents/../../*.jsonl.lock", "agents/**/x.jsonl.lock",
                            "a.jsonl.lock", "agents/*/sessions/*"}) {

@@ -255,6 +255,34 @@ TEST_F(ProberCoreTest, AGatewayThatWasHealthyIsNotStartingAnyMore) {
   EXPECT_EQ(state(), pb::DOWN);  // hung 10 s after start: not "starting"
 }
 
+// Port checks failed while it started; then it bound the port and answered
+// /health before the next port check: that answer says the port works.
+TEST_F(ProberCoreTest, AnHttpAnswerClearsOlderPortFailures) {
+  (void)core_.take_due(clock_.steady());
+  process_found(100, 2s);
+  for (int i = 0; i < 4; ++i) {
+    port(false);
+    clock_.advance(1s);
+  }
+  EXPECT_EQ(state(), pb::STARTING);
+  HealthObservation ok;
+  ok.ok = true;
+  ok.http_status = 200;
+  ok.latency_us = 800;
+  core_.on_health(ok, clock_.steady(), wall());
+  EXPECT_EQ(state(), pb::HEALTHY) << reasons();
+  // A port check that began before that answer and failed late changes nothing.
+  PortObservation late;
+  late.detail = "connection refused";
+  core_.on_port(late, clock_.steady(), wall() - 500);
+  EXPECT_EQ(state(), pb::HEALTHY) << reasons();
+  // One that began after it counts.
+  clock_.advance(1s);
+  port(false);
+  port(false);
+  EXPECT_EQ(state(), pb::DOWN);
+}
+
 TEST_F(ProberCoreTest, MemoryWarnsThenRecommendsTier2OnlyWhenRunningOut) {
   (void)core_.take_due(clock_.steady());
   all_healthy();
