@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   std::vector<double> tier1_ms;
   for (int i = 0; i < runs; ++i) measure(tier1_ms);
   // Tier 2: the restart command fails at once, so tier 2 does the work
-  // (stop, kill port owners, sweep locks, doctor, start, verify).
+  // (stop, kill port owners, sweep locks, start, verify).
   service.set_switch("fail-restart");
   std::vector<double> tier2_ms;
   for (int i = 0; i < runs; ++i) measure(tier2_ms);
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
               percentile(own_ms, 99));
   std::printf("| Tier 1 (restart) | %zu | %.1f ms | %.1f ms | %.1f ms |\n", tier1_ms.size(), percentile(tier1_ms, 50),
               percentile(tier1_ms, 99), percentile(tier1_ms, 50) - own);
-  std::printf("| Tier 2 (failed restart, then stop/kill/sweep/doctor/start) | %zu | %.1f ms | %.1f ms | %.1f ms |\n",
+  std::printf("| Tier 2 (failed restart, then stop/kill/sweep/start) | %zu | %.1f ms | %.1f ms | %.1f ms |\n",
               tier2_ms.size(), percentile(tier2_ms, 50), percentile(tier2_ms, 99), percentile(tier2_ms, 50) - own);
   return 0;
 }

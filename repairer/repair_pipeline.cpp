@@ -69,20 +69,29 @@ bool RepairPipeline::run_tier1(std::vector<pb::RepairStep>& history, std::string
     return false;
   }
   if (cancel_) return false;
+  const auto v = verify(1, deadline, started, history);
+  if (!v.ok()) why = v.detail();
+  return v.ok();
+}
+
+pb::RepairStep RepairPipeline::verify(uint32_t tier, SteadyTime deadline, SteadyTime started,
+                                      std::vector<pb::RepairStep>& history) {
   pb::RepairStep announced;
-  announced.set_tier(1);
+  announced.set_tier(tier);
   announced.set_name("verify");
   announced.set_started_at_ms(clock_.wall_ms());
   sink_.step_started(announced);
-  const auto verify = record(actions_.verify(1, deadline, started, settings_.startup_grace), history);
-  if (!verify.ok()) why = verify.detail();
-  return verify.ok();
+  return record(actions_.verify(tier, deadline, started, settings_.startup_grace), history);
 }
 
+// Two passes. The deep clean (stop, kill whatever holds the port, sweep
+// stale locks, start) fixes what is around the gateway and takes seconds.
+// Only if the gateway still does not come back, and a doctor command is set,
+// the second pass lets OpenClaw's doctor repair its own state (half a minute
+// or more on a small machine, and it may rewrite its config) and restarts it.
 bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string& why) {
   const SteadyTime started = clock_.steady();
   const SteadyTime deadline = started + settings_.tier2_deadline;
-  auto out_of_time = [&] { return clock_.steady() >= deadline; };
   // A failed stop is recorded but not fatal: the port owners are killed next.
   record(command(2, "stop", settings_.stop, deadline), history);
   if (cancel_) return false;
@@ -105,28 +114,33 @@ bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string
     record(actions_.sweep_stale_locks(2), history);
   }
   if (cancel_) return false;
-  if (!settings_.doctor.empty() && !out_of_time()) {
-    record(command(2, "doctor", settings_.doctor, deadline), history);
-    if (cancel_) return false;
-  }
-  if (out_of_time()) {
+  if (clock_.steady() >= deadline) {
     why = "deadline of " + format_duration(settings_.tier2_deadline) + " passed before the gateway was started";
-    return false;
-  }
-  const auto start = record(command(2, "start", settings_.start, deadline), history);
-  if (!start.ok()) {
+  } else if (const auto start = record(command(2, "start", settings_.start, deadline), history); !start.ok()) {
     why = "start command failed: " + start.detail();
+  } else {
+    if (cancel_) return false;
+    const auto v = verify(2, deadline, started, history);
+    if (v.ok()) return true;
+    why = v.detail();
+  }
+  if (cancel_ || settings_.doctor.empty()) return false;
+
+  // Second pass: doctor (bounded by the command timeout), then a restart
+  // that gets a tier 2 deadline of its own.
+  record(command(2, "doctor", settings_.doctor, clock_.steady() + settings_.command_timeout), history);
+  if (cancel_) return false;
+  const SteadyTime again = clock_.steady();
+  const SteadyTime again_deadline = again + settings_.tier2_deadline;
+  const auto restart = record(command(2, "restart", settings_.restart, again_deadline), history);
+  if (cancel_) return false;
+  if (!restart.ok()) {
+    why += "; after doctor, restart command failed: " + restart.detail();
     return false;
   }
-  if (cancel_) return false;
-  pb::RepairStep announced;
-  announced.set_tier(2);
-  announced.set_name("verify");
-  announced.set_started_at_ms(clock_.wall_ms());
-  sink_.step_started(announced);
-  const auto verify = record(actions_.verify(2, deadline, started, settings_.startup_grace), history);
-  if (!verify.ok()) why = verify.detail();
-  return verify.ok();
+  const auto v = verify(2, again_deadline, again, history);
+  if (!v.ok()) why += "; after doctor: " + v.detail();
+  return v.ok();
 }
 
 RepairOutcome RepairPipeline::run(uint32_t start_tier) {

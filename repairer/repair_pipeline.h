@@ -111,6 +111,8 @@ class RepairPipeline {
  private:
   bool run_tier1(std::vector<pb::RepairStep>& history, std::string& why);
   bool run_tier2(std::vector<pb::RepairStep>& history, std::string& why);
+  // Announces, runs and records one health verification.
+  pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime started, std::vector<pb::RepairStep>& history);
   pb::RepairStep command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                          SteadyTime deadline);
   pb::RepairStep record(pb::RepairStep step, std::vector<pb::RepairStep>& history);

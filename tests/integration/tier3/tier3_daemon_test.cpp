@@ -15,8 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kGoodPlan =
-    "DIAGNOSIS: The legacy session store is not migrated and `openclaw doctor --fix` needs the gateway running.\n"
-    "SCRIPT:\n```sh\nset -e\nopenclaw gateway start\nopenclaw doctor --fix\n```\n";
+    "DIAGNOSIS: The legacy session store is not migrated and `openclaw doctor --fix` needs the gateway stopped.\n"
+    "SCRIPT:\n```sh\nset -e\nopenclaw gateway stop --force\nopenclaw doctor --fix\nopenclaw gateway start\n```\n";
 
 class Tier3Test : public ::testing::Test {
  protected:
@@ -24,7 +24,7 @@ class Tier3Test : public ::testing::Test {
     port_ = free_tcp_port();
     service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_);
     service_->set_mode("needs_doctor");
-    service_->set_switch("doctor-needs-running");
+    service_->set_switch("doctor-needs-stopped");
     std::filesystem::create_directories(dir_ / "qwen");
   }
   std::string yaml(const std::string& tier3) {

@@ -162,14 +162,52 @@ TEST_F(PipelineTest, Tier1RestartAndVerify) {
   EXPECT_LE(actions_.verify_deadlines[0] - clock_.steady(), 10s);
 }
 
-TEST_F(PipelineTest, Tier2StepsInOrderWithDoctorBeforeStart) {
+TEST_F(PipelineTest, Tier2DeepCleanFirstWithoutTheDoctor) {
   actions_.verify_results = {false, true};
   auto out = run(1, settings());
   EXPECT_TRUE(out.success);
   EXPECT_EQ(out.fixed_by_tier, 2u);
   EXPECT_EQ(out.tiers_tried, (std::vector<uint32_t>{1, 2}));
   EXPECT_EQ(actions_.log, (std::vector<std::string>{"1:restart", "1:verify", "2:stop", "2:kill_port_owners",
-                                                    "2:sweep_stale_locks", "2:doctor", "2:start", "2:verify"}));
+                                                    "2:sweep_stale_locks", "2:start", "2:verify"}));
+}
+
+// The doctor (half a minute or more on the real gateway) runs only when the
+// deep clean did not bring the gateway back, then the gateway is restarted
+// with a deadline of its own.
+TEST_F(PipelineTest, Tier2DoctorPassOnlyWhenTheDeepCleanFails) {
+  auto s = settings();
+  s.tier2_deadline = 30s;
+  s.command_timeout = 60s;
+  actions_.command_takes["doctor"] = 35s;
+  actions_.verify_results = {false, true};
+  auto out = run(2, s);
+  EXPECT_TRUE(out.success);
+  EXPECT_EQ(out.fixed_by_tier, 2u);
+  EXPECT_EQ(actions_.log, (std::vector<std::string>{"2:stop", "2:kill_port_owners", "2:sweep_stale_locks", "2:start",
+                                                    "2:verify", "2:doctor", "2:restart", "2:verify"}));
+  ASSERT_EQ(actions_.verify_deadlines.size(), 2u);
+  // The second verification has its own 30 s, counted from the restart.
+  EXPECT_GT(actions_.verify_deadlines[1] - actions_.verify_deadlines[0], 35s);
+  EXPECT_LE(actions_.verify_deadlines[1] - clock_.steady(), 30s);
+}
+
+TEST_F(PipelineTest, Tier2DoctorPassAfterAFailedStart) {
+  actions_.command_ok["start"] = false;
+  actions_.verify_results = {true};
+  auto out = run(2, settings());
+  EXPECT_TRUE(out.success);
+  EXPECT_EQ(actions_.log, (std::vector<std::string>{"2:stop", "2:kill_port_owners", "2:sweep_stale_locks", "2:start",
+                                                    "2:doctor", "2:restart", "2:verify"}));
+}
+
+TEST_F(PipelineTest, Tier2BothPassesFailingSaysWhyForEach) {
+  auto s = settings();
+  s.tier3_enabled = false;
+  auto out = run(2, s);
+  EXPECT_FALSE(out.success);
+  EXPECT_NE(out.details.find("tier 2: not healthy within the deadline; after doctor: not healthy"), std::string::npos)
+      << out.details;
 }
 
 TEST_F(PipelineTest, AHungRestartIsCutAtTheTierDeadlineAndEscalates) {
@@ -197,7 +235,9 @@ TEST_F(PipelineTest, AFailedStopIsNotFatalAFailedStartIs) {
   actions_.log.clear();
   actions_.command_ok["start"] = false;
   tier3_.succeed = false;
-  auto out = run(2, settings());
+  auto s = settings();
+  s.doctor.clear();
+  auto out = run(2, s);
   EXPECT_FALSE(out.success);
   EXPECT_NE(out.details.find("tier 2: start command failed"), std::string::npos) << out.details;
 }
@@ -205,9 +245,10 @@ TEST_F(PipelineTest, AFailedStopIsNotFatalAFailedStartIs) {
 TEST_F(PipelineTest, NoDoctorConfiguredSkipsIt) {
   auto s = settings();
   s.doctor.clear();
-  actions_.verify_results = {true};
-  run(2, s);
+  auto out = run(2, s);
+  EXPECT_FALSE(out.success);
   EXPECT_EQ(std::count(actions_.log.begin(), actions_.log.end(), "2:doctor"), 0);
+  EXPECT_EQ(std::count(actions_.log.begin(), actions_.log.end(), "2:restart"), 0);
 }
 
 TEST_F(PipelineTest, AllTiersFailingReportsEachAndTier3GetsTheHistory) {
@@ -215,7 +256,7 @@ TEST_F(PipelineTest, AllTiersFailingReportsEachAndTier3GetsTheHistory) {
   EXPECT_FALSE(out.success);
   EXPECT_EQ(out.tiers_tried, (std::vector<uint32_t>{1, 2, 3}));
   EXPECT_EQ(tier3_.calls, 1);
-  EXPECT_EQ(tier3_.history_seen, 8u);
+  EXPECT_EQ(tier3_.history_seen, 10u);  // 2 of tier 1, 5 + 3 of tier 2
   EXPECT_NE(out.details.find("tier 1:"), std::string::npos);
   EXPECT_NE(out.details.find("tier 3: the model found nothing safe to do"), std::string::npos);
   EXPECT_EQ(out.diagnosis, "the model found nothing safe to do");
