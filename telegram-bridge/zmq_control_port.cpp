@@ -5,13 +5,23 @@
 #include "common/bus.h"
 
 namespace gwr::telegram {
+namespace {
+
+// The identity the bridge's control clients announce ("gwr-telegram-bridge").
+std::string client_identity() {
+  std::string id = "gwr-";
+  id += kTelegramBridge;
+  return id;
+}
+
+}  // namespace
 
 Result<pb::Reply> ZmqControlPort::call(const std::string& component, const pb::Request& request,
                                        std::chrono::milliseconds timeout) {
   auto& client = clients_[component];
   if (!client) {
     client = std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
-                                             std::string("gwr-") + kTelegramBridge);
+                                             client_identity());
   }
   // No retry: a side effect (a repair) must not be sent twice because an answer was slow.
   return client->call(request, timeout, 0);
@@ -25,7 +35,7 @@ std::vector<Result<pb::Reply>> ZmqControlPort::call_all(const std::vector<Call>&
     const std::string endpoint = control_endpoint(runtime_dir_, c.component);
     pending.push_back(std::async(std::launch::async, [this, endpoint, request = c.request, timeout] {
       // zmq sockets belong to one thread: this client lives and dies on this one.
-      ControlClient client(ctx_, endpoint, std::string("gwr-") + kTelegramBridge);
+      ControlClient client(ctx_, endpoint, client_identity());
       return client.call(request, timeout, 0);
     }));
   }

@@ -19,7 +19,7 @@ TEST(HtmlText, EscapesWhatHtmlModeReserves) {
 }
 
 TEST(HtmlText, InvalidUtf8AndControlCharactersAreRepaired) {
-  const std::string bad = std::string("ok \xff\xfe bytes\x01\x02 and \xe2\x82 cut") + "\n\ttabs";
+  const std::string bad = "ok \xff\xfe bytes\x01\x02 and \xe2\x82 cut\n\ttabs";
   const std::string clean = sanitize_utf8(bad);
   EXPECT_TRUE(tt::is_valid_utf8(clean));
   EXPECT_NE(clean.find("\xEF\xBF\xBD"), std::string::npos);

@@ -356,7 +356,9 @@ TEST_F(PlannerTest, StateSurvivesARestart) {
 }
 
 TEST_F(PlannerTest, HostileTextIsEscapedAndBounded) {
-  auto s = started(12, now(), std::string(10'000, '<') + "&\xff");
+  std::string hostile(10'000, '<');
+  hostile += "&\xff";
+  auto s = started(12, now(), hostile);
   auto out = ev(s);
   ASSERT_EQ(out.size(), 1u);
   auto e = step(12, "restart", false);
