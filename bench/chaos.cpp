@@ -128,14 +128,8 @@ class Chaos {
     return j.is_object() && j["repair"]["in_progress"] == true;
   }
 
-  bool post_mode(const std::string& mode) {
-    gwr::HttpRequest req;
-    req.method = "POST";
-    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
-    req.body = mode;
-    req.timeout = 2s;
-    return http_.send(req).status == 200;
-  }
+  bool post_mode(const std::string& mode) { return post_fake_mode(port_, mode); }
+
 
   void kill_worker(const std::string& which) {
     const auto pids = daemon_->worker_pids();

@@ -63,14 +63,8 @@ class Bench {
       wait_healthy(10s);
     }
   }
-  bool post_mode(const std::string& mode) {
-    gwr::HttpRequest req;
-    req.method = "POST";
-    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
-    req.body = mode;
-    req.timeout = 2s;
-    return http_.send(req).status == 200;
-  }
+  bool post_mode(const std::string& mode) { return post_fake_mode(port_, mode); }
+
   // Occasionally slow answers: 2.5 s windows (over a 2 s timeout) every 10 s.
   void slow_windows(std::chrono::seconds total) {
     const auto end = Clock::now() + total;

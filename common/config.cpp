@@ -23,6 +23,7 @@
 
 #include "common/duration.h"
 #include "common/env_file.h"
+#include "common/strings.h"
 
 extern char** environ;
 
@@ -111,18 +112,6 @@ void collect_keys(const Descriptor* d, const std::string& prefix, std::vector<st
 // Scalars from text.
 // ---------------------------------------------------------------------------
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 template <class T>
 std::optional<T> parse_int(const std::string& text) {
   T v{};
@@ -134,7 +123,7 @@ std::optional<T> parse_int(const std::string& text) {
 }
 
 std::optional<bool> parse_bool(const std::string& text) {
-  const std::string t = lower(text);
+  const std::string t = to_lower(text);
   if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
   if (t == "false" || t == "no" || t == "off" || t == "0") return false;
   return std::nullopt;

@@ -87,4 +87,25 @@ std::string format_duration(std::chrono::milliseconds d) {
   return out;
 }
 
+std::string human_duration(long long ms) {
+  if (ms < 0) ms = 0;
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  if (ms < 10'000) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    return buf;
+  }
+  long long s = ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  long long m = s / 60;
+  s %= 60;
+  if (m < 60) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
+  long long h = m / 60;
+  m %= 60;
+  if (h < 48) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
+  const long long d = h / 24;
+  h %= 24;
+  return std::to_string(d) + "d" + (h ? std::to_string(h) + "h" : "");
+}
+
 }  // namespace gwr

@@ -19,4 +19,9 @@ inline std::string format_duration_ms(long long ms) {
   return format_duration(std::chrono::milliseconds(ms));
 }
 
+// Rounded for people, two units at most: 850 -> "850ms", 4200 -> "4.2s",
+// 42000 -> "42s", 185000 -> "3m5s", 2 h 1 m -> "2h1m", 76 h -> "3d4h".
+// Negative counts as 0.
+std::string human_duration(long long ms);
+
 }  // namespace gwr

@@ -60,4 +60,24 @@ nlohmann::json to_json(const Message& message) {
   return out;
 }
 
+std::string gateway_state_name(pb::GatewayState state) {
+  switch (state) {
+    case pb::HEALTHY: return "healthy";
+    case pb::STARTING: return "starting";
+    case pb::DEGRADED: return "degraded";
+    case pb::DOWN: return "down";
+    default: return "unknown";
+  }
+}
+
+std::string check_kind_name(pb::CheckKind kind) {
+  switch (kind) {
+    case pb::CHECK_PROCESS: return "process";
+    case pb::CHECK_PORT: return "port";
+    case pb::CHECK_HEALTH: return "health";
+    case pb::CHECK_MEMORY: return "memory";
+    default: return "?";
+  }
+}
+
 }  // namespace gwr

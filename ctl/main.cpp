@@ -240,7 +240,7 @@ class Ctl {
         } else {
           std::cout << (s.success() ? "Recovered" : "NOT recovered");
           if (s.fixed_by_tier()) std::cout << " by tier " << s.fixed_by_tier();
-          std::cout << " in " << gwr::ctl::short_duration(s.duration_ms()) << " (" << s.status() << ")\n";
+          std::cout << " in " << gwr::human_duration(s.duration_ms()) << " (" << s.status() << ")\n";
           if (!s.details().empty()) std::cout << "  " << s.details() << "\n";
         }
         return s.success() ? kExitOk : kExitFailed;

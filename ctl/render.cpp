@@ -5,17 +5,14 @@
 #include <iomanip>
 #include <sstream>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/pb_json.h"
+#include "common/strings.h"
 
 namespace gwr::ctl {
 
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string pad(const std::string& s, size_t width) {
   if (s.size() >= width) return s + " ";
@@ -40,49 +37,6 @@ std::string iso_or_null_text(int64_t ms) { return ms > 0 ? log::iso_time(ms) : s
 
 }  // namespace
 
-std::string state_name(pb::GatewayState state) {
-  switch (state) {
-    case pb::HEALTHY: return "healthy";
-    case pb::STARTING: return "starting";
-    case pb::DEGRADED: return "degraded";
-    case pb::DOWN: return "down";
-    default: return "unknown";
-  }
-}
-
-std::string check_name(pb::CheckKind kind) {
-  switch (kind) {
-    case pb::CHECK_PROCESS: return "process";
-    case pb::CHECK_PORT: return "port";
-    case pb::CHECK_HEALTH: return "health";
-    case pb::CHECK_MEMORY: return "memory";
-    default: return "?";
-  }
-}
-
-std::string short_duration(int64_t ms) {
-  if (ms < 0) ms = 0;
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  int64_t s = ms / 1000;
-  if (s < 60) {
-    if (ms < 10'000) {
-      std::ostringstream ss;
-      ss << std::fixed << std::setprecision(1) << static_cast<double>(ms) / 1000.0 << "s";
-      return ss.str();
-    }
-    return std::to_string(s) + "s";
-  }
-  int64_t m = s / 60;
-  s %= 60;
-  if (m < 60) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
-  int64_t h = m / 60;
-  m %= 60;
-  if (h < 48) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
-  const int64_t d = h / 24;
-  h %= 24;
-  return std::to_string(d) + "d" + (h ? std::to_string(h) + "h" : "");
-}
-
 std::string clock_time(int64_t wall_ms, int64_t now_ms) {
   if (wall_ms <= 0) return "-";
   const std::time_t t = static_cast<std::time_t>(wall_ms / 1000);
@@ -104,7 +58,7 @@ nlohmann::json status_json(const StatusParts& parts) {
   nlohmann::json gw;
   if (parts.probe) {
     const auto& h = parts.probe->health();
-    gw["state"] = state_name(h.state());
+    gw["state"] = gateway_state_name(h.state());
     gw["pid"] = h.pid() ? nlohmann::json(h.pid()) : nlohmann::json(nullptr);
     gw["rss_mb"] = h.pid() ? nlohmann::json(static_cast<double>(h.rss_bytes()) / (1024.0 * 1024.0))
                            : nlohmann::json(nullptr);
@@ -118,7 +72,7 @@ nlohmann::json status_json(const StatusParts& parts) {
     gw["connections"] = h.connections();
     nlohmann::json checks = nlohmann::json::array();
     for (const auto& c : h.checks()) {
-      checks.push_back({{"name", check_name(c.kind())},
+      checks.push_back({{"name", check_kind_name(c.kind())},
                         {"ok", c.ok()},
                         {"probed", c.probed()},
                         {"latency_ms", static_cast<double>(c.latency_us()) / 1000.0},
@@ -179,17 +133,17 @@ std::string status_text(const StatusParts& parts) {
   std::ostringstream out;
   if (parts.probe) {
     const auto& h = parts.probe->health();
-    std::string state = state_name(h.state());
+    std::string state = gateway_state_name(h.state());
     for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out << "Gateway    " << state;
-    if (h.state_since_ms() > 0) out << " for " << short_duration(parts.now_ms - h.state_since_ms());
+    if (h.state_since_ms() > 0) out << " for " << human_duration(parts.now_ms - h.state_since_ms());
     if (!h.reasons().empty()) {
       out << " - ";
       for (int i = 0; i < h.reasons_size(); ++i) out << (i ? "; " : "") << h.reasons(i);
     }
     out << "\n";
     if (h.pid()) {
-      out << "           pid " << h.pid() << ", up " << short_duration(h.uptime_ms()) << ", rss " << mb(h.rss_bytes());
+      out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << mb(h.rss_bytes());
       if (h.children_rss_bytes()) out << " (+" << mb(h.children_rss_bytes()) << " children)";
       out << "\n";
     } else {
@@ -197,12 +151,12 @@ std::string status_text(const StatusParts& parts) {
     }
     out << "           checks:";
     for (const auto& c : h.checks()) {
-      out << " " << check_name(c.kind()) << "=";
+      out << " " << check_kind_name(c.kind()) << "=";
       if (!c.probed()) {
         out << "pending";
       } else if (c.ok()) {
         out << "ok";
-        if (c.kind() == pb::CHECK_HEALTH || c.kind() == pb::CHECK_PORT) out << "(" << short_duration(c.latency_us() / 1000) << ")";
+        if (c.kind() == pb::CHECK_HEALTH || c.kind() == pb::CHECK_PORT) out << "(" << human_duration(c.latency_us() / 1000) << ")";
       } else {
         out << "FAIL(" << c.detail() << (c.consecutive_failures() > 1 ? ", x" + std::to_string(c.consecutive_failures()) : "")
             << ")";
@@ -220,7 +174,7 @@ std::string status_text(const StatusParts& parts) {
     out << ", " << r.repairs_last_hour() << "/" << r.max_per_hour() << " repairs in the last hour";
     if (r.cooldown_until_ms() > parts.now_ms) {
       out << ", COOLDOWN until " << clock_time(r.cooldown_until_ms(), parts.now_ms) << " ("
-          << short_duration(r.cooldown_until_ms() - parts.now_ms) << " left)";
+          << human_duration(r.cooldown_until_ms() - parts.now_ms) << " left)";
     }
     out << "\n";
     if (r.in_progress()) out << "           repair #" << r.current_repair_id() << " in progress, tier " << r.current_tier() << "\n";
@@ -229,7 +183,7 @@ std::string status_text(const StatusParts& parts) {
       const auto& l = r.last_repair();
       out << "           last: #" << l.id() << " " << l.status();
       if (l.fixed_by_tier()) out << " by tier " << l.fixed_by_tier();
-      out << " in " << short_duration(l.duration_ms()) << ", " << clock_time(l.started_at_ms(), parts.now_ms) << "\n";
+      out << " in " << human_duration(l.duration_ms()) << ", " << clock_time(l.started_at_ms(), parts.now_ms) << "\n";
     }
   } else {
     out << "Repair     unknown (repairer: " << parts.repair_error << ")\n";
@@ -239,7 +193,7 @@ std::string status_text(const StatusParts& parts) {
       << "ACTIVITY\n";
   for (const auto& c : parts.components.components()) {
     out << "  " << pad(c.name(), 16) << pad(c.pid() ? std::to_string(c.pid()) : "-", 8) << pad(c.state(), 10)
-        << pad(std::to_string(c.restarts()), 9) << pad(c.uptime_ms() ? short_duration(c.uptime_ms()) : "-", 9)
+        << pad(std::to_string(c.restarts()), 9) << pad(c.uptime_ms() ? human_duration(c.uptime_ms()) : "-", 9)
         << c.activity();
     if (!c.last_exit().empty() && c.restarts() > 0) out << " [last exit: " << c.last_exit() << "]";
     out << "\n";
@@ -257,7 +211,7 @@ nlohmann::json repair_json(const pb::RepairSummary& r) {
 
 std::string step_text(const pb::RepairStep& s) {
   std::ostringstream out;
-  out << "tier " << s.tier() << " " << pad(s.name(), 18) << (s.ok() ? "ok   " : "FAIL ") << pad(short_duration(s.duration_ms()), 8);
+  out << "tier " << s.tier() << " " << pad(s.name(), 18) << (s.ok() ? "ok   " : "FAIL ") << pad(human_duration(s.duration_ms()), 8);
   if (!s.detail().empty()) out << s.detail();
   return out.str();
 }
@@ -268,7 +222,7 @@ std::string repair_text(const pb::RepairSummary& r, int64_t now_ms) {
   if (!r.actor().empty() && r.actor() != trigger_name(r.trigger())) out << ", by " << r.actor();
   out << "): " << r.status();
   if (r.fixed_by_tier()) out << ", fixed by tier " << r.fixed_by_tier();
-  if (r.finished_at_ms()) out << " in " << short_duration(r.duration_ms());
+  if (r.finished_at_ms()) out << " in " << human_duration(r.duration_ms());
   out << "\n  started " << clock_time(r.started_at_ms(), now_ms) << ", reason: " << r.reason() << "\n";
   for (const auto& s : r.steps()) out << "  " << step_text(s) << "\n";
   if (!r.details().empty()) out << "  " << r.details() << "\n";
@@ -290,7 +244,7 @@ std::string history_text(const pb::HistoryReply& history, int64_t now_ms) {
     out << pad(std::to_string(r.id()), 6) << pad(clock_time(r.started_at_ms(), now_ms), 13)
         << pad(trigger_name(r.trigger()), 9) << pad(r.status(), 12)
         << pad(r.fixed_by_tier() ? std::to_string(r.fixed_by_tier()) : "-", 6)
-        << pad(r.finished_at_ms() ? short_duration(r.duration_ms()) : "-", 9) << r.reason() << "\n";
+        << pad(r.finished_at_ms() ? human_duration(r.duration_ms()) : "-", 9) << r.reason() << "\n";
   }
   return out.str();
 }
@@ -304,13 +258,13 @@ std::string stats_text(const pb::StatsReply& stats) {
         << " failed";
     if (w.repairs()) {
       out << " (" << std::fixed << std::setprecision(1) << w.success_rate() * 100.0 << "% success, avg "
-          << short_duration(w.avg_duration_ms()) << ")";
+          << human_duration(w.avg_duration_ms()) << ")";
     }
     out << ", " << w.escalations() << " escalations, " << w.manual() << " manual\n";
     for (const auto& t : w.tiers()) {
       if (!t.attempts()) continue;
       out << "  tier " << t.tier() << ": " << t.attempts() << " attempts, " << t.fixes() << " fixes, avg "
-          << short_duration(t.avg_duration_ms()) << "\n";
+          << human_duration(t.avg_duration_ms()) << "\n";
     }
   }
   if (!stats.learned().empty()) {
@@ -330,7 +284,7 @@ nlohmann::json logs_json(const pb::LogsReply& logs) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& e : logs.events()) {
     nlohmann::json j = to_json(e);
-    j["kind"] = lower(pb::RepairEvent::Kind_Name(e.kind()));
+    j["kind"] = to_lower(pb::RepairEvent::Kind_Name(e.kind()));
     j["trigger"] = trigger_name(e.trigger());
     j["at"] = iso_or_null_text(e.at_ms());
     arr.push_back(j);
@@ -340,16 +294,16 @@ nlohmann::json logs_json(const pb::LogsReply& logs) {
 
 std::string repair_event_text(const pb::RepairEvent& e) {
   std::ostringstream out;
-  out << lower(pb::RepairEvent::Kind_Name(e.kind()));
+  out << to_lower(pb::RepairEvent::Kind_Name(e.kind()));
   if (e.repair_id()) out << " #" << e.repair_id();
   if (e.tier()) out << " tier " << e.tier();
   if (e.kind() == pb::RepairEvent::STEP) {
-    out << " " << e.step().name() << " " << (e.step().ok() ? "ok" : "FAIL") << " (" << short_duration(e.step().duration_ms())
+    out << " " << e.step().name() << " " << (e.step().ok() ? "ok" : "FAIL") << " (" << human_duration(e.step().duration_ms())
         << ")";
     if (!e.step().detail().empty()) out << " " << e.step().detail();
   }
   if (e.kind() == pb::RepairEvent::FINISHED) {
-    out << (e.success() ? " success" : " failure") << " in " << short_duration(e.duration_ms());
+    out << (e.success() ? " success" : " failure") << " in " << human_duration(e.duration_ms());
   }
   if (!e.reason().empty() && e.kind() != pb::RepairEvent::STEP) out << " - " << e.reason();
   if (!e.details().empty() && e.kind() != pb::RepairEvent::STEP) out << " - " << e.details();

@@ -21,8 +21,6 @@ struct StatusParts {
   int64_t now_ms = 0;
 };
 
-std::string state_name(pb::GatewayState state);  // "healthy", "down", ...
-std::string check_name(pb::CheckKind kind);       // "process", "port", ...
 
 nlohmann::json status_json(const StatusParts& parts);
 std::string status_text(const StatusParts& parts);
@@ -42,7 +40,6 @@ std::string logs_text(const pb::LogsReply& logs);
 std::string repair_event_text(const pb::RepairEvent& event);
 
 // "3s", "5m12s", "2h3m", "4d2h": compact, for ages and durations.
-std::string short_duration(int64_t ms);
 // Local "HH:MM:SS" today, "MM-DD HH:MM" otherwise.
 std::string clock_time(int64_t wall_ms, int64_t now_ms);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/duration.h"
+#include "common/pb_json.h"
 
 namespace gwr::prober {
 
@@ -21,14 +22,15 @@ std::string ms_text(int64_t us) {
   return buf;
 }
 
-const char* check_label(pb::CheckKind k) {
-  switch (k) {
-    case pb::CHECK_PROCESS: return "process";
-    case pb::CHECK_PORT: return "port";
-    case pb::CHECK_HEALTH: return "health";
-    case pb::CHECK_MEMORY: return "memory";
-    default: return "?";
-  }
+// A port or health observation becomes the check's latest result.
+template <class CheckT, class Observation>
+void record(CheckT& c, const Observation& obs, int64_t wall_ms) {
+  c.probed = true;
+  c.at_ms = wall_ms;
+  c.ok = obs.ok;
+  c.latency_us = obs.latency_us;
+  c.detail = obs.ok ? "" : obs.detail;
+  c.consecutive_failures = obs.ok ? 0 : c.consecutive_failures + 1;
 }
 
 }  // namespace
@@ -180,12 +182,7 @@ void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wal
     schedule_after(c, now);
     return;
   }
-  c.probed = true;
-  c.at_ms = wall_ms;
-  c.ok = obs.ok;
-  c.latency_us = obs.latency_us;
-  c.detail = obs.ok ? "" : obs.detail;
-  c.consecutive_failures = obs.ok ? 0 : c.consecutive_failures + 1;
+  record(c, obs, wall_ms);
   schedule_after(c, now);
   if (!obs.ok) {
     // Cross-check: is the process still there?
@@ -197,12 +194,7 @@ void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wal
 void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms) {
   Check& c = check(pb::CHECK_HEALTH);
   if (stale(c, wall_ms, now)) return;
-  c.probed = true;
-  c.at_ms = wall_ms;
-  c.ok = obs.ok;
-  c.latency_us = obs.latency_us;
-  c.detail = obs.ok ? "" : obs.detail;
-  c.consecutive_failures = obs.ok ? 0 : c.consecutive_failures + 1;
+  record(c, obs, wall_ms);
   if (obs.http_status > 0) {
     // An HTTP answer came through the port, so it accepts connections,
     // whatever an older port check said (a gateway that just bound it).
@@ -332,7 +324,7 @@ const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_m
       }
       const Check& f = health_failing ? hc : port;
       const uint32_t threshold = health_failing ? settings_.health_failures : settings_.port_failures;
-      h.add_reasons(std::string("confirming: ") + check_label(f.kind) + " check failed " +
+      h.add_reasons(std::string("confirming: ") + check_kind_name(f.kind) + " check failed " +
                     std::to_string(f.consecutive_failures) + " of " + std::to_string(threshold) + ": " + f.detail);
     } else if (!hc.probed) {
       // A process we have not checked yet: just (re)started, or unknown.

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "common/pb_json.h"
 #include "common/proc.h"
 #include "common/gateway_finder.h"
 
@@ -16,16 +17,6 @@ using Steady = std::chrono::steady_clock;
 namespace {
 
 int64_t wall_now() { return SystemClock::instance().wall_ms(); }
-
-const char* state_text(pb::GatewayState s) {
-  switch (s) {
-    case pb::HEALTHY: return "healthy";
-    case pb::STARTING: return "starting";
-    case pb::DEGRADED: return "degraded";
-    case pb::DOWN: return "down";
-    default: return "unknown";
-  }
-}
 
 // Keys whose change means a different gateway: start over.
 bool identity_changed(const std::vector<std::string>& changed) {
@@ -250,8 +241,8 @@ void ProberWorker::publish_if_needed(WorkerContext& ctx) {
   if (health->state() != last_logged_state_ || (health->state() == pb::DOWN && reasons != last_logged_reasons_)) {
     const bool bad = health->state() == pb::DOWN || health->state() == pb::DEGRADED;
     log::write(bad ? log::Level::kWarn : log::Level::kInfo, "gateway_state",
-               {{"from", state_text(last_logged_state_)},
-                {"to", state_text(health->state())},
+               {{"from", gateway_state_name(last_logged_state_)},
+                {"to", gateway_state_name(health->state())},
                 {"gateway_pid", health->pid()},
                 {"reasons", health->reasons()},
                 {"recommended_tier", health->recommended_tier()},

@@ -5,6 +5,7 @@
 #include "common/bus.h"
 #include "common/config.h"
 #include "common/control.h"
+#include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
 
@@ -51,11 +52,6 @@ std::pair<std::string, std::string> split_word(const std::string& s) {
   return {s.substr(b, e - b), s.substr(r)};
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::vector<Result<pb::Reply>> ControlPort::call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout) {
@@ -99,7 +95,7 @@ std::string CommandHandler::callback_ack(const std::string& data) {
 bool CommandHandler::command_has_side_effect(const std::string& name, const std::string& args) {
   if (name == "pause" || name == "resume") return true;
   if (name == "config") {
-    const std::string sub = lower(split_word(args).first);
+    const std::string sub = to_lower(split_word(args).first);
     return sub == "set" || sub == "reset";
   }
   return false;
@@ -311,7 +307,7 @@ CommandResult CommandHandler::history(const CommandContext& /*ctx*/) {
 
 CommandResult CommandHandler::config(const std::string& args, const CommandContext& ctx) {
   const auto [sub_raw, rest] = split_word(args);
-  const std::string sub = lower(sub_raw);
+  const std::string sub = to_lower(sub_raw);
   if (sub.empty()) {
     pb::Request req;
     req.mutable_get_config();  // never include_secrets

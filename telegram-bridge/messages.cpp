@@ -55,16 +55,6 @@ json confirm_keyboard() {
   return {{"inline_keyboard", json::array({row})}};
 }
 
-std::string state_name(pb::GatewayState state) {
-  switch (state) {
-    case pb::HEALTHY: return "healthy";
-    case pb::STARTING: return "starting";
-    case pb::DEGRADED: return "degraded";
-    case pb::DOWN: return "down";
-    default: return "unknown";
-  }
-}
-
 std::string state_emoji(pb::GatewayState state) {
   switch (state) {
     case pb::HEALTHY: return "🟢";
@@ -73,27 +63,6 @@ std::string state_emoji(pb::GatewayState state) {
     case pb::DOWN: return "🔴";
     default: return "⚪";
   }
-}
-
-std::string human_duration(int64_t ms) {
-  if (ms < 0) ms = 0;
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  if (ms < 10'000) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
-    return buf;
-  }
-  int64_t s = ms / 1000;
-  if (s < 60) return std::to_string(s) + "s";
-  int64_t m = s / 60;
-  s %= 60;
-  if (m < 60) return std::to_string(m) + "m" + (s ? std::to_string(s) + "s" : "");
-  int64_t h = m / 60;
-  m %= 60;
-  if (h < 48) return std::to_string(h) + "h" + (m ? std::to_string(m) + "m" : "");
-  const int64_t d = h / 24;
-  h %= 24;
-  return std::to_string(d) + "d" + (h ? std::to_string(h) + "h" : "");
 }
 
 std::string clock_time(int64_t wall_ms, int64_t now_ms) {
@@ -128,7 +97,7 @@ std::string render_status(const StatusView& v) {
   std::string out;
   if (v.probe) {
     const auto& h = v.probe->health();
-    out += state_emoji(h.state()) + " <b>Gateway " + state_name(h.state()) + "</b>";
+    out += state_emoji(h.state()) + " <b>Gateway " + gateway_state_name(h.state()) + "</b>";
     if (h.state_since_ms() > 0) out += " for " + human_duration(v.now_ms - h.state_since_ms());
     out += "\n";
     if (h.pid()) {
@@ -315,7 +284,7 @@ std::string render_help(std::string_view unknown_command) {
 std::string render_repair_confirmation(const std::optional<pb::GatewayHealth>& health, int64_t now_ms) {
   std::string out = "🔄 <b>Repair the gateway now?</b>\n";
   if (health) {
-    out += "Gateway: " + state_emoji(health->state()) + " " + state_name(health->state());
+    out += "Gateway: " + state_emoji(health->state()) + " " + gateway_state_name(health->state());
     if (health->state_since_ms() > 0) out += " for " + human_duration(now_ms - health->state_since_ms());
     if (health->pid()) out += " (pid " + std::to_string(health->pid()) + ")";
     out += "\n";

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/duration.h"  // human_duration
+#include "common/pb_json.h"   // gateway_state_name
 #include "gwr.pb.h"
 
 namespace gwr::telegram {
@@ -31,12 +33,8 @@ nlohmann::json main_keyboard(bool paused);
 // [✅ Repair now] [✖ Cancel]
 nlohmann::json confirm_keyboard();
 
-// "healthy", "down", ...
-std::string state_name(pb::GatewayState state);
 // 🟢 healthy, 🔵 starting, 🟡 degraded, 🔴 down, ⚪ unknown
 std::string state_emoji(pb::GatewayState state);
-// "850ms", "2.3s", "41s", "5m12s", "2h3m", "3d4h"
-std::string human_duration(int64_t ms);
 // Local "HH:MM" today, "Mon DD HH:MM" on another day.
 std::string clock_time(int64_t wall_ms, int64_t now_ms);
 // Local "HH:MM:SS".

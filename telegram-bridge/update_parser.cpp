@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 
 namespace gwr::telegram {
@@ -47,14 +48,6 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-std::string trim(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 // The first max bytes of s, not splitting a UTF-8 sequence.
 std::string_view head_bytes(std::string_view s, size_t max) {

@@ -6,21 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
+
 namespace gwr::tier3 {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 struct Block {
   size_t start_line;  // the opening fence
@@ -57,7 +47,7 @@ ModelAnswer parse_model_answer(const std::string& text) {
   size_t script_marker = lines.size();
   size_t diagnosis_marker = lines.size();
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string t = lower(trim(lines[i]));
+    const std::string t = to_lower(trim(lines[i]));
     if (script_marker == lines.size() && (t.rfind("script:", 0) == 0 || t.rfind("**script", 0) == 0)) script_marker = i;
     if (diagnosis_marker == lines.size() && (t.rfind("diagnosis:", 0) == 0 || t.rfind("**diagnosis", 0) == 0)) {
       diagnosis_marker = i;

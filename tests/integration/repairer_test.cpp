@@ -73,14 +73,13 @@ class RepairerTest : public ::testing::Test {
     return nlohmann::json::parse(out.output, nullptr, false);
   }
   // Puts the running service gateway into a mode (this instance only).
-  void instance_mode(const std::string& mode) {
-    CurlHttpClient http;
-    HttpRequest req;
-    req.method = "POST";
-    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
-    req.body = mode;
-    req.timeout = 2s;
-    ASSERT_EQ(http.send(req).status, 200);
+  void instance_mode(const std::string& mode) { ASSERT_TRUE(post_fake_mode(port_, mode)); }
+  // A process that is not the service's gateway (a hung fake) takes the port.
+  Process start_squatter() {
+    Process squatter = Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {},
+                                      dir_ / "squatter.out");
+    EXPECT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
+    return squatter;
   }
   bool calls_contain(const std::string& needle) {
     for (const auto& c : service_->calls()) {
@@ -133,9 +132,8 @@ TEST_F(RepairerTest, StaleProcessOnThePortNeedsTier2) {
   ::kill(service_->gateway_pid(), SIGKILL);
   ASSERT_TRUE(wait_until([&] { return !pid_alive(service_->gateway_pid()); }, 2s, "service gateway dead"));
   // Something that is not the service's gateway squats the port.
-  Process squatter =
-      Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {}, dir_ / "squatter.out");
-  ASSERT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
+  Process squatter = start_squatter();
+  ASSERT_TRUE(squatter.running());
   ASSERT_TRUE(bus_->wait_health(
       [](const pb::GatewayHealth& h) { return h.state() == pb::DOWN && h.recommended_tier() == 1; }, 5s));
   ASSERT_EQ(daemon_->gwrctl({"resume"}).exit_code, 0);
@@ -171,9 +169,8 @@ TEST_F(RepairerTest, AStartingGatewayWhosePortIsTakenGetsNoStartupGrace) {
   ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);
   ::kill(service_->gateway_pid(), SIGKILL);
   ASSERT_TRUE(wait_until([&] { return !pid_alive(service_->gateway_pid()); }, 2s, "service gateway dead"));
-  Process squatter =
-      Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {}, dir_ / "squatter.out");
-  ASSERT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
+  Process squatter = start_squatter();
+  ASSERT_TRUE(squatter.running());
   ASSERT_EQ(daemon_->gwrctl({"resume"}).exit_code, 0);
   // Tier 1's restart launches a gateway that is still loading at the 3 s
   // deadline: young, but the port is the squatter's.

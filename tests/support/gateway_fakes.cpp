@@ -40,15 +40,17 @@ FakeGateway::FakeGateway(const std::string& dir, int port, const std::string& mo
 
 void FakeGateway::set_mode_file(const std::string& mode_line) { atomic_write(mode_file_, mode_line + "\n"); }
 
-bool FakeGateway::post_mode(const std::string& mode_line) {
+bool post_fake_mode(int port, const std::string& mode_line) {
   CurlHttpClient http;
   HttpRequest req;
   req.method = "POST";
-  req.url = "http://127.0.0.1:" + std::to_string(port_) + "/_fake/mode";
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/_fake/mode";
   req.body = mode_line;
   req.timeout = 2s;
   return http.send(req).status == 200;
 }
+
+bool FakeGateway::post_mode(const std::string& mode_line) { return post_fake_mode(port_, mode_line); }
 
 bool FakeGateway::healthy() {
   CurlHttpClient http;

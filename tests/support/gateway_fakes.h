@@ -19,6 +19,10 @@ namespace gwr::testing {
 // running in parallel never mistake each other's gateways for their own.
 std::string gateway_name_for(int port);
 
+// Switches the fake gateway listening on 127.0.0.1:port into a mode, through
+// its control endpoint (that instance only). False if it did not accept.
+bool post_fake_mode(int port, const std::string& mode_line);
+
 // A fake-gateway started directly by the test (not through the CLI), named
 // gateway_name_for(port) unless extra_args give a --name.
 class FakeGateway {

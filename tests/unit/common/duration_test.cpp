@@ -44,4 +44,16 @@ TEST(Duration, RoundTrips) {
 }
 
 }  // namespace
+TEST(Duration, HumanFormIsRoundedToTwoUnits) {
+  EXPECT_EQ(human_duration(-5), "0ms");
+  EXPECT_EQ(human_duration(850), "850ms");
+  EXPECT_EQ(human_duration(4'250), "4.2s");
+  EXPECT_EQ(human_duration(42'999), "42s");
+  EXPECT_EQ(human_duration(60'000), "1m");
+  EXPECT_EQ(human_duration(185'000), "3m5s");
+  EXPECT_EQ(human_duration((2 * 60 + 1) * 60'000LL + 59'000), "2h1m");
+  EXPECT_EQ(human_duration(76 * 3'600'000LL), "3d4h");
+  EXPECT_EQ(human_duration(48 * 3'600'000LL), "2d");
+}
+
 }  // namespace gwr

@@ -1,0 +1,15 @@
+// Small text helpers every process uses (ASCII rules: config keys, commands
+// and model output are compared byte-wise, never by locale).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace gwr {
+
+// Without leading and trailing ASCII whitespace.
+std::string trim(std::string_view text);
+// ASCII letters in lower case; other bytes as they are.
+std::string to_lower(std::string_view text);
+
+}  // namespace gwr
