@@ -156,6 +156,24 @@ bool pid_alive(pid_t pid) {
   return !(rp != std::string::npos && rp + 2 < s.size() && s[rp + 2] == 'Z');
 }
 
+::testing::AssertionResult stop_process(pid_t pid, std::chrono::milliseconds timeout) {
+  if (pid <= 0 || ::kill(pid, SIGSTOP) != 0) return ::testing::AssertionFailure() << "cannot SIGSTOP pid " << pid;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  return wait_until([&] {
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator(tasks, ec)) {
+      std::ifstream f(t.path() / "stat");
+      std::string line;
+      std::getline(f, line);
+      const auto rp = line.rfind(')');
+      if (rp == std::string::npos || rp + 2 >= line.size()) return false;
+      const char state = line[rp + 2];
+      if (state != 'T' && state != 't') return false;
+    }
+    return !ec;
+  }, timeout, "every thread of pid " + std::to_string(pid) + " stopped");
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

@@ -83,6 +83,10 @@ class Process {
 
 int free_tcp_port();
 bool pid_alive(pid_t pid);
+// SIGSTOPs pid and waits until every one of its threads has stopped: kill()
+// returns before they do (by milliseconds under load), and a test that acts
+// "while it is frozen" must not race a process that is still running.
+::testing::AssertionResult stop_process(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 std::vector<nlohmann::json> read_json_lines(const std::string& path);

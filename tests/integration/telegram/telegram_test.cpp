@@ -517,7 +517,7 @@ TEST_F(TelegramTest, ACommandInterruptedByACrashIsNotCarriedOutTwice) {
   // Freeze the bridge, let /pause arrive, and plant what a crash right after
   // "in progress" was committed leaves behind; then let it run.
   const pid_t pid = bridge_pid();
-  ::kill(pid, SIGSTOP);
+  ASSERT_TRUE(stop_process(pid));
   const json u = tg_->push_message(kChat, kOwner, "/pause");
   ASSERT_EQ(sql("INSERT INTO markers(key, state, created_at) VALUES(?, 'in_progress', 0)",
                 "update:" + std::to_string(u["update_id"].get<int64_t>())),
