@@ -1,6 +1,7 @@
 #include "common/strings.h"
 
 #include <cctype>
+#include <cstdio>
 
 namespace gwr {
 
@@ -16,6 +17,12 @@ std::string to_lower(std::string_view text) {
   std::string out(text);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+std::string megabytes_text(uint64_t bytes, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f MB", decimals, static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
 }
 
 }  // namespace gwr

@@ -2,6 +2,7 @@
 // and model output are compared byte-wise, never by locale).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -11,5 +12,7 @@ namespace gwr {
 std::string trim(std::string_view text);
 // ASCII letters in lower case; other bytes as they are.
 std::string to_lower(std::string_view text);
+// Bytes as mebibytes for people: megabytes_text(891289600, 1) -> "850.0 MB".
+std::string megabytes_text(uint64_t bytes, int decimals);
 
 }  // namespace gwr

@@ -19,12 +19,6 @@ std::string pad(const std::string& s, size_t width) {
   return s + std::string(width - s.size(), ' ');
 }
 
-std::string mb(uint64_t bytes) {
-  std::ostringstream ss;
-  ss << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MB";
-  return ss.str();
-}
-
 std::string trigger_name(pb::RepairTrigger t) {
   switch (t) {
     case pb::TRIGGER_AUTO: return "auto";
@@ -143,8 +137,8 @@ std::string status_text(const StatusParts& parts) {
     }
     out << "\n";
     if (h.pid()) {
-      out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << mb(h.rss_bytes());
-      if (h.children_rss_bytes()) out << " (+" << mb(h.children_rss_bytes()) << " children)";
+      out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << megabytes_text(h.rss_bytes(), 1);
+      if (h.children_rss_bytes()) out << " (+" << megabytes_text(h.children_rss_bytes(), 1) << " children)";
       out << "\n";
     } else {
       out << "           no gateway process\n";

@@ -5,16 +5,11 @@
 
 #include "common/duration.h"
 #include "common/pb_json.h"
+#include "common/strings.h"
 
 namespace gwr::prober {
 
 namespace {
-
-std::string mb_text(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
 
 std::string ms_text(int64_t us) {
   char buf[32];
@@ -232,7 +227,7 @@ void ProberCore::on_memory(const MemoryObservation& obs, SteadyTime now, int64_t
   memory_known_ = true;
   c.ok = obs.rss_bytes <= settings_.max_rss_bytes;
   c.consecutive_failures = c.ok ? 0 : c.consecutive_failures + 1;
-  c.detail = c.ok ? "" : "RSS " + mb_text(obs.rss_bytes) + " over " + mb_text(settings_.max_rss_bytes);
+  c.detail = c.ok ? "" : "RSS " + megabytes_text(obs.rss_bytes, 0) + " over " + megabytes_text(settings_.max_rss_bytes, 0);
   schedule_after(c, now);
 }
 
@@ -337,13 +332,13 @@ const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_m
       state = pb::HEALTHY;
       if (memory_known_ && memory_.rss_bytes > settings_.max_rss_bytes) {
         state = pb::DEGRADED;
-        h.add_reasons("high memory: RSS " + mb_text(memory_.rss_bytes) + " over the " +
-                      mb_text(settings_.max_rss_bytes) + " threshold");
+        h.add_reasons("high memory: RSS " + megabytes_text(memory_.rss_bytes, 0) + " over the " +
+                      megabytes_text(settings_.max_rss_bytes, 0) + " threshold");
         const bool hard = settings_.hard_rss_bytes > 0 && memory_.rss_bytes > settings_.hard_rss_bytes;
         const bool machine_short = memory_.available_percent < static_cast<double>(settings_.min_available_percent);
         if (hard || machine_short) {
           tier = 2;
-          h.add_reasons(hard ? "memory critical: over the hard limit of " + mb_text(settings_.hard_rss_bytes)
+          h.add_reasons(hard ? "memory critical: over the hard limit of " + megabytes_text(settings_.hard_rss_bytes, 0)
                              : "memory critical: the machine has only " +
                                    std::to_string(static_cast<int>(memory_.available_percent)) + "% available");
         }

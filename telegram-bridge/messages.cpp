@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "common/config.h"
+#include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 
 namespace gwr::telegram {
@@ -16,12 +17,6 @@ using json = nlohmann::json;
 
 // Escaped and bounded: dynamic text never dominates a message.
 std::string esc(std::string_view text, size_t max_units = 600) { return html_escape(clip(text, max_units)); }
-
-std::string mb(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
 
 std::string percent(double fraction) {
   char buf[16];
@@ -102,8 +97,8 @@ std::string render_status(const StatusView& v) {
     out += "\n";
     if (h.pid()) {
       out += "pid <code>" + std::to_string(h.pid()) + "</code> · up " + human_duration(h.uptime_ms()) + " · memory " +
-             mb(h.rss_bytes()) + " RSS";
-      if (h.children_rss_bytes()) out += " (+" + mb(h.children_rss_bytes()) + " children)";
+             megabytes_text(h.rss_bytes(), 1) + " RSS";
+      if (h.children_rss_bytes()) out += " (+" + megabytes_text(h.children_rss_bytes(), 1) + " children)";
       out += "\n";
     } else {
       out += "no gateway process\n";

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
 
@@ -535,9 +536,7 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   }
   auto gateway_line = [&] {
     if (!h.pid()) return std::string();
-    char rss[32];
-    std::snprintf(rss, sizeof rss, "%.1f MB", static_cast<double>(h.rss_bytes()) / (1024.0 * 1024.0));
-    return "\nGateway pid " + std::to_string(h.pid()) + " · memory " + rss + " RSS";
+    return "\nGateway pid " + std::to_string(h.pid()) + " · memory " + megabytes_text(h.rss_bytes(), 1) + " RSS";
   };
   if (!fresh.empty()) {
     std::string text = "🟡 <b>Warning</b>: ";
