@@ -123,11 +123,7 @@ class Chaos {
     return false;
   }
 
-  bool repair_running() {
-    auto out = daemon_->gwrctl({"status", "--json"}, 5s);
-    auto j = nlohmann::json::parse(out.output, nullptr, false);
-    return j.is_object() && j["repair"]["in_progress"] == true;
-  }
+  bool repair_running() { return daemon_->repair_in_progress().value_or(false); }
 
   bool post_mode(const std::string& mode) { return post_fake_mode(port_, mode); }
 

@@ -15,8 +15,6 @@
 #include <fstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "bench/bench_util.h"
 #include "common/gateway_probe.h"
 #include "common/http_client.h"
@@ -93,8 +91,7 @@ class Bench {
       bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::HEALTHY; }, 30s);
       const auto until = Clock::now() + 60s;
       while (Clock::now() < until) {
-        const auto j = nlohmann::json::parse(d.gwrctl({"status", "--json"}, 5s).output, nullptr, false);
-        if (j.is_object() && j["repair"]["in_progress"] == false) break;
+        if (d.repair_in_progress() == false) break;
         std::this_thread::sleep_for(200ms);
       }
       std::this_thread::sleep_for(1s);

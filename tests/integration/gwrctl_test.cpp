@@ -62,10 +62,7 @@ TEST(Gwrctl, EveryCommandAgainstARunningDaemon) {
     const auto parsed = nlohmann::json::parse(j.output, nullptr, false);
     EXPECT_FALSE(parsed.is_discarded()) << c.args[0] << ": not JSON: " << j.output;
     if (c.args[0] == "repair") {
-      ASSERT_TRUE(wait_until([&] {
-        auto s = nlohmann::json::parse(d.gwrctl({"status", "--json"}).output, nullptr, false);
-        return s.is_object() && s["repair"]["in_progress"] == false;
-      }, 20s, "manual repair finished"));
+      ASSERT_TRUE(wait_until([&] { return d.repair_in_progress() == false; }, 20s, "manual repair finished"));
     }
   }
   auto status = nlohmann::json::parse(d.gwrctl({"status", "--json"}).output);

@@ -302,4 +302,13 @@ CommandOutput Daemon::gwrctl(const std::vector<std::string>& args, std::chrono::
   return run(argv, timeout);
 }
 
+std::optional<bool> Daemon::repair_in_progress(std::chrono::milliseconds timeout) {
+  const auto j = nlohmann::json::parse(gwrctl({"status", "--json"}, timeout).output, nullptr, false);
+  if (!j.is_object() || !j.contains("repair") || !j["repair"].contains("in_progress") ||
+      !j["repair"]["in_progress"].is_boolean()) {
+    return std::nullopt;
+  }
+  return j["repair"]["in_progress"].get<bool>();
+}
+
 }  // namespace gwr::testing

@@ -124,6 +124,8 @@ class Daemon {
   std::optional<pb::ComponentsReply> components();
   std::map<std::string, pid_t> worker_pids();
   CommandOutput gwrctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // `gwrctl status --json`'s repair.in_progress; nullopt when status cannot be read.
+  std::optional<bool> repair_in_progress(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
   TempDir dir_;
