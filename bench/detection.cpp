@@ -5,6 +5,8 @@
 //  * the prober's CPU per hour at default intervals.
 //
 //   build/bench/detection [kills=60] [hangs=5]
+// Exits non-zero when a run failed (each kill, each hang and the CPU window
+// is one run); a table row whose runs all failed reads n/a.
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,7 +32,12 @@ int main(int argc, char** argv) {
   const int port = free_tcp_port();
   // Default probe settings; automatic repairs paused so only detection runs.
   Daemon d("gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gateway_name_for(port) + "\n");
-  if (!d.start()) return 1;
+  gwr::bench::Runs runs("detection");
+  if (auto started = d.start(); !started) {
+    std::fprintf(stderr, "daemon did not start: %s\n", started.message());
+    runs.setup_failed("the daemon did not start");
+    return runs.finish();
+  }
   (void)d.gwrctl({"pause", "--reason", "detection benchmark"});
   BusWatcher bus(d.runtime_dir(), {"gateway_health"});
 
@@ -43,6 +50,7 @@ int main(int argc, char** argv) {
           return h.state() == gwr::pb::HEALTHY && static_cast<pid_t>(h.pid()) == pid;
         }, 30s)) {
       std::fprintf(stderr, "run %d: gateway %d never healthy\n", i, pid);
+      runs.fail("kill -9: gateway never healthy");
       continue;
     }
     bus.clear();
@@ -50,6 +58,9 @@ int main(int argc, char** argv) {
     gw.process().signal(SIGKILL);
     if (bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::DOWN; }, 10s)) {
       kill_ms.push_back(ms_since(t0));
+      runs.ok();
+    } else {
+      runs.fail("kill -9: no DOWN within 10 s");
     }
     (void)gw.process().wait(2s);
   }
@@ -61,6 +72,8 @@ int main(int argc, char** argv) {
     if (!bus.wait_health([&](const gwr::pb::GatewayHealth& h) {
           return h.state() == gwr::pb::HEALTHY && static_cast<pid_t>(h.pid()) == gw.pid();
         }, 30s)) {
+      std::fprintf(stderr, "hang %d: gateway %d never healthy\n", i, gw.pid());
+      runs.fail("hang: gateway never healthy");
       continue;
     }
     // Start the hang at a random point of the 15 s health interval.
@@ -81,10 +94,15 @@ int main(int argc, char** argv) {
           return h.state() == gwr::pb::DOWN;
         },
         60s);
-    if (down) {
+    if (!down) {
+      runs.fail("hang: no DOWN within 60 s");
+    } else {
       onset_ms.push_back(ms_since(t0));
       if (first_failure) {
         confirm_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - *first_failure).count());
+        runs.ok();
+      } else {
+        runs.fail("hang: DOWN without a first failed probe seen");
       }
     }
     gw.process().signal(SIGKILL);
@@ -100,19 +118,30 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(60s);
   const double secs = std::chrono::duration<double>(Clock::now() - c0).count();
   const double cpu_s = static_cast<double>(gwr::bench::cpu_ticks(prober) - t_before) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  // The prober must be the same process, alive, at both ends of the window.
+  const bool cpu_ok = prober > 0 && d.worker_pids()["prober"] == prober && gwr::bench::rss_kib(prober) > 0;
+  if (cpu_ok) {
+    runs.ok();
+  } else {
+    runs.fail("prober CPU: no prober process for the whole window");
+  }
 
-  using gwr::bench::percentile;
+  using gwr::bench::stat_ms;
+  using gwr::bench::stat_s;
   std::printf("## Detection (gwr-prober, default probe settings)\n\nmachine: %s\n\n",
               gwr::bench::machine_summary().c_str());
   std::printf("| measure | runs | median | p99 | max |\n|---|---|---|---|---|\n");
-  std::printf("| kill -9 -> DOWN on the bus | %zu | %.1f ms | %.1f ms | %.1f ms |\n", kill_ms.size(),
-              percentile(kill_ms, 50), percentile(kill_ms, 99), percentile(kill_ms, 100));
-  std::printf("| hang: first failed probe -> DOWN | %zu | %.2f s | %.2f s | %.2f s |\n", confirm_ms.size(),
-              percentile(confirm_ms, 50) / 1000, percentile(confirm_ms, 99) / 1000, percentile(confirm_ms, 100) / 1000);
-  std::printf("| hang: onset -> DOWN (random onset in the 15 s interval) | %zu | %.2f s | %.2f s | %.2f s |\n",
-              onset_ms.size(), percentile(onset_ms, 50) / 1000, percentile(onset_ms, 99) / 1000,
-              percentile(onset_ms, 100) / 1000);
-  std::printf("\nprober CPU watching a healthy gateway: %.3f s over %.0f s = %.1f CPU-seconds per hour (%.4f%% of one core)\n",
-              cpu_s, secs, cpu_s / secs * 3600.0, cpu_s / secs * 100.0);
-  return 0;
+  std::printf("| kill -9 -> DOWN on the bus | %zu | %s | %s | %s |\n", kill_ms.size(), stat_ms(kill_ms, 50).c_str(),
+              stat_ms(kill_ms, 99).c_str(), stat_ms(kill_ms, 100).c_str());
+  std::printf("| hang: first failed probe -> DOWN | %zu | %s | %s | %s |\n", confirm_ms.size(),
+              stat_s(confirm_ms, 50).c_str(), stat_s(confirm_ms, 99).c_str(), stat_s(confirm_ms, 100).c_str());
+  std::printf("| hang: onset -> DOWN (random onset in the 15 s interval) | %zu | %s | %s | %s |\n", onset_ms.size(),
+              stat_s(onset_ms, 50).c_str(), stat_s(onset_ms, 99).c_str(), stat_s(onset_ms, 100).c_str());
+  if (cpu_ok) {
+    std::printf("\nprober CPU watching a healthy gateway: %.3f s over %.0f s = %.1f CPU-seconds per hour (%.4f%% of one core)\n",
+                cpu_s, secs, cpu_s / secs * 3600.0, cpu_s / secs * 100.0);
+  } else {
+    std::printf("\nprober CPU watching a healthy gateway: n/a (no prober process for the whole window)\n");
+  }
+  return runs.finish();
 }

@@ -4,6 +4,8 @@
 // default intervals, which is what an idle gwr really does.
 //
 //   build/bench/footprint [seconds=60] [--gateway]
+// Exits non-zero when the daemon did not start or a process was gone before
+// the end of the window (its row then reads n/a).
 #include <unistd.h>
 
 #include <chrono>
@@ -37,12 +39,18 @@ int main(int argc, char** argv) {
     yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gwr::testing::gateway_name_for(port) + "\n";
   }
   Daemon d(yaml);
-  if (!d.start()) {
-    std::fprintf(stderr, "daemon did not start\n");
-    return 1;
+  gwr::bench::Runs runs("footprint", "processes measured");
+  if (auto started = d.start(); !started) {
+    std::fprintf(stderr, "daemon did not start: %s\n", started.message());
+    runs.setup_failed("the daemon did not start");
+    return runs.finish();
   }
   std::this_thread::sleep_for(3s);  // settle
   auto pids = d.worker_pids();
+  if (pids.empty()) {
+    runs.setup_failed("no gwr process pids (gwrctl components)");
+    return runs.finish();
+  }
   std::map<std::string, uint64_t> ticks0;
   for (const auto& [name, pid] : pids) ticks0[name] = gwr::bench::cpu_ticks(pid);
   const auto t0 = std::chrono::steady_clock::now();
@@ -53,18 +61,41 @@ int main(int argc, char** argv) {
               with_gateway ? " (watching a fake gateway at default intervals)" : "",
               gwr::bench::machine_summary().c_str());
   std::printf("| process | RSS MB | PSS MB | CPU %% of one core |\n|---|---|---|---|\n");
+  // Every figure is read before anything else asks gwr a question (that
+  // would cost it CPU inside the window).
+  struct Figures {
+    double rss = 0, pss = 0, cpu = 0;
+  };
+  std::map<std::string, Figures> figures;
+  for (const auto& [name, pid] : pids) {
+    figures[name] = {static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0,
+                     static_cast<double>(gwr::bench::pss_kib(pid)) / 1024.0,
+                     static_cast<double>(gwr::bench::cpu_ticks(pid) - ticks0[name]) / hz / wall * 100.0};
+  }
+  // A process gone or replaced during the window has no figures (its RSS is
+  // 0, its CPU ticks another process's).
+  const auto after = d.worker_pids();
   double rss_total = 0, pss_total = 0, cpu_total = 0;
   for (const auto& [name, pid] : pids) {
-    const double rss = static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0;
-    const double pss = static_cast<double>(gwr::bench::pss_kib(pid)) / 1024.0;
-    const double cpu = static_cast<double>(gwr::bench::cpu_ticks(pid) - ticks0[name]) / hz / wall * 100.0;
-    rss_total += rss;
-    pss_total += pss;
-    cpu_total += cpu;
-    std::printf("| gwr-%s | %.1f | %.1f | %.3f |\n", name.c_str(), rss, pss, cpu);
+    const auto now = after.find(name);
+    const Figures& f = figures[name];
+    if (pid <= 0 || now == after.end() || now->second != pid || f.rss == 0) {
+      runs.fail("gwr-" + name + " gone or restarted during the window");
+      std::printf("| gwr-%s | n/a | n/a | n/a |\n", name.c_str());
+      continue;
+    }
+    runs.ok();
+    rss_total += f.rss;
+    pss_total += f.pss;
+    cpu_total += f.cpu;
+    std::printf("| gwr-%s | %.1f | %.1f | %.3f |\n", name.c_str(), f.rss, f.pss, f.cpu);
   }
-  std::printf("| **total** | **%.1f** | **%.1f** | **%.3f** |\n", rss_total, pss_total, cpu_total);
+  if (runs.failed() == 0) {
+    std::printf("| **total** | **%.1f** | **%.1f** | **%.3f** |\n", rss_total, pss_total, cpu_total);
+  } else {
+    std::printf("| **total** | n/a | n/a | n/a |\n");  // not the sum of all of them
+  }
   std::printf("\nRSS counts the shared libraries (libstdc++, protobuf, zmq, curl...) once per process; PSS divides "
               "them among the four, so the PSS total is the memory gwr really uses.\n");
-  return 0;
+  return runs.finish();
 }

@@ -2,6 +2,7 @@
 // its replacement on the bus, over many kills (issue 2 target: p99 < 300 ms).
 //
 //   build/bench/restart_latency [kills=60]
+// Exits non-zero when a kill was not followed by a new worker's heartbeat.
 #include <signal.h>
 
 #include <chrono>
@@ -21,9 +22,11 @@ int main(int argc, char** argv) {
   // Default restart timings (initial 100 ms), but a short stable period so
   // every kill measures the first-restart path rather than a crash-loop backoff.
   Daemon d("supervisor:\n  restart_stable_after: 600ms\n");
-  if (!d.start()) {
-    std::fprintf(stderr, "daemon did not start\n");
-    return 1;
+  gwr::bench::Runs runs("restart_latency", "kills");
+  if (auto started = d.start(); !started) {
+    std::fprintf(stderr, "daemon did not start: %s\n", started.message());
+    runs.setup_failed("the daemon did not start");
+    return runs.finish();
   }
   zmq::context_t ctx(1);
   gwr::BusSubscriber sub(ctx, d.runtime_dir(), {"heartbeat"});
@@ -33,6 +36,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kills; ++i) {
     const std::string victim = workers[static_cast<size_t>(i) % workers.size()];
     const pid_t old_pid = d.worker_pids()[victim];
+    if (old_pid <= 0) {  // kill(0) would hit our own process group
+      runs.fail("no pid for " + victim);
+      continue;
+    }
     std::this_thread::sleep_for(250ms);  // > stable period / workers: each worker ran long enough
     while (sub.receive()) {
     }
@@ -50,13 +57,17 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (!seen) std::fprintf(stderr, "kill %d: no heartbeat from a new %s within 5 s\n", i, victim.c_str());
+    if (seen) {
+      runs.ok();
+    } else {
+      runs.fail("no heartbeat from a new " + victim + " within 5 s");
+    }
   }
   std::printf("## Worker restart latency (kill -9 -> first heartbeat of the new worker)\n\n");
   std::printf("machine: %s\n\n", gwr::bench::machine_summary().c_str());
   std::printf("| kills | median ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
-  std::printf("| %zu | %.1f | %.1f | %.1f | %.1f |\n", latencies_ms.size(), gwr::bench::percentile(latencies_ms, 50),
-              gwr::bench::percentile(latencies_ms, 90), gwr::bench::percentile(latencies_ms, 99),
-              gwr::bench::percentile(latencies_ms, 100));
-  return latencies_ms.size() == static_cast<size_t>(kills) ? 0 : 1;
+  auto ms = [&](double p) { return gwr::bench::format_stat(gwr::bench::percentile_of(latencies_ms, p), 1); };
+  std::printf("| %zu | %s | %s | %s | %s |\n", latencies_ms.size(), ms(50).c_str(), ms(90).c_str(), ms(99).c_str(),
+              ms(100).c_str());
+  return runs.finish();
 }

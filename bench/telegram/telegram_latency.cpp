@@ -6,6 +6,8 @@
 // the figures show the pipeline, not the flood control.
 //
 //   build/bench/telegram_latency [updates=50] [spacing_ms=1050]
+// Exits non-zero when an update got no reply (or the setup failed); a row
+// with no samples reads n/a.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,29 +27,30 @@ int main(int argc, char** argv) {
   constexpr int64_t kChat = 4242;
   const std::string token = "123456789:AAH-bench-token-abcdefghijklmnopqrstuv";
 
+  gwr::bench::Runs runs("telegram_latency", "updates");
   TempDir dir;
   const int port = free_tcp_port();
   FakeOpenclaw service(dir.path(), port);
   if (!service.start_healthy()) {
-    std::fprintf(stderr, "fake gateway did not start\n");
-    return 1;
+    runs.setup_failed("the fake gateway did not start");
+    return runs.finish();
   }
   FakeTelegram tg(token);
   tg.start();
   Daemon d("gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + service.process_name() + "\n" +
            service.commands_yaml() + "telegram:\n  api_base_url: " + tg.base_url() + "\n  bot_token: \"" + token +
            "\"\n  chat_id: " + std::to_string(kChat) + "\n  poll_timeout: 30s\n");
-  if (!d.start()) {
-    std::fprintf(stderr, "daemon did not start\n");
-    return 1;
+  if (auto started = d.start(); !started) {
+    std::fprintf(stderr, "daemon did not start: %s\n", started.message());
+    runs.setup_failed("the daemon did not start");
+    return runs.finish();
   }
   if (!tg.wait_for([&] { return tg.active_long_polls() > 0; }, 10s)) {
-    std::fprintf(stderr, "the bot never polled\n");
-    return 1;
+    runs.setup_failed("the bot never polled");
+    return runs.finish();
   }
 
   std::vector<double> latency_ms;
-  int missing = 0;
   for (int i = 0; i < updates; ++i) {
     // Push only while the bot is waiting in getUpdates, as a real update arrives.
     tg.wait_for([&] { return tg.active_long_polls() > 0; }, 5s);
@@ -65,8 +68,9 @@ int main(int argc, char** argv) {
     const auto t1 = Clock::now();
     if (got) {
       latency_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      runs.ok();
     } else {
-      ++missing;
+      runs.fail("no reply within 10 s");
     }
     std::this_thread::sleep_until(t0 + spacing);
   }
@@ -81,27 +85,23 @@ int main(int argc, char** argv) {
     }
   }
 
-  using gwr::bench::percentile;
-  double mean = 0;
-  for (double v : latency_ms) mean += v;
-  if (!latency_ms.empty()) mean /= static_cast<double>(latency_ms.size());
+  // median | mean | p90 | p99 | max, as "1.23 ms" cells or n/a.
+  auto cells = [](const std::vector<double>& v) {
+    using gwr::bench::stat_ms;
+    return stat_ms(v, 50, 2) + " | " + gwr::bench::format_stat(gwr::bench::mean_of(v), 2, " ms") + " | " +
+           stat_ms(v, 90, 2) + " | " + stat_ms(v, 99, 2) + " | " + stat_ms(v, 100, 2);
+  };
   std::printf("## Telegram /status latency (update delivered by the fake -> reply received by the fake), loopback\n\n"
               "machine: %s\n\n",
               gwr::bench::machine_summary().c_str());
   std::printf("| path | samples | median | mean | p90 | p99 | max | target p99 |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| update delivered -> reply received (%d sent) | %zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | < 50 ms |\n", updates, latency_ms.size(),
-              percentile(latency_ms, 50), mean, percentile(latency_ms, 90), percentile(latency_ms, 99),
-              latency_ms.empty() ? 0.0 : *std::max_element(latency_ms.begin(), latency_ms.end()));
+  std::printf("| update delivered -> reply received (%d sent) | %zu | %s | < 50 ms |\n", updates, latency_ms.size(),
+              cells(latency_ms).c_str());
   auto row = [&](const char* what, const std::vector<double>& v) {
-    double m = 0;
-    for (double x : v) m += x;
-    if (!v.empty()) m /= static_cast<double>(v.size());
-    std::printf("| %s | %zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | |\n", what, v.size(), percentile(v, 50), m,
-                percentile(v, 90), percentile(v, 99), v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+    std::printf("| %s | %zu | %s | |\n", what, v.size(), cells(v).c_str());
   };
   row("of which: the command (prober, repairer, supervisor asked at once)", handler_ms);
   row("of which: committing the reply with the offset (SQLite)", commit_ms);
   std::printf("\nload average at the end: %s", gwr::testing::read_file("/proc/loadavg").c_str());
-  if (missing) std::printf("\n%d update(s) got no reply within 10 s\n", missing);
-  return missing == 0 ? 0 : 1;
+  return runs.finish();
 }
