@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "common/message_text.h"
+#include "common/text.h"
 
 namespace gwr {
 
@@ -37,7 +39,10 @@ Result<pb::Event> decode_event(const std::vector<zmq::message_t>& frames) {
   if (frames.size() != 2) return make_error("expected 2 frames, got " + std::to_string(frames.size()));
   pb::Event event;
   if (!event.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
-    return make_error("undecodable event (" + std::to_string(frames[1].size()) + " bytes)");
+    pb::Event probe;
+    const bool utf8 = parse_repairing_utf8(probe, frames[1].to_string_view());
+    return make_error("undecodable event (" + std::to_string(frames[1].size()) + " bytes" +
+                      (utf8 ? "): a text field is not valid UTF-8" : ")"));
   }
   if (event.protocol_version() != pb::PROTOCOL_VERSION_CURRENT) {
     return make_error("protocol version " + std::to_string(event.protocol_version()) + " not supported");
@@ -65,6 +70,11 @@ void BusPublisher::publish(pb::Event event) {
   if (topic.empty()) {
     log::error("bus_publish_empty_event");
     return;
+  }
+  // An entry point let text through that is not UTF-8: receivers could not
+  // decode the message at all. Repair it here and say where it came from.
+  if (const size_t repaired = make_valid_utf8(event); repaired > 0) {
+    log::warn("bus_text_repaired", {{"topic", topic}, {"fields", repaired}});
   }
   const std::string bytes = encode_event(event);
   try {
@@ -109,12 +119,25 @@ std::optional<pb::Event> BusSubscriber::receive() {
     auto event = decode_event(frames);
     if (event) return std::move(event).value();
     ++dropped_;
+    ++dropped_since_log_;
+    const std::string topic = frames.empty() ? std::string() : valid_utf8(utf8_prefix(frames[0].to_string_view(), 40));
+    if (dropped_topics_.size() < 1000) dropped_topics_.push_back(topic);
     const int64_t now = now_ms();
     if (now - last_drop_log_ms_ >= 1000) {
       last_drop_log_ms_ = now;
-      log::warn("bus_message_dropped", {{"reason", event.message()}, {"dropped_total", dropped_}});
+      log::error("bus_message_dropped", {{"topic", topic},
+                                         {"reason", event.message()},
+                                         {"dropped_since_last_line", dropped_since_log_},
+                                         {"dropped_total", dropped_}});
+      dropped_since_log_ = 0;
     }
   }
+}
+
+std::vector<std::string> BusSubscriber::take_dropped_topics() {
+  std::vector<std::string> out;
+  out.swap(dropped_topics_);
+  return out;
 }
 
 }  // namespace gwr

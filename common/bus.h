@@ -52,15 +52,20 @@ class BusSubscriber {
  public:
   BusSubscriber(zmq::context_t& ctx, const std::string& runtime_dir, const std::vector<std::string>& topics);
   zmq::socket_t& socket() { return socket_; }
-  // One decoded event if one is waiting; garbage is dropped with a
-  // rate-limited log line. Never blocks.
+  // One decoded event if one is waiting; what does not decode is dropped,
+  // counted and logged as an error (rate-limited). Never blocks.
   std::optional<pb::Event> receive();
+  // Every message dropped so far.
   uint64_t dropped() const { return dropped_; }
+  // The topics of the messages dropped since the last call, oldest first.
+  std::vector<std::string> take_dropped_topics();
 
  private:
   zmq::socket_t socket_;
   uint64_t dropped_ = 0;
   int64_t last_drop_log_ms_ = 0;
+  uint64_t dropped_since_log_ = 0;
+  std::vector<std::string> dropped_topics_;
 };
 
 }  // namespace gwr

@@ -24,6 +24,7 @@
 #include "common/duration.h"
 #include "common/env_file.h"
 #include "common/strings.h"
+#include "common/text.h"
 
 extern char** environ;
 
@@ -136,6 +137,9 @@ std::optional<std::string> set_scalar_from_text(Message& msg, const FieldDescrip
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
+      // The config travels to every worker as protobuf, whose text must be
+      // UTF-8: one stray Latin-1 byte would leave every worker without it.
+      if (!is_valid_utf8(raw)) return std::string("is not valid UTF-8 text (save the file as UTF-8)");
       rep ? r->AddString(&msg, f, raw) : r->SetString(&msg, f, raw);
       return std::nullopt;
     case FieldDescriptor::CPPTYPE_BOOL: {
@@ -525,6 +529,10 @@ pb::Config default_config(const EnvMap& env) {
   s->set_restart_max(30'000);
   s->set_restart_stable_after(10'000);
 
+  auto* h = c.mutable_history();
+  h->set_max_age(90LL * 24 * 3'600'000);
+  h->set_max_repairs(1000);
+
   auto* l = c.mutable_log();
   l->set_level("info");
   l->set_max_size_mb(10);
@@ -770,10 +778,26 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   if (std::find(kLevels.begin(), kLevels.end(), c.log().level()) == kLevels.end()) {
     return fail("log.level", "must be one of trace, debug, info, warn, error");
   }
+  if (c.history().max_age() < 3'600'000) return fail("history.max_age", "must be at least 1h");
+  if (c.history().max_repairs() < 10) return fail("history.max_repairs", "must be at least 10");
   if (c.log().max_size_mb() < 1) return fail("log.max_size_mb", "must be at least 1");
   if (c.log().max_files() < 1) return fail("log.max_files", "must be at least 1");
 #undef GWR_CHECK
   return std::nullopt;
+}
+
+std::vector<std::string> config_warnings(const pb::Config& c) {
+  std::vector<std::string> out;
+  const auto& t = c.telegram();
+  // Group ids are negative: the bridge gives a group read-only access until
+  // users are listed (telegram-bridge/access_policy.h).
+  if (!t.bot_token().empty() && t.chat_id() < 0 && t.allowed_user_ids().empty()) {
+    out.push_back("telegram.chat_id " + std::to_string(t.chat_id()) +
+                  " is a group and telegram.allowed_user_ids is empty: every member could pause or repair, so "
+                  "commands and buttons that change something are refused there until you list your user id in "
+                  "telegram.allowed_user_ids (/status, /logs and /history still answer)");
+  }
+  return out;
 }
 
 std::vector<std::string> config_keys() {

@@ -65,6 +65,10 @@ ConfigResult<std::string> resolve_config_path(const LoadOptions& options);
 // Loads and validates everything; the error names the key and its line.
 ConfigResult<LoadedConfig> load_config(const LoadOptions& options);
 
+// A config that is valid but probably not what its owner wants (for
+// --check-config and the supervisor's log): each names the key and the fix.
+std::vector<std::string> config_warnings(const pb::Config& config);
+
 // Semantic checks on a complete config; origins point errors at their lines.
 std::optional<ConfigError> validate_config(const pb::Config& config,
                                            const std::map<std::string, ConfigOrigin>& origins = {});

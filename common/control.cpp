@@ -7,6 +7,7 @@
 
 #include "common/bus.h"
 #include "common/log.h"
+#include "common/message_text.h"
 
 namespace gwr {
 
@@ -91,8 +92,13 @@ void ControlServer::serve_pending(const Handler& handler) {
       reply = error_reply(pb::Error::UNRECOGNIZED,
                           "this component does not serve \"" + (field ? field->name() : std::string("?")) + "\"");
     }
-    if (reply.body_case() == pb::Reply::kError && reply.error().code() == pb::Error::MALFORMED) {
-      log::warn("control_request_rejected", {{"reason", reply.error().message()}});
+    if (reply.body_case() == pb::Reply::kError &&
+        (reply.error().code() == pb::Error::MALFORMED || reply.error().code() == pb::Error::VERSION_MISMATCH)) {
+      ++malformed_;
+      log::error("control_request_rejected", {{"reason", reply.error().message()}, {"rejected_total", malformed_}});
+    }
+    if (const size_t repaired = make_valid_utf8(reply); repaired > 0) {
+      log::warn("control_text_repaired", {{"fields", repaired}});
     }
     reply.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
     reply.set_request_id(request.request_id());
@@ -127,6 +133,9 @@ Result<pb::Reply> ControlClient::call(pb::Request request, std::chrono::millisec
   if (::stat(path.c_str(), &st) != 0) return make_error("not running (no socket at " + path + ")");
   request.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
   request.set_client(client_);
+  if (const size_t repaired = make_valid_utf8(request); repaired > 0) {
+    log::warn("control_text_repaired", {{"fields", repaired}, {"endpoint", endpoint_}});
+  }
   const uint64_t id = next_id_++;
   request.set_request_id(id);
   const std::string bytes = request.SerializeAsString();

@@ -29,10 +29,13 @@ class ControlServer {
   zmq::socket_t& socket() { return socket_; }
   // Serves every request waiting on the socket; never blocks.
   void serve_pending(const Handler& handler);
+  // Requests that did not decode (or had a foreign protocol version) so far.
+  uint64_t malformed() const { return malformed_; }
 
  private:
   zmq::socket_t socket_;
   std::string path_;
+  uint64_t malformed_ = 0;
 };
 
 class ControlClient {

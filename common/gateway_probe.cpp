@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/duration.h"
+#include "common/redact.h"
+#include "common/text.h"
 
 namespace gwr {
 
@@ -84,12 +86,20 @@ PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::
 
 namespace {
 
-std::string snippet(const std::string& body) {
-  std::string s = body.substr(0, 160);
+// A gateway's answer as a reason can show it: redacted first (a body may
+// carry a token), then cut on a character boundary, valid UTF-8, one line.
+std::string snippet(std::string_view body) {
+  std::string s = clip_end(SharedRedactor::instance().redact(valid_utf8(body)), 160);
   for (auto& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
   return s;
+}
+
+// A body the client cut at its limit: the word at the cut is dropped, so
+// no part of a secret survives into the redacted snippet.
+std::string_view whole_body(const HttpResponse& r) {
+  return r.truncated ? head_words(r.body, r.body.size() - 1) : std::string_view(r.body);
 }
 
 StartupStatus ask_startup(HttpClient& http, const std::string& base, const std::string& startup_path,
@@ -128,11 +138,11 @@ HealthObservation probe_health(HttpClient& http, const std::string& host, uint16
     out.detail = r.timed_out ? "no answer within " + format_duration(timeout)
                              : (r.connect_failed ? "connection refused" : r.error);
   } else if (r.status != 200) {
-    out.detail = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + snippet(r.body));
+    out.detail = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + snippet(whole_body(r)));
   } else {
     const auto j = nlohmann::json::parse(r.body, nullptr, false);
     if (!j.is_object()) {
-      out.detail = "unexpected body: " + snippet(r.body);
+      out.detail = "unexpected body: " + snippet(whole_body(r));
     } else {
       const bool ok_flag = j.contains("ok") && j["ok"].is_boolean() && j["ok"].get<bool>();
       const std::string status = (j.contains("status") && j["status"].is_string()) ? j["status"].get<std::string>() : "";
@@ -142,7 +152,7 @@ HealthObservation probe_health(HttpClient& http, const std::string& host, uint16
       } else if (ok_flag || status == "live" || status == "ok") {
         out.ok = true;
       } else {
-        out.detail = "unexpected body: " + snippet(r.body);
+        out.detail = "unexpected body: " + snippet(whole_body(r));
       }
     }
   }

@@ -1,16 +1,24 @@
 #include "common/proc.h"
 
 #include <dirent.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <thread>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <unordered_map>
+
+#include "common/text.h"
 
 namespace gwr {
 
@@ -44,9 +52,10 @@ bool is_number(const char* s) {
   return true;
 }
 
-// Socket inodes from /proc/net/tcp{,6} rows matching a predicate.
-std::set<uint64_t> socket_inodes(uint16_t port, int wanted_state) {
-  std::set<uint64_t> out;
+// inode -> local port of every TCP socket (IPv4 and IPv6) in a state, from
+// /proc/net/tcp{,6}.
+std::map<uint64_t, uint16_t> tcp_sockets(int wanted_state) {
+  std::map<uint64_t, uint16_t> out;
   for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
     std::ifstream f(path);
     std::string line;
@@ -56,12 +65,38 @@ std::set<uint64_t> socket_inodes(uint16_t port, int wanted_state) {
       std::string sl, local, remote, st, queues, tr, retr, uid, timeout, inode;
       if (!(ss >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> inode)) continue;
       const auto colon = local.rfind(':');
-      if (colon == std::string::npos) continue;
-      const unsigned long lport = std::stoul(local.substr(colon + 1), nullptr, 16);
-      const int state = static_cast<int>(std::stoul(st, nullptr, 16));
-      if (lport == port && state == wanted_state) out.insert(std::stoull(inode));
+      if (colon == std::string::npos || static_cast<int>(std::stoul(st, nullptr, 16)) != wanted_state) continue;
+      out[std::stoull(inode)] = static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16));
     }
   }
+  return out;
+}
+
+// Inodes of the sockets on port in a state.
+std::set<uint64_t> socket_inodes(uint16_t port, int wanted_state) {
+  std::set<uint64_t> out;
+  for (const auto& [inode, local_port] : tcp_sockets(wanted_state)) {
+    if (local_port == port) out.insert(inode);
+  }
+  return out;
+}
+
+// The inodes of the sockets pid has open.
+std::vector<uint64_t> sockets_of(pid_t pid) {
+  std::vector<uint64_t> out;
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(fd_dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (!is_number(e->d_name)) continue;
+    char target[64];
+    const std::string link = fd_dir + "/" + e->d_name;
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (std::strncmp(target, "socket:[", 8) == 0) out.push_back(std::strtoull(target + 8, nullptr, 10));
+  }
+  ::closedir(d);
   return out;
 }
 
@@ -75,14 +110,17 @@ int64_t ProcInfo::start_wall_ms() const {
   return boot_time_ms() + static_cast<int64_t>(start_ticks * 1000 / static_cast<uint64_t>(hz > 0 ? hz : 100));
 }
 
-std::string ProcInfo::cmdline() const {
+std::string ProcInfo::cmdline(size_t max_bytes) const {
   std::string out;
   for (const auto& a : argv) {
     if (!out.empty()) out += ' ';
     out += a;
+    if (out.size() > max_bytes) break;
   }
-  return out;
+  return valid_utf8(utf8_prefix(out, max_bytes));
 }
+
+std::string ProcInfo::comm_text() const { return valid_utf8(comm); }
 
 std::optional<ProcInfo> read_proc(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
@@ -102,6 +140,7 @@ std::optional<ProcInfo> read_proc(pid_t pid) {
   if (f.size() < 20) return std::nullopt;
   p.state = f[0][0];
   p.ppid = static_cast<pid_t>(std::stol(f[1]));
+  p.pgrp = static_cast<pid_t>(std::stol(f[2]));
   p.cpu_ticks = std::stoull(f[11]) + std::stoull(f[12]);
   p.start_ticks = std::stoull(f[19]);
   const std::string cmd = read_all(base + "/cmdline");
@@ -168,33 +207,39 @@ bool process_runs_script(const ProcInfo& p, const std::string& name) {
   return (slash == std::string::npos ? script : script.substr(slash + 1)) == name;
 }
 
+namespace {
+
+// Whether one of pid's open files is a socket among inodes.
+bool holds_socket(pid_t pid, const std::set<uint64_t>& inodes) {
+  const auto held = sockets_of(pid);
+  return std::any_of(held.begin(), held.end(), [&](uint64_t inode) { return inodes.count(inode) > 0; });
+}
+
+}  // namespace
+
 std::vector<pid_t> listening_pids(uint16_t port) {
   std::vector<pid_t> out;
   const auto inodes = socket_inodes(port, kTcpListen);
   if (inodes.empty()) return out;
   for (pid_t pid : list_pids()) {
-    const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* d = ::opendir(fd_dir.c_str());
-    if (d == nullptr) continue;
-    bool found = false;
-    while (dirent* e = ::readdir(d)) {
-      if (!is_number(e->d_name)) continue;
-      char target[64];
-      const std::string link = fd_dir + "/" + e->d_name;
-      const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-      if (n <= 0) continue;
-      target[n] = '\0';
-      if (std::strncmp(target, "socket:[", 8) != 0) continue;
-      const uint64_t inode = std::strtoull(target + 8, nullptr, 10);
-      if (inodes.count(inode)) {
-        found = true;
-        break;
-      }
-    }
-    ::closedir(d);
-    if (found) out.push_back(pid);
+    if (holds_socket(pid, inodes)) out.push_back(pid);
   }
   return out;
+}
+
+std::vector<uint16_t> listening_ports(pid_t pid) {
+  const auto listening = tcp_sockets(kTcpListen);
+  std::set<uint16_t> out;
+  if (listening.empty()) return {};
+  for (uint64_t inode : sockets_of(pid)) {
+    if (auto it = listening.find(inode); it != listening.end()) out.insert(it->second);
+  }
+  return {out.begin(), out.end()};
+}
+
+bool pid_listens_on(pid_t pid, uint16_t port) {
+  const auto inodes = socket_inodes(port, kTcpListen);
+  return !inodes.empty() && holds_socket(pid, inodes);
 }
 
 uint32_t established_connections(uint16_t port) {
@@ -259,6 +304,158 @@ int open_pid_watch(pid_t pid) {
   (void)pid;
   return -1;
 #endif
+}
+
+std::optional<std::map<std::string, std::string>> read_environ(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!f) return std::nullopt;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (!f.good() && !f.eof()) return std::nullopt;
+  const std::string all = ss.str();
+  std::map<std::string, std::string> env;
+  size_t start = 0;
+  while (start < all.size()) {
+    size_t end = all.find('\0', start);
+    if (end == std::string::npos) end = all.size();
+    const std::string kv = all.substr(start, end - start);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos && eq > 0) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+    start = end + 1;
+  }
+  return env;
+}
+
+std::string home_of_uid(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || found == nullptr || pw.pw_dir == nullptr) return "";
+  return pw.pw_dir;
+}
+
+std::string boot_id() {
+  static const std::string cached = [] {
+    std::string id = read_all("/proc/sys/kernel/random/boot_id");
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return id;
+  }();
+  return cached;
+}
+
+std::optional<ProcessIdentity> identify_process(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  const auto p = read_proc(pid);
+  if (!p || p->zombie()) return std::nullopt;
+  return ProcessIdentity{pid, p->start_ticks, boot_id()};
+}
+
+namespace {
+
+bool same_process(const ProcessIdentity& want) {
+  const auto now = identify_process(want.pid);
+  return now && now->start_ticks == want.start_ticks && (want.boot_id.empty() || want.boot_id == now->boot_id);
+}
+
+}  // namespace
+
+std::optional<ProcessHandle> ProcessHandle::open(const ProcessIdentity& identity) {
+  if (identity.pid <= 0) return std::nullopt;
+  if (!identity.boot_id.empty() && identity.boot_id != boot_id()) return std::nullopt;  // recorded in another boot
+  int fd = -1;
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  const long r = ::syscall(SYS_pidfd_open, identity.pid, 0);
+  if (r < 0 && errno != ENOSYS) return std::nullopt;  // gone
+  fd = r < 0 ? -1 : static_cast<int>(r);
+#endif
+  // Held (by fd) first, checked second: the pid cannot change hands in between.
+  if (!same_process(identity)) {
+    if (fd >= 0) ::close(fd);
+    return std::nullopt;
+  }
+  return ProcessHandle(identity, fd);
+}
+
+ProcessHandle::ProcessHandle(ProcessHandle&& other) noexcept : identity_(std::move(other.identity_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+ProcessHandle& ProcessHandle::operator=(ProcessHandle&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    identity_ = std::move(other.identity_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+ProcessHandle::~ProcessHandle() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool ProcessHandle::signal(int sig) const {
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+  if (fd_ >= 0) return ::syscall(SYS_pidfd_send_signal, fd_, sig, nullptr, 0) == 0;
+#endif
+  // No pidfd in this kernel: check, then signal (a window remains, but only
+  // between two system calls).
+  if (!same_process(identity_)) return false;
+  return ::kill(identity_.pid, sig) == 0;
+}
+
+bool ProcessHandle::wait_exit(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (fd_ >= 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+      if (rc > 0) return true;
+      if (rc == 0) {
+        // A pidfd turns readable when the process exits; a zombie that its
+        // parent has not reaped yet counts as gone too.
+        return !same_process(identity_);
+      }
+      if (errno != EINTR) return !same_process(identity_);
+      continue;
+    }
+    if (!same_process(identity_)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+std::vector<pid_t> signal_group(const ProcessIdentity& leader, int sig) {
+  std::vector<pid_t> out;
+  auto head = ProcessHandle::open(leader);
+  if (!head) return out;
+  std::vector<ProcessHandle> members;
+  for (pid_t m : group_members(leader.pid)) {
+    if (m == leader.pid) continue;
+    const auto id = identify_process(m);
+    if (!id) continue;
+    auto h = ProcessHandle::open(*id);
+    const auto p = read_proc(m);
+    if (h && p && p->pgrp == leader.pid) members.push_back(std::move(*h));
+  }
+  // Still the leader we recorded: the members held above are of its group.
+  if (head->exited()) return out;
+  if (head->signal(sig)) out.push_back(head->pid());
+  for (const auto& h : members) {
+    if (h.signal(sig)) out.push_back(h.pid());
+  }
+  return out;
+}
+
+std::vector<pid_t> group_members(pid_t pgrp) {
+  std::vector<pid_t> out;
+  if (pgrp <= 1) return out;
+  for (pid_t pid : list_pids()) {
+    const auto p = read_proc(pid);
+    if (p && !p->zombie() && p->pgrp == pgrp) out.push_back(pid);
+  }
+  return out;
 }
 
 }  // namespace gwr

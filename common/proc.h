@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,9 +17,10 @@ namespace gwr {
 struct ProcInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
+  pid_t pgrp = 0;               // process group
   char state = '?';             // R S D Z T ...
-  std::string comm;             // kernel name, at most 15 characters
-  std::vector<std::string> argv;
+  std::string comm;             // kernel name, at most 15 bytes, as the kernel has it (any bytes)
+  std::vector<std::string> argv;  // as the kernel has it (any bytes)
   uint64_t start_ticks = 0;     // since boot, in clock ticks (field 22 of stat)
   uid_t uid = 0;
   uint64_t rss_kib = 0;
@@ -26,7 +29,10 @@ struct ProcInfo {
   bool zombie() const { return state == 'Z' || state == 'X'; }
   // Wall-clock start time in ms since the epoch.
   int64_t start_wall_ms() const;
-  std::string cmdline() const;  // argv joined by spaces
+  // For messages: argv joined by spaces (at most max_bytes), and comm, both
+  // valid UTF-8. Matching uses comm and argv themselves.
+  std::string cmdline(size_t max_bytes = 4096) const;
+  std::string comm_text() const;
 };
 
 // Reads one process; nullopt when it does not exist.
@@ -63,5 +69,67 @@ std::vector<ProcInfo> process_table();
 // A file descriptor that becomes readable when pid exits (pidfd on Linux);
 // -1 when the kernel cannot do it.
 int open_pid_watch(pid_t pid);
+
+// The process's initial environment (/proc/PID/environ); nullopt when it
+// cannot be read (gone, or another user's).
+std::optional<std::map<std::string, std::string>> read_environ(pid_t pid);
+// The home directory of a user from the password database ("" if none).
+std::string home_of_uid(uid_t uid);
+
+// This boot's id (/proc/sys/kernel/random/boot_id): a pid stored on disk is
+// only meaningful within the boot it was recorded in.
+std::string boot_id();
+
+// Who a pid is: the pid, the start time that tells it from a later process
+// that reuses the number, and the boot it was seen in.
+struct ProcessIdentity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;
+  std::string boot_id;
+};
+// The identity of the live (non-zombie) process at pid now.
+std::optional<ProcessIdentity> identify_process(pid_t pid);
+
+// One process, held by identity (a pidfd on Linux, so the check and the
+// signal cannot be split by a pid being reused). Every signal gwr sends to a
+// process it did not just spawn goes through one of these.
+class ProcessHandle {
+ public:
+  // Opened only if the process at identity.pid is, once the handle is held,
+  // still that identity (same start time, same boot, not a zombie).
+  static std::optional<ProcessHandle> open(const ProcessIdentity& identity);
+  ProcessHandle(ProcessHandle&& other) noexcept;
+  ProcessHandle& operator=(ProcessHandle&& other) noexcept;
+  ~ProcessHandle();
+  ProcessHandle(const ProcessHandle&) = delete;
+  ProcessHandle& operator=(const ProcessHandle&) = delete;
+
+  pid_t pid() const { return identity_.pid; }
+  const ProcessIdentity& identity() const { return identity_; }
+  // Sends sig to this process only; false when it has exited.
+  bool signal(int sig) const;
+  // Waits up to timeout for it to exit; true when it has.
+  bool wait_exit(std::chrono::milliseconds timeout) const;
+  bool exited() const { return wait_exit(std::chrono::milliseconds(0)); }
+
+ private:
+  ProcessHandle(ProcessIdentity identity, int fd) : identity_(std::move(identity)), fd_(fd) {}
+  ProcessIdentity identity_;
+  int fd_ = -1;
+};
+
+// Whether pid has a TCP socket listening on port.
+bool pid_listens_on(pid_t pid, uint16_t port);
+// The TCP ports pid listens on (IPv4 or IPv6), sorted, without repeats.
+std::vector<uint16_t> listening_ports(pid_t pid);
+// Live processes in process group pgrp.
+std::vector<pid_t> group_members(pid_t pgrp);
+
+// Signals a process group that gwr started, by its leader's identity: only
+// while the leader is still that process (so the group is still ours) are
+// the leader and each member of its group signalled, each through a handle.
+// Returns the pids signalled; empty when the leader is gone or is someone
+// else now (a group without its leader cannot be told from a stranger's).
+std::vector<pid_t> signal_group(const ProcessIdentity& leader, int sig);
 
 }  // namespace gwr

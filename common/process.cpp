@@ -11,10 +11,12 @@
 #endif
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include "common/duration.h"
+#include "common/text.h"
 
 extern char** environ;
 
@@ -149,6 +151,7 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
 std::string CommandResult::describe() const {
   if (!started) return error.empty() ? "not started" : error;
   if (timed_out) return "timed out after " + format_duration(duration);
+  if (cancelled) return "cancelled after " + format_duration(duration);
   if (term_signal != 0) return "killed by signal " + std::to_string(term_signal);
   return "exit " + std::to_string(exit_code);
 }
@@ -251,8 +254,13 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
     in_fd = -1;
   }
   int out_fd = out_pipe[0];
+  // Output is kept bounded as it streams: the first half of max_output, and
+  // a rolling window of the end. Cuts happen before anyone could redact the
+  // text, so each cut drops the word it falls in (common/text.h).
   std::string head, tail;
   const size_t half = spec.max_output / 2;
+  bool tail_cut = false;     // bytes between head and tail were dropped
+  char after_head = ' ';     // the first byte that did not fit in head
   bool exited = false;
   int status = 0;
   int64_t exited_at = -1;
@@ -264,13 +272,20 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
       exited_at = elapsed_ms(start);
     }
   };
+  // Exited, but left unreaped so that its pid (and its group's id) cannot be
+  // reused while the group is signalled.
+  auto ended_unreaped = [&]() {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+  };
   auto append = [&](const char* data, size_t len) {
     const size_t to_head = std::min(len, half - std::min(half, head.size()));
     head.append(data, to_head);
+    if (len > to_head && tail.empty() && !tail_cut) after_head = data[to_head];
     tail.append(data + to_head, len - to_head);
     if (tail.size() > 2 * half + 4096) {
       tail.erase(0, tail.size() - half);
-      result.truncated = true;
+      tail_cut = true;
     }
   };
   while (true) {
@@ -279,21 +294,15 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
     // Once the command itself has ended, stop waiting for EOF after a short
     // grace: a daemon it started may hold the pipe open forever.
     if (exited && (out_fd < 0 || now - exited_at > 200)) break;
-    if (!exited && now >= spec.timeout.count()) {
-      result.timed_out = true;
+    const bool cancelled = spec.cancel != nullptr && spec.cancel->load();
+    if (!exited && (now >= spec.timeout.count() || cancelled)) {
+      (cancelled ? result.cancelled : result.timed_out) = true;
       ::kill(-pid, SIGTERM);
       const auto term_at = std::chrono::steady_clock::now();
-      while (elapsed_ms(term_at) < 1000) {
-        reap();
-        if (exited) break;
-        ::usleep(10'000);
-      }
-      if (!exited) {
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        exited = true;
-      }
-      ::kill(-pid, SIGKILL);  // stragglers in its group
+      while (elapsed_ms(term_at) < (cancelled ? 200 : 1000) && !ended_unreaped()) ::usleep(10'000);
+      ::kill(-pid, SIGKILL);  // the command if it is still there, and stragglers in its group
+      ::waitpid(pid, &status, 0);
+      exited = true;
       break;
     }
     pollfd fds[2];
@@ -333,11 +342,20 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
   if (in_fd >= 0) ::close(in_fd);
   if (tail.size() > half) {
     tail.erase(0, tail.size() - half);
-    result.truncated = true;
+    tail_cut = true;
   }
-  result.output = head;
-  if (result.truncated) result.output += "\n[... output truncated ...]\n";
-  result.output += tail;
+  result.truncated = tail_cut;
+  if (!tail_cut) {
+    result.output = valid_utf8(head + tail);
+  } else {
+    // head ends where after_head began, tail starts in the middle of the
+    // stream: drop the partial word on both sides of the gap.
+    std::string_view h = head;
+    if (!h.empty() && !std::isspace(static_cast<unsigned char>(after_head))) h = head_words(h, h.size() - 1);
+    std::string_view t = tail;
+    t = tail_words(t, t.size() > 0 ? t.size() - 1 : 0);
+    result.output = valid_utf8(h) + "\n[... output truncated ...]\n" + valid_utf8(t);
+  }
   if (WIFEXITED(status) && !result.timed_out) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
     result.term_signal = WTERMSIG(status);

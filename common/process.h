@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -36,6 +37,9 @@ struct CommandSpec {
   size_t max_output = 64 * 1024;     // bytes kept (head and tail) of stdout+stderr
   std::string cwd;
   std::function<void(pid_t)> on_started;  // told the pid (= process group) once it runs
+  // When set and it turns true, the command's process group is killed (the
+  // runner does it itself, before reaping, so no reused pid is signalled).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct CommandResult {
@@ -43,13 +47,16 @@ struct CommandResult {
   int exit_code = -1;                // -1 when killed by a signal
   int term_signal = 0;
   bool timed_out = false;
-  std::string output;                // stdout+stderr, bounded, NOT yet redacted
+  bool cancelled = false;            // killed because spec.cancel turned true
+  // stdout+stderr, bounded, valid UTF-8, NOT yet redacted: where it was cut,
+  // the words the cut fell in were dropped, so redacting it is still safe.
+  std::string output;
   bool truncated = false;
   std::chrono::milliseconds duration{0};
   std::string error;                 // why it did not start, if it did not
   pid_t pid = 0;
 
-  bool success() const { return started && !timed_out && exit_code == 0; }
+  bool success() const { return started && !timed_out && !cancelled && exit_code == 0; }
   // "exit 0", "exit 3", "killed by signal 9", "timed out after 10s", "not found"
   std::string describe() const;
 };

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace gwr {
 
@@ -62,6 +63,11 @@ Status Statement::run() {
   return Status::Ok();
 }
 
+Status Statement::status() const {
+  if (last_rc_ == SQLITE_DONE || last_rc_ == SQLITE_ROW || last_rc_ == 0) return Status::Ok();
+  return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_) + " (" + sqlite3_errstr(last_rc_) + ")");
+}
+
 void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
@@ -71,7 +77,9 @@ int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_, col
 
 std::string Statement::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
+  // A row written by an older gwr may hold any bytes; what gwr reads is UTF-8.
+  return p ? valid_utf8(std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col))))
+           : "";
 }
 
 std::string Statement::blob(int col) const {
@@ -83,49 +91,111 @@ bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) 
 
 namespace {
 
-Result<sqlite3*> open_raw(const std::string& path) {
+struct RawOpen {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    std::string err = db ? sqlite3_errmsg(db) : "out of memory";
+  std::string error;
+  bool corrupt = false;  // the file is damaged: move it aside
+};
+
+bool is_corruption(int rc) {
+  const int primary = rc & 0xFF;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
+
+RawOpen open_raw(const std::string& path, std::chrono::milliseconds busy_timeout) {
+  RawOpen out;
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  auto fail = [&](const std::string& what) {
+    out.error = what + " " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory") + " (" +
+                sqlite3_errstr(rc) + ")";
+    out.corrupt = is_corruption(rc);
     if (db) sqlite3_close(db);
-    return make_error("cannot open " + path + ": " + err);
+    return out;
+  };
+  if (rc != SQLITE_OK) return fail("cannot open");
+  sqlite3_extended_result_codes(db, 1);
+  // Until the file has passed its check, closing must not checkpoint the
+  // -wal into it or delete the -wal (SQLite would, even beside a file that
+  // is no database at all): a damaged database goes aside whole.
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
+    rc = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail("cannot set up");
   }
-  sqlite3_busy_timeout(db, 5000);
-  // Check it really is a database before trusting it.
-  char* errmsg = nullptr;
-  const int check = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA quick_check;", nullptr,
-                                 nullptr, &errmsg);
-  if (check != SQLITE_OK) {
-    std::string err = errmsg ? errmsg : "unknown";
-    sqlite3_free(errmsg);
+  // Check it really is a sound database before trusting it: quick_check
+  // answers one row "ok", or rows that describe the damage.
+  sqlite3_stmt* check = nullptr;
+  rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &check, nullptr);
+  if (rc != SQLITE_OK) return fail("cannot check");
+  std::string problems;
+  while ((rc = sqlite3_step(check)) == SQLITE_ROW) {
+    const auto* row = sqlite3_column_text(check, 0);
+    const std::string text = row ? reinterpret_cast<const char*>(row) : "";
+    if (text != "ok" && problems.size() < 500) problems += (problems.empty() ? "" : "; ") + text;
+  }
+  sqlite3_finalize(check);
+  if (rc != SQLITE_DONE) return fail("cannot check");
+  if (!problems.empty()) {
     sqlite3_close(db);
-    return make_error("unusable database " + path + ": " + err);
+    out.error = "integrity check of " + path + " failed: " + problems;
+    out.corrupt = true;
+    return out;
   }
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
   ::chmod(path.c_str(), 0600);
-  return db;
+  out.db = db;
+  return out;
+}
+
+
+// Renames the database and its -wal and -shm aside, keeping all three for a
+// human (the -wal may hold committed transactions).
+std::string move_aside(const std::string& path) {
+  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string aside = path + ".corrupt-" + std::to_string(stamp);
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (std::filesystem::exists(path + suffix, ec)) std::filesystem::rename(path + suffix, aside + suffix, ec);
+  }
+  return aside;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+Result<std::unique_ptr<Database>> Database::open(const std::string& path, std::chrono::milliseconds busy_timeout) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  auto db = open_raw(path);
-  if (!db) {
-    // Keep the damaged file for a human, start a fresh one: gwr must run.
-    const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
-    const std::string aside = path + ".corrupt-" + std::to_string(stamp);
-    std::filesystem::rename(path, aside, ec);
-    std::filesystem::remove(path + "-wal", ec);
-    std::filesystem::remove(path + "-shm", ec);
-    log::error("database_moved_aside", {{"path", path}, {"moved_to", aside}, {"error", db.message()}});
-    db = open_raw(path);
-    if (!db) return db.error();
+  // (The file is only ever opened through SQLite: opening and closing it any
+  // other way would drop the POSIX locks this process's other connections
+  // hold on it, and SQLite would then delete a -wal still in use.)
+  auto raw = open_raw(path, busy_timeout);
+  if (raw.db == nullptr && raw.corrupt) {
+    // Keep the damaged files for a human, start a fresh one: gwr must run.
+    const std::string aside = move_aside(path);
+    log::error("database_moved_aside", {{"path", path}, {"moved_to", aside}, {"error", raw.error}});
+    raw = open_raw(path, busy_timeout);
   }
-  return std::unique_ptr<Database>(new Database(*db, path));
+  if (raw.db == nullptr) return make_error(raw.error);
+  return std::unique_ptr<Database>(new Database(raw.db, path));
+}
+
+Result<std::unique_ptr<Database>> Database::open_read_only(const std::string& path) {
+  std::string last_error = "no such file";
+  for (const std::string& uri : {"file:" + path + "?mode=ro", "file:" + path + "?immutable=1"}) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc == SQLITE_OK && sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 250);
+      return std::unique_ptr<Database>(new Database(db, path));
+    }
+    last_error = db ? sqlite3_errmsg(db) : "out of memory";
+    if (db) sqlite3_close(db);
+  }
+  return make_error("cannot read " + path + ": " + last_error);
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
@@ -152,15 +222,22 @@ int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_)
 
 std::string Database::error() const { return sqlite3_errmsg(db_); }
 
-Transaction::Transaction(Database& db) : db_(db) { (void)db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db), begun_(db_.exec("BEGIN IMMEDIATE")) {
+  done_ = !begun_.ok();
+}
 
 Transaction::~Transaction() {
   if (!done_) (void)db_.exec("ROLLBACK");
 }
 
 Status Transaction::commit() {
+  if (!begun_.ok()) return make_error("transaction not begun: " + begun_.message());
   done_ = true;
-  return db_.exec("COMMIT");
+  auto st = db_.exec("COMMIT");
+  // A COMMIT that failed (full disk) may leave the transaction open: end it,
+  // so that nothing of it is written later by accident.
+  if (!st.ok()) (void)db_.exec("ROLLBACK");
+  return st;
 }
 
 }  // namespace gwr

@@ -3,6 +3,7 @@
 // transactions, and errors as Results.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,9 +36,13 @@ class Statement {
   bool step();
   // Runs to completion; the error says what failed.
   Status run();
+  // After step() returned false: whether that was the end of the rows (ok)
+  // or an error (busy, I/O, corruption), which must not pass for "no rows".
+  Status status() const;
   void reset();
 
   int64_t int64(int col) const;
+  // Valid UTF-8 whatever the row holds (invalid bytes become U+FFFD).
   std::string text(int col) const;
   std::string blob(int col) const;
   bool is_null(int col) const;
@@ -51,8 +56,20 @@ class Statement {
 class Database {
  public:
   // Opens (creating) the file in WAL mode with full fsync: the history must
-  // survive power loss. A file that is not a database is moved aside.
-  static Result<std::unique_ptr<Database>> open(const std::string& path);
+  // survive power loss. Only a file that really is damaged (SQLITE_CORRUPT,
+  // SQLITE_NOTADB, or a failed quick_check) is moved aside, together with
+  // its -wal and -shm (renamed, never deleted), and a fresh one started.
+  // Anything else — a lock held past the busy timeout, EACCES, EMFILE, a
+  // full disk — is an error for the caller to retry: what was committed
+  // stays where it is.
+  // busy_timeout: how long a statement waits for another connection's lock
+  // (a caller on a thread that must stay responsive wants it short).
+  static Result<std::unique_ptr<Database>> open(const std::string& path,
+                                                std::chrono::milliseconds busy_timeout = std::chrono::seconds(5));
+  // Opens an existing database read-only, for a last look when it cannot be
+  // opened for writing (a full disk): with its -wal if there is one, else as
+  // the main file alone. Never creates, moves or changes anything.
+  static Result<std::unique_ptr<Database>> open_read_only(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -69,15 +86,23 @@ class Database {
   std::string path_;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
+// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed. A BEGIN that
+// failed (busy, full, read-only) is reported by ok()/begin_status() and
+// commit() then fails too: nothing is half-written and callers keep their
+// in-memory state as it was.
 class Transaction {
  public:
   explicit Transaction(Database& db);
   ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool ok() const { return begun_.ok(); }
+  const Status& begin_status() const { return begun_; }
   Status commit();
 
  private:
   Database& db_;
+  Status begun_;
   bool done_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/decode_watch.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/version.h"
@@ -29,6 +30,13 @@ ControlClient& WorkerContext::client(const std::string& component) {
   clients_.emplace_back(component, std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
                                                                    "gwr-" + component_));
   return *clients_.back().second;
+}
+
+void WorkerContext::publish_alert(pb::Alert alert) {
+  alert.set_component(component_);
+  pb::Event ev;
+  *ev.mutable_alert() = std::move(alert);
+  bus().publish(std::move(ev));
 }
 
 void WorkerContext::request_stop(std::string reason) {
@@ -89,6 +97,16 @@ class WorkerLoop {
     log::info("worker_started", {{"component", ctx_.component()}, {"config_version", ctx_.config_version_}});
 
     uint64_t hb_seq = 0;
+    DecodeWatch decode_watch(ctx_.component());
+    auto next_alert_republish = std::chrono::steady_clock::now() + 30s;
+    auto raise = [&](const std::vector<pb::Alert>& alerts) {
+      for (const auto& a : alerts) {
+        log::write(a.cleared() ? log::Level::kInfo : log::Level::kError,
+                   a.cleared() ? "bus_undecodable_cleared" : "bus_undecodable_messages",
+                   {{"topic", a.topic()}, {"count", a.count()}, {"detail", a.detail()}});
+        ctx_.publish_alert(a);
+      }
+    };
     auto next_heartbeat = std::chrono::steady_clock::now();
     auto next_tick = std::chrono::steady_clock::now();
     const auto heartbeat_every = std::chrono::milliseconds(ctx_.config_.supervisor().heartbeat_interval());
@@ -115,7 +133,16 @@ class WorkerLoop {
         hb->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count());
         hb->set_activity(ctx_.activity());
         hb->set_config_version(ctx_.config_version_);
+        hb->set_decode_errors(sub.dropped());
+        hb->set_control_errors(control.malformed());
         ctx_.bus().publish(std::move(ev));
+        const int64_t wall = ctx_.clock().wall_ms();
+        raise(decode_watch.on_tick(wall));
+        if (now >= next_alert_republish) {
+          // Level-triggered: a bridge that restarted hears it again.
+          for (const auto& a : decode_watch.active()) ctx_.publish_alert(a);
+          next_alert_republish = now + 30s;
+        }
         // A new PUB socket learns the subscriptions only after its connection
         // handshake, and drops what it sends before that (the "slow joiner").
         // Early heartbeats are therefore repeated quickly, so the supervisor
@@ -161,6 +188,7 @@ class WorkerLoop {
             worker_.on_event(ctx_, *ev);
           }
         }
+        for (const auto& topic : sub.take_dropped_topics()) raise(decode_watch.on_drop(topic, ctx_.clock().wall_ms()));
       }
       if (items[1].revents & ZMQ_POLLIN) control.serve_pending(handler);
       for (size_t i = 0; i < extra.size(); ++i) {

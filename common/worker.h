@@ -37,6 +37,8 @@ class WorkerContext {
   const std::string& activity() const { return activity_; }
   void request_stop(std::string reason);
   bool stopping() const { return stopping_; }
+  // Publishes an Alert about this component (component filled in).
+  void publish_alert(pb::Alert alert);
 
  private:
   friend class WorkerLoop;

@@ -97,6 +97,8 @@ nlohmann::json status_json(const StatusParts& parts) {
     rep["max_per_hour"] = r.max_per_hour();
     rep["consecutive_failures"] = r.consecutive_failures();
     rep["waiting_for"] = r.waiting_for();
+    rep["state_unsaved"] = r.state_unsaved();
+    rep["state_error"] = r.state_error();
     if (r.has_last_repair()) rep["last_repair"] = repair_json(r.last_repair());
   } else {
     rep["paused"] = nullptr;
@@ -116,7 +118,9 @@ nlohmann::json status_json(const StatusParts& parts) {
                      {"uptime_s", c.uptime_ms() / 1000},
                      {"last_heartbeat_age_ms", c.last_heartbeat_age_ms()},
                      {"activity", c.activity()},
-                     {"last_exit", c.last_exit()}});
+                     {"last_exit", c.last_exit()},
+                     {"decode_errors", c.decode_errors()},
+                     {"control_errors", c.control_errors()}});
   }
   out["components"] = comps;
   out["config"] = {{"version", parts.components.config_version()}, {"source", parts.components.config_source()}};
@@ -171,6 +175,10 @@ std::string status_text(const StatusParts& parts) {
           << human_duration(r.cooldown_until_ms() - parts.now_ms) << " left)";
     }
     out << "\n";
+    if (r.state_unsaved()) {
+      out << "           AUTOMATIC REPAIRS STOPPED: the repair state cannot be saved (" << r.state_error()
+          << "); manual repairs still run\n";
+    }
     if (r.in_progress()) out << "           repair #" << r.current_repair_id() << " in progress, tier " << r.current_tier() << "\n";
     if (!r.waiting_for().empty()) out << "           waiting: " << r.waiting_for() << "\n";
     if (r.has_last_repair() && r.last_repair().id() != 0) {
@@ -191,6 +199,12 @@ std::string status_text(const StatusParts& parts) {
         << c.activity();
     if (!c.last_exit().empty() && c.restarts() > 0) out << " [last exit: " << c.last_exit() << "]";
     out << "\n";
+  }
+  // Messages a component could not read are a fault of gwr itself: say so.
+  for (const auto& c : parts.components.components()) {
+    if (c.decode_errors() == 0 && c.control_errors() == 0) continue;
+    out << "  ! " << c.name() << " could not decode " << c.decode_errors() << " bus message(s) and "
+        << c.control_errors() << " control request(s) (see bus_message_dropped in its log)\n";
   }
   return out.str();
 }

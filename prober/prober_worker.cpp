@@ -22,7 +22,7 @@ int64_t wall_now() { return SystemClock::instance().wall_ms(); }
 bool identity_changed(const std::vector<std::string>& changed) {
   for (const auto& k : changed) {
     if (k == "gateway.host" || k == "gateway.port" || k == "gateway.process_match" || k == "gateway.health_path" ||
-        k == "gateway.startup_path") {
+        k == "gateway.startup_path" || k == "gateway.state_dir") {
       return true;
     }
   }
@@ -97,8 +97,9 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   // scan may have been missed, so "not found" is only known as of then.
   const int64_t began = wall_now();
   const GatewaySpec spec{g.process_match(), g.launch_match(), ctx.config().probes().startup_grace(),
-                         static_cast<uint16_t>(g.port())};
-  const auto found = find_gateway(spec, core_->pid(), began);
+                         static_cast<uint16_t>(g.port()), g.state_dir()};
+  const auto found = find_gateway(spec, core_->pid(), gateway_start_ticks_, began);
+  gateway_start_ticks_ = found.found ? found.start_ticks : 0;
   ProcessObservation obs;
   obs.found = found.found;
   obs.pid = found.pid;

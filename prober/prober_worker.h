@@ -40,6 +40,7 @@ class ProberWorker final : public Worker {
   uint64_t generation_ = 0;
   int pid_fd_ = -1;
   pid_t watched_pid_ = 0;
+  uint64_t gateway_start_ticks_ = 0;  // of core_->pid(): tells it from a later process with that pid
   uint64_t oom_kills_seen_ = 0;
   uint64_t last_cpu_ticks_ = 0;
   SteadyTime last_cpu_at_{};

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/message_text.h"
 
 namespace gwr::repairer {
 
@@ -66,19 +67,44 @@ std::string tiers_json(const google::protobuf::RepeatedField<uint32_t>& tiers) {
 }  // namespace
 
 Result<std::unique_ptr<HistoryStore>> HistoryStore::open(const std::string& path) {
-  auto db = Database::open(path);
+  // gwr.db has one connection, the repairer's main thread: another process
+  // holding a lock (a backup, someone's sqlite3) must not stall its
+  // heartbeat, so a busy database is an error to retry, soon.
+  auto db = Database::open(path, std::chrono::milliseconds(300));
   if (!db) return db.error();
   std::unique_ptr<HistoryStore> store(new HistoryStore(std::move(*db)));
   if (auto st = store->migrate(); !st) return st.error();
   return store;
 }
 
+Status HistoryStore::probe_write() {
+  auto put = db_->prepare("INSERT OR REPLACE INTO policy(key, value) VALUES('write_probe', ?)");
+  if (!put) return put.error();
+  put->bind(1, std::string(64 * 1024, 'p'));
+  if (auto st = put->run(); !st) return st;
+  return db_->exec("DELETE FROM policy WHERE key = 'write_probe'");
+}
+
+std::optional<PolicyState> HistoryStore::peek_policy(const std::string& path) {
+  auto db = Database::open_read_only(path);
+  if (!db) return std::nullopt;
+  auto st = (*db)->prepare("SELECT value FROM policy WHERE key = 'state'");
+  if (!st || !st->step()) return std::nullopt;
+  return PolicyState::from_json(st->text(0));
+}
+
 Status HistoryStore::migrate() { return db_->exec(kSchema); }
 
-PolicyState HistoryStore::load_policy() {
+Result<std::optional<PolicyState>> HistoryStore::load_policy() {
   auto st = db_->prepare("SELECT value FROM policy WHERE key = 'state'");
-  if (st && st->step()) return PolicyState::from_json(st->text(0));
-  return PolicyState{};
+  if (!st) return st.error();
+  if (!st->step()) {
+    if (auto done = st->status(); !done) return done.error();  // an error, not just "no row"
+    return std::optional<PolicyState>();
+  }
+  auto policy = PolicyState::from_json(st->text(0));
+  if (!policy) return make_error("the saved repair policy is unreadable");
+  return std::optional<PolicyState>(std::move(*policy));
 }
 
 Status HistoryStore::save_policy(const PolicyState& state) {
@@ -178,7 +204,7 @@ std::optional<pb::RepairSummary> HistoryStore::get_repair(int64_t repair_id, boo
       steps->bind(1, repair_id);
       while (steps->step()) {
         pb::RepairStep s;
-        if (s.ParseFromString(steps->blob(0))) *r.add_steps() = s;
+        if (parse_repairing_utf8(s, steps->blob(0))) *r.add_steps() = s;
       }
     }
   }
@@ -210,7 +236,7 @@ std::vector<pb::RepairStep> HistoryStore::interrupt_running_steps(int64_t repair
     st->bind(1, repair_id);
     while (st->step()) {
       pb::RepairStep s;
-      if (s.ParseFromString(st->blob(1))) running.emplace_back(st->int64(0), s);
+      if (parse_repairing_utf8(s, st->blob(1))) running.emplace_back(st->int64(0), s);
     }
   }
   std::vector<pb::RepairStep> out;
@@ -241,6 +267,42 @@ Status HistoryStore::add_event(const pb::RepairEvent& event) {
   return db_->exec("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 10000");
 }
 
+Result<int64_t> HistoryStore::prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs) {
+  Transaction tx(*db_);
+  if (!tx.ok()) return tx.begin_status().error();
+  // The repairs to drop: too old, or beyond the newest max_repairs.
+  auto victims = db_->prepare(
+      "SELECT id FROM repairs WHERE status != 'running' AND (started_at_ms < ? OR id NOT IN "
+      "(SELECT id FROM repairs ORDER BY id DESC LIMIT ?))");
+  if (!victims) return victims.error();
+  victims->bind(1, now_ms - max_age_ms).bind(2, static_cast<int64_t>(max_repairs));
+  std::vector<int64_t> ids;
+  while (victims->step()) ids.push_back(victims->int64(0));
+  if (auto st = victims->status(); !st) return st.error();
+  for (const char* sql : {"DELETE FROM steps WHERE repair_id = ?", "DELETE FROM events WHERE repair_id = ?",
+                          "DELETE FROM repairs WHERE id = ?"}) {
+    auto st = db_->prepare(sql);
+    if (!st) return st.error();
+    for (int64_t id : ids) {
+      st->reset();
+      st->bind(1, id);
+      if (auto r = st->run(); !r) return r.error();
+    }
+  }
+  // Events that belong to no repair (pause, cooldown, ...) age out too.
+  auto old_events = db_->prepare("DELETE FROM events WHERE repair_id = 0 AND at_ms < ?");
+  if (!old_events) return old_events.error();
+  old_events->bind(1, now_ms - max_age_ms);
+  if (auto r = old_events->run(); !r) return r.error();
+  if (auto r = db_->exec("DELETE FROM learned WHERE signature NOT IN "
+                         "(SELECT signature FROM learned ORDER BY last_seen_ms DESC LIMIT 500)");
+      !r) {
+    return r.error();
+  }
+  if (auto st = tx.commit(); !st) return st.error();
+  return static_cast<int64_t>(ids.size());
+}
+
 std::vector<pb::RepairEvent> HistoryStore::recent_events(uint32_t limit) {
   std::vector<pb::RepairEvent> out;
   auto st = db_->prepare("SELECT body FROM (SELECT id, body FROM events ORDER BY id DESC LIMIT ?) ORDER BY id");
@@ -248,7 +310,7 @@ std::vector<pb::RepairEvent> HistoryStore::recent_events(uint32_t limit) {
   st->bind(1, static_cast<int64_t>(limit));
   while (st->step()) {
     pb::RepairEvent e;
-    if (e.ParseFromString(st->blob(0))) out.push_back(std::move(e));
+    if (parse_repairing_utf8(e, st->blob(0))) out.push_back(std::move(e));
   }
   return out;
 }
@@ -299,7 +361,7 @@ pb::StatsReply HistoryStore::stats(int64_t now_ms) {
       steps->bind(1, id);
       while (steps->step()) {
         pb::RepairStep s;
-        if (s.ParseFromString(steps->blob(0))) tier_ms[s.tier()] += s.duration_ms();
+        if (parse_repairing_utf8(s, steps->blob(0))) tier_ms[s.tier()] += s.duration_ms();
       }
     }
     if (out->repairs()) out->set_success_rate(static_cast<double>(out->succeeded()) / out->repairs());

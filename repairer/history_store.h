@@ -19,8 +19,14 @@ namespace gwr::repairer {
 class HistoryStore {
  public:
   static Result<std::unique_ptr<HistoryStore>> open(const std::string& path);
+  // The saved policy of a database that cannot be opened for writing, read
+  // without changing anything (nullopt when even that fails).
+  static std::optional<PolicyState> peek_policy(const std::string& path);
 
-  PolicyState load_policy();
+  // The saved policy; nullopt when none was ever saved (a new database). An
+  // error when it cannot be read or makes no sense: the caller must then
+  // not repair automatically (fail closed), never fall back to defaults.
+  Result<std::optional<PolicyState>> load_policy();
   Status save_policy(const PolicyState& state);
 
   // A new repair row, status "running"; returns its id.
@@ -67,6 +73,17 @@ class HistoryStore {
   };
   Status record_outcome(const Outcome& outcome, int64_t now_ms);
   std::vector<pb::LearnedPattern> learned_patterns(uint32_t limit);
+
+  // Writes and removes about as much as a repair records (64 KiB, in two
+  // commits), to tell a database that can be written from one that only
+  // seems to (a full disk still fits a tiny update).
+  Status probe_write();
+
+  // Retention: repairs finished before now - max_age_ms, and all but the
+  // newest max_repairs, are deleted with their steps and events; learned
+  // patterns are capped (least recently seen go first). A running repair is
+  // never deleted. Returns how many repairs went.
+  Result<int64_t> prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs);
 
   // For transactions spanning several calls.
   Database& db() { return *db_; }

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/log.h"
 #include "common/proc.h"
@@ -31,7 +30,7 @@ void stop_one(pid_t pid, uint16_t port, uid_t allowed_uid, const std::set<pid_t>
               std::chrono::milliseconds grace, PortOwnerReport& report) {
   auto info = read_proc(pid);
   if (!info || info->zombie()) return;
-  const std::string who = "pid " + std::to_string(pid) + " (" + info->cmdline().substr(0, 200) + ")";
+  const std::string who = "pid " + std::to_string(pid) + " (" + info->cmdline(200) + ")";
   if (pid <= 1 || protect.count(pid)) {
     report.refused.push_back(who + ": protected");
     log::warn("port_owner_protected", {{"target_pid", pid}, {"cmdline", info->cmdline()}, {"port", port}});
@@ -43,19 +42,24 @@ void stop_one(pid_t pid, uint16_t port, uid_t allowed_uid, const std::set<pid_t>
               {{"target_pid", pid}, {"uid", info->uid}, {"cmdline", info->cmdline()}, {"port", port}});
     return;
   }
-  log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGTERM"}, {"cmdline", info->cmdline()}, {"port", port}});
-  ::kill(pid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (process_alive(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-  std::string how = "SIGTERM";
-  if (process_alive(pid)) {
-    log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info->cmdline()}, {"port", port}});
-    ::kill(pid, SIGKILL);
-    how = "SIGKILL";
-    const auto kill_deadline = std::chrono::steady_clock::now() + 1s;
-    while (process_alive(pid) && std::chrono::steady_clock::now() < kill_deadline) std::this_thread::sleep_for(10ms);
+  // From here on the process is held by identity: if it exits during the
+  // grace and its pid is reused, the SIGKILL cannot reach the newcomer.
+  const auto handle = ProcessHandle::open({pid, info->start_ticks, ""});
+  if (!handle) return;  // gone (or replaced) since it was listed
+  if (!pid_listens_on(pid, port)) {
+    report.refused.push_back(who + ": no longer listens on port " + std::to_string(port));
+    return;
   }
-  if (process_alive(pid)) {
+  log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGTERM"}, {"cmdline", info->cmdline()}, {"port", port}});
+  handle->signal(SIGTERM);
+  std::string how = "SIGTERM";
+  if (!handle->wait_exit(grace)) {
+    log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info->cmdline()}, {"port", port}});
+    handle->signal(SIGKILL);
+    how = "SIGKILL";
+    (void)handle->wait_exit(1s);
+  }
+  if (!handle->exited()) {
     report.failed.push_back(who + ": still alive after SIGKILL");
   } else {
     report.killed.push_back(who + " with " + how);
@@ -93,7 +97,7 @@ std::vector<std::string> describe_port_owners(uint16_t port) {
   std::vector<std::string> out;
   for (pid_t pid : listening_pids(port)) {
     auto info = read_proc(pid);
-    out.push_back("pid " + std::to_string(pid) + (info ? " (" + info->cmdline().substr(0, 200) + ")" : ""));
+    out.push_back("pid " + std::to_string(pid) + (info ? " (" + info->cmdline(200) + ")" : ""));
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include "common/gateway_probe.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/text.h"
 #include "repairer/port_owners.h"
 #include "repairer/stale_lock_sweeper.h"
 
@@ -62,12 +63,8 @@ pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const st
   step.set_ok(r.success());
   step.set_started_at_ms(started_at_ms);
   step.set_pid(static_cast<uint32_t>(r.pid));
-  std::string output = r.output;
-  if (output.size() > max_output) {
-    output = output.substr(0, max_output / 2) + "\n[... output truncated ...]\n" +
-             output.substr(output.size() - max_output / 2);
-  }
-  step.set_output(SharedRedactor::instance().redact(output));
+  // Redacted first, then cut: no part of a secret survives a truncation.
+  step.set_output(clip_middle(SharedRedactor::instance().redact(r.output), max_output));
   step.set_detail(SharedRedactor::instance().redact(r.describe()));
   return step;
 }
@@ -84,7 +81,12 @@ pb::RepairStep RealRepairActions::run_command(uint32_t tier, const std::string& 
   spec.argv = argv;
   spec.timeout = timeout;
   spec.env = settings_.command_env;
-  spec.on_started = [&](pid_t pid) { on_pid(static_cast<uint32_t>(pid)); };
+  spec.cancel = &cancel_;
+  spec.on_started = [&](pid_t pid) {
+    // Our child, not reaped yet: its identity cannot change under us.
+    const auto id = identify_process(pid);
+    on_pid({static_cast<uint32_t>(pid), id ? id->start_ticks : 0, boot_id()});
+  };
   const auto r = runner_.run(spec);
   return step_from_result(tier, name, argv, r, started, settings_.max_stored_output);
 }
@@ -180,8 +182,9 @@ bool descends_from(pid_t pid, pid_t ancestor) {
 
 RealRepairActions::Starting RealRepairActions::gateway_starting(Millis startup_grace) const {
   const int64_t now = clock_.wall_ms();
-  const GatewaySpec spec{settings_.process_match, settings_.launch_match, startup_grace.count(), settings_.port};
-  const auto gw = find_gateway(spec, 0, now);
+  const GatewaySpec spec{settings_.process_match, settings_.launch_match, startup_grace.count(), settings_.port,
+                         settings_.state_dir};
+  const auto gw = find_gateway(spec, 0, 0, now);
   if (!gw.found) return {false, 0, gw.detail};
   if (now - gw.start_wall_ms >= startup_grace.count()) {
     return {false, gw.pid, "gateway pid " + std::to_string(gw.pid) + " is past its startup grace"};

@@ -54,8 +54,10 @@ pb::RepairStep RepairPipeline::command(uint32_t tier, const std::string& name, c
   for (const auto& a : argv) announced.add_argv(a);
   announced.set_started_at_ms(clock_.wall_ms());
   sink_.step_started(announced);
-  return actions_.run_command(tier, name, argv, timeout, [&](uint32_t pid) {
-    announced.set_pid(pid);
+  return actions_.run_command(tier, name, argv, timeout, [&](const StartedProcess& p) {
+    announced.set_pid(p.pid);
+    announced.set_pid_start_ticks(p.start_ticks);
+    announced.set_boot_id(p.boot_id);
     sink_.step_started(announced);
   });
 }

@@ -26,8 +26,15 @@ namespace gwr::repairer {
 
 using Millis = std::chrono::milliseconds;
 
-// Called with the pid of a command as soon as it runs.
-using PidCallback = std::function<void(uint32_t pid)>;
+// A command that started: its pid (= process group) and the identity that
+// tells it from a later process with the same pid (crash recovery).
+struct StartedProcess {
+  uint32_t pid = 0;
+  uint64_t start_ticks = 0;
+  std::string boot_id;
+};
+// Called with a command's process as soon as it runs.
+using PidCallback = std::function<void(const StartedProcess& process)>;
 
 class ProgressSink {
  public:

@@ -32,10 +32,10 @@ std::string PolicyState::to_json() const {
   return j.dump();
 }
 
-PolicyState PolicyState::from_json(const std::string& text) {
+std::optional<PolicyState> PolicyState::from_json(const std::string& text) {
   PolicyState s;
   const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return s;
+  if (!j.is_object() || !j.contains("paused") || !j["paused"].is_boolean()) return std::nullopt;
   s.paused = j.value("paused", false);
   s.paused_by = j.value("paused_by", "");
   s.pause_reason = j.value("pause_reason", "");

@@ -49,9 +49,9 @@ struct PolicyState {
   int64_t deferred_since_ms = 0;         // waiting for a quiet moment since
   bool paused_incident_logged = false;   // "paused, not repairing" said once per incident
 
-  // Serialised for the policy table.
+  // Serialised for the policy table; nullopt when the text is not a policy.
   std::string to_json() const;
-  static PolicyState from_json(const std::string& json);
+  static std::optional<PolicyState> from_json(const std::string& json);
 };
 
 enum class Verdict {

@@ -18,11 +18,9 @@ class RepairRunner::Sink final : public ProgressSink {
   explicit Sink(RepairRunner& runner) : runner_(runner) {}
   void tier_started(uint32_t tier) override { runner_.post({RunnerMessage::Kind::kTierStarted, tier, {}, {}, 0, {}}); }
   void step_started(const pb::RepairStep& step) override {
-    runner_.current_pid_ = static_cast<int>(step.pid());
     runner_.post({RunnerMessage::Kind::kStepStarted, step.tier(), step, {}, 0, {}});
   }
   void step_finished(const pb::RepairStep& step) override {
-    runner_.current_pid_ = 0;
     runner_.post({RunnerMessage::Kind::kStepFinished, step.tier(), step, {}, 0, {}});
   }
   void tier_failed(uint32_t tier, const std::string& why, int64_t duration_ms) override {
@@ -60,9 +58,9 @@ RepairRunner::~RepairRunner() {
 }
 
 void RepairRunner::cancel() {
+  // The command runner sees the flag within 50 ms and kills the running
+  // command's group itself, before reaping it.
   cancel_ = true;
-  const int pid = current_pid_;
-  if (pid > 0) ::kill(-pid, SIGKILL);
 }
 
 void RepairRunner::post(RunnerMessage m) {

@@ -44,7 +44,7 @@ class RepairRunner {
 
   int notify_fd() const { return pipe_r_; }
   std::vector<RunnerMessage> drain();
-  // Stops between steps and kills the running command's process group.
+  // Stops between steps; the running command's process group is killed.
   void cancel();
 
  private:
@@ -56,7 +56,6 @@ class RepairRunner {
   std::mutex mu_;
   std::deque<RunnerMessage> queue_;
   std::atomic<bool> cancel_{false};
-  std::atomic<int> current_pid_{0};
   int pipe_r_ = -1;
   int pipe_w_ = -1;
   std::thread thread_;

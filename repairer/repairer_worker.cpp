@@ -55,26 +55,142 @@ std::string incident_signature(const pb::GatewayHealth& h) {
   return sig;
 }
 
+void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& s) {
+  const auto pid = static_cast<pid_t>(s.pid());
+  if (pid <= 1) return;
+  log::Fields f = {{"repair_id", repair_id}, {"step", s.name()}, {"target_pid", pid}};
+  if (s.pid_start_ticks() == 0 || s.boot_id().empty()) {
+    f["reason"] = "no process identity was recorded for it (an older gwr); not signalled";
+    log::warn("interrupted_step_not_signalled", f);
+    return;
+  }
+  if (s.boot_id() != boot_id()) {
+    f["reason"] = "it ran before the machine rebooted";
+    log::info("interrupted_step_gone", f);
+    return;
+  }
+  const auto killed = signal_group({pid, s.pid_start_ticks(), s.boot_id()}, SIGKILL);
+  if (killed.empty()) {
+    f["reason"] = "its process has exited or the pid now belongs to another process; not signalled";
+    log::info("interrupted_step_gone", f);
+    return;
+  }
+  f["killed_pids"] = killed;
+  log::warn("interrupted_step_killed", f);
+}
+
 int64_t RepairerWorker::now_ms() const { return SystemClock::instance().wall_ms(); }
 
 void RepairerWorker::start(WorkerContext& ctx) {
   settings_ = PolicySettings::from_config(ctx.config());
-  const std::string path = ctx.config().paths().state_dir() + "/gwr.db";
-  auto store = HistoryStore::open(path);
-  if (!store) {
-    log::error("history_unavailable", {{"path", path}, {"error", store.message()}});
-    log::flush();
-    std::exit(1);
-  }
-  store_ = std::move(*store);
-  policy_ = store_->load_policy();
-  saved_policy_ = policy_.to_json();
-  log::info("repairer_ready", {{"history", path},
+  store_path_ = ctx.config().paths().state_dir() + "/gwr.db";
+  next_prune_ms_ = now_ms() + 60'000;
+  connect_store(ctx);
+  log::info("repairer_ready", {{"history", store_path_},
+                               {"state_trusted", state_trusted()},
                                {"paused", policy_.paused},
                                {"cooldown_until", policy_.cooldown_until_ms},
                                {"repairs_last_hour", repairs_in_last_hour(policy_, now_ms())},
                                {"max_per_hour", settings_.max_per_hour}});
-  recover(ctx);
+  update_activity(ctx);
+}
+
+void RepairerWorker::connect_store(WorkerContext& ctx) {
+  const int64_t now = now_ms();
+  next_store_retry_ms_ = now + store_backoff_ms_;
+  store_backoff_ms_ = std::min<int64_t>(store_backoff_ms_ * 2, 10'000);
+  if (!store_) {
+    auto store = HistoryStore::open(store_path_);
+    if (!store) {
+      // What the owner set (a pause) is shown and kept while it cannot be
+      // trusted with repairs: read it without writing, if it can be read.
+      if (!peeked_ && !owner_pause_) {
+        if (auto seen = HistoryStore::peek_policy(store_path_)) {
+          policy_.paused = seen->paused;
+          policy_.paused_by = seen->paused_by;
+          policy_.pause_reason = seen->pause_reason;
+          policy_.paused_at_ms = seen->paused_at_ms;
+          policy_.cooldown_until_ms = std::max(policy_.cooldown_until_ms, seen->cooldown_until_ms);
+          policy_.auto_starts_ms = seen->auto_starts_ms;
+          peeked_ = true;
+          log::info("state_read_only", {{"path", store_path_}, {"paused", policy_.paused}});
+        }
+      }
+      storage_failed(ctx, pb::Alert::STATE_UNREADABLE, store.message());
+      return;
+    }
+    store_ = std::move(*store);
+  }
+  if (!policy_loaded_) {
+    auto loaded = store_->load_policy();
+    if (!loaded) {
+      storage_failed(ctx, pb::Alert::STATE_UNREADABLE, loaded.message());
+      return;
+    }
+    const PolicyState in_memory = policy_;
+    policy_ = loaded->value_or(PolicyState{});
+    // While the saved policy was out of reach, the owner may have paused or
+    // resumed, and a repair may have cooled things down: none of it is lost.
+    if (owner_pause_) {
+      policy_.paused = owner_pause_->paused;
+      policy_.paused_by = owner_pause_->paused_by;
+      policy_.pause_reason = owner_pause_->pause_reason;
+      policy_.paused_at_ms = owner_pause_->paused_at_ms;
+      owner_pause_.reset();
+    }
+    if (in_memory.cooldown_until_ms > policy_.cooldown_until_ms) {
+      enter_cooldown(policy_, in_memory.cooldown_until_ms, in_memory.cooldown_reason);
+    }
+    policy_.active_repair_id = in_memory.active_repair_id ? in_memory.active_repair_id : policy_.active_repair_id;
+    policy_loaded_ = true;
+    saved_policy_ = policy_.to_json();
+  }
+  if (!recovered_ && !active_) {
+    recovered_ = true;
+    recover(ctx);
+  }
+  // Reading is not enough: a full disk reads fine. Prove that a repair's
+  // records fit before trusting the policy with automatic repairs.
+  if (!policy_saved_) {
+    if (auto probe = store_->probe_write(); !probe) {
+      storage_failed(ctx, pb::Alert::STATE_NOT_SAVED, probe.message());
+      return;
+    }
+  }
+  if (!save_policy(ctx, true)) return;
+  store_backoff_ms_ = 1'000;
+}
+
+void RepairerWorker::storage_failed(WorkerContext& ctx, pb::Alert::Kind kind, const std::string& error) {
+  policy_saved_ = policy_saved_ && kind != pb::Alert::STATE_NOT_SAVED;
+  const bool news = !storage_alert_ || storage_alert_->kind() != kind;
+  if (news) {
+    pb::Alert a;
+    a.set_kind(kind);
+    a.set_detail(error);
+    a.set_since_ms(now_ms());
+    a.set_count(1);
+    storage_alert_ = a;
+    log::error(kind == pb::Alert::STATE_NOT_SAVED ? "state_not_saved" : "state_unreadable",
+               {{"path", store_path_}, {"error", error}, {"retry_in_ms", next_store_retry_ms_ - now_ms()},
+                {"automatic_repairs", "stopped until the repair policy can be read and saved"}});
+    ctx.publish_alert(a);
+    next_alert_republish_ms_ = now_ms() + 30'000;
+  } else {
+    storage_alert_->set_count(storage_alert_->count() + 1);
+    storage_alert_->set_detail(error);
+    log::debug("state_retry_failed", {{"path", store_path_}, {"error", error}});
+  }
+  update_activity(ctx);
+}
+
+void RepairerWorker::storage_recovered(WorkerContext& ctx) {
+  if (!storage_alert_) return;
+  pb::Alert a = *storage_alert_;
+  a.set_cleared(true);
+  log::info("state_saved_again", {{"path", store_path_}, {"failed_attempts", storage_alert_->count()}});
+  storage_alert_.reset();
+  ctx.publish_alert(a);
   update_activity(ctx);
 }
 
@@ -82,20 +198,17 @@ void RepairerWorker::recover(WorkerContext& ctx) {
   const int64_t now = now_ms();
   bool resumed = false;
   for (auto& r : store_->running_repairs()) {
-    // Whatever a step of the dead repairer started must not keep running.
-    for (const auto& s : store_->interrupt_running_steps(r.id())) {
-      const auto pid = static_cast<pid_t>(s.pid());
-      if (pid > 1 && process_alive(pid)) {
-        log::warn("interrupted_step_killed", {{"repair_id", r.id()}, {"step", s.name()}, {"target_pid", pid}});
-        ::kill(-pid, SIGKILL);
-        ::kill(pid, SIGKILL);
-      }
-    }
+    // Whatever a step of the dead repairer started must not keep running —
+    // but only if that pid is still the process the step started: after a
+    // power loss or a long outage the number may belong to a stranger.
+    for (const auto& s : store_->interrupt_running_steps(r.id())) stop_interrupted_command(r.id(), s);
     const bool resumable = !resumed && r.id() == policy_.active_repair_id && now - r.started_at_ms() < 3'600'000;
     if (resumable) {
+      auto full = store_->get_repair(r.id());
+      if (!full) continue;
       resumed = true;
       active_ = Active{};
-      active_->summary = *store_->get_repair(r.id());
+      active_->summary = *full;
       active_->step_index = store_->next_step_index(r.id()) - 1;
       const uint32_t tier = std::max<uint32_t>(1, r.current_tier());
       pb::RepairEvent ev;
@@ -123,7 +236,6 @@ void RepairerWorker::recover(WorkerContext& ctx) {
     policy_.active_repair_id = 0;
     policy_.last_finished_ms = now;
   }
-  save_policy();
 }
 
 void RepairerWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& /*changed*/) {
@@ -146,20 +258,51 @@ void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
   evaluate(ctx);
 }
 
-void RepairerWorker::save_policy() {
+bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
   const std::string json = policy_.to_json();
-  if (json == saved_policy_) return;
+  if (json == saved_policy_ && !force && policy_saved_) return true;
+  if (!store_ || !policy_loaded_) {
+    // The saved policy is out of reach: what changed lives in memory only.
+    policy_saved_ = false;
+    return false;
+  }
+  // After a failed write, only connect_store's write test (on its backoff)
+  // decides that writing works again: one small write that happens to fit
+  // on a full disk must not flap the state back to "trusted".
+  if (!policy_saved_ && !force) return false;
   if (auto st = store_->save_policy(policy_); !st) {
-    log::error("policy_save_failed", {{"error", st.message()}});
-    return;
+    storage_failed(ctx, pb::Alert::STATE_NOT_SAVED, st.message());
+    return false;
   }
   saved_policy_ = json;
+  policy_saved_ = true;
+  storage_recovered(ctx);
+  return true;
 }
 
 void RepairerWorker::evaluate(WorkerContext& ctx) {
   if (!health_) return;
   const int64_t now = now_ms();
   const Decision d = decide(policy_, *health_, settings_, now);
+  if (d.verdict == Verdict::kNothing) withheld_noticed_ = false;
+  if (d.verdict == Verdict::kStart && !state_trusted()) {
+    // Fail closed: a repair the policy cannot record could be repeated by
+    // the next repairer, past the hourly limit or through a pause.
+    if (!withheld_noticed_) {
+      withheld_noticed_ = true;
+      pb::RepairEvent ev;
+      ev.set_kind(pb::RepairEvent::DEFERRED);
+      ev.set_reason(d.reason);
+      ev.set_tier(d.tier);
+      ev.set_details("automatic repairs are stopped: gwr cannot " +
+                     std::string(store_ && policy_loaded_ ? "save" : "read") + " its repair state (" +
+                     (storage_alert_ ? storage_alert_->detail() : std::string("gwr.db unavailable")) +
+                     "); a manual repair (/repair, gwrctl repair) still runs");
+      emit(ctx, ev);
+    }
+    update_activity(ctx);
+    return;
+  }
   switch (d.verdict) {
     case Verdict::kStart: {
       uint32_t tier = d.tier;
@@ -214,7 +357,7 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
     default:
       break;
   }
-  save_policy();
+  save_policy(ctx);
   update_activity(ctx);
 }
 
@@ -232,26 +375,44 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
     summary.set_signature(incident_signature(*health_));
   }
   int64_t id = 0;
-  {
+  const PolicyState before = policy_;
+  if (state_trusted() || (store_ && trigger == pb::TRIGGER_MANUAL)) {
     // The repair row and the policy's "active" mark are one transaction: a
-    // crash leaves either both or neither.
+    // crash leaves either both or neither, and a failure leaves the policy
+    // in memory as it was.
     Transaction tx(store_->db());
-    auto created = store_->create_repair(summary);
-    if (!created) {
-      log::error("repair_not_recorded", {{"error", created.message()}});
-      return 0;
+    auto created = tx.ok() ? store_->create_repair(summary) : Result<int64_t>(tx.begin_status().error());
+    std::string error = created ? "" : created.message();
+    if (created) {
+      if (trigger == pb::TRIGGER_AUTO) {
+        on_auto_start(policy_, *created, now);
+      } else {
+        on_manual_start(policy_, *created);
+      }
+      if (auto st = store_->save_policy(policy_); !st) {
+        error = st.message();
+      } else if (auto committed = tx.commit(); !committed) {
+        error = committed.message();
+      } else {
+        id = *created;
+        saved_policy_ = policy_.to_json();
+      }
     }
-    id = *created;
-    if (trigger == pb::TRIGGER_AUTO) {
-      on_auto_start(policy_, id, now);
-    } else {
-      on_manual_start(policy_, id);
+    if (id == 0) {
+      policy_ = before;
+      log::error("repair_not_recorded", {{"trigger", trigger_text(trigger)}, {"error", error}});
+      storage_failed(ctx, pb::Alert::STATE_NOT_SAVED, error);
     }
-    save_policy();
-    if (auto st = tx.commit(); !st) {
-      log::error("repair_not_recorded", {{"error", st.message()}});
-      return 0;
-    }
+  }
+  if (id == 0) {
+    // Fail closed for automatic repairs; a person who asked for one gets it,
+    // run from memory (and said so in the history reply).
+    if (trigger == pb::TRIGGER_AUTO) return 0;
+    id = next_unsaved_id_++;
+    on_manual_start(policy_, id);
+    policy_saved_ = false;
+    summary.set_details("not recorded in gwr.db: the state directory cannot be written");
+    log::warn("repair_in_memory_only", {{"repair_id", id}, {"actor", actor}});
   }
   summary.set_id(id);
   active_ = Active{};
@@ -271,7 +432,11 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
 
 void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
   ev.set_at_ms(now_ms());
-  if (auto st = store_->add_event(ev); !st) log::error("event_not_recorded", {{"error", st.message()}});
+  if (!store_) {
+    log::debug("event_not_recorded", {{"error", "gwr.db is not open"}});
+  } else if (auto st = store_->add_event(ev); !st) {
+    log::error("event_not_recorded", {{"error", st.message()}});
+  }
   // The JSON log line, with the PRD §6.3 fields.
   log::Fields f = {{"repair_id", ev.repair_id()}, {"tier", ev.tier()}, {"trigger", trigger_text(ev.trigger())}};
   std::string event_name = "repair_" + kind_text(ev.kind());
@@ -325,6 +490,28 @@ void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
   ctx.bus().publish(std::move(bus_event));
 }
 
+bool RepairerWorker::recorded(int64_t repair_id) const { return store_ != nullptr && repair_id < kFirstUnsavedId; }
+
+void RepairerWorker::remember_unsaved(const pb::RepairSummary& summary) {
+  for (auto& r : unsaved_repairs_) {
+    if (r.id() == summary.id()) {
+      r = summary;
+      return;
+    }
+  }
+  unsaved_repairs_.push_back(summary);
+  while (unsaved_repairs_.size() > 50) unsaved_repairs_.pop_front();
+}
+
+std::optional<pb::RepairSummary> RepairerWorker::find_repair(int64_t id) {
+  if (active_ && active_->summary.id() == id && !recorded(id)) return active_->summary;
+  for (const auto& r : unsaved_repairs_) {
+    if (r.id() == id) return r;
+  }
+  if (!store_) return std::nullopt;
+  return store_->get_repair(id);
+}
+
 void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
   if (!active_) return;
   auto& a = *active_;
@@ -333,7 +520,9 @@ void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
     case RunnerMessage::Kind::kTierStarted: {
       a.summary.set_current_tier(m.tier);
       a.summary.add_tiers_tried(m.tier);
-      (void)store_->set_current_tier(id, m.tier, {a.summary.tiers_tried().begin(), a.summary.tiers_tried().end()});
+      if (recorded(id)) {
+        (void)store_->set_current_tier(id, m.tier, {a.summary.tiers_tried().begin(), a.summary.tiers_tried().end()});
+      }
       log::info("repair_tier_started", {{"repair_id", id}, {"tier", m.tier}, {"trigger", trigger_text(a.summary.trigger())}});
       break;
     }
@@ -344,7 +533,7 @@ void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
         a.step_running = true;
       }
       a.current = m.step;
-      (void)store_->save_step(id, a.step_index, m.step, true);
+      if (recorded(id)) (void)store_->save_step(id, a.step_index, m.step, true);
       update_activity(ctx);
       break;
     }
@@ -352,7 +541,7 @@ void RepairerWorker::handle(WorkerContext& ctx, RunnerMessage& m) {
       if (!a.step_running) ++a.step_index;
       a.step_running = false;
       a.current = m.step;
-      (void)store_->save_step(id, a.step_index, m.step, false);
+      if (recorded(id)) (void)store_->save_step(id, a.step_index, m.step, false);
       *a.summary.add_steps() = m.step;
       pb::RepairEvent ev;
       ev.set_kind(pb::RepairEvent::STEP);
@@ -410,8 +599,12 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   if (s.tiers_tried().empty()) {
     for (auto t : outcome.tiers_tried) s.add_tiers_tried(t);
   }
-  (void)store_->finish_repair(s.id(), s);
-  if (!s.signature().empty()) {
+  if (recorded(s.id())) {
+    if (auto st = store_->finish_repair(s.id(), s); !st) log::error("repair_not_recorded", {{"error", st.message()}});
+  } else {
+    remember_unsaved(s);
+  }
+  if (!s.signature().empty() && store_) {
     HistoryStore::Outcome learned;
     learned.signature = s.signature();
     learned.description = s.reason();
@@ -426,7 +619,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
     }
   }
   const bool cooled = on_finished(policy_, outcome.success, s.trigger() == pb::TRIGGER_AUTO, settings_, now);
-  save_policy();
+  save_policy(ctx);
 
   pb::RepairEvent done;
   done.set_kind(pb::RepairEvent::FINISHED);
@@ -470,12 +663,29 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
 }
 
 SteadyTime RepairerWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
-  if (cooldown_ended(policy_, now_ms())) {
+  const int64_t wall = now_ms();
+  if (!state_trusted() && wall >= next_store_retry_ms_) connect_store(ctx);
+  if (storage_alert_ && wall >= next_alert_republish_ms_) {
+    // Level-triggered, like health: a bridge that restarted hears it again.
+    ctx.publish_alert(*storage_alert_);
+    next_alert_republish_ms_ = wall + 30'000;
+  }
+  if (cooldown_ended(policy_, wall)) {
     pb::RepairEvent ev;
     ev.set_kind(pb::RepairEvent::COOLDOWN_ENDED);
     ev.set_details("automatic repairs are allowed again");
     emit(ctx, ev);
-    save_policy();
+    save_policy(ctx);
+  }
+  if (store_ && wall >= next_prune_ms_) {
+    next_prune_ms_ = wall + 3'600'000;
+    const auto& h = ctx.config().history();
+    if (auto pruned = store_->prune(wall, h.max_age(), h.max_repairs()); !pruned) {
+      log::warn("history_prune_failed", {{"error", pruned.message()}});
+    } else if (*pruned > 0) {
+      log::info("history_pruned", {{"repairs", *pruned}, {"max_age", format_duration_ms(h.max_age())},
+                                   {"max_repairs", h.max_repairs()}});
+    }
   }
   evaluate(ctx);
   return now + 1s;
@@ -515,8 +725,16 @@ pb::RepairStatusReply RepairerWorker::status_reply() {
   r.set_repairs_last_hour(repairs_in_last_hour(policy_, now));
   r.set_max_per_hour(settings_.max_per_hour);
   r.set_consecutive_failures(policy_.consecutive_failures);
-  const auto recent = store_->recent_repairs(1);
-  if (!recent.empty()) *r.mutable_last_repair() = recent.front();
+  if (!unsaved_repairs_.empty()) {
+    *r.mutable_last_repair() = unsaved_repairs_.back();
+  } else if (store_) {
+    const auto recent = store_->recent_repairs(1);
+    if (!recent.empty()) *r.mutable_last_repair() = recent.front();
+  }
+  if (!state_trusted()) {
+    r.set_state_unsaved(true);
+    r.set_state_error(storage_alert_ ? storage_alert_->detail() : std::string("gwr.db is not open yet"));
+  }
   if (policy_.deferred_since_ms) {
     r.set_waiting_for("a quiet moment: the gateway is busy (at most until " +
                       log::iso_time(policy_.deferred_since_ms + settings_.quiet_max_wait_ms) + ")");
@@ -551,7 +769,7 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
       break;
     }
     case pb::Request::kGetRepair: {
-      auto r = store_->get_repair(request.get_repair().repair_id());
+      auto r = find_repair(request.get_repair().repair_id());
       if (!r) {
         return error_reply(pb::Error::INVALID_ARGUMENT,
                            "no repair #" + std::to_string(request.get_repair().repair_id()));
@@ -563,7 +781,8 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
       const std::string actor = request.pause().actor().empty() ? request.client() : request.pause().actor();
       if (!policy_.paused) {
         pause(policy_, actor, request.pause().reason(), now_ms());
-        save_policy();
+        if (!policy_loaded_) owner_pause_ = policy_;  // applied once the saved policy can be read
+        save_policy(ctx);
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::PAUSED);
         ev.set_actor(actor);
@@ -578,7 +797,8 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
       const std::string actor = request.resume().actor().empty() ? request.client() : request.resume().actor();
       if (policy_.paused) {
         resume(policy_);
-        save_policy();
+        if (!policy_loaded_) owner_pause_ = policy_;
+        save_policy(ctx);
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::RESUMED);
         ev.set_actor(actor);
@@ -593,15 +813,22 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     case pb::Request::kHistory: {
       const uint32_t limit = std::clamp<uint32_t>(request.history().limit() ? request.history().limit() : 20, 1, 1000);
       auto* history = reply.mutable_history();  // set even when there is nothing to list
-      for (auto& r : store_->recent_repairs(limit)) *history->add_repairs() = std::move(r);
+      // Repairs gwr.db could not record come first (they are the newest).
+      for (auto it = unsaved_repairs_.rbegin(); it != unsaved_repairs_.rend(); ++it) *history->add_repairs() = *it;
+      if (store_) {
+        for (auto& r : store_->recent_repairs(limit)) *history->add_repairs() = std::move(r);
+      }
+      while (static_cast<uint32_t>(history->repairs_size()) > limit) history->mutable_repairs()->RemoveLast();
       break;
     }
     case pb::Request::kStats: {
+      if (!store_) return error_reply(pb::Error::UNAVAILABLE, "gwr.db cannot be opened: " + status_reply().state_error());
       *reply.mutable_stats() = store_->stats(now_ms());
       for (auto& p : store_->learned_patterns(50)) *reply.mutable_stats()->add_learned() = std::move(p);
       break;
     }
     case pb::Request::kLogs: {
+      if (!store_) return error_reply(pb::Error::UNAVAILABLE, "gwr.db cannot be opened: " + status_reply().state_error());
       const uint32_t limit = std::clamp<uint32_t>(request.logs().limit() ? request.logs().limit() : 10, 1, 1000);
       auto* logs = reply.mutable_logs();
       for (auto& e : store_->recent_events(limit)) *logs->add_events() = std::move(e);
@@ -618,7 +845,7 @@ tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summa
   c.signature = summary.signature();
   c.reasons = summary.reason();
   c.health_history.assign(recent_health_.begin(), recent_health_.end());
-  if (!c.signature.empty() && settings_.tier3_enabled) {
+  if (!c.signature.empty() && settings_.tier3_enabled && store_) {
     if (auto learned = store_->learned(c.signature)) c.learned_plan = learned->plan;
   }
   return c;
@@ -630,6 +857,9 @@ void RepairerWorker::update_activity(WorkerContext& ctx) {
     a = "repairing #" + std::to_string(active_->summary.id()) + ", tier " +
         std::to_string(active_->summary.current_tier());
     if (active_->step_running) a += ": " + active_->current.name();
+  } else if (!state_trusted()) {
+    a = "automatic repairs stopped: cannot " + std::string(store_ && policy_loaded_ ? "save" : "read") +
+        " the repair state" + (policy_.paused ? " (paused by " + policy_.paused_by + ")" : "");
   } else if (policy_.paused) {
     a = "paused by " + policy_.paused_by;
   } else if (policy_.cooldown_until_ms > now_ms()) {
@@ -648,7 +878,7 @@ void RepairerWorker::stop(WorkerContext& ctx) {
     runner_.reset();
     // Anything the runner said after the cancel landed before the join.
   }
-  save_policy();
+  (void)save_policy(ctx);
 }
 
 }  // namespace gwr::repairer

@@ -1,6 +1,13 @@
 // gwr-repairer's I/O shell: hears GatewayHealth, asks RepairPolicy what to
 // do, runs repairs on a RepairRunner thread, and records every step in the
 // HistoryStore, the bus and the JSON log (PRD §6.3 fields).
+//
+// The policy (pause, cooldown, the hourly limit) is only trusted while it
+// can be read from and saved to gwr.db. When it cannot — the database is
+// locked, unreadable, or its disk is full — automatic repairs stop (fail
+// closed: a restart must never forget a pause or the limit), the owner is
+// told once (an Alert), manual repairs still run from memory, and the
+// database is retried with backoff; nothing already saved is thrown away.
 #pragma once
 
 #include <deque>
@@ -36,6 +43,12 @@ class RepairerWorker final : public Worker {
     pb::RepairStep current;
   };
 
+  // gwr.db: open it, load the policy, prove it can be written. Retried with
+  // backoff until all three hold.
+  void connect_store(WorkerContext& ctx);
+  bool state_trusted() const { return store_ != nullptr && policy_loaded_ && policy_saved_; }
+  void storage_failed(WorkerContext& ctx, pb::Alert::Kind kind, const std::string& error);
+  void storage_recovered(WorkerContext& ctx);
   void recover(WorkerContext& ctx);
   void evaluate(WorkerContext& ctx);
   int64_t start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,
@@ -43,14 +56,37 @@ class RepairerWorker final : public Worker {
   void handle(WorkerContext& ctx, RunnerMessage& m);
   void finish(WorkerContext& ctx, const RepairOutcome& outcome);
   void emit(WorkerContext& ctx, pb::RepairEvent event);
-  void save_policy();
+  // Writes the policy if it changed; false (and the alert) when it could not.
+  bool save_policy(WorkerContext& ctx, bool force = false);
   pb::RepairStatusReply status_reply();
+  std::optional<pb::RepairSummary> find_repair(int64_t id);
+  // Whether a repair has its row in gwr.db (those run from memory do not).
+  bool recorded(int64_t repair_id) const;
+  static constexpr int64_t kFirstUnsavedId = 1'000'000'000;
+  void remember_unsaved(const pb::RepairSummary& summary);
   void update_activity(WorkerContext& ctx);
   int64_t now_ms() const;
   tier3::Tier3Context tier3_context(const pb::RepairSummary& summary);
 
   Tier3Factory tier3_factory_;
-  std::unique_ptr<HistoryStore> store_;
+  std::string store_path_;
+  std::unique_ptr<HistoryStore> store_;  // null while gwr.db cannot be opened
+  bool policy_loaded_ = false;           // policy_ is what gwr.db holds (or gwr.db is new)
+  bool policy_saved_ = false;            // the last write of policy_ succeeded
+  bool recovered_ = false;               // interrupted repairs were looked at
+  bool peeked_ = false;                  // the saved policy was read read-only (gwr.db not writable)
+  std::optional<pb::Alert> storage_alert_;
+  int64_t next_store_retry_ms_ = 0;
+  int64_t store_backoff_ms_ = 1'000;
+  int64_t next_alert_republish_ms_ = 0;
+  int64_t next_prune_ms_ = 0;
+  // Pause/resume the owner asked for while the policy could not be loaded,
+  // applied on top of the saved one once it can.
+  std::optional<PolicyState> owner_pause_;
+  bool withheld_noticed_ = false;        // "not repairing: state cannot be saved" said for this incident
+  std::deque<pb::RepairSummary> unsaved_repairs_;  // repairs gwr.db could not record
+  int64_t next_unsaved_id_ = kFirstUnsavedId;
+
   PolicyState policy_;
   PolicySettings settings_;
   std::optional<pb::GatewayHealth> health_;
@@ -59,6 +95,10 @@ class RepairerWorker final : public Worker {
   std::optional<Active> active_;
   std::string saved_policy_;
 };
+
+// Kills what an interrupted step was running, if its recorded pid is still
+// the same process (start time and boot id match); otherwise nothing.
+void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& step);
 
 // The signature of an incident: which checks failed and how, without the
 // numbers that change from one occurrence to the next.

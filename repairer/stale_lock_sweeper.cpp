@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+
 namespace gwr::repairer {
 
 LockJudgement judge_lock(const std::string& content, int64_t mtime_ms, int64_t now_ms, int64_t unreadable_grace_ms,
@@ -30,10 +32,10 @@ LockJudgement judge_lock(const std::string& content, int64_t mtime_ms, int64_t n
   if (j.contains("createdAt") && j["createdAt"].is_number()) {
     const int64_t created = j["createdAt"].get<int64_t>();
     if (created + 1000 < proc->start_wall_ms()) {
-      return {true, "owner pid " + std::to_string(pid) + " was reused (" + proc->comm + " started after the lock was written)"};
+      return {true, "owner pid " + std::to_string(pid) + " was reused (" + proc->comm_text() + " started after the lock was written)"};
     }
   }
-  return {false, "owner pid " + std::to_string(pid) + " (" + proc->comm + ") is alive"};
+  return {false, "owner pid " + std::to_string(pid) + " (" + proc->comm_text() + ") is alive"};
 }
 
 std::string SweepReport::summary() const {
@@ -169,6 +171,10 @@ SweepReport sweep_stale_locks(const std::string& state_dir, const std::vector<st
     w.walk(root, 0, "");
   }
   ::close(root);
+  // File names are whatever bytes someone chose: the report carries them as text.
+  for (auto* list : {&report.removed, &report.kept, &report.skipped, &report.errors}) {
+    for (auto& line : *list) line = valid_utf8(line);
+  }
   return report;
 }
 

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   }
   if (check_only) {
     std::printf("config OK: %s\n", loaded.describe_source().c_str());
+    for (const auto& w : gwr::config_warnings(loaded.config)) std::fprintf(stderr, "warning: %s\n", w.c_str());
     return 0;
   }
   if (print_config) {
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
                             .max_size_mb = cfg.log().max_size_mb(),
                             .max_files = cfg.log().max_files()});
   if (!st) gwr::log::warn("log_file_unavailable", {{"error", st.message()}});
+  for (const auto& w : gwr::config_warnings(cfg)) gwr::log::warn("config_warning", {{"warning", w}});
 
   gwr::supervisor::SupervisorOptions options;
   options.load = load;

@@ -123,6 +123,8 @@ class Supervisor {
     BusSubscriber sub(zctx_, paths.runtime_dir(), {"heartbeat"});
     ControlServer control(zctx_, control_endpoint(paths.runtime_dir(), kSupervisor));
     bus_ = &bus;
+    sub_ = &sub;
+    control_ = &control;
 
     log::info("supervisor_started", {{"version", kGwrVersion},
                                      {"config", loaded_.describe_source()},
@@ -212,9 +214,9 @@ class Supervisor {
             }
             return false;
           }();
-          if (table_.on_heartbeat(hb.component(), static_cast<pid_t>(hb.pid()), hb.activity(), Steady::now()) &&
-              first) {
-            log::info("worker_ready", {{"component", hb.component()}, {"worker_pid", hb.pid()}});
+          if (table_.on_heartbeat(hb.component(), static_cast<pid_t>(hb.pid()), hb.activity(), Steady::now())) {
+            counters_[hb.component()] = {static_cast<pid_t>(hb.pid()), hb.decode_errors(), hb.control_errors()};
+            if (first) log::info("worker_ready", {{"component", hb.component()}, {"worker_pid", hb.pid()}});
           }
         }
       }
@@ -225,6 +227,8 @@ class Supervisor {
     log::info("supervisor_stopped", {{"reason", shutdown_reason_}});
     notifier_.notify("STOPPING=1");
     bus_ = nullptr;
+    sub_ = nullptr;
+    control_ = nullptr;
     return exit_code;
   }
 
@@ -355,6 +359,8 @@ class Supervisor {
         self->set_uptime_ms(duration_cast<milliseconds>(now - started_).count());
         self->set_last_heartbeat_age_ms(0);
         self->set_activity("supervising " + std::to_string(table_.slots().size()) + " workers");
+        if (sub_ != nullptr) self->set_decode_errors(sub_->dropped());
+        if (control_ != nullptr) self->set_control_errors(control_->malformed());
         for (const auto& s : table_.slots()) {
           auto* c = out->add_components();
           c->set_name(s.name);
@@ -366,6 +372,10 @@ class Supervisor {
                                                         : -1);
           c->set_activity(s.activity);
           c->set_last_exit(s.last_exit);
+          if (auto it = counters_.find(s.name); it != counters_.end() && it->second.pid == s.pid && s.pid != 0) {
+            c->set_decode_errors(it->second.decode_errors);
+            c->set_control_errors(it->second.control_errors);
+          }
         }
         break;
       }
@@ -445,6 +455,15 @@ class Supervisor {
   WorkerTable table_;
   SdNotifier notifier_;
   BusPublisher* bus_ = nullptr;
+  BusSubscriber* sub_ = nullptr;
+  ControlServer* control_ = nullptr;
+  // What each worker's heartbeats say it could not decode (per process).
+  struct Counters {
+    pid_t pid = 0;
+    uint64_t decode_errors = 0;
+    uint64_t control_errors = 0;
+  };
+  std::map<std::string, Counters> counters_;
   uint64_t config_version_ = 1;
   std::string shutdown_reason_;
   SteadyTime started_ = Steady::now();

@@ -11,11 +11,15 @@ AccessPolicy AccessPolicy::from_config(const pb::TelegramConfig& config) {
   return p;
 }
 
-bool AccessPolicy::allows(int64_t chat, int64_t user) const {
-  if (chat_id == 0 || chat != chat_id) return false;
-  if (allowed_user_ids.empty()) return true;
-  return std::find(allowed_user_ids.begin(), allowed_user_ids.end(), user) != allowed_user_ids.end();
+Access AccessPolicy::check(int64_t chat, int64_t user) const {
+  if (chat_id == 0 || chat != chat_id) return Access::kNone;
+  if (!allowed_user_ids.empty()) {
+    const bool listed = std::find(allowed_user_ids.begin(), allowed_user_ids.end(), user) != allowed_user_ids.end();
+    return listed ? Access::kFull : Access::kNone;
+  }
+  return group() ? Access::kReadOnly : Access::kFull;
 }
+
 
 AuditLimiter::Verdict AuditLimiter::check(int64_t chat_id, int64_t user_id, int64_t now_ms) {
   if (senders_.size() > 10'000) senders_.clear();  // a botnet of strangers must not grow memory

@@ -11,14 +11,28 @@
 
 namespace gwr::telegram {
 
+// What a sender may do.
+enum class Access {
+  kNone,      // a stranger (another chat, or a user not on the list): nothing, not even an answer
+  kReadOnly,  // a member of the owner's group while no users are listed: status, logs, history
+  kFull,      // everything
+};
+
 struct AccessPolicy {
   int64_t chat_id = 0;                    // the owner's chat (telegram.chat_id)
-  std::vector<int64_t> allowed_user_ids;  // empty: anyone in that chat
+  std::vector<int64_t> allowed_user_ids;  // empty: see check()
 
   static AccessPolicy from_config(const pb::TelegramConfig& config);
-  // Only the configured chat, and in it only the allowed users (if any are set).
-  bool allows(int64_t chat_id, int64_t user_id) const;
+  // Group and channel ids are negative; a private chat's id is its user's.
+  bool group() const { return chat_id < 0; }
+  // Only the configured chat; in it, the allowed users if any are listed.
+  // With none listed, a private chat is its owner's alone (full access), but
+  // in a group every member is someone else: read-only until the owner sets
+  // telegram.allowed_user_ids.
+  Access check(int64_t chat, int64_t user) const;
+  bool allows(int64_t chat, int64_t user) const { return check(chat, user) != Access::kNone; }
 };
+
 
 // Rate limit for the "telegram_unauthorized" audit line: at most one line per
 // (chat, user) per interval and a global cap per minute; what was held back

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/text.h"
+
 namespace gwr::telegram {
 
 std::string ApiResult::describe() const {
@@ -51,7 +53,7 @@ ApiResult parse_api_response(const HttpResponse& response) {
   const auto code = body.find("error_code");
   r.error_code = code != body.end() && code->is_number_integer() ? code->get<int>() : response.status;
   const auto desc = body.find("description");
-  if (desc != body.end() && desc->is_string()) r.description = desc->get<std::string>().substr(0, 500);
+  if (desc != body.end() && desc->is_string()) r.description = clip_end(desc->get<std::string>(), 500);
   const auto params = body.find("parameters");
   if (params != body.end() && params->is_object()) {
     const auto ra = params->find("retry_after");

@@ -1,6 +1,7 @@
 #include "telegram-bridge/bridge_store.h"
 
 #include "common/redact.h"
+#include "common/text.h"
 #include "telegram-bridge/html_text.h"
 
 namespace gwr::telegram {
@@ -164,11 +165,14 @@ Result<int64_t> BridgeStore::enqueue(int64_t chat_id, const Outgoing& message, i
   return db_->last_insert_id();
 }
 
-std::vector<OutboxRow> BridgeStore::queue_heads() {
+std::vector<OutboxRow> BridgeStore::queue_heads(const std::set<int64_t>& skip) {
   std::vector<OutboxRow> out;
+  std::string not_in;
+  for (int64_t id : skip) not_in += (not_in.empty() ? "" : ",") + std::to_string(id);
   auto st = db_->prepare(std::string("SELECT ") + kRowColumns +
-                         " FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'queued' GROUP BY chat_id)"
-                         " ORDER BY id");
+                         " FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'queued'" +
+                         (not_in.empty() ? std::string() : " AND id NOT IN (" + not_in + ")") +
+                         " GROUP BY chat_id) ORDER BY id");
   if (!st) return out;
   while (st->step()) out.push_back(read_row(*st));
   return out;
@@ -206,14 +210,14 @@ Status BridgeStore::requeue(int64_t id, int64_t next_attempt_at_ms, const std::s
       "UPDATE outbox SET state = 'queued', next_attempt_at = ?, retry_reason = ?, last_error = ?, updated_at = ? "
       "WHERE id = ?");
   if (!st) return st.error();
-  st->bind(1, next_attempt_at_ms).bind(2, reason).bind(3, error.substr(0, 500)).bind(4, now_ms).bind(5, id);
+  st->bind(1, next_attempt_at_ms).bind(2, reason).bind(3, clip_end(error, 500)).bind(4, now_ms).bind(5, id);
   return st->run();
 }
 
 Status BridgeStore::mark_dropped(int64_t id, const std::string& error, int64_t now_ms) {
   auto st = db_->prepare("UPDATE outbox SET state = 'dropped', last_error = ?, updated_at = ? WHERE id = ?");
   if (!st) return st.error();
-  st->bind(1, error.substr(0, 500)).bind(2, now_ms).bind(3, id);
+  st->bind(1, clip_end(error, 500)).bind(2, now_ms).bind(3, id);
   return st->run();
 }
 

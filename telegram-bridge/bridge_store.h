@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,9 @@ class BridgeStore {
   // still queued rewrites that message instead; an edit of a thread that
   // already has an edit queued replaces it (the latest state wins).
   Result<int64_t> enqueue(int64_t chat_id, const Outgoing& message, int64_t now_ms);
-  // The oldest queued row of each chat (rows of one chat go out in order).
-  std::vector<OutboxRow> queue_heads();
+  // The oldest queued row of each chat (rows of one chat go out in order),
+  // leaving out the ids in skip (sent already, but not recorded as such).
+  std::vector<OutboxRow> queue_heads(const std::set<int64_t>& skip = {});
   Status mark_sending(int64_t id, int64_t attempts, int64_t now_ms);
   // Sent: records Telegram's message_id and, for a thread's first message, the thread's.
   Status mark_sent(const OutboxRow& row, int64_t message_id, int64_t now_ms);

@@ -75,11 +75,26 @@ class Sender {
       }
       seen = now_seen;
       const int64_t now = wall_now();
-      const auto heads = store_->queue_heads();
+      flush_unrecorded(now);
+      auto heads = store_->queue_heads(skip_ids());
+      // What telegram.db could not take goes after what it holds, per chat.
+      for (const auto& u : shared_->unsaved_heads()) {
+        if (std::any_of(heads.begin(), heads.end(), [&](const OutboxRow& r) { return r.chat_id == u.chat_id; })) continue;
+        OutboxRow row;
+        row.id = u.id;
+        row.chat_id = u.chat_id;
+        row.message = u.message;
+        row.state = "queued";
+        row.attempts = u.attempts;
+        row.next_attempt_at_ms = u.next_attempt_at_ms;
+        row.created_at_ms = u.created_at_ms;
+        heads.push_back(std::move(row));
+      }
       const OutboxRow* best = nullptr;
       int64_t best_ready = 0;
       for (const auto& row : heads) {
-        const int64_t ready = std::max(row.next_attempt_at_ms, gate_.ready_at(row.chat_id, now));
+        int64_t ready = std::max(row.next_attempt_at_ms, gate_.ready_at(row.chat_id, now));
+        if (auto g = retry_at_.find(row.id); g != retry_at_.end()) ready = std::max(ready, g->second);
         if (!best || ready < best_ready) {
           best = &row;
           best_ready = ready;
@@ -99,7 +114,7 @@ class Sender {
       } catch (const std::exception& e) {
         // A row that makes the sender throw would block the queue for good.
         log::error("telegram_send_dropped", {{"outbox_id", best->id}, {"error", e.what()}});
-        (void)store_->mark_dropped(best->id, e.what(), wall_now());
+        dropped(*best, e.what(), wall_now());
       }
     }
   }
@@ -114,8 +129,84 @@ class Sender {
   std::optional<int64_t> thread_message(const OutboxRow& row) {
     const auto inc = store_->incident(row.message.incident);
     if (inc && inc->message_id != 0 && inc->chat_id == row.chat_id) return inc->message_id;
-    if (store_->opener_pending(row.message.incident)) return std::nullopt;
+    if (auto t = shared_->thread(row.message.incident); t && t->first == row.chat_id) return t->second;
+    if (store_->opener_pending(row.message.incident) || shared_->unsaved_opener_pending(row.message.incident)) {
+      return std::nullopt;
+    }
     return 0;
+  }
+
+  // --- The outbox's bookkeeping, in telegram.db or, while it cannot be
+  // written (a full disk), in memory: a row sent whose "sent" cannot be
+  // recorded must not be sent again, and one waiting for a retry must wait.
+  static bool in_memory(const OutboxRow& row) { return row.id < 0; }
+
+  std::set<int64_t> skip_ids() const {
+    std::set<int64_t> out;
+    for (const auto& [id, u] : unrecorded_) out.insert(id);
+    return out;
+  }
+
+  void store_failed(const char* op, const OutboxRow& row, const Status& st) {
+    if (!store_trouble_) {
+      log::error("telegram_store_failed", {{"op", op}, {"outbox_id", row.id}, {"error", st.message()},
+                                           {"effect", "kept in memory until telegram.db can be written again"}});
+    }
+    store_trouble_ = true;
+  }
+
+  void attempt(const OutboxRow& row, int64_t now) {
+    if (in_memory(row)) return;
+    if (auto st = store_->mark_sending(row.id, row.attempts + 1, now); !st) store_failed("mark_sending", row, st);
+  }
+
+  void sent(const OutboxRow& row, int64_t message_id, int64_t now) {
+    retry_at_.erase(row.id);
+    if (row.message.opens_incident && !row.message.incident.empty() && message_id != 0) {
+      shared_->remember_thread(row.message.incident, row.chat_id, message_id);
+    }
+    if (in_memory(row)) {
+      shared_->unsaved_done(row.id);
+    } else if (auto st = store_->mark_sent(row, message_id, now); !st) {
+      store_failed("mark_sent", row, st);
+      unrecorded_[row.id] = {row, message_id, false};
+    }
+  }
+
+  void retry(const OutboxRow& row, int64_t at_ms, const std::string& reason, const std::string& error, int64_t now) {
+    if (in_memory(row)) {
+      shared_->unsaved_retry(row.id, at_ms);
+    } else if (auto st = store_->requeue(row.id, at_ms, reason, error, now); !st) {
+      store_failed("requeue", row, st);
+      retry_at_[row.id] = at_ms;
+    } else {
+      retry_at_.erase(row.id);
+    }
+  }
+
+  void dropped(const OutboxRow& row, const std::string& error, int64_t now) {
+    retry_at_.erase(row.id);
+    if (in_memory(row)) {
+      shared_->unsaved_done(row.id);
+    } else if (auto st = store_->mark_dropped(row.id, error, now); !st) {
+      store_failed("mark_dropped", row, st);
+      unrecorded_[row.id] = {row, 0, true};
+    }
+  }
+
+  // Records what could not be recorded before, once telegram.db takes it.
+  void flush_unrecorded(int64_t now) {
+    if (unrecorded_.empty() && !store_trouble_) return;
+    for (auto it = unrecorded_.begin(); it != unrecorded_.end();) {
+      const auto& u = it->second;
+      const Status st = u.dropped ? store_->mark_dropped(u.row.id, "dropped", now) : store_->mark_sent(u.row, u.message_id, now);
+      if (!st) return;
+      it = unrecorded_.erase(it);
+    }
+    if (store_trouble_ && shared_->unsaved_count() == 0) {
+      store_trouble_ = false;
+      log::info("telegram_store_writable", {{"effect", "the outbox is recorded in telegram.db again"}});
+    }
   }
 
   void deliver(const OutboxRow& row) {
@@ -129,13 +220,13 @@ class Sender {
       if (target == 0) {
         const auto t = thread_message(row);
         if (!t) {
-          (void)store_->requeue(row.id, now + 500, "waiting", "waiting for the thread's first message", now);
+          retry(row, now + 500, "waiting", "waiting for the thread's first message", now);
           return;
         }
         if (*t == 0) {
           log::warn("telegram_send_dropped", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                               {"error", "the thread's first message was never delivered"}});
-          (void)store_->mark_dropped(row.id, "the thread's first message was never delivered", now);
+          dropped(row, "the thread's first message was never delivered", now);
           return;
         }
         target = *t;
@@ -146,7 +237,7 @@ class Sender {
       if (m.reply_to_incident) {
         const auto t = thread_message(row);
         if (!t) {
-          (void)store_->requeue(row.id, now + 500, "waiting", "waiting for the thread's first message", now);
+          retry(row, now + 500, "waiting", "waiting for the thread's first message", now);
           return;
         }
         reply_to = *t;  // 0: the thread never got a message; this one stands alone
@@ -158,11 +249,7 @@ class Sender {
       }
     }
     gate_.on_attempt(row.chat_id, now);
-    if (auto st = store_->mark_sending(row.id, row.attempts + 1, now); !st) {
-      log::error("telegram_store_failed", {{"op", "mark_sending"}, {"error", st.message()}});
-      shared_->wait(SteadyClock::now() + 1s, shared_->seen(), false);
-      return;
-    }
+    attempt(row, now);
     set_status("sending", "", 0);
     const auto t0 = SteadyClock::now();
     shared_->set_in_call(BridgeShared::Role::kSender, true);
@@ -179,9 +266,7 @@ class Sender {
           const auto it = r.result.find("message_id");
           if (it != r.result.end() && it->is_number_integer()) mid = it->get<int64_t>();
         }
-        if (auto st = store_->mark_sent(row, mid, now); !st) {
-          log::error("telegram_store_failed", {{"op", "mark_sent"}, {"outbox_id", row.id}, {"error", st.message()}});
-        }
+        sent(row, mid, now);
         log::info("telegram_send", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                     {"message_id", mid}, {"attempt", row.attempts + 1}, {"latency_ms", latency_ms},
                                     {"not_modified", d.failure == Failure::kNotModified}});
@@ -196,7 +281,7 @@ class Sender {
       case SendDecision::Verdict::kRetry: {
         const int64_t retry_in = d.retry_at_ms - now;
         const std::string reason = d.failure == Failure::kRateLimited ? "rate_limited" : "unreachable";
-        (void)store_->requeue(row.id, d.retry_at_ms, reason, r.describe(), now);
+        retry(row, d.retry_at_ms, reason, r.describe(), now);
         if (d.block_chat) gate_.block_chat(row.chat_id, d.retry_at_ms);
         if (d.block_all) gate_.block_all(d.retry_at_ms);
         if (d.failure == Failure::kRateLimited) {
@@ -216,7 +301,7 @@ class Sender {
         break;
       }
       case SendDecision::Verdict::kDrop:
-        (void)store_->mark_dropped(row.id, r.describe(), now);
+        dropped(row, r.describe(), now);
         log::warn("telegram_send_dropped", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                             {"error", r.describe()}});
         set_status("idle", "", 0);
@@ -232,6 +317,16 @@ class Sender {
   Backoff unreachable_{kUnreachableInitialMs, kUnreachableMaxMs};
   Backoff unauthorized_{kUnauthorizedInitialMs, kUnauthorizedMaxMs};
   bool problem_ = false;
+  // While telegram.db cannot be written: rows sent (or dropped) whose state
+  // is not recorded yet, and retry times the database could not take.
+  struct Unrecorded {
+    OutboxRow row;
+    int64_t message_id = 0;
+    bool dropped = false;
+  };
+  std::map<int64_t, Unrecorded> unrecorded_;
+  std::map<int64_t, int64_t> retry_at_;
+  bool store_trouble_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -406,24 +501,44 @@ class Poller {
     return progress;
   }
 
-  // The update is handled: its replies are queued and its id acknowledged, in one transaction.
+  // The update is handled: its replies are queued and its id acknowledged, in
+  // one transaction. When telegram.db cannot be written (a full disk), the
+  // replies are kept in memory and the update counts as handled anyway: the
+  // owner still gets an answer, and a command is never carried out again
+  // because its acknowledgement could not be saved.
   bool commit(const ParsedUpdate& p, const std::vector<Outgoing>& messages, const std::string& marker) {
     const int64_t now = wall_now();
-    Transaction tx(store_->db());
-    for (const auto& m : messages) {
-      if (auto id = store_->enqueue(p.chat_id, m, now); !id) {
-        log::error("telegram_store_failed", {{"op", "enqueue"}, {"update_id", p.update_id}, {"error", id.message()}});
-        return false;
+    std::string failed, error;
+    {
+      Transaction tx(store_->db());
+      if (!tx.ok()) {
+        failed = "begin";
+        error = tx.begin_status().message();
+      }
+      for (size_t i = 0; failed.empty() && i < messages.size(); ++i) {
+        if (auto id = store_->enqueue(p.chat_id, messages[i], now); !id) {
+          failed = "enqueue";
+          error = id.message();
+        }
+      }
+      if (failed.empty()) {
+        if (auto st = store_->set_last_update_id(p.update_id); !st) {
+          failed = "offset";
+          error = st.message();
+        }
+      }
+      if (failed.empty() && !marker.empty()) (void)store_->delete_marker(marker);
+      if (failed.empty()) {
+        if (auto st = tx.commit(); !st) {
+          failed = "commit";
+          error = st.message();
+        }
       }
     }
-    if (auto st = store_->set_last_update_id(p.update_id); !st) {
-      log::error("telegram_store_failed", {{"op", "offset"}, {"update_id", p.update_id}, {"error", st.message()}});
-      return false;
-    }
-    if (!marker.empty()) (void)store_->delete_marker(marker);
-    if (auto st = tx.commit(); !st) {
-      log::error("telegram_store_failed", {{"op", "commit"}, {"update_id", p.update_id}, {"error", st.message()}});
-      return false;
+    if (!failed.empty()) {
+      log::error("telegram_store_failed", {{"op", failed}, {"update_id", p.update_id}, {"error", error},
+                                           {"effect", "the answer is sent from memory; the update counts as handled"}});
+      for (const auto& m : messages) shared_->keep_unsaved(p.chat_id, m, now);
     }
     last_update_id_ = p.update_id;
     if (!messages.empty()) shared_->notify_outbox();
@@ -438,7 +553,8 @@ class Poller {
     }
     const bool is_command = p.kind == ParsedUpdate::Kind::kCommand;
     const std::string what = is_command ? "/" + p.command : "the " + p.callback_data + " button";
-    if (!shared_->access().allows(p.chat_id, p.user_id)) {
+    const Access access = shared_->access().check(p.chat_id, p.user_id);
+    if (access == Access::kNone) {
       // Strangers get nothing back, not even a callback answer; the owner gets an audit line.
       const auto v = audit_.check(p.chat_id, p.user_id, now);
       if (v.log) {
@@ -460,6 +576,25 @@ class Poller {
     ctx.message_id = p.message_id;
     ctx.message_date = p.message_date;
     ctx.now_ms = now;
+    const bool changes = is_command ? CommandHandler::command_changes_something(p.command, p.args)
+                                    : CommandHandler::callback_changes_something(p.callback_data);
+    if (access == Access::kReadOnly && changes) {
+      // A group without telegram.allowed_user_ids: every member is "in the
+      // owner's chat", so nothing that changes something may run.
+      if (!is_command) {
+        shared_->set_in_call(BridgeShared::Role::kPoller, true);
+        (void)api_->call("answerCallbackQuery", {{"callback_query_id", p.callback_id}, {"text", "Not allowed here"}}, 5s);
+        shared_->set_in_call(BridgeShared::Role::kPoller, false);
+        if (shared_->stopping()) return false;
+      }
+      const auto refusal = CommandHandler::read_only_refusal(what, ctx);
+      log::warn("telegram_command", {{"command", is_command ? p.command : "button:" + p.callback_data},
+                                     {"user_id", p.user_id},
+                                     {"chat_id", p.chat_id},
+                                     {"update_id", p.update_id},
+                                     {"outcome", refusal.outcome}});
+      return commit(p, refusal.messages, "");
+    }
     const bool side_effect = is_command ? CommandHandler::command_has_side_effect(p.command, p.args)
                                         : CommandHandler::callback_has_side_effect(p.callback_data);
     const std::string marker = side_effect ? "update:" + std::to_string(p.update_id) : "";
@@ -488,8 +623,10 @@ class Poller {
         (void)store_->put_marker(marker, "in_progress", now);
         if (!confirm.empty()) (void)store_->put_marker(confirm, "used", now);
         if (auto st = tx.commit(); !st) {
-          log::error("telegram_store_failed", {{"op", "marker"}, {"update_id", p.update_id}, {"error", st.message()}});
-          return false;
+          // Carried out anyway: the owner asked, and it must not wait for a
+          // disk. Only its crash-safety marker is missing.
+          log::error("telegram_store_failed", {{"op", "marker"}, {"update_id", p.update_id}, {"error", st.message()},
+                                               {"effect", "carried out without its in-progress marker"}});
         }
       }
       ZmqControlPort port(*settings_.zmq, settings_.runtime_dir);
@@ -570,6 +707,70 @@ bool BridgeShared::wait(SteadyClock::time_point deadline, Seen seen, bool wake_o
            (wake_on_outbox && seen_.outbox != seen.outbox);
   });
   return !stop_;
+}
+
+void BridgeShared::keep_unsaved(int64_t chat_id, const Outgoing& message, int64_t now_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (unsaved_.size() >= 1000) unsaved_.erase(unsaved_.begin());  // bounded: the oldest go first
+    Unsaved u;
+    u.id = next_unsaved_id_--;
+    u.chat_id = chat_id;
+    u.message = message;
+    u.created_at_ms = now_ms;
+    unsaved_.push_back(std::move(u));
+    ++seen_.outbox;
+  }
+  cv_.notify_all();
+}
+
+std::vector<BridgeShared::Unsaved> BridgeShared::unsaved_heads() const {
+  std::lock_guard lock(mu_);
+  std::vector<Unsaved> out;
+  for (const auto& u : unsaved_) {
+    if (std::none_of(out.begin(), out.end(), [&](const Unsaved& o) { return o.chat_id == u.chat_id; })) out.push_back(u);
+  }
+  return out;
+}
+
+void BridgeShared::unsaved_done(int64_t id) {
+  std::lock_guard lock(mu_);
+  unsaved_.erase(std::remove_if(unsaved_.begin(), unsaved_.end(), [&](const Unsaved& u) { return u.id == id; }),
+                 unsaved_.end());
+}
+
+void BridgeShared::unsaved_retry(int64_t id, int64_t at_ms) {
+  std::lock_guard lock(mu_);
+  for (auto& u : unsaved_) {
+    if (u.id == id) {
+      u.next_attempt_at_ms = at_ms;
+      ++u.attempts;
+    }
+  }
+}
+
+size_t BridgeShared::unsaved_count() const {
+  std::lock_guard lock(mu_);
+  return unsaved_.size();
+}
+
+void BridgeShared::remember_thread(const std::string& incident, int64_t chat_id, int64_t message_id) {
+  std::lock_guard lock(mu_);
+  if (threads_.size() > 1000) threads_.clear();
+  threads_[incident] = {chat_id, message_id};
+}
+
+std::optional<std::pair<int64_t, int64_t>> BridgeShared::thread(const std::string& incident) const {
+  std::lock_guard lock(mu_);
+  auto it = threads_.find(incident);
+  if (it == threads_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool BridgeShared::unsaved_opener_pending(const std::string& incident) const {
+  std::lock_guard lock(mu_);
+  return std::any_of(unsaved_.begin(), unsaved_.end(),
+                     [&](const Unsaved& u) { return u.message.opens_incident && u.message.incident == incident; });
 }
 
 AccessPolicy BridgeShared::access() const {

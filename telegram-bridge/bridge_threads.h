@@ -11,7 +11,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "telegram-bridge/access_policy.h"
+#include "telegram-bridge/outgoing.h"
 
 namespace gwr::telegram {
 
@@ -65,6 +69,27 @@ class BridgeShared {
   AccessPolicy access() const;
   void set_access(AccessPolicy access);
 
+  // Messages telegram.db could not take (its disk is full): kept here and
+  // sent from here, after what the outbox already holds for the same chat.
+  // Their ids are negative. Lost if the process dies before they are sent.
+  struct Unsaved {
+    int64_t id = 0;
+    int64_t chat_id = 0;
+    Outgoing message;
+    int64_t created_at_ms = 0;
+    int64_t next_attempt_at_ms = 0;
+    int64_t attempts = 0;
+  };
+  void keep_unsaved(int64_t chat_id, const Outgoing& message, int64_t now_ms);
+  std::vector<Unsaved> unsaved_heads() const;  // the oldest of each chat
+  void unsaved_done(int64_t id);
+  void unsaved_retry(int64_t id, int64_t at_ms);
+  size_t unsaved_count() const;
+  // A thread's first message, sent while telegram.db could not record it.
+  void remember_thread(const std::string& incident, int64_t chat_id, int64_t message_id);
+  std::optional<std::pair<int64_t, int64_t>> thread(const std::string& incident) const;  // chat, message
+  bool unsaved_opener_pending(const std::string& incident) const;
+
   void set_poller(ThreadStatus status);
   void set_sender(ThreadStatus status);
   ThreadStatus poller() const;
@@ -100,6 +125,9 @@ class BridgeShared {
   bool sender_in_call_ = false;
   bool poller_running_ = false;
   bool sender_running_ = false;
+  std::vector<Unsaved> unsaved_;
+  int64_t next_unsaved_id_ = -1;
+  std::map<std::string, std::pair<int64_t, int64_t>> threads_;
 };
 
 // Starts both threads; stop() signals them and waits a bounded time.

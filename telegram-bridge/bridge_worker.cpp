@@ -7,6 +7,8 @@
 
 #include "common/bus.h"
 #include "common/log.h"
+#include "common/message_text.h"
+#include "common/redact.h"
 #include "telegram-bridge/messages.h"
 
 namespace gwr::telegram {
@@ -138,14 +140,23 @@ void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   if (event.has_repair_event()) {
     handle_repair_event(event.repair_event(), now);
   } else if (event.has_gateway_health()) {
-    save(planner_.on_health(event.gateway_health(), now), "", 0, now);
+    // Redacted whole before the planner cuts anything out of it.
+    pb::GatewayHealth health = event.gateway_health();
+    redact_strings(health, SharedRedactor::instance());
+    save(planner_.on_health(health, now), "", 0, now);
+  } else if (event.has_alert()) {
+    pb::Alert alert = event.alert();
+    redact_strings(alert, SharedRedactor::instance());
+    save(planner_.on_alert(alert, now), "", 0, now);
   }
 }
 
 void BridgeWorker::handle_repair_event(const pb::RepairEvent& e, int64_t now_ms) {
   const std::string key = repair_event_key(e);
   if (store_->seen_event(key)) return;
-  save(planner_.on_repair_event(e, now_ms), key, e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
+  pb::RepairEvent event = e;
+  redact_strings(event, SharedRedactor::instance());
+  save(planner_.on_repair_event(event, now_ms), key, e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
 }
 
 void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms,
@@ -154,10 +165,23 @@ void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string
   if (messages.empty() && changes.empty() && seen_key.empty()) return;
   // The messages, the planner state that produced them and the event's
   // "seen" mark are one transaction: after a crash, all or nothing.
+  // When telegram.db cannot take them (a full disk), the messages are sent
+  // from memory: a notification must not wait for a disk.
+  auto keep_in_memory = [&](const char* op, const std::string& error) {
+    log::error("telegram_store_failed", {{"op", op}, {"error", error}, {"messages", messages.size()},
+                                         {"effect", "sent from memory; lost only if the bridge dies first"}});
+    if (threads_) {
+      for (const auto& m : messages) threads_->shared()->keep_unsaved(chat_id_, m, now_ms);
+    }
+  };
   Transaction tx(store_->db());
+  if (!tx.ok()) {
+    keep_in_memory("begin", tx.begin_status().message());
+    return;
+  }
   for (const auto& m : messages) {
     if (auto id = store_->enqueue(chat_id_, m, now_ms); !id) {
-      log::error("telegram_store_failed", {{"op", "enqueue"}, {"error", id.message()}});
+      keep_in_memory("enqueue", id.message());
       return;
     }
   }
@@ -168,7 +192,7 @@ void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string
   if (changes.misc) (void)store_->set_meta("planner", planner_.misc_json().dump());
   if (!seen_key.empty()) (void)store_->add_seen_event(seen_key, seen_at_ms);
   if (auto st = tx.commit(); !st) {
-    log::error("telegram_store_failed", {{"op", "commit"}, {"error", st.message()}});
+    keep_in_memory("commit", st.message());
     return;
   }
   if (!messages.empty() && threads_) threads_->shared()->notify_outbox();

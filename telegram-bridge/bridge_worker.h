@@ -19,7 +19,7 @@ namespace gwr::telegram {
 
 class BridgeWorker final : public Worker {
  public:
-  std::vector<std::string> topics() const override { return {"repair_event", "gateway_health"}; }
+  std::vector<std::string> topics() const override { return {"repair_event", "gateway_health", "alert"}; }
   void start(WorkerContext& ctx) override;
   void on_config(WorkerContext& ctx, const std::vector<std::string>& changed) override;
   void on_event(WorkerContext& ctx, const pb::Event& event) override;

@@ -105,6 +105,27 @@ bool CommandHandler::callback_has_side_effect(const std::string& data) {
   return data == button::kPause || data == button::kResume || data == button::kRepairConfirm;
 }
 
+bool CommandHandler::command_changes_something(const std::string& name, const std::string& args) {
+  return command_has_side_effect(name, args) || name == "repair";
+}
+
+bool CommandHandler::callback_changes_something(const std::string& data) {
+  return callback_has_side_effect(data) || data == button::kRepair;
+}
+
+CommandResult CommandHandler::read_only_refusal(const std::string& what, const CommandContext& ctx) {
+  CommandResult r = one("🔒 Not done: " + esc(what, 60) +
+                            " changes something, and in a group that is only for the users listed in "
+                            "<code>telegram.allowed_user_ids</code> — none are listed yet, so every member would "
+                            "count as the owner.\nTo allow yourself, add your user id <code>" +
+                            std::to_string(ctx.user_id) +
+                            "</code> to <code>telegram.allowed_user_ids</code> in gwr's config and reload gwr. "
+                            "/status, /logs and /history work for everyone here.",
+                        nullptr, "refused: read-only group");
+  if (ctx.message_id) r.messages[0].reply_to = ctx.message_id;
+  return r;
+}
+
 CommandResult CommandHandler::handle_command(const std::string& name, const std::string& args,
                                              const CommandContext& ctx) {
   CommandResult r;

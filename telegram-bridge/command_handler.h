@@ -71,6 +71,13 @@ class CommandHandler {
   // Commands and buttons that change something (and so get an in-progress marker).
   static bool command_has_side_effect(const std::string& name, const std::string& args);
   static bool callback_has_side_effect(const std::string& data);
+  // Those, and the ones that lead straight to such a change (/repair asks to
+  // confirm a repair): what a read-only sender may not use.
+  static bool command_changes_something(const std::string& name, const std::string& args);
+  static bool callback_changes_something(const std::string& data);
+  // The answer to a read-only sender (a member of a group with no
+  // telegram.allowed_user_ids) who tried one.
+  static CommandResult read_only_refusal(const std::string& what, const CommandContext& ctx);
 
  private:
   CommandResult status(const CommandContext& ctx);

@@ -3,70 +3,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/text.h"
+
 namespace gwr::telegram {
 
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::string_view kCutMarker = "\n… (truncated)";
 
-// Length of the well-formed UTF-8 sequence at s[i], 0 when it is not one.
-size_t sequence_length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return 1;
-  size_t len = 0;
-  uint32_t cp = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF.
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return len;
-}
 
 size_t units_of(size_t sequence_len) { return sequence_len == 4 ? 2 : 1; }
 
 }  // namespace
 
-std::string sanitize_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const size_t len = sequence_length(text, i);
-    if (len == 0) {
-      out += kReplacement;
-      ++i;
-      continue;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (len == 1 && (c < 0x20 || c == 0x7F) && c != '\n' && c != '\t') {
-      ++i;
-      continue;
-    }
-    out.append(text.substr(i, len));
-    i += len;
-  }
-  return out;
-}
-
 std::string html_escape(std::string_view text) {
-  const std::string clean = sanitize_utf8(text);
+  const std::string clean = printable_utf8(text);
   std::string out;
   out.reserve(clean.size() + clean.size() / 8);
   for (char c : clean) {
@@ -84,7 +35,7 @@ std::string html_escape(std::string_view text) {
 size_t utf16_units(std::string_view utf8) {
   size_t units = 0;
   for (size_t i = 0; i < utf8.size();) {
-    const size_t len = sequence_length(utf8, i);
+    const size_t len = utf8_sequence_length(utf8, i);
     if (len == 0) {
       ++units;
       ++i;
@@ -97,14 +48,14 @@ size_t utf16_units(std::string_view utf8) {
 }
 
 std::string clip(std::string_view text, size_t max_units) {
-  const std::string clean = sanitize_utf8(text);
+  const std::string clean = printable_utf8(text);
   if (utf16_units(clean) <= max_units) return clean;
   if (max_units == 0) return std::string();
   const size_t budget = max_units - 1;  // room for the ellipsis
   size_t units = 0;
   size_t i = 0;
   while (i < clean.size()) {
-    const size_t len = sequence_length(clean, i);
+    const size_t len = utf8_sequence_length(clean, i);
     if (units + units_of(len) > budget) break;
     units += units_of(len);
     i += len;
@@ -154,7 +105,7 @@ std::string fit_html(std::string_view html, size_t max_units) {
       i += len;
       continue;
     }
-    size_t len = sequence_length(html, i);
+    size_t len = utf8_sequence_length(html, i);
     if (len == 0) len = 1;
     units += units_of(len);
     i += len;

@@ -14,11 +14,7 @@ namespace gwr::telegram {
 // Telegram's limit for a message text, in UTF-16 code units of the visible text.
 inline constexpr size_t kMaxMessageUnits = 4096;
 
-// Invalid UTF-8 replaced by U+FFFD, control characters other than \n and \t
-// dropped: Telegram rejects a whole message for one bad byte.
-std::string sanitize_utf8(std::string_view text);
-
-// sanitize_utf8() then &, <, > (and ") as entities.
+// printable_utf8() (common/text.h) then &, <, > (and ") as entities.
 std::string html_escape(std::string_view text);
 
 // UTF-16 code units of well-formed UTF-8 (what Telegram counts).

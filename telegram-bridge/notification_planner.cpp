@@ -243,7 +243,8 @@ json NotificationPlanner::misc_json() const {
           {"cooldown_end_noticed", cooldown_end_noticed_},
           {"pause_noticed", pause_noticed_},
           {"deferred_noticed", deferred_noticed_},
-          {"deferred_noticed_at", deferred_noticed_at_}};
+          {"deferred_noticed_at", deferred_noticed_at_},
+          {"alerts", alerts_}};
 }
 
 void NotificationPlanner::restore_misc(const json& j) {
@@ -254,6 +255,60 @@ void NotificationPlanner::restore_misc(const json& j) {
   pause_noticed_ = j.value("pause_noticed", "");
   deferred_noticed_ = j.value("deferred_noticed", "");
   deferred_noticed_at_ = j.value("deferred_noticed_at", int64_t{0});
+  alerts_.clear();
+  if (j.contains("alerts") && j["alerts"].is_object()) {
+    for (auto it = j["alerts"].begin(); it != j["alerts"].end(); ++it) {
+      if (it.value().is_number_integer()) alerts_[it.key()] = it.value().get<int64_t>();
+    }
+  }
+}
+
+std::string alert_text(const pb::Alert& a) {
+  const std::string who = "gwr-" + a.component();
+  switch (a.kind()) {
+    case pb::Alert::UNDECODABLE_MESSAGES:
+      if (a.cleared()) return "✅ <b>" + esc(who, 60) + " reads its messages again</b> (\"" + esc(a.topic(), 40) + "\").";
+      return std::string(a.topic() == "gateway_health" ? "🔴" : "🟡") + " <b>" + esc(who, 60) +
+             " cannot read the messages it gets</b>: " + std::to_string(a.count()) + " on \"" + esc(a.topic(), 40) +
+             "\" could not be decoded" +
+             (a.topic() == "gateway_health" ? ", so it does not know the gateway's state and repairs nothing automatically"
+                                            : "") +
+             ". This is a fault in gwr itself: see <code>bus_message_dropped</code> in " + esc(who, 60) +
+             ".log, and <code>gwrctl status</code>.";
+    case pb::Alert::STATE_NOT_SAVED:
+    case pb::Alert::STATE_UNREADABLE: {
+      const bool write = a.kind() == pb::Alert::STATE_NOT_SAVED;
+      if (a.cleared()) {
+        return std::string("✅ <b>gwr can ") + (write ? "save" : "read") +
+               " its state again</b>: automatic repairs are back under the saved policy.";
+      }
+      return std::string("🔴 <b>gwr cannot ") + (write ? "save" : "read") +
+             " its repair state</b>" + (a.detail().empty() ? "" : " (" + esc(a.detail(), 300) + ")") +
+             ": automatic repairs are stopped until it can, so that a restart cannot forget a pause or the hourly "
+             "limit. Detection, notifications and manual repairs (/repair) still work. Check the disk of gwr's state "
+             "directory (<code>gwrctl status</code>).";
+    }
+    default:
+      return "⚠️ <b>gwr problem</b> in " + esc(who, 60) + ": " + esc(a.detail(), 300);
+  }
+}
+
+std::vector<Outgoing> NotificationPlanner::on_alert(const pb::Alert& a, int64_t now_ms) {
+  std::vector<Outgoing> out;
+  const std::string key = std::to_string(static_cast<int>(a.kind())) + "|" + a.component() + "|" + a.topic();
+  auto it = alerts_.find(key);
+  if (a.cleared()) {
+    if (it == alerts_.end()) return out;  // never told, nothing to clear
+    alerts_.erase(it);
+  } else if (it != alerts_.end() && now_ms - it->second < settings_.reminder_interval_ms) {
+    return out;  // level-triggered repeats say nothing new
+  } else {
+    alerts_[key] = now_ms;
+  }
+  changes_.misc = true;
+  const bool state = a.kind() == pb::Alert::STATE_NOT_SAVED || a.kind() == pb::Alert::STATE_UNREADABLE;
+  out.push_back(notice(alert_text(a), 0, state && !a.cleared()));
+  return out;
 }
 
 void NotificationPlanner::add_line(Incident& inc, std::string line) {

@@ -87,6 +87,8 @@ std::string render_incident(const Incident& incident, int64_t now_ms);
 std::string render_recovered(const Incident& incident);
 // The 🔴 reply: what was tried, the AI's diagnosis, what to do.
 std::string render_escalation(const Incident& incident);
+// What an Alert about gwr itself says (raised or cleared).
+std::string alert_text(const pb::Alert& alert);
 
 class NotificationPlanner {
  public:
@@ -99,6 +101,10 @@ class NotificationPlanner {
 
   std::vector<Outgoing> on_repair_event(const pb::RepairEvent& event, int64_t now_ms);
   std::vector<Outgoing> on_health(const pb::GatewayHealth& health, int64_t now_ms);
+  // gwr's own problems (a component that cannot read its messages, a
+  // repairer that cannot save its state): said once, reminded at most every
+  // reminder_interval while they last, and once more when they clear.
+  std::vector<Outgoing> on_alert(const pb::Alert& alert, int64_t now_ms);
   // Due work: coalesced edits, a late 🔴, cleared warnings, forgetting old incidents.
   std::vector<Outgoing> on_tick(int64_t now_ms);
   // When on_tick next has something to do (max when nothing is scheduled).
@@ -146,6 +152,7 @@ class NotificationPlanner {
   std::string pause_noticed_;  // "paused" / "resumed"
   std::string deferred_noticed_;
   int64_t deferred_noticed_at_ = 0;
+  std::map<std::string, int64_t> alerts_;  // active alert key -> when last told
   Changes changes_;
 };
 

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/strings.h"
+#include "common/text.h"
 #include "telegram-bridge/html_text.h"
 
 namespace gwr::telegram {
@@ -48,14 +49,6 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-// The first max bytes of s, not splitting a UTF-8 sequence.
-std::string_view head_bytes(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut);
-}
 
 // Sender, chat and message fields shared by messages and callbacks.
 bool read_sender(const json& from, ParsedUpdate& out, std::string& why) {
@@ -129,15 +122,23 @@ ParsedUpdate parse_update(const json& update, std::string_view bot_username) {
       if (!read_chat(*message, out, why)) return ignored(out, why);
       const json* from = member(*message, "from");
       if (!from || !read_sender(*from, out, why)) return ignored(out, from ? why : "message has no sender");
+      // A forwarded message is someone else's words, and one posted "as a
+      // chat" (a channel, an anonymous admin) has no person behind it that
+      // could be checked: neither ever commands.
+      for (const char* key : {"forward_origin", "forward_from", "forward_from_chat", "forward_sender_name",
+                              "forward_date", "is_automatic_forward"}) {
+        if (member(*message, key)) return ignored(out, "a forwarded message");
+      }
+      if (member(*message, "sender_chat")) return ignored(out, "sent on behalf of a chat, not by a person");
       const auto* text = string_member(*message, "text");
       if (!text) return ignored(out, "not a text message");
-      const std::string_view head = head_bytes(*text, kMaxTextBytes);
+      const std::string_view head = utf8_prefix(*text, kMaxTextBytes);
       std::string name, bot, rest;
       if (!split_command(head, name, bot, rest)) return ignored(out, "not a command");
       if (!bot.empty() && !iequals(bot, bot_username)) return ignored(out, "addressed to another bot");
       out.kind = ParsedUpdate::Kind::kCommand;
       out.command = name;
-      out.args = std::string(head_bytes(rest, kMaxArgsBytes));
+      out.args = std::string(utf8_prefix(rest, kMaxArgsBytes));
       return out;
     }
     if (const json* query = member(update, "callback_query")) {

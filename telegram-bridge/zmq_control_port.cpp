@@ -3,6 +3,7 @@
 #include <future>
 
 #include "common/bus.h"
+#include "common/message_text.h"
 
 namespace gwr::telegram {
 namespace {
@@ -12,6 +13,12 @@ std::string client_identity() {
   std::string id = "gwr-";
   id += kTelegramBridge;
   return id;
+}
+
+// What the bot shows is redacted here, whole, before any renderer cuts it.
+Result<pb::Reply> redacted(Result<pb::Reply> reply) {
+  if (reply) redact_strings(*reply, SharedRedactor::instance());
+  return reply;
 }
 
 }  // namespace
@@ -24,7 +31,7 @@ Result<pb::Reply> ZmqControlPort::call(const std::string& component, const pb::R
                                              client_identity());
   }
   // No retry: a side effect (a repair) must not be sent twice because an answer was slow.
-  return client->call(request, timeout, 0);
+  return redacted(client->call(request, timeout, 0));
 }
 
 std::vector<Result<pb::Reply>> ZmqControlPort::call_all(const std::vector<Call>& calls,
@@ -36,7 +43,7 @@ std::vector<Result<pb::Reply>> ZmqControlPort::call_all(const std::vector<Call>&
     pending.push_back(std::async(std::launch::async, [this, endpoint, request = c.request, timeout] {
       // zmq sockets belong to one thread: this client lives and dies on this one.
       ControlClient client(ctx_, endpoint, client_identity());
-      return client.call(request, timeout, 0);
+      return redacted(client.call(request, timeout, 0));
     }));
   }
   std::vector<Result<pb::Reply>> out;

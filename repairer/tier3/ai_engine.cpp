@@ -10,6 +10,7 @@
 
 #include "common/duration.h"
 #include "common/redact.h"
+#include "common/text.h"
 #include "repairer/repair_actions.h"
 #include "repairer/tier3/answer_parser.h"
 
@@ -79,10 +80,12 @@ EngineReply QwenCliEngine::ask(const std::string& instructions, const std::strin
     out.error = "qwen did not answer within " + format_duration(timeout);
     return out;
   }
-  auto answer = qwen_json_answer(r.output);
+  // Redacted before anything is cut from it.
+  const std::string output = redactor.redact(valid_utf8(r.output));
+  auto answer = qwen_json_answer(output);
   if (!answer) {
-    std::string tail = r.output.size() > 300 ? r.output.substr(r.output.size() - 300) : r.output;
-    out.error = redactor.redact(answer.message() + " (exit " + std::to_string(r.exit_code) + "; output ends: " + tail + ")");
+    const std::string tail(tail_words(output, 300));
+    out.error = answer.message() + " (exit " + std::to_string(r.exit_code) + "; output ends: " + tail + ")";
     // Exit status 127-like failures and network errors mean it is unusable now.
     out.unreachable = r.output.find("ENOTFOUND") != std::string::npos || r.output.find("ECONNREFUSED") != std::string::npos ||
                       r.output.find("fetch failed") != std::string::npos;
@@ -144,12 +147,13 @@ EngineReply OpenAiEngine::ask(const std::string& instructions, const std::string
     return out;
   }
   if (r.status != 200) {
-    out.error = redactor.redact("the AI endpoint answered HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200));
+    out.error = "the AI endpoint answered HTTP " + std::to_string(r.status) + ": " +
+                clip_end(redactor.redact(valid_utf8(r.body)), 200);
     return out;
   }
-  auto answer = chat_completion_answer(r.body);
+  auto answer = chat_completion_answer(redactor.redact(valid_utf8(r.body)));
   if (!answer) {
-    out.error = redactor.redact(answer.message());
+    out.error = answer.message();
     return out;
   }
   out.ok = true;

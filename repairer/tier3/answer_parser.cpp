@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "common/text.h"
 
 namespace gwr::tier3 {
 
@@ -90,12 +91,7 @@ ModelAnswer parse_model_answer(const std::string& text) {
   }
   diag = trim(diag);
   // Keep the diagnosis printable and bounded: it goes to Telegram and logs.
-  std::string clean;
-  for (char c : diag) {
-    if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) >= 0x20) clean += c;
-  }
-  if (clean.size() > kMaxDiagnosis) clean = clean.substr(0, kMaxDiagnosis) + "...";
-  out.diagnosis = clean;
+  out.diagnosis = clip_end(printable_utf8(diag), kMaxDiagnosis, "...");
   return out;
 }
 
@@ -114,7 +110,7 @@ Result<std::string> qwen_json_answer(const std::string& output) {
     std::string why = result->contains("error") && (*result)["error"].is_string() ? (*result)["error"].get<std::string>()
                       : result->contains("result") && (*result)["result"].is_string() ? (*result)["result"].get<std::string>()
                                                                                      : "no detail";
-    return make_error("qwen reported an error: " + why.substr(0, 300));
+    return make_error("qwen reported an error: " + clip_end(valid_utf8(why), 300));
   }
   if (!result->contains("result") || !(*result)["result"].is_string()) return make_error("qwen's result has no text");
   const std::string text = (*result)["result"].get<std::string>();
@@ -129,7 +125,7 @@ Result<std::string> chat_completion_answer(const std::string& body) {
     const auto& e = j["error"];
     std::string msg = e.is_object() && e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>()
                                                                                         : e.dump();
-    return make_error("the AI endpoint reported an error: " + msg.substr(0, 300));
+    return make_error("the AI endpoint reported an error: " + clip_end(valid_utf8(msg), 300));
   }
   if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) {
     return make_error("the AI endpoint's answer has no choices");

@@ -1,6 +1,7 @@
 // Reading a model's answer: the diagnosis and the script in it, and the
 // envelopes the two engines wrap it in (Qwen Code's `-o json` array, an
-// OpenAI-compatible chat completion). Garbage gives a clear error.
+// OpenAI-compatible chat completion). Garbage gives a clear error. Callers
+// hand in text that is already redacted: what comes out is cut to size.
 #pragma once
 
 #include <string>

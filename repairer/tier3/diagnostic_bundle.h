@@ -22,16 +22,23 @@ struct BundleInputs {
   std::string reasons;
   std::vector<pb::GatewayHealth> health_history;
   std::vector<pb::RepairStep> steps;  // what tiers 1-2 did in this repair
+  std::string fence_marker;           // "" = a new random one (tests set their own)
 };
 
 struct Bundle {
   std::string text;
-  std::string summary;  // "12 KB: log tail 100 lines, journal, 7 processes, ..."
+  std::string summary;       // "12 KB: log tail 100 lines, journal, 7 processes, ..."
+  std::string fence_marker;  // what the instructions tell the model to look for
 };
 
-// Wraps text as untrusted data: control bytes removed, fence markers inside
-// neutralised, size bounded.
-std::string fence_untrusted(const std::string& label, const std::string& text, size_t max_bytes);
+// "UNTRUSTED-" and 128 random bits in hex: a fence text cannot close.
+std::string new_fence_marker();
+
+// Wraps text as untrusted data between <<<MARKER BEGIN LABEL>>> and
+// <<<MARKER END LABEL>>>: control bytes removed, the marker removed from
+// inside (whatever its case), size bounded to whole lines at the end.
+std::string fence_untrusted(const std::string& label, const std::string& text, size_t max_bytes,
+                            const std::string& marker);
 
 // The last n lines of text, at most max_bytes.
 std::string tail_lines(const std::string& text, size_t n, size_t max_bytes);

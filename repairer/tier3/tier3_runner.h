@@ -27,7 +27,8 @@ struct Tier3Context {
 };
 
 // The instructions sent to the model (the allowlist rendered into them).
-std::string build_instructions(const pb::Config& config, const Allowlist& allowlist, const std::string& tiers_summary);
+std::string build_instructions(const pb::Config& config, const Allowlist& allowlist, const std::string& tiers_summary,
+                               const std::string& fence_marker);
 
 class RealTier3Runner final : public repairer::Tier3Runner {
  public:

@@ -234,24 +234,54 @@ TEST_F(ProberTest, StaleLockWedgeIsDownWithTier2) {
 }
 
 TEST_F(ProberTest, PortNotAnsweringWhileTheProcessLivesIsTier1) {
-  // A gateway process that listens elsewhere: alive, but our port is dead.
+  // Our gateway's process (named as ours, on our state dir) is alive past its
+  // startup grace, but nothing listens on our port.
   port_ = free_tcp_port();
-  const int other = free_tcp_port();
-  // A name of its own: with nothing on our port, the finder would otherwise
-  // pick the oldest fake-gateway of any test running in parallel.
-  const std::string name = "gwlost" + std::to_string(other);
-  gateway_ = std::make_unique<FakeGateway>(dir_.path(), other, "healthy", std::vector<std::string>{"--name", name});
+  const std::string name = gateway_name_for(port_);
+  const std::string state = dir_ / "openclaw";
+  auto lingering = Process::start({"/bin/bash", "-c", "exec -a " + name + " sleep 120"}, {{"OPENCLAW_STATE_DIR", state}});
   std::string yaml = fast_probes(port_);
-  const std::string ours = "process_match: " + gateway_name_for(port_);
-  yaml.replace(yaml.find(ours), ours.size(), "process_match: " + name);
+  yaml.replace(yaml.find("\n") + 1, 0, "  state_dir: " + state + "\n");  // under gateway:
   daemon_ = std::make_unique<Daemon>(yaml);
   ASSERT_TRUE(daemon_->start());
   bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
   auto h = bus_->wait_health(
-      [](const pb::GatewayHealth& x) { return x.state() == pb::DOWN && x.recommended_tier() == 1; }, 10s);
+      [](const pb::GatewayHealth& x) { return x.state() == pb::DOWN && x.recommended_tier() == 1; }, 15s);
   ASSERT_TRUE(h);
   EXPECT_TRUE(has_reason(*h, "port not accepting connections: connection refused")) << h->DebugString();
-  EXPECT_EQ(static_cast<pid_t>(h->pid()), gateway_->pid());
+  EXPECT_EQ(static_cast<pid_t>(h->pid()), lingering.pid());
+}
+
+// OpenClaw's rescue-bot set-up: a second gateway with the same process name
+// on another port. While ours is down, the other is never reported as ours.
+TEST_F(ProberTest, ASecondGatewayOfTheSameNameIsNeverReportedAsOurs) {
+  port_ = free_tcp_port();
+  const int rescue_port = free_tcp_port();
+  const std::string name = gateway_name_for(port_);
+  TempDir rescue_dir;
+  FakeGateway rescue(rescue_dir.path(), rescue_port, "healthy", {"--name", name});
+  daemon_ = std::make_unique<Daemon>(fast_probes(port_));
+  ASSERT_TRUE(daemon_->start());
+  bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
+  auto down = wait_state(pb::DOWN, 10s);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->pid(), 0u);
+  EXPECT_TRUE(has_reason(*down, "is another gateway")) << down->DebugString();
+  // Ours comes up: it is the one reported, never the other.
+  gateway_ = std::make_unique<FakeGateway>(dir_.path(), port_, "healthy");
+  auto up = bus_->wait_health([&](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }, 10s);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(static_cast<pid_t>(up->pid()), gateway_->pid());
+  // Ours dies: down again, and still not the other one.
+  gateway_->process().signal(SIGKILL);
+  bus_->clear();
+  auto again = wait_state(pb::DOWN, 10s);
+  ASSERT_TRUE(again);
+  bus_->pump(2s);
+  for (const auto& h : bus_->healths()) {
+    EXPECT_NE(static_cast<pid_t>(h.pid()), rescue.pid()) << h.DebugString();
+  }
+  EXPECT_TRUE(rescue.healthy()) << "the other gateway was never touched";
 }
 
 TEST_F(ProberTest, ProberRestartRepublishesState) {

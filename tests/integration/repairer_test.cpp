@@ -12,7 +12,7 @@
 
 #include "common/http_client.h"
 #include "common/proc.h"
-#include "tests/support/gateway_fakes.h"
+#include "tests/support/repair_scenario.h"
 
 namespace gwr::testing {
 namespace {
@@ -20,58 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class RepairerTest : public ::testing::Test {
+class RepairerTest : public RepairScenario {
  protected:
-  void SetUp() override {
-    port_ = free_tcp_port();
-    service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_);
-  }
-  std::string yaml(const std::string& more = "") {
-    return "gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_->process_name() + "\n" +
-           service_->commands_yaml() +
-           "probes:\n"
-           "  process: {interval: 1s}\n"
-           "  port: {interval: 1s, timeout: 500ms}\n"
-           "  health: {interval: 1s, timeout: 1s}\n"
-           "  recheck_interval: 200ms\n"
-           "  startup_grace: 3s\n"
-           "  republish_interval: 1s\n"
-           "repair:\n"
-           "  tier1: {deadline: 3s}\n"
-           "  tier2: {deadline: 10s}\n"
-           "  tier3: {enabled: false}\n"
-           "  command_timeout: 6s\n" +
-           more;
-  }
-  void start(const std::string& more = "") {
-    ASSERT_TRUE(service_->start_healthy());
-    daemon_ = std::make_unique<Daemon>(yaml(more));
-    ASSERT_TRUE(daemon_->start());
-    bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health", "repair_event"});
-    ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
-  }
-  std::optional<pb::RepairEvent> wait_repair(pb::RepairEvent::Kind kind, std::chrono::milliseconds timeout,
-                                             const std::function<bool(const pb::RepairEvent&)>& extra = nullptr) {
-    auto ev = bus_->wait_for(
-        [&](const pb::Event& e) {
-          return e.has_repair_event() && e.repair_event().kind() == kind && (!extra || extra(e.repair_event()));
-        },
-        timeout);
-    if (!ev) return std::nullopt;
-    return ev->repair_event();
-  }
-  int count(pb::RepairEvent::Kind kind) {
-    int n = 0;
-    for (const auto& e : bus_->events()) n += e.has_repair_event() && e.repair_event().kind() == kind;
-    return n;
-  }
-  nlohmann::json gwrctl_json(const std::vector<std::string>& args) {
-    std::vector<std::string> a = args;
-    a.push_back("--json");
-    auto out = daemon_->gwrctl(a);
-    EXPECT_EQ(out.exit_code, 0) << out.output;
-    return nlohmann::json::parse(out.output, nullptr, false);
-  }
   // Puts the running service gateway into a mode (this instance only).
   void instance_mode(const std::string& mode) { ASSERT_TRUE(post_fake_mode(port_, mode)); }
   // A process that is not the service's gateway (a hung fake) takes the port.
@@ -81,18 +31,6 @@ class RepairerTest : public ::testing::Test {
     EXPECT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
     return squatter;
   }
-  bool calls_contain(const std::string& needle) {
-    for (const auto& c : service_->calls()) {
-      if (c.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
-
-  TempDir dir_;
-  int port_ = 0;
-  std::unique_ptr<FakeOpenclaw> service_;
-  std::unique_ptr<Daemon> daemon_;
-  std::unique_ptr<BusWatcher> bus_;
 };
 
 TEST_F(RepairerTest, KilledGatewayIsFixedByTier1) {
@@ -274,9 +212,19 @@ TEST_F(RepairerTest, RepairerKilledDuringTier2ResumesTheSameRepair) {
   ASSERT_TRUE(wait_repair(pb::RepairEvent::STEP, 15s, [](const pb::RepairEvent& e) {
     return e.step().name() == "restart" && !e.step().ok();
   }));
-  // Tier 2's slow stop is running now.
+  // Tier 2's slow stop is running now, and the repairer has recorded it as
+  // the running step (its heartbeat says so once the step is saved).
   ASSERT_TRUE(wait_until([&] { return calls_contain("gateway stop"); }, 5s, "tier 2 stop running"));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (auto c = daemon_->components()) {
+          for (const auto& comp : c->components()) {
+            if (comp.name() == "repairer" && comp.activity().find("tier 2: stop") != std::string::npos) return true;
+          }
+        }
+        return false;
+      },
+      5s, "the repairer reports the running stop step"));
   const pid_t repairer = daemon_->worker_pids().at("repairer");
   ::kill(repairer, SIGKILL);
   auto resuming = wait_repair(pb::RepairEvent::RESUMING, 10s);

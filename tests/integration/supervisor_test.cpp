@@ -134,29 +134,51 @@ TEST(Supervisor, GarbageOnEverySocketCrashesNothing) {
     return s;
   };
   zmq::context_t ctx(1);
+  // What each component says it could not decode (from its heartbeats).
+  auto counters = [&] {
+    std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+    if (auto c = d.components()) {
+      for (const auto& comp : c->components()) out[comp.name()] = {comp.decode_errors(), comp.control_errors()};
+    }
+    return out;
+  };
   {
-    // Malformed envelopes on the bus: wrong frame counts, wrong topics, random bodies.
+    // Malformed envelopes on the bus: wrong frame counts, wrong topics, random
+    // bodies, sent until every component has received some of it (the new
+    // publisher's subscriptions arrive a moment after it connects).
     zmq::socket_t pub(ctx, zmq::socket_type::pub);
     pub.set(zmq::sockopt::linger, 0);
     pub.connect(bus_in_endpoint(d.runtime_dir()));
-    std::this_thread::sleep_for(200ms);  // let the subscription reach us (slow joiner)
     pb::Event ev;
     ev.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
     ev.mutable_heartbeat()->set_component("prober");
     ev.mutable_heartbeat()->set_pid(1);  // an impostor heartbeat
-    for (int i = 0; i < 300; ++i) {
-      const std::string topic = (i % 3 == 0) ? "heartbeat" : (i % 3 == 1) ? "config_updated" : random_bytes(5);
-      pub.send(zmq::buffer(topic), zmq::send_flags::sndmore);
-      if (i % 10 == 0) {
-        pub.send(zmq::buffer(ev.SerializeAsString()), zmq::send_flags::none);
-      } else if (i % 7 == 0) {
-        pub.send(zmq::buffer(random_bytes(rng() % 64)), zmq::send_flags::sndmore);
-        pub.send(zmq::buffer(random_bytes(rng() % 64)), zmq::send_flags::none);
-      } else {
-        pub.send(zmq::buffer(random_bytes(rng() % 512)), zmq::send_flags::none);
+    auto send_garbage = [&] {
+      for (int i = 0; i < 300; ++i) {
+        const std::string topic = (i % 3 == 0) ? "heartbeat" : (i % 3 == 1) ? "config_updated" : random_bytes(5);
+        pub.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+        if (i % 10 == 0) {
+          pub.send(zmq::buffer(ev.SerializeAsString()), zmq::send_flags::none);
+        } else if (i % 7 == 0) {
+          pub.send(zmq::buffer(random_bytes(rng() % 64)), zmq::send_flags::sndmore);
+          pub.send(zmq::buffer(random_bytes(rng() % 64)), zmq::send_flags::none);
+        } else {
+          pub.send(zmq::buffer(random_bytes(rng() % 512)), zmq::send_flags::none);
+        }
       }
-    }
-    pub.send(zmq::buffer(random_bytes(100)), zmq::send_flags::none);  // a single-frame message
+      pub.send(zmq::buffer(random_bytes(100)), zmq::send_flags::none);  // a single-frame message
+    };
+    ASSERT_TRUE(wait_until(
+        [&] {
+          send_garbage();
+          const auto c = counters();
+          if (c.size() < 4) return false;
+          for (const auto& [name, n] : c) {
+            if (n.first == 0) return false;
+          }
+          return true;
+        },
+        10s, "every component counted undecodable bus messages"));
   }
   for (const std::string& component : {std::string("supervisor"), std::string("prober"), std::string("repairer"),
                                         std::string("telegram-bridge")}) {
@@ -202,9 +224,18 @@ TEST(Supervisor, GarbageOnEverySocketCrashesNothing) {
     }
     ::close(fd);
   }
-  std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(d.worker_pids(), before);
+  // The control garbage arrived too: every component counted what did not decode.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto c = counters();
+        for (const auto& [name, n] : c) {
+          if (n.second < 4) return false;
+        }
+        return c.size() == 4;
+      },
+      5s, "every component counted undecodable control requests"));
   ASSERT_TRUE(d.wait_all_heartbeating(2s));
+  EXPECT_EQ(d.worker_pids(), before);
   pb::Request ping;
   ping.mutable_ping();
   for (const auto& w : kWorkers) {

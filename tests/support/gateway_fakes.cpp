@@ -35,7 +35,8 @@ FakeGateway::FakeGateway(const std::string& dir, int port, const std::string& mo
     argv.push_back("--name");
     argv.push_back(gateway_name_for(port));
   }
-  process_ = Process::start(argv, {}, dir + "/fake-gateway.out");
+  // Its state dir in its environment, as OpenClaw's gateway has it.
+  process_ = Process::start(argv, {{"OPENCLAW_STATE_DIR", state_dir_}}, dir + "/fake-gateway.out");
 }
 
 void FakeGateway::set_mode_file(const std::string& mode_line) { atomic_write(mode_file_, mode_line + "\n"); }

@@ -261,6 +261,13 @@ Daemon::~Daemon() {
   return wait_all_heartbeating(timeout);
 }
 
+::testing::AssertionResult Daemon::stop(std::chrono::milliseconds timeout) {
+  if (!supervisor_.running()) return ::testing::AssertionSuccess();
+  supervisor_.signal(SIGTERM);
+  if (!supervisor_.wait(timeout)) return ::testing::AssertionFailure() << "gwr-supervisor did not exit on SIGTERM";
+  return ::testing::AssertionSuccess();
+}
+
 ::testing::AssertionResult Daemon::wait_all_heartbeating(std::chrono::milliseconds timeout) {
   return wait_until(
       [&] {

@@ -117,6 +117,8 @@ class Daemon {
 
   // Starts gwr-supervisor and waits until every worker heartbeats.
   ::testing::AssertionResult start(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // SIGTERM, and waits until the supervisor (and so every worker) has exited.
+  ::testing::AssertionResult stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   ::testing::AssertionResult wait_all_heartbeating(std::chrono::milliseconds timeout);
   // One control call; errors come back as Result errors.
   Result<pb::Reply> call(const std::string& component, const pb::Request& request,

@@ -280,6 +280,7 @@ struct Mode {
   int64_t after_ms = 0;
   int64_t code = 1;
   int64_t signal = 0;
+  std::string raw_body;  // error mode: answer these bytes instead of JSON (body_hex=...)
 };
 
 struct ParamSpec {
@@ -345,6 +346,20 @@ bool parse_mode(const std::string &text, Mode &out, std::string &err) {
     }
     const std::string key = tok.substr(0, eq);
     const std::string val = tok.substr(eq + 1);
+    if (spec->kind == Kind::Error && key == "body_hex") {
+      // Any bytes at all (the point is bodies the fakes never produced, such
+      // as UTF-8 cut in the middle of a character).
+      if (val.size() % 2 != 0 || val.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        err = "body_hex must be an even number of hex digits";
+        return false;
+      }
+      m.raw_body.clear();
+      for (std::size_t k = 0; k < val.size(); k += 2) {
+        m.raw_body += static_cast<char>(std::stoi(val.substr(k, 2), nullptr, 16));
+      }
+      line += " " + tok;
+      continue;
+    }
     if (spec->kind == Kind::Starting && key == "no_startupz") {
       if (val != "0" && val != "1") {
         err = "no_startupz must be 0 or 1";
@@ -582,6 +597,7 @@ enum class Endpoint { Health, Ready, Startup };
 struct Answer {
   int status;
   json body;
+  std::string raw;  // sent as it is, when set
 };
 
 int64_t uptime_ms() {
@@ -627,6 +643,7 @@ Answer evaluate(Endpoint ep, const Mode &m) {
       return failing_answer(ep, 200, {{"ok", false}, {"status", "degraded"}}, "degraded");
     case Kind::Error: {
       const int st = static_cast<int>(m.status);
+      if (!m.raw_body.empty()) return {st, nullptr, m.raw_body};
       return {st, {{"ok", false}, {"error", reason(st)}, {"code", st}}};
     }
     case Kind::Starting: {
@@ -769,7 +786,12 @@ void handle_probe(const httplib::Request &req, httplib::Response &res, Endpoint 
     if (draining && ep == Endpoint::Startup && a.status != 404) {
       a = {503, {{"status", "draining"}}};
     }
-    send_json(res, a.status, a.body);
+    if (!a.raw.empty()) {
+      res.status = a.status;
+      res.set_content(a.raw, "text/plain");
+    } else {
+      send_json(res, a.status, a.body);
+    }
     return;
   }
 }

@@ -3,16 +3,19 @@
 // button; strangers; one incident = one thread; outages, a crash mid-send,
 // 429/409, garbage updates; the token never on disk.
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "tests/fakes/telegram/fake_telegram.h"
-#include "tests/support/gateway_fakes.h"
+#include "tests/support/repair_scenario.h"
 
 namespace gwr::testing {
 namespace {
@@ -25,11 +28,10 @@ constexpr int64_t kOwner = 4242;  // a private chat: the owner's user id is the 
 constexpr const char* kToken = "123456789:AAH-test-token-abcdefghijklmnopqrstuv";
 constexpr const char* kTokenSecret = "AAH-test-token-abcdefghijklmnopqrstuv";
 
-class TelegramTest : public ::testing::Test {
+class TelegramTest : public RepairScenario {
  protected:
   void SetUp() override {
-    port_ = free_tcp_port();
-    service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_);
+    RepairScenario::SetUp();
     tg_ = std::make_unique<FakeTelegram>(kToken);
     tg_->start();
   }
@@ -45,44 +47,34 @@ class TelegramTest : public ::testing::Test {
     }
   }
 
-  std::string yaml(const std::string& telegram_more) {
-    return "gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_->process_name() + "\n" +
-           service_->commands_yaml() +
-           "probes:\n"
-           "  process: {interval: 1s}\n"
-           "  port: {interval: 1s, timeout: 500ms}\n"
-           "  health: {interval: 1s, timeout: 1s}\n"
-           "  memory: {interval: 1s}\n"
-           "  recheck_interval: 200ms\n"
-           "  startup_grace: 3s\n"
-           "  republish_interval: 1s\n"
-           "repair:\n"
-           "  tier1: {deadline: 3s}\n"
-           "  tier2: {deadline: 10s}\n"
-           "  tier3: {enabled: false}\n"
-           "  command_timeout: 6s\n"
-           "telegram:\n"
-           "  api_base_url: " + tg_->base_url() + "\n"
-           "  bot_token: \"" + kToken + "\"\n"
-           "  chat_id: " + std::to_string(kChat) + "\n"
-           "  poll_timeout: 2s\n" +
-           telegram_more;
+  // The scenario's config with Telegram on, pointed at the fake.
+  std::string yaml(const std::string& telegram_more) const {
+    return RepairScenario::yaml("telegram:\n"
+                                "  api_base_url: " + tg_->base_url() + "\n"
+                                "  bot_token: \"" + kToken + "\"\n"
+                                "  chat_id: " + std::to_string(kChat) + "\n"
+                                "  poll_timeout: 2s\n" +
+                                telegram_more);
   }
 
   // Starts everything; with wait_polling, returns once the bot long-polls.
-  void start(const std::string& telegram_more = "", bool wait_polling = true) {
+  void start(const std::string& telegram_more = "", bool wait_polling = true, const std::string& more_yaml = "") {
     ASSERT_TRUE(service_->start_healthy());
-    daemon_ = std::make_unique<Daemon>(yaml(telegram_more));
+    daemon_ = std::make_unique<Daemon>(yaml(telegram_more) + more_yaml);
     ASSERT_TRUE(daemon_->start());
-    ASSERT_TRUE(wait_until([&] {
+    ASSERT_TRUE(gateway_healthy());
+    if (wait_polling) {
+      ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 10s)) << "the bot never polled";
+    }
+  }
+
+  ::testing::AssertionResult gateway_healthy() {
+    return wait_until([&] {
       pb::Request req;
       req.mutable_probe_status();
       auto r = daemon_->call("prober", req);
       return r && r->has_probe_status() && r->probe_status().health().state() == pb::HEALTHY;
-    }, 10s, "gateway healthy"));
-    if (wait_polling) {
-      ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 10s)) << "the bot never polled";
-    }
+    }, 10s, "gateway healthy");
   }
 
   // The bridge's pid as the supervisor reports it (0 while it is restarting).
@@ -210,11 +202,7 @@ class TelegramTest : public ::testing::Test {
 
   int64_t outbox_rows(const std::string& state) { return sql("SELECT COUNT(*) FROM outbox WHERE state = ?", state); }
 
-  TempDir dir_;
-  int port_ = 0;
-  std::unique_ptr<FakeOpenclaw> service_;
   std::unique_ptr<FakeTelegram> tg_;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(TelegramTest, EveryCommandAndButtonWorks) {
@@ -333,6 +321,117 @@ TEST_F(TelegramTest, StrangersGetNothingAndAreAudited) {
     EXPECT_TRUE(l.contains("command"));
   }
   EXPECT_EQ(audited, (std::set<int64_t>{999, 777, 4242}));
+}
+
+// A group as the owner's chat, with no telegram.allowed_user_ids: every
+// member is "in the owner's chat", so nothing that changes something runs;
+// forwarded messages and messages posted as a chat never command at all.
+TEST_F(TelegramTest, InAGroupWithoutAllowedUsersNothingChangesAndForwardsNeverCommand) {
+  constexpr int64_t kGroup = -1001234;
+  constexpr int64_t kMember = 555;
+  ASSERT_TRUE(service_->start_healthy());
+  std::string y = yaml("");
+  y.replace(y.find("chat_id: 4242"), 13, "chat_id: " + std::to_string(kGroup));
+  daemon_ = std::make_unique<Daemon>(y);
+  // --check-config says so.
+  auto check = run({bin_path("gwr-supervisor"), "--config", daemon_->config_path(), "--check-config"});
+  EXPECT_EQ(check.exit_code, 0);
+  EXPECT_NE(check.output.find("warning: telegram.chat_id -1001234 is a group"), std::string::npos) << check.output;
+  ASSERT_TRUE(daemon_->start());
+  ASSERT_TRUE(gateway_healthy());
+  ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 10s));
+  auto reply_to = [&](const json& u, const std::string& expect) {
+    const int64_t mid = u["message"]["message_id"];
+    return tg_->wait_for(
+        [&] {
+          for (const auto& m : tg_->sent_messages()) {
+            if (m.reply_to == mid && m.text.find(expect) != std::string::npos) return true;
+          }
+          return false;
+        },
+        10s);
+  };
+  // Reading works for anyone in the group.
+  EXPECT_TRUE(reply_to(tg_->push_message(kGroup, kMember, "/status"), "Gateway healthy"));
+  // Changing something does not, and the reply says how to allow it.
+  for (const std::string cmd : {"/pause", "/resume", "/repair", "/config set repair.max_per_hour 50"}) {
+    EXPECT_TRUE(reply_to(tg_->push_message(kGroup, kMember, cmd), "telegram.allowed_user_ids")) << cmd;
+  }
+  tg_->push_callback(kGroup, kMember, 1, "pause");
+  tg_->push_callback(kGroup, kMember, 1, "repair_confirm");
+  // A forwarded /resume and one posted as the group itself.
+  json forwarded = {{"message",
+                     {{"message_id", 90001},
+                      {"date", std::time(nullptr)},
+                      {"chat", {{"id", kGroup}, {"type", "supergroup"}}},
+                      {"from", {{"id", kMember}, {"is_bot", false}, {"first_name", "m"}}},
+                      {"forward_origin", {{"type", "user"}, {"date", 1}, {"sender_user", {{"id", 1}}}}},
+                      {"text", "/resume"},
+                      {"entities", json::array({{{"type", "bot_command"}, {"offset", 0}, {"length", 7}}})}}}};
+  tg_->push_update(forwarded);
+  json as_chat = forwarded;
+  as_chat["message"].erase("forward_origin");
+  as_chat["message"]["message_id"] = 90002;
+  as_chat["message"]["sender_chat"] = {{"id", kGroup}, {"type", "supergroup"}, {"title", "ops"}};
+  tg_->push_update(as_chat);
+  EXPECT_TRUE(reply_to(tg_->push_message(kGroup, kMember, "/status"), "Gateway healthy"));
+  EXPECT_FALSE(repair_paused());
+  pb::Request hist;
+  hist.mutable_history();
+  EXPECT_EQ(ask("repairer", hist).history().repairs_size(), 0) << "a repair was started";
+  pb::Request cfg;
+  cfg.mutable_get_config();
+  EXPECT_EQ(ask("supervisor", cfg).config().config().repair().max_per_hour(), 3u);
+  for (const auto& m : tg_->sent_messages()) {
+    EXPECT_NE(m.reply_to, 90001) << "a forwarded message was answered: " << m.text;
+    EXPECT_NE(m.reply_to, 90002) << "a message posted as a chat was answered: " << m.text;
+  }
+}
+
+// gwr's state directory fills up while it runs: the owner is told once that
+// automatic repairs stopped, hears of the incident, and can still repair by
+// hand from the chat — every answer sent from memory.
+TEST_F(TelegramTest, OnAFullStateDiskTheOwnerIsToldOnceAndCanStillRepair) {
+  ASSERT_TRUE(service_->start_healthy());
+  daemon_ = std::make_unique<Daemon>(yaml(""));
+  std::filesystem::create_directories(daemon_->state_dir());
+  if (::mount("gwr-test", daemon_->state_dir().c_str(), "tmpfs", 0, "size=3m,mode=0700") != 0) {
+    GTEST_SKIP() << "mounting a tmpfs needs root (CI runs as root)";
+  }
+  struct Unmount {
+    std::string path;
+    Daemon* d;
+    ~Unmount() {
+      (void)d->stop();
+      ::umount2(path.c_str(), MNT_DETACH);
+    }
+  } unmount{daemon_->state_dir(), daemon_.get()};
+  ASSERT_TRUE(daemon_->start());
+  ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 10s));
+  command("/status", "Gateway healthy");
+  {
+    std::ofstream f(daemon_->state_dir() + "/filler", std::ios::binary);
+    const std::string block(64 * 1024, '\0');
+    while (f.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+    }
+    std::ofstream tail(daemon_->state_dir() + "/filler2", std::ios::binary);
+    while (tail.put('\0')) {
+    }
+  }
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_message("cannot save its repair state", 30s)) << "the owner was not told";
+  ASSERT_TRUE(wait_message("automatic repairs are stopped", 30s));
+  // Commands still answer, and a manual repair still runs.
+  command("/status", "Gateway down");
+  auto q = command("/repair", "Repair the gateway now?");
+  ASSERT_TRUE(q);
+  press(q->message_id, "repair_confirm");
+  ASSERT_TRUE(wait_message("Gateway recovered", 30s));
+  tg_->wait_for([] { return false; }, 2s);
+  EXPECT_EQ(containing("🔴 gwr cannot save its repair state").size(), 1u) << "told more than once";
+  std::filesystem::remove(daemon_->state_dir() + "/filler");
+  std::filesystem::remove(daemon_->state_dir() + "/filler2");
+  ASSERT_TRUE(wait_message("can save its state again", 30s));
 }
 
 TEST_F(TelegramTest, AKilledGatewayIsOneThreadEndingGreen) {

@@ -3,9 +3,11 @@
 #include "repairer/history_store.h"
 
 #include <filesystem>
+#include <set>
 
 #include <gtest/gtest.h>
 
+#include "common/text.h"
 #include "tests/support/test_support.h"
 
 namespace gwr::repairer {
@@ -64,7 +66,10 @@ TEST(HistoryStore, RepairsStepsAndEventsSurviveReopening) {
   EXPECT_EQ(r->steps(1).name(), "verify");
   EXPECT_EQ((*store)->running_repairs().size(), 1u);
   EXPECT_EQ((*store)->recent_events(10).size(), 1u);
-  EXPECT_TRUE((*store)->load_policy().paused);
+  auto policy = (*store)->load_policy();
+  ASSERT_TRUE(policy.ok()) << policy.message();
+  ASSERT_TRUE(policy->has_value());
+  EXPECT_TRUE((**policy).paused);
   EXPECT_EQ((*store)->next_step_index(id), 2);
 }
 
@@ -132,6 +137,144 @@ TEST(HistoryStore, AGarbageFileIsMovedAsideNotFatal) {
     aside |= e.path().filename().string().rfind("gwr.db.corrupt-", 0) == 0;
   }
   EXPECT_TRUE(aside);
+}
+
+// Only real damage moves a database aside, and then with its -wal and -shm
+// (renamed, not deleted: the -wal may hold committed transactions).
+TEST(HistoryStore, ADamagedDatabaseGoesAsideWithItsWalAndShm) {
+  testing::TempDir dir;
+  testing::write_file(dir / "gwr.db", std::string(8192, 'x'));
+  testing::write_file(dir / "gwr.db-wal", "committed transactions live here");
+  testing::write_file(dir / "gwr.db-shm", "index");
+  auto store = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(store.ok()) << store.message();
+  bool wal = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("gwr.db.corrupt-", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == "-wal") {
+      wal = true;
+      EXPECT_EQ(testing::read_file(e.path().string()), "committed transactions live here");
+    }
+  }
+  EXPECT_TRUE(wal) << "the -wal was not kept";
+}
+
+// A valid header over damaged pages: found by the integrity check.
+TEST(HistoryStore, DamagedPagesAreFoundByTheIntegrityCheck) {
+  testing::TempDir dir;
+  {
+    auto store = HistoryStore::open(dir / "gwr.db");
+    ASSERT_TRUE(store.ok());
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE((*store)->create_repair(new_repair(pb::TRIGGER_AUTO, kNow + i)).ok());
+  }
+  std::string bytes = testing::read_file(dir / "gwr.db");
+  ASSERT_GT(bytes.size(), 3 * 4096u);
+  for (size_t i = 4096 + 100; i < 3 * 4096; ++i) bytes[i] = static_cast<char>(0xA5);
+  testing::write_file(dir / "gwr.db", bytes);
+  auto store = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(store.ok()) << store.message();
+  EXPECT_TRUE((*store)->recent_repairs(10).empty()) << "a fresh database";
+  bool aside = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    aside |= e.path().filename().string().rfind("gwr.db.corrupt-", 0) == 0;
+  }
+  EXPECT_TRUE(aside);
+}
+
+// A database that is only busy (another process holds it locked) is an
+// error to retry: it is neither moved aside nor replaced.
+TEST(HistoryStore, ALockedDatabaseIsAnErrorNotCorruption) {
+  testing::TempDir dir;
+  {
+    auto store = HistoryStore::open(dir / "gwr.db");
+    ASSERT_TRUE(store.ok());
+    PolicyState p;
+    p.paused = true;
+    ASSERT_TRUE((*store)->save_policy(p).ok());
+  }
+  auto holder = Database::open(dir / "gwr.db");
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE((*holder)->exec("PRAGMA locking_mode=EXCLUSIVE").ok());
+  ASSERT_TRUE((*holder)->exec("BEGIN EXCLUSIVE").ok());
+  ASSERT_TRUE((*holder)->exec("INSERT OR REPLACE INTO policy(key, value) VALUES('x', 'y')").ok());
+  auto busy = HistoryStore::open(dir / "gwr.db");
+  EXPECT_FALSE(busy.ok());
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(e.path().filename().string().find("corrupt"), std::string::npos) << e.path();
+  }
+  // What the owner saved can still be seen without writing anything.
+  const auto seen = HistoryStore::peek_policy(dir / "gwr.db");
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->paused);
+  ASSERT_TRUE((*holder)->exec("ROLLBACK").ok());
+  holder->reset();
+  auto again = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(again.ok()) << again.message();
+  auto policy = (*again)->load_policy();
+  ASSERT_TRUE(policy.ok());
+  ASSERT_TRUE(policy->has_value());
+  EXPECT_TRUE((**policy).paused) << "the pause survived the lock";
+}
+
+TEST(HistoryStore, AnUnreadablePolicyIsAnErrorNeverTheDefaults) {
+  testing::TempDir dir;
+  auto store = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(store.ok());
+  auto none = (*store)->load_policy();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value()) << "a new database has no policy yet";
+  ASSERT_TRUE((*store)->db().exec("INSERT INTO policy(key, value) VALUES('state', 'not json')").ok());
+  EXPECT_FALSE((*store)->load_policy().ok());
+}
+
+TEST(HistoryStore, TextAnOlderGwrStoredIsReadAsValidUtf8) {
+  testing::TempDir dir;
+  auto store = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(store.ok());
+  auto r = new_repair(pb::TRIGGER_AUTO, kNow);
+  r.set_reason(std::string("health check failing: HTTP 500: ").append(159, 'x').append("\xE2\x82"));
+  const int64_t id = *(*store)->create_repair(r);
+  auto s = step(1, "restart", false, 10);
+  s.set_output("exit 1 \xFF\xFE");
+  ASSERT_TRUE((*store)->save_step(id, 0, s, false).ok());  // stored as 1.0 stored it
+  const auto got = (*store)->get_repair(id);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(is_valid_utf8(got->reason()));
+  ASSERT_EQ(got->steps_size(), 1) << "the step was dropped";
+  EXPECT_TRUE(is_valid_utf8(got->steps(0).output()));
+  pb::RepairSummary sent;
+  EXPECT_TRUE(sent.ParseFromString(got->SerializeAsString())) << "a reply with it decodes";
+}
+
+TEST(HistoryStore, RetentionKeepsTheNewestAndNeverARunningRepair) {
+  testing::TempDir dir;
+  auto store = HistoryStore::open(dir / "gwr.db");
+  ASSERT_TRUE(store.ok());
+  const int64_t day = 86'400'000;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 30; ++i) {
+    const int64_t id = *(*store)->create_repair(new_repair(pb::TRIGGER_AUTO, kNow - (30 - i) * day));
+    ASSERT_TRUE((*store)->save_step(id, 0, step(1, "restart", true, 10), false).ok());
+    pb::RepairEvent ev;
+    ev.set_kind(pb::RepairEvent::FINISHED);
+    ev.set_repair_id(id);
+    ev.set_at_ms(kNow - (30 - i) * day);
+    ASSERT_TRUE((*store)->add_event(ev).ok());
+    pb::RepairSummary done = new_repair(pb::TRIGGER_AUTO, kNow - (30 - i) * day);
+    done.set_status(i == 0 ? "running" : "succeeded");  // the oldest is still running
+    done.set_finished_at_ms(i == 0 ? 0 : kNow - (30 - i) * day + 1000);
+    ASSERT_TRUE((*store)->finish_repair(id, done).ok());
+    ids.push_back(id);
+  }
+  // Older than 10 days go; of the rest, the newest 5 stay.
+  auto pruned = (*store)->prune(kNow, 10 * day, 5);
+  ASSERT_TRUE(pruned.ok()) << pruned.message();
+  EXPECT_EQ(*pruned, 24);
+  const auto left = (*store)->recent_repairs(100);
+  ASSERT_EQ(left.size(), 6u);
+  EXPECT_EQ(left.back().id(), ids[0]) << "the running repair is kept, however old";
+  EXPECT_FALSE((*store)->get_repair(ids[1]));
+  EXPECT_EQ((*store)->recent_events(100).size(), 6u) << "the events of deleted repairs went with them";
 }
 
 }  // namespace

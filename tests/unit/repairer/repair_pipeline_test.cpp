@@ -26,7 +26,7 @@ class FakeActions final : public RepairActions {
   pb::RepairStep run_command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                              Millis timeout, const PidCallback& on_pid) override {
     log.push_back(std::to_string(tier) + ":" + name);
-    on_pid(4242);
+    on_pid({4242, 77, "boot"});
     pb::RepairStep s;
     s.set_tier(tier);
     s.set_name(name);

@@ -173,10 +173,13 @@ TEST_F(PolicyTest, StateSurvivesSerialisation) {
   pause(state_, "telegram:5", "upgrade", now_);
   enter_cooldown(state_, now_ + 1000, "x");
   const auto copy = PolicyState::from_json(state_.to_json());
-  EXPECT_EQ(copy.to_json(), state_.to_json());
-  EXPECT_EQ(copy.auto_starts_ms.size(), 1u);
-  EXPECT_TRUE(copy.paused);
-  EXPECT_EQ(PolicyState::from_json("garbage").to_json(), PolicyState{}.to_json());
+  ASSERT_TRUE(copy);
+  EXPECT_EQ(copy->to_json(), state_.to_json());
+  EXPECT_EQ(copy->auto_starts_ms.size(), 1u);
+  EXPECT_TRUE(copy->paused);
+  // Garbage is not a policy: never silently the defaults (that would unpause).
+  EXPECT_FALSE(PolicyState::from_json("garbage"));
+  EXPECT_FALSE(PolicyState::from_json("{}"));
 }
 
 TEST_F(PolicyTest, NextWakeCoversCooldownAndWindow) {

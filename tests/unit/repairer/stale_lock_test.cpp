@@ -3,12 +3,14 @@
 #include "repairer/stale_lock_sweeper.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "common/text.h"
 #include "tests/support/test_support.h"
 
 namespace gwr::repairer {
@@ -80,8 +82,24 @@ TEST(JudgeLock, UnreadableLocksGetAGracePeriod) {
   EXPECT_TRUE(judge_lock("{\"pid\":-5}", now_ms() - 20'000, now_ms(), 10'000, none).stale);
 }
 
+// The pid of a process that has just exited and been reaped: pids are
+// handed out in order, so it stays free until the numbers wrap around
+// (checked, not assumed: a fixed number such as 999999 may be alive on a
+// machine with a large pid_max).
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(testing::pid_alive(child));
+  return child;
+}
+
 class SweeperTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    dead_ = dead_pid();
+    dead2_ = dead_pid();
+  }
   std::string state() const { return dir_ / "state"; }
   void put(const std::string& rel, const std::string& content) { testing::write_file(state() + "/" + rel, content); }
   bool exists(const std::string& rel) const {
@@ -90,18 +108,20 @@ class SweeperTest : public ::testing::Test {
   }
   testing::TempDir dir_;
   const std::vector<std::string> globs_ = {"agents/*/sessions/*.jsonl.lock"};
+  pid_t dead_ = 0;
+  pid_t dead2_ = 0;
 };
 
 TEST_F(SweeperTest, RemovesExactlyTheStaleLocks) {
   const int64_t now = now_ms();
-  put("agents/main/sessions/dead.jsonl.lock", lock_json(999999, now - 1000));
-  put("agents/ops/sessions/dead2.jsonl.lock", lock_json(999998, now - 1000));
+  put("agents/main/sessions/dead.jsonl.lock", lock_json(dead_, now - 1000));
+  put("agents/ops/sessions/dead2.jsonl.lock", lock_json(dead2_, now - 1000));
   put("agents/main/sessions/live.jsonl.lock", lock_json(::getpid(), now));
   put("agents/main/sessions/session.jsonl", "chat history");
-  put("agents/main/sessions/other.lock", lock_json(999999, now));
-  put("agents/main/dead-outside.jsonl.lock", lock_json(999999, now));
+  put("agents/main/sessions/other.lock", lock_json(dead_, now));
+  put("agents/main/dead-outside.jsonl.lock", lock_json(dead_, now));
   put("state/openclaw.sqlite-wal", "wal");
-  put("tmp/openclaw-0/gateway.1.lock", lock_json(999999, now));
+  put("tmp/openclaw-0/gateway.1.lock", lock_json(dead_, now));
   const auto report = sweep_stale_locks(state(), globs_, 10'000, now);
   EXPECT_EQ(report.removed.size(), 2u) << report.summary();
   EXPECT_FALSE(exists("agents/main/sessions/dead.jsonl.lock"));
@@ -118,11 +138,11 @@ TEST_F(SweeperTest, RemovesExactlyTheStaleLocks) {
 TEST_F(SweeperTest, NeverFollowsSymlinks) {
   const int64_t now = now_ms();
   // A symlinked lock pointing at a precious file outside.
-  testing::write_file(dir_ / "precious.txt", lock_json(999999, now));
+  testing::write_file(dir_ / "precious.txt", lock_json(dead_, now));
   put("agents/main/sessions/.keep", "");
   fs::create_symlink(dir_ / "precious.txt", state() + "/agents/main/sessions/evil.jsonl.lock");
   // A symlinked directory leading outside the state dir.
-  testing::write_file(dir_ / "outside/sessions/victim.jsonl.lock", lock_json(999999, now));
+  testing::write_file(dir_ / "outside/sessions/victim.jsonl.lock", lock_json(dead_, now));
   fs::create_symlink(dir_ / "outside", state() + "/agents/linked");
   const auto report = sweep_stale_locks(state(), globs_, 10'000, now);
   EXPECT_TRUE(report.removed.empty()) << report.summary();
@@ -134,7 +154,7 @@ TEST_F(SweeperTest, NeverFollowsSymlinks) {
 
 TEST_F(SweeperTest, HiddenFilesAndNonFilesAreLeftAlone) {
   const int64_t now = now_ms();
-  put("agents/.hidden/sessions/x.jsonl.lock", lock_json(999999, now));
+  put("agents/.hidden/sessions/x.jsonl.lock", lock_json(dead_, now));
   fs::create_directories(state() + "/agents/main/sessions/dir.jsonl.lock");
   const auto report = sweep_stale_locks(state(), globs_, 10'000, now);
   EXPECT_TRUE(report.removed.empty());
@@ -142,9 +162,18 @@ TEST_F(SweeperTest, HiddenFilesAndNonFilesAreLeftAlone) {
   EXPECT_TRUE(exists("agents/main/sessions/dir.jsonl.lock"));
 }
 
+TEST_F(SweeperTest, NamesThatAreNotUtf8AreReportedAsText) {
+  const int64_t now = now_ms();
+  put("agents/main/sessions/caf\xE9-\xFF.jsonl.lock", lock_json(dead_, now - 1000));
+  const auto report = sweep_stale_locks(state(), globs_, 10'000, now);
+  ASSERT_EQ(report.removed.size(), 1u) << report.summary();
+  EXPECT_TRUE(is_valid_utf8(report.removed[0])) << report.removed[0];
+  EXPECT_NE(report.removed[0].find("caf"), std::string::npos);
+}
+
 TEST_F(SweeperTest, TraversalGlobsAreRefused) {
   const int64_t now = now_ms();
-  testing::write_file(dir_ / "x.jsonl.lock", lock_json(999999, now));
+  testing::write_file(dir_ / "x.jsonl.lock", lock_json(dead_, now));
   const auto report = sweep_stale_locks(state(), {"../*.jsonl.lock", "/tmp/*.jsonl.lock"}, 10'000, now);
   EXPECT_EQ(report.errors.size(), 2u);
   EXPECT_TRUE(fs::exists(dir_ / "x.jsonl.lock"));

@@ -2,6 +2,7 @@
 // fake Telegram server applies (tests/fakes/telegram/telegram_text.h).
 #include <gtest/gtest.h>
 
+#include "common/text.h"
 #include "telegram-bridge/html_text.h"
 #include "tests/fakes/telegram/telegram_text.h"
 
@@ -20,14 +21,14 @@ TEST(HtmlText, EscapesWhatHtmlModeReserves) {
 
 TEST(HtmlText, InvalidUtf8AndControlCharactersAreRepaired) {
   const std::string bad = "ok \xff\xfe bytes\x01\x02 and \xe2\x82 cut\n\ttabs";
-  const std::string clean = sanitize_utf8(bad);
+  const std::string clean = printable_utf8(bad);
   EXPECT_TRUE(tt::is_valid_utf8(clean));
   EXPECT_NE(clean.find("\xEF\xBF\xBD"), std::string::npos);
   EXPECT_EQ(clean.find('\x01'), std::string::npos);
   EXPECT_NE(clean.find("\n\ttabs"), std::string::npos);
   EXPECT_TRUE(tt::is_valid_utf8(html_escape(bad)));
   // Overlong encodings and surrogates are not UTF-8 either.
-  EXPECT_TRUE(tt::is_valid_utf8(sanitize_utf8("\xc0\xaf \xed\xa0\x80")));
+  EXPECT_TRUE(tt::is_valid_utf8(printable_utf8("\xc0\xaf \xed\xa0\x80")));
 }
 
 TEST(HtmlText, CountsUtf16UnitsLikeTelegram) {

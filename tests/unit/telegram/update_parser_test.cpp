@@ -3,6 +3,8 @@
 
 #include "telegram-bridge/update_parser.h"
 
+#include "common/text.h"
+
 namespace gwr::telegram {
 namespace {
 
@@ -153,6 +155,31 @@ TEST(UpdateParser, HugeTextIsBoundedAndStillParsed) {
   // A command hidden after 4096 bytes of padding is not looked at.
   p = parse_update(message_update(5, 4242, 1, std::string(5000, ' ') + "/status"), "gwr_bot");
   EXPECT_EQ(p.kind, Kind::kIgnored);
+}
+
+TEST(UpdateParser, ForwardedMessagesAndMessagesPostedAsAChatNeverCommand) {
+  for (const char* key : {"forward_origin", "forward_from", "forward_from_chat", "forward_sender_name", "forward_date",
+                          "is_automatic_forward"}) {
+    auto u = message_update(1, -100, 4242, "/pause");
+    u["message"][key] = key == std::string("is_automatic_forward") ? json(true) : json({{"type", "user"}});
+    auto p = parse_update(u, "gwr_bot");
+    EXPECT_EQ(p.kind, Kind::kIgnored) << key;
+    EXPECT_EQ(p.reason, "a forwarded message") << key;
+    EXPECT_TRUE(p.has_update_id) << "still acknowledged";
+  }
+  // An anonymous group admin, or a channel: "from" is a placeholder bot.
+  auto u = message_update(2, -100, 1087968824, "/resume");
+  u["message"]["sender_chat"] = {{"id", -100}, {"type", "supergroup"}};
+  EXPECT_EQ(parse_update(u, "gwr_bot").kind, Kind::kIgnored);
+}
+
+TEST(UpdateParser, MultibyteArgumentsAreCutOnACharacterBoundary) {
+  std::string args;
+  while (args.size() < kMaxArgsBytes + 10) args += "维护";  // three bytes each
+  auto p = parse_update(message_update(3, 4242, 4242, "/pause " + args), "gwr_bot");
+  ASSERT_EQ(p.kind, Kind::kCommand);
+  EXPECT_LE(p.args.size(), kMaxArgsBytes);
+  EXPECT_TRUE(is_valid_utf8(p.args));
 }
 
 TEST(UpdateParser, SplitCommand) {
