@@ -86,8 +86,9 @@ int main(int argc, char** argv) {
         [&](const gwr::pb::Event& e) {
           if (!e.has_gateway_health()) return false;
           const auto& h = e.gateway_health();
-          for (const auto& r : h.reasons()) {
-            if (!first_failure && r.find("confirming: health check failed 1") != std::string::npos) {
+          for (const auto& f : h.findings()) {
+            if (!first_failure && f.kind() == gwr::pb::Finding::CONFIRMING && f.check() == gwr::pb::CHECK_HEALTH &&
+                f.count() == 1) {
               first_failure = Clock::now();
             }
           }

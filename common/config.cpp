@@ -21,6 +21,7 @@
 #include <google/protobuf/message.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/config_schema.h"
 #include "common/duration.h"
 #include "common/env_file.h"
 #include "common/strings.h"
@@ -81,33 +82,8 @@ LeafRef find_leaf(Message& root, const std::string& key) {
   return {};
 }
 
-const FieldDescriptor* find_leaf_descriptor(const std::string& key) {
-  const Descriptor* d = pb::Config::descriptor();
-  const auto parts = split_key(key);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const FieldDescriptor* f = d->FindFieldByName(parts[i]);
-    if (f == nullptr) return nullptr;
-    if (i + 1 == parts.size()) return f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? nullptr : f;
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return nullptr;
-    d = f->message_type();
-  }
-  return nullptr;
-}
-
 bool field_is_duration(const FieldDescriptor* f) { return f->options().GetExtension(pb::duration); }
 bool field_is_secret(const FieldDescriptor* f) { return f->options().GetExtension(pb::secret); }
-
-void collect_keys(const Descriptor* d, const std::string& prefix, std::vector<std::string>& out) {
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    const std::string key = prefix.empty() ? f->name() : prefix + "." + f->name();
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      collect_keys(f->message_type(), key, out);
-    } else {
-      out.push_back(key);
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Scalars from text.
@@ -327,43 +303,21 @@ std::optional<ConfigError> apply_yaml_map(const YAML::Node& node, Message& msg, 
 // Environment names (PRD §6.2).
 // ---------------------------------------------------------------------------
 
-enum class EnvUnit { kNone, kSeconds, kMinutes };
-
-struct EnvBinding {
-  const char* name;
-  const char* key;
-  EnvUnit plain_number_unit;  // how a bare number is read for duration keys
-};
-
-constexpr EnvBinding kEnvBindings[] = {
-    {"TELEGRAM_BOT_TOKEN", "telegram.bot_token", EnvUnit::kNone},
-    {"TELEGRAM_CHAT_ID", "telegram.chat_id", EnvUnit::kNone},
-    {"QWEN_API_KEY", "repair.tier3.api_key", EnvUnit::kNone},
-    {"HEALTH_CHECK_INTERVAL", "probes.process.interval", EnvUnit::kSeconds},
-    {"GATEWAY_PORT", "gateway.port", EnvUnit::kNone},
-    {"MAX_MEMORY_MB", "probes.memory.max_rss_mb", EnvUnit::kNone},
-    {"MAX_REPAIRS_PER_HOUR", "repair.max_per_hour", EnvUnit::kNone},
-    {"COOLDOWN_MINUTES", "repair.cooldown", EnvUnit::kMinutes},
-    {"TIER3_ENABLED", "repair.tier3.enabled", EnvUnit::kNone},
-};
-
-std::optional<ConfigError> apply_env_value(pb::Config& config, const EnvBinding& b, const std::string& value,
+// A PRD §6.2 environment name (declared with its key: KeySpec.env) sets the
+// key; "NAME=" (as in a fresh .env) means not set.
+std::optional<ConfigError> apply_env_value(pb::Config& config, const KeyInfo& k, const std::string& value,
                                            const ConfigOrigin& origin,
                                            std::map<std::string, ConfigOrigin>& origins) {
   std::string text = trim(value);
-  // "NAME=" (as in a fresh .env) means not set, not "set to nothing".
   if (text.empty()) return std::nullopt;
-  const FieldDescriptor* f = find_leaf_descriptor(b.key);
-  if (f != nullptr && field_is_duration(f) && !text.empty() &&
-      std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    text += b.plain_number_unit == EnvUnit::kMinutes ? "m" : "s";
+  if (k.duration && std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    text += k.spec->env_unit().empty() ? "s" : k.spec->env_unit();
   }
-  auto leaf = find_leaf(config, b.key);
-  if (auto err = set_scalar_from_text(*leaf.msg, leaf.field, field_is_secret(f) ? value : text)) {
-    return ConfigError{std::string(b.name) + " -> " + b.key, origin,
-                       field_is_secret(f) ? "invalid value" : *err};
+  auto leaf = find_leaf(config, k.key);
+  if (auto err = set_scalar_from_text(*leaf.msg, leaf.field, k.secret ? value : text)) {
+    return ConfigError{k.spec->env() + " -> " + k.key, origin, k.secret ? "invalid value" : *err};
   }
-  origins[b.key] = origin;
+  origins[k.key] = origin;
   return std::nullopt;
 }
 
@@ -386,16 +340,125 @@ std::string expand_home(const std::string& path, const std::string& home) {
   return path;
 }
 
-// "~/" at the start of a path-valued key means the user's home.
+// "~/" at the start of a path-valued key (KeySpec.path) means the user's home.
 void expand_home_paths(pb::Config& c, const std::string& home) {
+  for (const auto& k : config_schema()) {
+    if (!k.spec->path()) continue;
+    auto leaf = find_leaf(c, k.key);
+    const Reflection* r = leaf.msg->GetReflection();
+    if (k.field->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*leaf.msg, k.field); ++i) {
+        r->SetRepeatedString(leaf.msg, k.field, i, expand_home(r->GetRepeatedString(*leaf.msg, k.field, i), home));
+      }
+    } else {
+      r->SetString(leaf.msg, k.field, expand_home(r->GetString(*leaf.msg, k.field), home));
+    }
+  }
+}
+
+// The defaults that depend on the machine (KeySpec.platform says how, for
+// people): the user's home, root or not, Linux or macOS, the environment.
+void platform_defaults(pb::Config& c, const EnvMap& env) {
+  const std::string home = home_dir(env);
   auto* g = c.mutable_gateway();
-  g->set_state_dir(expand_home(g->state_dir(), home));
-  for (auto& f : *g->mutable_log_files()) f = expand_home(f, home);
-  auto* p = c.mutable_paths();
-  p->set_runtime_dir(expand_home(p->runtime_dir(), home));
-  p->set_state_dir(expand_home(p->state_dir(), home));
-  p->set_log_dir(expand_home(p->log_dir(), home));
-  c.mutable_repair()->set_allowlist(expand_home(c.repair().allowlist(), home));
+  g->set_state_dir(env_or(env, "OPENCLAW_STATE_DIR", home + "/.openclaw"));
+#ifdef __APPLE__
+  g->add_log_files(home + "/Library/Logs/openclaw/gateway.log");
+#endif
+  auto* paths = c.mutable_paths();
+  if (::geteuid() == 0) {
+    paths->set_runtime_dir("/run/gwr");
+    paths->set_state_dir("/var/lib/gwr");
+    paths->set_log_dir("/var/log/gwr");
+  } else {
+    const std::string xdg_runtime = env_or(env, "XDG_RUNTIME_DIR", "");
+    paths->set_runtime_dir(!xdg_runtime.empty() ? xdg_runtime + "/gwr"
+                                                : "/tmp/gwr-" + std::to_string(::geteuid()));
+#ifdef __APPLE__
+    paths->set_state_dir(home + "/Library/Application Support/gwr");
+    paths->set_log_dir(home + "/Library/Logs/gwr");
+#else
+    const std::string state_home = env_or(env, "XDG_STATE_HOME", home + "/.local/state");
+    paths->set_state_dir(state_home + "/gwr");
+    paths->set_log_dir(state_home + "/gwr/log");
+#endif
+  }
+  // A service manager or a demo can move gwr's own files without a config.
+  if (auto it = env.find("GWR_RUNTIME_DIR"); it != env.end() && !it->second.empty()) paths->set_runtime_dir(it->second);
+  if (auto it = env.find("GWR_STATE_DIR"); it != env.end() && !it->second.empty()) paths->set_state_dir(it->second);
+  if (auto it = env.find("GWR_LOG_DIR"); it != env.end() && !it->second.empty()) paths->set_log_dir(it->second);
+}
+
+// A number of a key, for its declared bounds.
+double numeric_value(const Message& msg, const FieldDescriptor* f) {
+  const Reflection* r = msg.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(msg, f);
+    case FieldDescriptor::CPPTYPE_INT64: return static_cast<double>(r->GetInt64(msg, f));
+    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(msg, f);
+    case FieldDescriptor::CPPTYPE_UINT64: return static_cast<double>(r->GetUInt64(msg, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE: return r->GetDouble(msg, f);
+    default: return 0;
+  }
+}
+
+// A declared bound ("100ms", "1") in the key's own units (ms for durations).
+std::optional<double> bound_value(const KeyInfo& k, const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  if (k.duration) {
+    auto d = parse_duration(text);
+    if (!d) return std::nullopt;
+    return static_cast<double>(d->count());
+  }
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// What the declaration says a value must be (KeySpec: required, min, max,
+// choices, url, absolute). Checks across keys are in validate_config.
+std::optional<std::string> check_declared(const pb::Config& c, const KeyInfo& k) {
+  const auto& s = *k.spec;
+  pb::Config copy = c;
+  auto leaf = find_leaf(copy, k.key);
+  const Message& msg = *leaf.msg;
+  const Reflection* r = msg.GetReflection();
+  if (k.field->is_repeated()) {
+    if (s.required() && (r->FieldSize(msg, k.field) == 0 ||
+                         (k.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+                          r->GetRepeatedString(msg, k.field, 0).empty()))) {
+      return std::string("must be a non-empty list");
+    }
+    return std::nullopt;
+  }
+  if (k.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    const std::string v = r->GetString(msg, k.field);
+    if (s.required() && v.empty()) return std::string("must not be empty");
+    if (s.absolute() && (v.empty() || v[0] != '/')) return std::string("must be an absolute path");
+    if (s.url() && !starts_with(v, "http://") && !starts_with(v, "https://")) {
+      return std::string("must be an http:// or https:// URL");
+    }
+    if (!s.choices().empty()) {
+      const auto allowed = choice_list(s);
+      if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+        std::string list;
+        for (size_t i = 0; i < allowed.size(); ++i) list += (i ? (i + 1 == allowed.size() ? " or " : ", ") : "") + allowed[i];
+        return "must be " + (allowed.size() == 1 ? list : "one of " + list);
+      }
+    }
+    return std::nullopt;
+  }
+  if (k.field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) return std::nullopt;
+  const double v = numeric_value(msg, k.field);
+  const auto lo = bound_value(k, s.min());
+  const auto hi = bound_value(k, s.max());
+  if ((lo && v < *lo) || (hi && v > *hi)) {
+    if (lo && hi) return "must be between " + s.min() + " and " + s.max();
+    return lo ? "must be at least " + s.min() : "must be at most " + s.max();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -431,112 +494,20 @@ EnvMap current_environment() {
 }
 
 pb::Config default_config(const EnvMap& env) {
+  // Each key's default is in its declaration (KeySpec.default); the ones
+  // that depend on the machine come from platform_defaults().
   pb::Config c;
-  const std::string home = home_dir(env);
-  const bool root = ::geteuid() == 0;
-
-  auto* g = c.mutable_gateway();
-  g->set_host("127.0.0.1");
-  g->set_port(18789);
-  g->set_health_path("/health");
-  g->set_startup_path("/startupz");
-  g->set_process_match("openclaw-gateway");
-  g->set_launch_match("openclaw");
-  g->set_state_dir(env_or(env, "OPENCLAW_STATE_DIR", home + "/.openclaw"));
-  g->add_log_files("/tmp/openclaw/openclaw-*.log");
-#ifdef __APPLE__
-  g->add_log_files(home + "/Library/Logs/openclaw/gateway.log");
-#endif
-  auto* cmd = g->mutable_commands();
-  for (const char* a : {"openclaw", "gateway", "restart"}) cmd->add_restart(a);
-  for (const char* a : {"openclaw", "gateway", "stop", "--force"}) cmd->add_stop(a);
-  for (const char* a : {"openclaw", "gateway", "start"}) cmd->add_start(a);
-  for (const char* a : {"openclaw", "doctor", "--fix", "--non-interactive"}) cmd->add_doctor(a);
-
-  auto* p = c.mutable_probes();
-  p->mutable_process()->set_interval(10'000);
-  p->mutable_port()->set_interval(30'000);
-  p->mutable_port()->set_timeout(1'000);
-  p->mutable_port()->set_failures(2);
-  // PRD §4.1 says 60 s; at 60 s a hung gateway could go unseen for a minute,
-  // against PRD §8's 30 s detection target. A loopback GET costs microseconds.
-  p->mutable_health()->set_interval(15'000);
-  p->mutable_health()->set_timeout(2'000);
-  p->mutable_health()->set_failures(3);
-  p->mutable_health()->set_slow_threshold(1'000);
-  p->mutable_memory()->set_interval(60'000);
-  // PRD says 512 MB, but a healthy OpenClaw 2026.9 sits near 845 MB at start.
-  p->mutable_memory()->set_max_rss_mb(2048);
-  p->mutable_memory()->set_hard_rss_mb(0);
-  p->mutable_memory()->set_min_available_percent(5);
-  p->set_startup_grace(120'000);
-  p->set_recheck_interval(500);
-  p->set_republish_interval(5'000);
-
-  auto* r = c.mutable_repair();
-  r->set_max_per_hour(3);
-  r->set_cooldown(30 * 60'000);
-  r->mutable_tier1()->set_deadline(10'000);
-  r->mutable_tier2()->set_deadline(30'000);
-  r->mutable_tier2()->add_stale_lock_globs("agents/*/sessions/*.jsonl.lock");
-  r->mutable_tier2()->set_unreadable_lock_grace(10'000);
-  auto* t3 = r->mutable_tier3();
-  t3->set_enabled(true);
-  t3->set_engine("qwen-cli");
-  t3->add_command("qwen");
-  t3->set_base_url("https://dashscope.aliyuncs.com/compatible-mode/v1");
-  t3->set_model("qwen-plus");
-  t3->set_deadline(120'000);
-  t3->set_replay_learned(true);
-  r->set_allowlist("");
-  r->set_quiet_max_wait(10 * 60'000);
-  r->set_command_timeout(60'000);
-
-  auto* t = c.mutable_telegram();
-  t->set_api_base_url("https://api.telegram.org");
-  t->set_poll_timeout(30'000);
-  t->set_reminder_interval(60 * 60'000);
-
-  auto* paths = c.mutable_paths();
-  if (root) {
-    paths->set_runtime_dir("/run/gwr");
-    paths->set_state_dir("/var/lib/gwr");
-    paths->set_log_dir("/var/log/gwr");
-  } else {
-    const std::string xdg_runtime = env_or(env, "XDG_RUNTIME_DIR", "");
-    paths->set_runtime_dir(!xdg_runtime.empty() ? xdg_runtime + "/gwr"
-                                                : "/tmp/gwr-" + std::to_string(::geteuid()));
-#ifdef __APPLE__
-    paths->set_state_dir(home + "/Library/Application Support/gwr");
-    paths->set_log_dir(home + "/Library/Logs/gwr");
-#else
-    const std::string state_home = env_or(env, "XDG_STATE_HOME", home + "/.local/state");
-    paths->set_state_dir(state_home + "/gwr");
-    paths->set_log_dir(state_home + "/gwr/log");
-#endif
+  for (const auto& k : config_schema()) {
+    const std::string& d = k.spec->default_();
+    if (d.empty()) continue;
+    auto leaf = find_leaf(c, k.key);
+    if (k.field->is_repeated()) {
+      for (const auto& item : split_list_text(d)) (void)set_scalar_from_text(*leaf.msg, leaf.field, item);
+    } else {
+      (void)set_scalar_from_text(*leaf.msg, leaf.field, d);
+    }
   }
-
-  // A service manager or a demo can move gwr's own files without a config.
-  if (auto it = env.find("GWR_RUNTIME_DIR"); it != env.end() && !it->second.empty()) paths->set_runtime_dir(it->second);
-  if (auto it = env.find("GWR_STATE_DIR"); it != env.end() && !it->second.empty()) paths->set_state_dir(it->second);
-  if (auto it = env.find("GWR_LOG_DIR"); it != env.end() && !it->second.empty()) paths->set_log_dir(it->second);
-
-  auto* s = c.mutable_supervisor();
-  s->set_heartbeat_interval(1'000);
-  s->set_heartbeat_timeout(5'000);
-  s->set_stop_timeout(10'000);
-  s->set_restart_initial(100);
-  s->set_restart_max(30'000);
-  s->set_restart_stable_after(10'000);
-
-  auto* h = c.mutable_history();
-  h->set_max_age(90LL * 24 * 3'600'000);
-  h->set_max_repairs(1000);
-
-  auto* l = c.mutable_log();
-  l->set_level("info");
-  l->set_max_size_mb(10);
-  l->set_max_files(5);
+  platform_defaults(c, env);
   return c;
 }
 
@@ -598,18 +569,18 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     if (!entries) return ConfigError{"(env file)", {env_path, 0}, entries.message()};
     out.env_path = env_path;
     for (const auto& e : *entries) {
-      for (const auto& b : kEnvBindings) {
-        if (e.name != b.name) continue;
-        if (auto err = apply_env_value(out.config, b, e.value, {env_path, e.line}, out.origins)) return *err;
+      for (const auto& k : config_schema()) {
+        if (k.spec->env().empty() || e.name != k.spec->env()) continue;
+        if (auto err = apply_env_value(out.config, k, e.value, {env_path, e.line}, out.origins)) return *err;
       }
     }
   }
 
-  for (const auto& b : kEnvBindings) {
-    auto it = options.environment.find(b.name);
+  for (const auto& k : config_schema()) {
+    if (k.spec->env().empty()) continue;
+    auto it = options.environment.find(k.spec->env());
     if (it == options.environment.end()) continue;
-    if (auto err = apply_env_value(out.config, b, it->second, {std::string("environment ") + b.name, 0},
-                                   out.origins)) {
+    if (auto err = apply_env_value(out.config, k, it->second, {"environment " + k.spec->env(), 0}, out.origins)) {
       return *err;
     }
   }
@@ -641,64 +612,26 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     auto it = origins.find(key);
     return ConfigError{key, it != origins.end() ? it->second : ConfigOrigin{"built-in defaults", 0}, message};
   };
-  auto positive = [&](const std::string& key, int64_t v, int64_t min_ms) -> std::optional<ConfigError> {
-    if (v < min_ms) return fail(key, "must be at least " + format_duration_ms(min_ms));
-    return std::nullopt;
-  };
-#define GWR_CHECK(expr) \
-  if (auto e_ = (expr)) return e_
+  // What each key's declaration says, first.
+  for (const auto& k : config_schema()) {
+    if (auto why = check_declared(c, k)) return fail(k.key, *why);
+  }
 
+  // What no single declaration can say: how keys relate.
   const auto& g = c.gateway();
-  if (g.host().empty()) return fail("gateway.host", "must not be empty");
-  if (g.port() == 0 || g.port() > 65535) return fail("gateway.port", "must be between 1 and 65535");
-  if (g.health_path().empty() || g.health_path()[0] != '/') return fail("gateway.health_path", "must start with /");
+  if (g.health_path()[0] != '/') return fail("gateway.health_path", "must start with /");
   if (!g.startup_path().empty() && g.startup_path()[0] != '/') {
     return fail("gateway.startup_path", "must start with / (or be empty for gateways without /startupz)");
   }
-  if (g.process_match().empty()) return fail("gateway.process_match", "must not be empty");
   if (g.launch_match() == g.process_match()) {
     return fail("gateway.launch_match", "must differ from gateway.process_match (or be \"\" for none)");
   }
-  if (g.state_dir().empty() || g.state_dir()[0] != '/') return fail("gateway.state_dir", "must be an absolute path");
-  for (const auto& [name, argv] : {std::pair{"restart", &g.commands().restart()},
-                                  std::pair{"stop", &g.commands().stop()},
-                                  std::pair{"start", &g.commands().start()}}) {
-    if (argv->empty() || argv->Get(0).empty()) {
-      return fail(std::string("gateway.commands.") + name, "must be a non-empty argv list");
-    }
-  }
-
-  const auto& p = c.probes();
-  GWR_CHECK(positive("probes.process.interval", p.process().interval(), 100));
-  GWR_CHECK(positive("probes.port.interval", p.port().interval(), 100));
-  GWR_CHECK(positive("probes.port.timeout", p.port().timeout(), 10));
-  GWR_CHECK(positive("probes.health.interval", p.health().interval(), 100));
-  GWR_CHECK(positive("probes.health.timeout", p.health().timeout(), 10));
-  GWR_CHECK(positive("probes.memory.interval", p.memory().interval(), 100));
-  GWR_CHECK(positive("probes.recheck_interval", p.recheck_interval(), 10));
-  GWR_CHECK(positive("probes.republish_interval", p.republish_interval(), 100));
-  if (p.port().failures() < 1) return fail("probes.port.failures", "must be at least 1");
-  if (p.health().failures() < 1) return fail("probes.health.failures", "must be at least 1");
-  if (p.port().timeout() > 60'000) return fail("probes.port.timeout", "must be at most 1m");
-  if (p.health().timeout() > 60'000) return fail("probes.health.timeout", "must be at most 1m");
-  if (p.memory().max_rss_mb() < 1) return fail("probes.memory.max_rss_mb", "must be at least 1");
-  if (p.memory().hard_rss_mb() != 0 && p.memory().hard_rss_mb() < p.memory().max_rss_mb()) {
+  const auto& m = c.probes().memory();
+  if (m.hard_rss_mb() != 0 && m.hard_rss_mb() < m.max_rss_mb()) {
     return fail("probes.memory.hard_rss_mb", "must be 0 (off) or at least probes.memory.max_rss_mb");
   }
-  if (p.memory().min_available_percent() > 100) return fail("probes.memory.min_available_percent", "must be 0..100");
-  if (p.startup_grace() < 0) return fail("probes.startup_grace", "must not be negative");
 
   const auto& r = c.repair();
-  if (r.max_per_hour() < 1 || r.max_per_hour() > 60) {
-    return fail("repair.max_per_hour", "must be between 1 and 60 (use pause to stop automatic repairs)");
-  }
-  if (r.cooldown() < 0) return fail("repair.cooldown", "must not be negative");
-  GWR_CHECK(positive("repair.tier1.deadline", r.tier1().deadline(), 1000));
-  GWR_CHECK(positive("repair.tier2.deadline", r.tier2().deadline(), 1000));
-  GWR_CHECK(positive("repair.tier3.deadline", r.tier3().deadline(), 1000));
-  GWR_CHECK(positive("repair.command_timeout", r.command_timeout(), 100));
-  if (r.quiet_max_wait() < 0) return fail("repair.quiet_max_wait", "must not be negative");
-  GWR_CHECK(positive("repair.tier2.unreadable_lock_grace", r.tier2().unreadable_lock_grace(), 0));
   for (const auto& glob : r.tier2().stale_lock_globs()) {
     const std::string key = "repair.tier2.stale_lock_globs";
     if (glob.empty() || glob[0] == '/' || glob[0] == '~') {
@@ -725,10 +658,7 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     if (segs.size() < 2) return fail(key, "\"" + glob + "\" must point into a subdirectory of the state dir");
   }
   const auto& t3 = r.tier3();
-  if (t3.engine() != "qwen-cli" && t3.engine() != "openai") {
-    return fail("repair.tier3.engine", "must be \"qwen-cli\" or \"openai\"");
-  }
-  if (t3.engine() == "qwen-cli" && t3.command().empty()) {
+  if (t3.engine() == "qwen-cli" && (t3.command().empty() || t3.command(0).empty())) {
     return fail("repair.tier3.command", "must be a non-empty argv list for engine qwen-cli");
   }
   if (t3.engine() == "openai" && !starts_with(t3.base_url(), "http://") && !starts_with(t3.base_url(), "https://")) {
@@ -736,9 +666,6 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   }
 
   const auto& t = c.telegram();
-  if (!starts_with(t.api_base_url(), "http://") && !starts_with(t.api_base_url(), "https://")) {
-    return fail("telegram.api_base_url", "must be an http:// or https:// URL");
-  }
   if (!t.bot_token().empty()) {
     const auto colon = t.bot_token().find(':');
     bool shaped = colon != std::string::npos && colon > 0;
@@ -752,37 +679,15 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     }
     if (t.chat_id() == 0) return fail("telegram.chat_id", "is required when telegram.bot_token is set");
   }
-  GWR_CHECK(positive("telegram.poll_timeout", t.poll_timeout(), 1000));
-  if (t.poll_timeout() > 50'000) return fail("telegram.poll_timeout", "must be at most 50s (Telegram's cap)");
-  GWR_CHECK(positive("telegram.reminder_interval", t.reminder_interval(), 1000));
 
-  for (const auto& [key, value] : {std::pair{"paths.runtime_dir", &c.paths().runtime_dir()},
-                                  std::pair{"paths.state_dir", &c.paths().state_dir()},
-                                  std::pair{"paths.log_dir", &c.paths().log_dir()}}) {
-    if (value->empty() || (*value)[0] != '/') return fail(key, "must be an absolute path");
-  }
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.
   if (c.paths().runtime_dir().size() > 80) return fail("paths.runtime_dir", "must be at most 80 characters (socket path limit)");
 
   const auto& s = c.supervisor();
-  GWR_CHECK(positive("supervisor.heartbeat_interval", s.heartbeat_interval(), 50));
   if (s.heartbeat_timeout() < 2 * s.heartbeat_interval()) {
     return fail("supervisor.heartbeat_timeout", "must be at least twice supervisor.heartbeat_interval");
   }
-  GWR_CHECK(positive("supervisor.stop_timeout", s.stop_timeout(), 100));
-  GWR_CHECK(positive("supervisor.restart_initial", s.restart_initial(), 1));
   if (s.restart_max() < s.restart_initial()) return fail("supervisor.restart_max", "must be at least supervisor.restart_initial");
-  if (s.restart_stable_after() < 0) return fail("supervisor.restart_stable_after", "must not be negative");
-
-  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-  if (std::find(kLevels.begin(), kLevels.end(), c.log().level()) == kLevels.end()) {
-    return fail("log.level", "must be one of trace, debug, info, warn, error");
-  }
-  if (c.history().max_age() < 3'600'000) return fail("history.max_age", "must be at least 1h");
-  if (c.history().max_repairs() < 10) return fail("history.max_repairs", "must be at least 10");
-  if (c.log().max_size_mb() < 1) return fail("log.max_size_mb", "must be at least 1");
-  if (c.log().max_files() < 1) return fail("log.max_files", "must be at least 1");
-#undef GWR_CHECK
   return std::nullopt;
 }
 
@@ -802,20 +707,20 @@ std::vector<std::string> config_warnings(const pb::Config& c) {
 
 std::vector<std::string> config_keys() {
   std::vector<std::string> out;
-  collect_keys(pb::Config::descriptor(), "", out);
+  for (const auto& k : config_schema()) out.push_back(k.key);
   return out;
 }
 
-bool is_config_key(const std::string& key) { return find_leaf_descriptor(key) != nullptr; }
+bool is_config_key(const std::string& key) { return key_info(key) != nullptr; }
 
 bool is_runtime_settable(const std::string& key) {
-  const auto* f = find_leaf_descriptor(key);
-  return f != nullptr && f->options().GetExtension(pb::runtime_settable);
+  const auto* k = key_info(key);
+  return k != nullptr && k->runtime_settable;
 }
 
 bool is_secret_key(const std::string& key) {
-  const auto* f = find_leaf_descriptor(key);
-  return f != nullptr && field_is_secret(f);
+  const auto* k = key_info(key);
+  return k != nullptr && k->secret;
 }
 
 Result<std::string> get_config_value(const pb::Config& config, const std::string& key, bool reveal) {

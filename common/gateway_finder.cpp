@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "common/findings.h"
+
 namespace gwr {
 namespace {
 
@@ -36,26 +38,34 @@ std::string env_value(const std::map<std::string, std::string>& env, const char*
 }
 
 // Why a candidate that does not listen on our port is, or is not, ours.
-struct Verdict {
+struct Ownership {
   bool ours = false;
   std::string why;  // when not ours
 };
 
-Verdict judge(const ProcInfo& p, const GatewaySpec& spec, const GatewayClaims& c) {
-  const std::string who = "pid " + std::to_string(p.pid) + " (" + p.comm_text() + ")";
+Ownership judge(const GatewaySpec& spec, const GatewayClaims& c) {
   for (uint16_t port : c.listening) {
-    if (port != spec.port) return {false, who + " is another gateway: it listens on port " + std::to_string(port)};
+    if (port != spec.port) return {false, "it listens on port " + std::to_string(port)};
   }
-  if (!c.readable) return {false, who + " does not say which gateway it is (its environment cannot be read)"};
+  if (!c.readable) return {false, "it does not say which gateway it is (its environment cannot be read)"};
   if (c.port) {
     if (*c.port == spec.port) return {true, ""};
-    return {false, who + " is another gateway: it is for port " + std::to_string(*c.port)};
+    return {false, "it is for port " + std::to_string(*c.port)};
   }
   if (c.state_dir && !spec.state_dir.empty()) {
     if (*c.state_dir == spec.state_dir) return {true, ""};
-    return {false, who + " is another gateway: its state dir is " + *c.state_dir};
+    return {false, "its state dir is " + *c.state_dir};
   }
-  return {false, who + " does not say which gateway it is"};
+  return {false, "it does not say which gateway it is"};
+}
+
+pb::Finding about(pb::Finding::Kind kind, const ProcInfo& p) {
+  pb::Finding f;
+  f.set_kind(kind);
+  f.set_check(pb::CHECK_PROCESS);
+  f.set_value(p.pid);
+  f.set_subject(p.comm_text());
+  return f;
 }
 
 // Among processes that all match one name: drop those whose ancestor also
@@ -144,7 +154,6 @@ GatewayCandidate choose_gateway(const std::vector<ProcInfo>& table, const Gatewa
     }
     return out;
   };
-  std::vector<std::string> others;  // why the rest are not ours
   // 1. Whoever of that name holds our port; 2. one that says it is ours.
   for (const auto* group : {&named, &launching}) {
     const bool is_launching = group == &launching;
@@ -153,28 +162,36 @@ GatewayCandidate choose_gateway(const std::vector<ProcInfo>& table, const Gatewa
     }
     std::vector<const ProcInfo*> ours;
     for (const auto* p : *group) {
-      const Verdict v = judge(*p, spec, claims(*p));
+      const Ownership v = judge(spec, claims(*p));
       if (v.ours) {
         ours.push_back(p);
-      } else if (others.size() < 3) {
-        others.push_back(v.why);
+      } else if (out.seen_instead.size() < 3) {
+        pb::Finding f = about(pb::Finding::OTHER_GATEWAY, *p);
+        f.set_detail(v.why);
+        out.seen_instead.push_back(std::move(f));
       }
     }
-    if (!ours.empty()) return found(oldest_root(ours, by_pid), is_launching);
+    if (!ours.empty()) {
+      out.seen_instead.clear();
+      return found(oldest_root(ours, by_pid), is_launching);
+    }
   }
-  out.detail = "no process named " + spec.match + " is running";
-  if (!others.empty()) out.detail += " for port " + std::to_string(spec.port);
-  for (const auto& why : others) out.detail += "; " + why;
   if (overdue != nullptr) {
-    out.detail += "; pid " + std::to_string(overdue->pid) + " (" + overdue->comm_text() + ") is older than the " +
-                  std::to_string(spec.launch_window_ms / 1000) + "s startup grace and still not named " + spec.match;
+    pb::Finding f = about(pb::Finding::LAUNCH_OVERDUE, *overdue);
+    f.set_limit(static_cast<double>(spec.launch_window_ms));
+    out.seen_instead.push_back(std::move(f));
   }
   for (pid_t l : port_listeners) {
-    auto it = by_pid.find(l);
-    out.detail += "; port " + std::to_string(spec.port) + " is held by pid " + std::to_string(l) +
-                  (it != by_pid.end() ? " (" + it->second->comm_text() + ")" : "");
+    ProcInfo holder;
+    holder.pid = l;
+    if (auto it = by_pid.find(l); it != by_pid.end()) holder = *it->second;
+    pb::Finding f = about(pb::Finding::PORT_HELD, holder);
+    f.set_limit(spec.port);
+    out.seen_instead.push_back(std::move(f));
     break;
   }
+  out.detail = "no process named " + spec.match + " is running";
+  if (!out.seen_instead.empty()) out.detail += "; " + describe_all(out.seen_instead);
   return out;
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/proc.h"
+#include "gwr.pb.h"
 
 namespace gwr {
 
@@ -59,7 +60,11 @@ struct GatewayCandidate {
   pid_t pid = 0;
   uint64_t start_ticks = 0;
   int64_t start_wall_ms = 0;
-  std::string detail;  // when not found: what was seen instead; when launching: what was found
+  // When not found, what was seen instead, typed: other gateways
+  // (OTHER_GATEWAY), a launcher past its grace (LAUNCH_OVERDUE), whoever
+  // holds the port (PORT_HELD).
+  std::vector<pb::Finding> seen_instead;
+  std::string detail;  // the same for people (a repair step's detail)
 };
 
 using ClaimsLookup = std::function<GatewayClaims(const ProcInfo&)>;

@@ -43,6 +43,7 @@ PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::
   const int gai = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
   if (gai != 0) {
     out.detail = std::string("cannot resolve ") + host + ": " + ::gai_strerror(gai);
+    out.cause = pb::CAUSE_TRANSPORT;
     return out;
   }
   std::string last_error = "no address";
@@ -60,6 +61,7 @@ PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::
       if (rc == 0) {
         ::close(fd);
         last_error = "timeout after " + format_duration(timeout);
+        out.cause = pb::CAUSE_TIMEOUT;
         continue;
       }
       int err = 0;
@@ -71,11 +73,14 @@ PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::
     if (rc == 0) {
       ::close(fd);
       out.ok = true;
+      out.cause = pb::CAUSE_UNSPECIFIED;
       out.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
       ::freeaddrinfo(res);
       return out;
     }
-    last_error = errno == ECONNREFUSED ? "connection refused" : std::strerror(errno);
+    const bool refused = errno == ECONNREFUSED;
+    last_error = refused ? "connection refused" : std::strerror(errno);
+    if (out.cause != pb::CAUSE_TIMEOUT) out.cause = refused ? pb::CAUSE_REFUSED : pb::CAUSE_TRANSPORT;
     ::close(fd);
   }
   ::freeaddrinfo(res);
@@ -135,23 +140,28 @@ HealthObservation probe_health(HttpClient& http, const std::string& host, uint16
   if (!r.completed()) {
     out.timed_out = r.timed_out;
     out.refused = r.connect_failed;
+    out.cause = r.timed_out ? pb::CAUSE_TIMEOUT : r.connect_failed ? pb::CAUSE_REFUSED : pb::CAUSE_TRANSPORT;
     out.detail = r.timed_out ? "no answer within " + format_duration(timeout)
-                             : (r.connect_failed ? "connection refused" : r.error);
+                             : (r.connect_failed ? "connection refused" : valid_utf8(r.error));
   } else if (r.status != 200) {
+    out.cause = pb::CAUSE_HTTP_STATUS;
     out.detail = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + snippet(whole_body(r)));
   } else {
     const auto j = nlohmann::json::parse(r.body, nullptr, false);
     if (!j.is_object()) {
+      out.cause = pb::CAUSE_BAD_BODY;
       out.detail = "unexpected body: " + snippet(whole_body(r));
     } else {
       const bool ok_flag = j.contains("ok") && j["ok"].is_boolean() && j["ok"].get<bool>();
       const std::string status = (j.contains("status") && j["status"].is_string()) ? j["status"].get<std::string>() : "";
       if (j.contains("ok") && j["ok"].is_boolean() && !j["ok"].get<bool>()) {
+        out.cause = pb::CAUSE_NOT_OK;
         out.detail = "gateway says not ok" + (status.empty() ? "" : " (status " + status + ")");
         if (j.contains("error") && j["error"].is_string()) out.detail += ": " + snippet(j["error"].get<std::string>());
       } else if (ok_flag || status == "live" || status == "ok") {
         out.ok = true;
       } else {
+        out.cause = pb::CAUSE_BAD_BODY;
         out.detail = "unexpected body: " + snippet(whole_body(r));
       }
     }

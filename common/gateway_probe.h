@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/http_client.h"
+#include "gwr.pb.h"
 
 namespace gwr {
 
@@ -24,7 +25,8 @@ const char* to_string(StartupStatus s);
 struct PortObservation {
   bool ok = false;
   int64_t latency_us = 0;
-  std::string detail;  // "connection refused", "timeout after 1s"
+  pb::Cause cause = pb::CAUSE_UNSPECIFIED;  // how it failed
+  std::string detail;  // for people: "connection refused", "timeout after 1s"
 };
 
 struct HealthObservation {
@@ -33,7 +35,8 @@ struct HealthObservation {
   int http_status = 0;
   bool timed_out = false;
   bool refused = false;
-  std::string detail;  // why it is not ok
+  pb::Cause cause = pb::CAUSE_UNSPECIFIED;  // how it failed
+  std::string detail;  // for people: why it is not ok
   StartupStatus startup = StartupStatus::kUnknown;
 };
 

@@ -60,24 +60,16 @@ nlohmann::json to_json(const Message& message) {
   return out;
 }
 
-std::string gateway_state_name(pb::GatewayState state) {
-  switch (state) {
-    case pb::HEALTHY: return "healthy";
-    case pb::STARTING: return "starting";
-    case pb::DEGRADED: return "degraded";
-    case pb::DOWN: return "down";
-    default: return "unknown";
+nlohmann::json findings_json(const google::protobuf::RepeatedPtrField<pb::Finding>& findings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : findings) {
+    nlohmann::json j = to_json(f);
+    j["key"] = finding_key(f);
+    j["kind"] = pb::Finding::Kind_Name(f.kind());
+    j["text"] = describe(f);
+    out.push_back(std::move(j));
   }
-}
-
-std::string check_kind_name(pb::CheckKind kind) {
-  switch (kind) {
-    case pb::CHECK_PROCESS: return "process";
-    case pb::CHECK_PORT: return "port";
-    case pb::CHECK_HEALTH: return "health";
-    case pb::CHECK_MEMORY: return "memory";
-    default: return "?";
-  }
+  return out;
 }
 
 }  // namespace gwr

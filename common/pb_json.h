@@ -8,16 +8,15 @@
 #include <google/protobuf/message.h>
 #include <nlohmann/json.hpp>
 
+#include "common/findings.h"  // the words for the enums (gateway_state_name, ...)
 #include "gwr.pb.h"
 
 namespace gwr {
 
 nlohmann::json to_json(const google::protobuf::Message& message);
 
-// The words every process uses for these enums: "healthy", "starting",
-// "degraded", "down" ("unknown" otherwise); "process", "port", "health",
-// "memory" ("?" otherwise).
-std::string gateway_state_name(pb::GatewayState state);
-std::string check_kind_name(pb::CheckKind kind);
+// Findings for scripts: each with its stable key, its fields and the words
+// people read ("text").
+nlohmann::json findings_json(const google::protobuf::RepeatedPtrField<pb::Finding>& findings);
 
 }  // namespace gwr

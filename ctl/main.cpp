@@ -17,8 +17,10 @@
 
 #include "common/bus.h"
 #include "common/config.h"
+#include "common/config_schema.h"
 #include "common/control.h"
 #include "common/duration.h"
+#include "common/findings.h"
 #include "common/version.h"
 #include "ctl/render.h"
 
@@ -56,7 +58,8 @@ constexpr const char* kUsage =
     "  config set KEY VALUE        change a monitoring setting at run time (persisted)\n"
     "  config reset KEY            drop a run-time change\n"
     "  config check                validate the config files without a daemon\n"
-    "  config keys                 every key, and which may be set at run time\n"
+    "  config keys [--names]       every key: type, default, limits, env name, what a change needs\n"
+    "  config example              the reference config (config/gwr.example.yaml), from the declarations\n"
     "  version                     versions of gwrctl and the daemon\n"
     "  completion bash             a bash completion script\n"
     "\n"
@@ -234,13 +237,13 @@ class Ctl {
           std::cout << "  " << gwr::ctl::step_text(s.steps(static_cast<int>(printed_steps))) << "\n" << std::flush;
         }
       }
-      if (s.status() != "running") {
+      if (s.status() != gwr::pb::REPAIR_RUNNING) {
         if (cli_.json) {
           std::cout << gwr::ctl::repair_json(s).dump(2) << "\n";
         } else {
           std::cout << (s.success() ? "Recovered" : "NOT recovered");
           if (s.fixed_by_tier()) std::cout << " by tier " << s.fixed_by_tier();
-          std::cout << " in " << gwr::human_duration(s.duration_ms()) << " (" << s.status() << ")\n";
+          std::cout << " in " << gwr::human_duration(s.duration_ms()) << " (" << gwr::repair_status_name(s.status()) << ")\n";
           if (!s.details().empty()) std::cout << "  " << s.details() << "\n";
         }
         return s.success() ? kExitOk : kExitFailed;
@@ -394,21 +397,31 @@ class Ctl {
       return kExitOk;
     }
     if (sub == "keys") {
+      // Every key from its one declaration (proto/gwr.proto); Telegram's
+      // /config lists the [runtime] ones that are not secret.
       const bool names_only = cli_.args.size() > 2 && cli_.args[2] == "--names";
-      nlohmann::json arr = nlohmann::json::array();
-      for (const auto& k : gwr::config_keys()) {
+      if (cli_.json && !names_only) {
+        std::cout << gwr::config_keys_json().dump(2) << "\n";
+        return kExitOk;
+      }
+      for (const auto& k : gwr::config_schema()) {
         if (names_only) {
-          std::cout << k << "\n";
+          std::cout << k.key << "\n";
           continue;
         }
-        const bool settable = gwr::is_runtime_settable(k);
-        if (cli_.json) {
-          arr.push_back({{"key", k}, {"runtime_settable", settable}, {"secret", gwr::is_secret_key(k)}});
-        } else {
-          std::cout << k << (settable ? "  (settable at run time)" : "") << "\n";
-        }
+        std::cout << k.key << " (" << k.type() << (k.runtime_settable ? ", [runtime]" : "")
+                  << (k.secret ? ", secret" : "") << ")\n    " << k.spec->doc() << "\n    default: "
+                  << (k.spec->platform().empty() ? (k.spec->default_().empty() ? "(empty)" : k.spec->default_())
+                                                 : k.spec->platform());
+        if (!k.spec->min().empty()) std::cout << "; min " << k.spec->min();
+        if (!k.spec->max().empty()) std::cout << "; max " << k.spec->max();
+        if (!k.spec->env().empty()) std::cout << "; env " << k.spec->env();
+        std::cout << "; a change: " << k.reload_text() << "\n";
       }
-      if (cli_.json && !names_only) std::cout << arr.dump(2) << "\n";
+      return kExitOk;
+    }
+    if (sub == "example") {
+      std::cout << gwr::render_example_config();
       return kExitOk;
     }
     if (sub == "get") {

@@ -58,7 +58,10 @@ nlohmann::json status_json(const StatusParts& parts) {
                            : nlohmann::json(nullptr);
     gw["children_rss_mb"] = static_cast<double>(h.children_rss_bytes()) / (1024.0 * 1024.0);
     gw["uptime_s"] = h.pid() ? nlohmann::json(h.uptime_ms() / 1000) : nlohmann::json(nullptr);
-    gw["reasons"] = h.reasons();
+    nlohmann::json reasons = nlohmann::json::array();
+    for (const auto& f : h.findings()) reasons.push_back(describe(f));
+    gw["reasons"] = reasons;
+    gw["findings"] = findings_json(h.findings());
     gw["recommended_tier"] = h.recommended_tier();
     gw["observed_at"] = iso_or_null_text(h.observed_at_ms());
     gw["state_since"] = iso_or_null_text(h.state_since_ms());
@@ -96,7 +99,9 @@ nlohmann::json status_json(const StatusParts& parts) {
     rep["repairs_last_hour"] = r.repairs_last_hour();
     rep["max_per_hour"] = r.max_per_hour();
     rep["consecutive_failures"] = r.consecutive_failures();
-    rep["waiting_for"] = r.waiting_for();
+    rep["waiting"] = r.waiting() != pb::DEFER_REASON_UNSPECIFIED
+                         ? nlohmann::json(defer_reason_key(r.waiting())) : nlohmann::json(nullptr);
+    rep["waiting_until"] = iso_or_null_text(r.waiting_until_ms());
     rep["state_unsaved"] = r.state_unsaved();
     rep["state_error"] = r.state_error();
     if (r.has_last_repair()) rep["last_repair"] = repair_json(r.last_repair());
@@ -113,7 +118,7 @@ nlohmann::json status_json(const StatusParts& parts) {
   for (const auto& c : parts.components.components()) {
     comps.push_back({{"name", c.name()},
                      {"pid", c.pid()},
-                     {"state", c.state()},
+                     {"state", component_state_name(c.state())},
                      {"restarts", c.restarts()},
                      {"uptime_s", c.uptime_ms() / 1000},
                      {"last_heartbeat_age_ms", c.last_heartbeat_age_ms()},
@@ -135,10 +140,7 @@ std::string status_text(const StatusParts& parts) {
     for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out << "Gateway    " << state;
     if (h.state_since_ms() > 0) out << " for " << human_duration(parts.now_ms - h.state_since_ms());
-    if (!h.reasons().empty()) {
-      out << " - ";
-      for (int i = 0; i < h.reasons_size(); ++i) out << (i ? "; " : "") << h.reasons(i);
-    }
+    if (!h.findings().empty()) out << " - " << describe_all(h.findings());
     out << "\n";
     if (h.pid()) {
       out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << megabytes_text(h.rss_bytes(), 1);
@@ -180,10 +182,14 @@ std::string status_text(const StatusParts& parts) {
           << "); manual repairs still run\n";
     }
     if (r.in_progress()) out << "           repair #" << r.current_repair_id() << " in progress, tier " << r.current_tier() << "\n";
-    if (!r.waiting_for().empty()) out << "           waiting: " << r.waiting_for() << "\n";
+    if (r.waiting() != pb::DEFER_REASON_UNSPECIFIED) {
+      out << "           waiting: " << defer_reason_text(r.waiting());
+      if (r.waiting_until_ms()) out << " (at most until " << clock_time(r.waiting_until_ms(), parts.now_ms) << ")";
+      out << "\n";
+    }
     if (r.has_last_repair() && r.last_repair().id() != 0) {
       const auto& l = r.last_repair();
-      out << "           last: #" << l.id() << " " << l.status();
+      out << "           last: #" << l.id() << " " << repair_status_name(l.status());
       if (l.fixed_by_tier()) out << " by tier " << l.fixed_by_tier();
       out << " in " << human_duration(l.duration_ms()) << ", " << clock_time(l.started_at_ms(), parts.now_ms) << "\n";
     }
@@ -194,7 +200,7 @@ std::string status_text(const StatusParts& parts) {
   out << "  " << pad("NAME", 16) << pad("PID", 8) << pad("STATE", 10) << pad("RESTARTS", 9) << pad("UPTIME", 9)
       << "ACTIVITY\n";
   for (const auto& c : parts.components.components()) {
-    out << "  " << pad(c.name(), 16) << pad(c.pid() ? std::to_string(c.pid()) : "-", 8) << pad(c.state(), 10)
+    out << "  " << pad(c.name(), 16) << pad(c.pid() ? std::to_string(c.pid()) : "-", 8) << pad(component_state_name(c.state()), 10)
         << pad(std::to_string(c.restarts()), 9) << pad(c.uptime_ms() ? human_duration(c.uptime_ms()) : "-", 9)
         << c.activity();
     if (!c.last_exit().empty() && c.restarts() > 0) out << " [last exit: " << c.last_exit() << "]";
@@ -212,6 +218,9 @@ std::string status_text(const StatusParts& parts) {
 nlohmann::json repair_json(const pb::RepairSummary& r) {
   nlohmann::json j = to_json(r);
   j["trigger"] = trigger_name(r.trigger());
+  j["status"] = repair_status_name(r.status());
+  j["reason"] = reason_text(r.reason(), r.findings());
+  j["findings"] = findings_json(r.findings());
   j["started_at"] = iso_or_null_text(r.started_at_ms());
   j["finished_at"] = iso_or_null_text(r.finished_at_ms());
   return j;
@@ -228,10 +237,10 @@ std::string repair_text(const pb::RepairSummary& r, int64_t now_ms) {
   std::ostringstream out;
   out << "Repair #" << r.id() << " (" << trigger_name(r.trigger());
   if (!r.actor().empty() && r.actor() != trigger_name(r.trigger())) out << ", by " << r.actor();
-  out << "): " << r.status();
+  out << "): " << repair_status_name(r.status());
   if (r.fixed_by_tier()) out << ", fixed by tier " << r.fixed_by_tier();
   if (r.finished_at_ms()) out << " in " << human_duration(r.duration_ms());
-  out << "\n  started " << clock_time(r.started_at_ms(), now_ms) << ", reason: " << r.reason() << "\n";
+  out << "\n  started " << clock_time(r.started_at_ms(), now_ms) << ", reason: " << reason_text(r.reason(), r.findings()) << "\n";
   for (const auto& s : r.steps()) out << "  " << step_text(s) << "\n";
   if (!r.details().empty()) out << "  " << r.details() << "\n";
   return out.str();
@@ -250,9 +259,10 @@ std::string history_text(const pb::HistoryReply& history, int64_t now_ms) {
       << "REASON\n";
   for (const auto& r : history.repairs()) {
     out << pad(std::to_string(r.id()), 6) << pad(clock_time(r.started_at_ms(), now_ms), 13)
-        << pad(trigger_name(r.trigger()), 9) << pad(r.status(), 12)
+        << pad(trigger_name(r.trigger()), 9) << pad(repair_status_name(r.status()), 12)
         << pad(r.fixed_by_tier() ? std::to_string(r.fixed_by_tier()) : "-", 6)
-        << pad(r.finished_at_ms() ? human_duration(r.duration_ms()) : "-", 9) << r.reason() << "\n";
+        << pad(r.finished_at_ms() ? human_duration(r.duration_ms()) : "-", 9) << reason_text(r.reason(), r.findings())
+        << "\n";
   }
   return out.str();
 }

@@ -3,19 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/config.h"
 #include "common/duration.h"
-#include "common/pb_json.h"
+#include "common/findings.h"
 #include "common/strings.h"
 
 namespace gwr::prober {
 
 namespace {
-
-std::string ms_text(int64_t us) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f ms", static_cast<double>(us) / 1000.0);
-  return buf;
-}
 
 // A port or health observation becomes the check's latest result.
 template <class CheckT, class Observation>
@@ -25,6 +20,8 @@ void record(CheckT& c, const Observation& obs, int64_t wall_ms) {
   c.ok = obs.ok;
   c.latency_us = obs.latency_us;
   c.detail = obs.ok ? "" : obs.detail;
+  c.cause = obs.ok ? pb::CAUSE_UNSPECIFIED : obs.cause;
+  if (!obs.ok && c.consecutive_failures == 0) c.failing_since_ms = wall_ms;
   c.consecutive_failures = obs.ok ? 0 : c.consecutive_failures + 1;
 }
 
@@ -50,6 +47,8 @@ ProbeSettings ProbeSettings::from_config(const pb::Config& c) {
   s.republish_interval = Millis(p.republish_interval());
   return s;
 }
+
+ProbeSettings ProbeSettings::defaults() { return from_config(default_config({})); }
 
 ProberCore::ProberCore(const ProbeSettings& settings, uint64_t run_id, SteadyTime now)
     : settings_(settings), run_id_(run_id) {
@@ -109,6 +108,8 @@ void ProberCore::new_instance(SteadyTime now) {
     c.probed = false;
     c.ok = false;
     c.detail.clear();
+    c.cause = pb::CAUSE_UNSPECIFIED;
+    c.http_status = 0;
     if (!c.in_flight) c.due = now;
   }
   healthy_since_start_ = false;
@@ -134,6 +135,7 @@ void ProberCore::on_process(const ProcessObservation& obs, SteadyTime now, int64
   Check& c = check(pb::CHECK_PROCESS);
   c.probed = true;
   c.at_ms = wall_ms;
+  looked_for_ = obs.looked_for;
   if (obs.found) {
     if (obs.pid != pid_) {
       pid_ = obs.pid;
@@ -141,20 +143,31 @@ void ProberCore::on_process(const ProcessObservation& obs, SteadyTime now, int64
       instance_seen_ms_ = wall_ms;
       new_instance(now);
     }
+    exited_pid_ = 0;
+    seen_instead_.clear();
     c.ok = true;
     c.consecutive_failures = 0;
-    c.detail = obs.detail.empty() ? "pid " + std::to_string(obs.pid) : obs.detail;
+    c.detail = "pid " + std::to_string(obs.pid);
   } else {
     if (pid_ != 0) {
       new_instance(now);
       instance_seen_ms_ = wall_ms;
     }
+    if (obs.exited) {
+      exited_pid_ = obs.pid;
+      oom_killed_ = obs.oom_killed;
+    } else {
+      // A scan after an exit keeps what the exit said (the same incident).
+      seen_instead_ = obs.seen_instead;
+      if (obs.oom_killed) oom_killed_ = true;
+    }
     pid_ = 0;
     process_start_ms_ = 0;
-    oom_killed_ = obs.oom_killed;
     c.ok = false;
+    c.cause = pb::CAUSE_UNSPECIFIED;
+    if (c.consecutive_failures == 0) c.failing_since_ms = wall_ms;
     ++c.consecutive_failures;
-    c.detail = obs.detail.empty() ? "gateway process not found" : obs.detail;
+    c.detail = exited_pid_ ? "gateway process " + std::to_string(exited_pid_) + " exited" : "gateway process not found";
   }
   schedule_after(c, now);
 }
@@ -190,6 +203,7 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
   Check& c = check(pb::CHECK_HEALTH);
   if (stale(c, wall_ms, now)) return;
   record(c, obs, wall_ms);
+  c.http_status = obs.ok ? 0 : obs.http_status;
   if (obs.http_status > 0) {
     // An HTTP answer came through the port, so it accepts connections,
     // whatever an older port check said (a gateway that just bound it).
@@ -199,6 +213,7 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
       port.ok = true;
       port.consecutive_failures = 0;
       port.detail.clear();
+      port.cause = pb::CAUSE_UNSPECIFIED;
       port.at_ms = wall_ms;
     }
   }
@@ -226,6 +241,7 @@ void ProberCore::on_memory(const MemoryObservation& obs, SteadyTime now, int64_t
   memory_ = obs;
   memory_known_ = true;
   c.ok = obs.rss_bytes <= settings_.max_rss_bytes;
+  if (!c.ok && c.consecutive_failures == 0) c.failing_since_ms = wall_ms;
   c.consecutive_failures = c.ok ? 0 : c.consecutive_failures + 1;
   c.detail = c.ok ? "" : "RSS " + megabytes_text(obs.rss_bytes, 0) + " over " + megabytes_text(settings_.max_rss_bytes, 0);
   schedule_after(c, now);
@@ -239,6 +255,108 @@ bool ProberCore::starting(int64_t wall_ms) const {
   }
   if (startup_ == StartupStatus::kStarted || healthy_since_start_) return false;
   return uptime < settings_.startup_grace.count();
+}
+
+pb::Finding ProberCore::check_finding(const Check& c, pb::Finding::Kind kind, uint32_t threshold) const {
+  pb::Finding f;
+  f.set_kind(kind);
+  f.set_check(c.kind);
+  f.set_cause(c.cause);
+  f.set_http_status(c.http_status);
+  f.set_count(c.consecutive_failures);
+  f.set_threshold(threshold);
+  f.set_since_ms(c.failing_since_ms);
+  f.set_detail(c.detail);
+  return f;
+}
+
+std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
+  std::vector<pb::Finding> out;
+  auto add = [&](pb::Finding::Kind kind, double value = 0, double limit = 0, int64_t since = 0) -> pb::Finding& {
+    pb::Finding f;
+    f.set_kind(kind);
+    f.set_value(value);
+    f.set_limit(limit);
+    f.set_since_ms(since);
+    add_finding(out, std::move(f));
+    return out.back();
+  };
+  const Check& proc = check(pb::CHECK_PROCESS);
+  const Check& port = check(pb::CHECK_PORT);
+  const Check& hc = check(pb::CHECK_HEALTH);
+  if (!proc.ok) {
+    if (exited_pid_ != 0) {
+      add(pb::Finding::EXITED, exited_pid_, 0, instance_seen_ms_).set_check(pb::CHECK_PROCESS);
+    } else {
+      auto& f = add(pb::Finding::NOT_RUNNING, 0, 0, instance_seen_ms_);
+      f.set_check(pb::CHECK_PROCESS);
+      f.set_subject(looked_for_);
+    }
+    if (oom_killed_) add(pb::Finding::OOM_KILLED, 0, 0, instance_seen_ms_).set_check(pb::CHECK_PROCESS);
+    for (const auto& f : seen_instead_) add_finding(out, f);
+    return out;
+  }
+  const int64_t up_s = (wall_ms - process_start_ms_) / 1000;
+  const bool port_failing = port.probed && !port.ok;
+  const bool health_failing = hc.probed && !hc.ok;
+  const bool port_confirmed = port_failing && port.consecutive_failures >= settings_.port_failures;
+  const bool health_confirmed = health_failing && hc.consecutive_failures >= settings_.health_failures;
+  if ((port_failing || health_failing) && starting(wall_ms)) {
+    const bool reported = startup_ == StartupStatus::kStarting;
+    add(reported ? pb::Finding::STARTING_REPORTED : pb::Finding::STARTING, static_cast<double>(up_s),
+        static_cast<double>(settings_.startup_grace.count()), process_start_ms_);
+  } else if (port_confirmed || health_confirmed) {
+    if (port_confirmed) add_finding(out, check_finding(port, pb::Finding::CHECK_FAILING, settings_.port_failures));
+    // With the port dead, the health check can only fail the same way: the
+    // port is the incident (a restart, PRD §4.1), not a second one.
+    if (health_confirmed && !port_confirmed) {
+      add_finding(out, check_finding(hc, pb::Finding::CHECK_FAILING, settings_.health_failures));
+    }
+    if (startup_ == StartupStatus::kDraining) add(pb::Finding::DRAINING);
+    if (startup_ == StartupStatus::kStarting) add(pb::Finding::STUCK_STARTING, static_cast<double>(up_s));
+  } else if (port_failing || health_failing) {
+    // Not confirmed yet: one slow or failed answer is not an incident. What
+    // made the gateway DOWN or STARTING still stands until this is settled.
+    const auto previous = health_.state();
+    if (previous == pb::DOWN || previous == pb::STARTING) {
+      for (const auto& f : health_.findings()) {
+        if (f.kind() != pb::Finding::CONFIRMING) add_finding(out, f);
+      }
+    }
+    const Check& c = health_failing ? hc : port;
+    add_finding(out, check_finding(c, pb::Finding::CONFIRMING,
+                                   health_failing ? settings_.health_failures : settings_.port_failures));
+  } else if (!hc.probed) {
+    // A process we have not checked yet: just (re)started, or unknown.
+    const bool young = wall_ms - process_start_ms_ < settings_.startup_grace.count();
+    if (young && health_.state() != pb::GATEWAY_STATE_UNKNOWN) {
+      add(pb::Finding::STARTING, static_cast<double>(up_s), static_cast<double>(settings_.startup_grace.count()),
+          process_start_ms_);
+    }
+    add(pb::Finding::UNCHECKED, pid_, 0, instance_seen_ms_);
+  } else {
+    if (memory_known_ && memory_.rss_bytes > settings_.max_rss_bytes) {
+      auto& f = add(pb::Finding::HIGH_MEMORY, static_cast<double>(memory_.rss_bytes),
+                    static_cast<double>(settings_.max_rss_bytes), check(pb::CHECK_MEMORY).failing_since_ms);
+      f.set_check(pb::CHECK_MEMORY);
+      const bool hard = settings_.hard_rss_bytes > 0 && memory_.rss_bytes > settings_.hard_rss_bytes;
+      const bool machine_short = memory_.available_percent < static_cast<double>(settings_.min_available_percent);
+      if (hard || machine_short) {
+        auto& m = add(pb::Finding::MEMORY_CRITICAL, hard ? static_cast<double>(memory_.rss_bytes) : memory_.available_percent,
+                      hard ? static_cast<double>(settings_.hard_rss_bytes) : settings_.min_available_percent);
+        m.set_check(pb::CHECK_MEMORY);
+        m.set_cause(hard ? pb::CAUSE_HARD_LIMIT : pb::CAUSE_MACHINE_SHORT);
+      }
+    }
+    if (recent_ok_latency_us_.size() == 2 &&
+        std::all_of(recent_ok_latency_us_.begin(), recent_ok_latency_us_.end(),
+                    [&](int64_t us) { return us > settings_.slow_threshold.count() * 1000; })) {
+      const int64_t slower = std::min(recent_ok_latency_us_.front(), recent_ok_latency_us_.back());
+      add(pb::Finding::SLOW, static_cast<double>(slower) / 1000.0, static_cast<double>(settings_.slow_threshold.count()))
+          .set_check(pb::CHECK_HEALTH);
+    }
+  }
+  return out;
 }
 
 const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_ms) {
@@ -265,96 +383,22 @@ const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_m
     r->set_detail(c.detail);
     r->set_at_ms(c.at_ms);
     r->set_consecutive_failures(c.consecutive_failures);
+    r->set_cause(c.cause);
+    r->set_http_status(c.http_status);
     observed = std::max(observed, c.at_ms);
   }
   h.set_observed_at_ms(observed);
 
-  const Check& proc = check(pb::CHECK_PROCESS);
-  const Check& port = check(pb::CHECK_PORT);
-  const Check& hc = check(pb::CHECK_HEALTH);
-  pb::GatewayState state = pb::GATEWAY_STATE_UNKNOWN;
-  uint32_t tier = 0;
-  if (!proc.probed) {
-    state = pb::GATEWAY_STATE_UNKNOWN;
-  } else if (!proc.ok) {
-    state = pb::DOWN;
-    h.add_reasons(proc.detail);
-    tier = 1;
-    if (oom_killed_) {
-      h.add_reasons("the kernel's OOM killer ended it: memory is running out");
-      tier = 2;
-    }
-  } else {
-    const bool port_failing = port.probed && !port.ok;
-    const bool health_failing = hc.probed && !hc.ok;
-    const bool port_confirmed = port_failing && port.consecutive_failures >= settings_.port_failures;
-    const bool health_confirmed = health_failing && hc.consecutive_failures >= settings_.health_failures;
-    if ((port_failing || health_failing) && starting(wall_ms)) {
-      state = pb::STARTING;
-      const int64_t up_s = (wall_ms - process_start_ms_) / 1000;
-      h.add_reasons(startup_ == StartupStatus::kStarting
-                        ? "starting: the gateway reports it is still starting (up " + std::to_string(up_s) + "s)"
-                        : "starting: up " + std::to_string(up_s) + "s, within the startup grace of " +
-                              format_duration(settings_.startup_grace));
-    } else if (port_confirmed || health_confirmed) {
-      state = pb::DOWN;
-      if (port_confirmed) {
-        h.add_reasons("port not accepting connections: " + port.detail + " (" +
-                      std::to_string(port.consecutive_failures) + " checks in a row)");
-        tier = 1;
-      }
-      if (health_confirmed) {
-        h.add_reasons("health check failing: " + hc.detail + " (" + std::to_string(hc.consecutive_failures) +
-                      " checks in a row)");
-        if (tier == 0) tier = 2;
-      }
-      if (startup_ == StartupStatus::kDraining) h.add_reasons("the gateway reports it is draining (shutting down)");
-      if (startup_ == StartupStatus::kStarting) h.add_reasons("stuck starting for longer than it should take");
-    } else if (port_failing || health_failing) {
-      // Not confirmed yet: one slow or failed answer is not an incident.
-      state = previous;
-      if (previous == pb::DOWN || previous == pb::STARTING) {
-        for (const auto& r : health_.reasons()) h.add_reasons(r);
-        tier = health_.recommended_tier();
-      }
-      const Check& f = health_failing ? hc : port;
-      const uint32_t threshold = health_failing ? settings_.health_failures : settings_.port_failures;
-      h.add_reasons(std::string("confirming: ") + check_kind_name(f.kind) + " check failed " +
-                    std::to_string(f.consecutive_failures) + " of " + std::to_string(threshold) + ": " + f.detail);
-    } else if (!hc.probed) {
-      // A process we have not checked yet: just (re)started, or unknown.
-      const bool young = wall_ms - process_start_ms_ < settings_.startup_grace.count();
-      state = previous == pb::GATEWAY_STATE_UNKNOWN ? pb::GATEWAY_STATE_UNKNOWN
-              : young                               ? pb::STARTING
-                                                    : previous;
-      h.add_reasons("new gateway process " + std::to_string(pid_) + ", not checked yet");
-    } else {
-      state = pb::HEALTHY;
-      if (memory_known_ && memory_.rss_bytes > settings_.max_rss_bytes) {
-        state = pb::DEGRADED;
-        h.add_reasons("high memory: RSS " + megabytes_text(memory_.rss_bytes, 0) + " over the " +
-                      megabytes_text(settings_.max_rss_bytes, 0) + " threshold");
-        const bool hard = settings_.hard_rss_bytes > 0 && memory_.rss_bytes > settings_.hard_rss_bytes;
-        const bool machine_short = memory_.available_percent < static_cast<double>(settings_.min_available_percent);
-        if (hard || machine_short) {
-          tier = 2;
-          h.add_reasons(hard ? "memory critical: over the hard limit of " + megabytes_text(settings_.hard_rss_bytes, 0)
-                             : "memory critical: the machine has only " +
-                                   std::to_string(static_cast<int>(memory_.available_percent)) + "% available");
-        }
-      }
-      if (recent_ok_latency_us_.size() == 2 &&
-          std::all_of(recent_ok_latency_us_.begin(), recent_ok_latency_us_.end(),
-                      [&](int64_t us) { return us > settings_.slow_threshold.count() * 1000; })) {
-        state = pb::DEGRADED;
-        h.add_reasons("slow health answers: " + ms_text(recent_ok_latency_us_.front()) + ", " +
-                      ms_text(recent_ok_latency_us_.back()) + " (threshold " + format_duration(settings_.slow_threshold) +
-                      ")");
-      }
-    }
+  // The findings, then what they mean (common/findings.h's table).
+  Verdict verdict;
+  if (check(pb::CHECK_PROCESS).probed) {
+    auto found = findings(wall_ms);
+    verdict = judge_findings(found, previous);
+    for (auto& f : found) *h.add_findings() = std::move(f);
   }
+  const pb::GatewayState state = verdict.state;
   h.set_state(state);
-  h.set_recommended_tier(state == pb::DOWN || state == pb::DEGRADED ? tier : 0);
+  h.set_recommended_tier(verdict.tier);
   if (state != previous || health_.state_since_ms() == 0) {
     h.set_state_since_ms(wall_ms);
   } else {
@@ -411,7 +455,7 @@ std::string ProberCore::activity() const {
 std::string health_key(const pb::GatewayHealth& h) {
   std::string key = std::to_string(h.state()) + "|" + std::to_string(h.pid()) + "|" +
                     std::to_string(h.recommended_tier()) + "|" + (h.busy() ? "b" : "-") + "|";
-  for (const auto& r : h.reasons()) key += r + ";";
+  for (const auto& f : h.findings()) key += finding_key(f) + ";";
   key += "|";
   for (const auto& c : h.checks()) key += (c.probed() ? (c.ok() ? "1" : "0") : "_");
   return key;

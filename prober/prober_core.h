@@ -1,7 +1,7 @@
 // ProberCore: the prober's pure core. It is told what each check observed
 // and when, keeps per-check state (consecutive failures, schedule), and
-// decides the gateway's state (HEALTHY, STARTING, DEGRADED, DOWN), its
-// reasons and the recommended repair tier. It decides which check is due
+// turns them into typed findings; what the findings mean (the state and
+// the recommended tier) is common/findings.h's table. It decides which check is due
 // next, including the quick re-probe after a failure. No I/O, no clock of
 // its own: every call takes `now`.
 #pragma once
@@ -24,35 +24,40 @@ namespace gwr::prober {
 
 using Millis = std::chrono::milliseconds;
 
+// The probes.* keys (their defaults are in their declarations, gwr.proto:
+// defaults() reads them), and two constants that are not keys.
 struct ProbeSettings {
-  Millis process_interval{10'000};
-  Millis port_interval{30'000};
-  Millis port_timeout{1'000};
-  uint32_t port_failures = 2;
-  Millis health_interval{15'000};
-  Millis health_timeout{2'000};
-  uint32_t health_failures = 3;
-  Millis slow_threshold{1'000};
-  Millis memory_interval{60'000};
-  uint64_t max_rss_bytes = 2048ULL << 20;
+  Millis process_interval{};
+  Millis port_interval{};
+  Millis port_timeout{};
+  uint32_t port_failures = 0;
+  Millis health_interval{};
+  Millis health_timeout{};
+  uint32_t health_failures = 0;
+  Millis slow_threshold{};
+  Millis memory_interval{};
+  uint64_t max_rss_bytes = 0;
   uint64_t hard_rss_bytes = 0;
-  uint32_t min_available_percent = 5;
-  Millis startup_grace{120'000};
-  Millis recheck_interval{500};
-  Millis republish_interval{5'000};
+  uint32_t min_available_percent = 0;
+  Millis startup_grace{};
+  Millis recheck_interval{};
+  Millis republish_interval{};
   // A gateway reporting "starting" longer than startup_grace times this is stuck.
   uint32_t stuck_starting_factor = 5;
   // CPU use at or above this marks the gateway busy (serving users).
   double busy_cpu_percent = 10.0;
 
   static ProbeSettings from_config(const pb::Config& config);
+  // The built-in config's.
+  static ProbeSettings defaults();
 };
 
 struct ProcessObservation {
   bool found = false;
-  pid_t pid = 0;
+  pid_t pid = 0;           // found: the gateway; exited: the one that exited
   int64_t start_wall_ms = 0;
-  std::string detail;      // when not found: why ("no process named X", "port held by pid N (comm)")
+  std::string looked_for;  // the process name searched for
+  std::vector<pb::Finding> seen_instead;  // when not found: other gateways, a port holder, ...
   bool exited = false;     // seen exiting through the pid watch
   bool oom_killed = false; // the kernel's OOM killer took it
 };
@@ -103,8 +108,11 @@ class ProberCore {
     bool ok = false;
     uint32_t consecutive_failures = 0;
     int64_t latency_us = 0;
+    pb::Cause cause = pb::CAUSE_UNSPECIFIED;
+    int http_status = 0;
     std::string detail;
     int64_t at_ms = 0;
+    int64_t failing_since_ms = 0;  // wall clock of the first failure in a row
     SteadyTime due{};
     bool in_flight = false;
   };
@@ -117,6 +125,10 @@ class ProberCore {
   void new_instance(SteadyTime now);
   bool starting(int64_t wall_ms) const;
   bool stale(Check& c, int64_t started_ms, SteadyTime now);
+  // What the checks say, as findings (the state and tier follow from
+  // common/findings.h's table).
+  std::vector<pb::Finding> findings(int64_t wall_ms) const;
+  pb::Finding check_finding(const Check& c, pb::Finding::Kind kind, uint32_t threshold) const;
 
   ProbeSettings settings_;
   uint64_t run_id_;
@@ -125,6 +137,9 @@ class ProberCore {
   int64_t process_start_ms_ = 0;
   int64_t instance_seen_ms_ = 0;  // when the current pid (or its absence) was first observed
   bool oom_killed_ = false;
+  pid_t exited_pid_ = 0;                      // the gateway seen exiting (until another is found)
+  std::vector<pb::Finding> seen_instead_;     // what the last process check saw instead of the gateway
+  std::string looked_for_;
   bool healthy_since_start_ = false;
   StartupStatus startup_ = StartupStatus::kUnknown;
   std::deque<int64_t> recent_ok_latency_us_;
@@ -138,7 +153,8 @@ class ProberCore {
   std::deque<pb::GatewayHealth> history_;
 };
 
-// A key that changes when anything a consumer acts on changes.
+// A key that changes when anything a consumer acts on changes (the state,
+// the pid, the tier, and which findings are there, not their figures).
 std::string health_key(const pb::GatewayHealth& h);
 
 }  // namespace gwr::prober

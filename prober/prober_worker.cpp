@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "common/config_schema.h"
 #include "common/pb_json.h"
 #include "common/proc.h"
 #include "common/gateway_finder.h"
@@ -17,17 +18,6 @@ using Steady = std::chrono::steady_clock;
 namespace {
 
 int64_t wall_now() { return SystemClock::instance().wall_ms(); }
-
-// Keys whose change means a different gateway: start over.
-bool identity_changed(const std::vector<std::string>& changed) {
-  for (const auto& k : changed) {
-    if (k == "gateway.host" || k == "gateway.port" || k == "gateway.process_match" || k == "gateway.health_path" ||
-        k == "gateway.startup_path" || k == "gateway.state_dir") {
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -52,7 +42,7 @@ void ProberWorker::reset_core(WorkerContext& ctx, SteadyTime now) {
 }
 
 void ProberWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
-  if (identity_changed(changed)) {
+  if (restarts_worker(changed, kProber)) {
     log::info("prober_target_changed", {{"changed", changed}});
     reset_core(ctx, Steady::now());
   } else {
@@ -104,7 +94,8 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   obs.found = found.found;
   obs.pid = found.pid;
   obs.start_wall_ms = found.start_wall_ms;
-  obs.detail = found.detail;
+  obs.looked_for = g.process_match();
+  obs.seen_instead = found.seen_instead;
   const pid_t before = core_->pid();
   core_->on_process(obs, now, began);
   if (found.found) {
@@ -126,9 +117,10 @@ void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
   ProcessObservation obs;
   obs.found = false;
   obs.exited = true;
+  obs.pid = pid;
+  obs.looked_for = ctx.config().gateway().process_match();
   obs.oom_killed = oom_now > oom_kills_seen_;
   oom_kills_seen_ = oom_now;
-  obs.detail = "gateway process " + std::to_string(pid) + " exited";
   log::warn("gateway_exited", {{"gateway_pid", pid}, {"oom_killed", obs.oom_killed}});
   core_->on_process(obs, Steady::now(), wall_now());
   publish_if_needed(ctx);
@@ -237,19 +229,20 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
 void ProberWorker::publish_if_needed(WorkerContext& ctx) {
   auto health = core_->publishable(Steady::now(), wall_now());
   if (!health) return;
-  std::string reasons;
-  for (const auto& r : health->reasons()) reasons += r + "; ";
-  if (health->state() != last_logged_state_ || (health->state() == pb::DOWN && reasons != last_logged_reasons_)) {
+  std::string keys;
+  for (const auto& f : health->findings()) keys += finding_key(f) + ";";
+  if (health->state() != last_logged_state_ || (health->state() == pb::DOWN && keys != last_logged_reasons_)) {
     const bool bad = health->state() == pb::DOWN || health->state() == pb::DEGRADED;
     log::write(bad ? log::Level::kWarn : log::Level::kInfo, "gateway_state",
                {{"from", gateway_state_name(last_logged_state_)},
                 {"to", gateway_state_name(health->state())},
                 {"gateway_pid", health->pid()},
-                {"reasons", health->reasons()},
+                {"reasons", describe_all(health->findings())},
+                {"findings", to_json(*health)["findings"]},
                 {"recommended_tier", health->recommended_tier()},
                 {"seq", health->seq()}});
     last_logged_state_ = health->state();
-    last_logged_reasons_ = reasons;
+    last_logged_reasons_ = keys;
   }
   ctx.set_activity("watching " + ctx.config().gateway().host() + ":" + std::to_string(ctx.config().gateway().port()) +
                    ": " + core_->activity());

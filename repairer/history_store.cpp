@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/findings.h"
 #include "common/log.h"
 #include "common/message_text.h"
+#include "repairer/signature_migration.h"
 
 namespace gwr::repairer {
 
@@ -26,7 +28,8 @@ CREATE TABLE IF NOT EXISTS repairs (
   tiers_tried TEXT NOT NULL DEFAULT '[]',
   duration_ms INTEGER NOT NULL DEFAULT 0,
   details TEXT NOT NULL DEFAULT '',
-  current_tier INTEGER NOT NULL DEFAULT 0
+  current_tier INTEGER NOT NULL DEFAULT 0,
+  findings BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX IF NOT EXISTS repairs_started ON repairs(started_at_ms);
 CREATE TABLE IF NOT EXISTS steps (
@@ -57,6 +60,16 @@ CREATE TABLE IF NOT EXISTS learned (
   plan_failures INTEGER NOT NULL DEFAULT 0
 );
 )SQL";
+
+// gwr.db's layout, in PRAGMA user_version. 0/1: gwr 1.0 (signatures of
+// text); 2: repairs.findings, signatures of typed findings.
+constexpr int64_t kSchemaVersion = 2;
+
+std::string findings_blob(const google::protobuf::RepeatedPtrField<pb::Finding>& findings) {
+  pb::FindingList list;
+  *list.mutable_findings() = findings;
+  return list.SerializeAsString();
+}
 
 std::string tiers_json(const google::protobuf::RepeatedField<uint32_t>& tiers) {
   nlohmann::json j = nlohmann::json::array();
@@ -93,7 +106,86 @@ std::optional<PolicyState> HistoryStore::peek_policy(const std::string& path) {
   return PolicyState::from_json(st->text(0));
 }
 
-Status HistoryStore::migrate() { return db_->exec(kSchema); }
+Status HistoryStore::migrate() {
+  auto version = db_->prepare("PRAGMA user_version");
+  if (!version) return version.error();
+  if (!version->step()) {
+    if (auto st = version->status(); !st) return st;
+    return make_error("PRAGMA user_version returned nothing");
+  }
+  const int64_t was = version->int64(0);
+  version->reset();
+  auto tables = db_->prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'repairs'");
+  if (!tables) return tables.error();
+  if (!tables->step()) return tables->status();
+  const bool existed = tables->int64(0) > 0;
+  tables->reset();
+  if (was >= kSchemaVersion) return db_->exec(kSchema);
+  Transaction tx(*db_);
+  if (!tx.ok()) return tx.begin_status();
+  if (existed) {
+    // gwr 1.0's database: add what is new, and re-key what was learned.
+    if (auto st = db_->exec("ALTER TABLE repairs ADD COLUMN findings BLOB NOT NULL DEFAULT x''"); !st) return st;
+    if (auto st = migrate_signatures(); !st) return st;
+  }
+  if (auto st = db_->exec(kSchema); !st) return st;
+  if (auto st = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !st) return st;
+  if (auto st = tx.commit(); !st) return st;
+  if (existed) log::info("history_migrated", {{"from_schema", was}, {"to_schema", kSchemaVersion}});
+  return Status::Ok();
+}
+
+Status HistoryStore::migrate_signatures() {
+  // Repairs: each signature re-keyed in place.
+  {
+    auto rows = db_->prepare("SELECT id, signature FROM repairs WHERE signature != ''");
+    if (!rows) return rows.error();
+    std::vector<std::pair<int64_t, std::string>> todo;
+    while (rows->step()) todo.emplace_back(rows->int64(0), migrate_v1_signature(rows->text(1)));
+    if (auto st = rows->status(); !st) return st;
+    auto put = db_->prepare("UPDATE repairs SET signature = ? WHERE id = ?");
+    if (!put) return put.error();
+    for (const auto& [id, sig] : todo) {
+      put->bind(1, sig).bind(2, id);
+      if (auto st = put->run(); !st) return st;
+      put->reset();
+    }
+  }
+  // Learned patterns: two v1 signatures may be one incident in v2 (the same
+  // failure worded differently); their counts add up, the newest plan wins.
+  std::vector<std::string> old;
+  {
+    auto rows = db_->prepare("SELECT signature FROM learned ORDER BY last_seen_ms");
+    if (!rows) return rows.error();
+    while (rows->step()) old.push_back(rows->text(0));
+    if (auto st = rows->status(); !st) return st;
+  }
+  std::map<std::string, Learned> merged;
+  for (const auto& sig : old) {
+    auto l = learned(sig);
+    if (!l) return make_error("learned pattern '" + sig + "' cannot be read");
+    const std::string to = migrate_v1_signature(sig);
+    auto [it, fresh] = merged.try_emplace(to, *l);
+    Learned& m = it->second;
+    m.signature = to;
+    if (fresh) continue;
+    m.description = l->description;  // rows come oldest first
+    m.seen += l->seen;
+    m.last_seen_ms = std::max(m.last_seen_ms, l->last_seen_ms);
+    for (int t = 1; t <= 3; ++t) {
+      m.attempts[t] += l->attempts[t];
+      m.fixes[t] += l->fixes[t];
+    }
+    if (!l->plan.empty()) m.plan = l->plan;
+    m.plan_successes += l->plan_successes;
+    m.plan_failures += l->plan_failures;
+  }
+  if (auto st = db_->exec("DELETE FROM learned"); !st) return st;
+  for (const auto& [sig, l] : merged) {
+    if (auto st = put_learned(l); !st) return st;
+  }
+  return Status::Ok();
+}
 
 Result<std::optional<PolicyState>> HistoryStore::load_policy() {
   auto st = db_->prepare("SELECT value FROM policy WHERE key = 'state'");
@@ -116,15 +208,16 @@ Status HistoryStore::save_policy(const PolicyState& state) {
 
 Result<int64_t> HistoryStore::create_repair(const pb::RepairSummary& r) {
   auto st = db_->prepare(
-      "INSERT INTO repairs(trigger, actor, reason, signature, started_at_ms, status, current_tier, tiers_tried) "
-      "VALUES(?, ?, ?, ?, ?, 'running', ?, '[]')");
+      "INSERT INTO repairs(trigger, actor, reason, signature, started_at_ms, status, current_tier, tiers_tried, "
+      "findings) VALUES(?, ?, ?, ?, ?, 'running', ?, '[]', ?)");
   if (!st) return st.error();
   st->bind(1, static_cast<int64_t>(r.trigger()))
       .bind(2, r.actor())
       .bind(3, r.reason())
       .bind(4, r.signature())
       .bind(5, r.started_at_ms())
-      .bind(6, static_cast<int64_t>(r.current_tier()));
+      .bind(6, static_cast<int64_t>(r.current_tier()))
+      .bind_blob(7, findings_blob(r.findings()));
   if (auto s = st->run(); !s) return s.error();
   return db_->last_insert_id();
 }
@@ -152,7 +245,7 @@ Status HistoryStore::finish_repair(int64_t repair_id, const pb::RepairSummary& o
       "duration_ms = ?, details = ? WHERE id = ?");
   if (!st) return st.error();
   st->bind(1, o.finished_at_ms())
-      .bind(2, o.status())
+      .bind(2, repair_status_name(o.status()))
       .bind(3, o.success() ? 1 : 0)
       .bind(4, static_cast<int64_t>(o.fixed_by_tier()))
       .bind(5, tiers_json(o.tiers_tried()))
@@ -171,7 +264,7 @@ pb::RepairSummary HistoryStore::row_to_summary(Statement& st) {
   r.set_signature(st.text(4));
   r.set_started_at_ms(st.int64(5));
   r.set_finished_at_ms(st.int64(6));
-  r.set_status(st.text(7));
+  r.set_status(repair_status_from_name(st.text(7)));
   r.set_success(st.int64(8) != 0);
   r.set_fixed_by_tier(static_cast<uint32_t>(st.int64(9)));
   const auto tiers = nlohmann::json::parse(st.text(10), nullptr, false);
@@ -183,13 +276,15 @@ pb::RepairSummary HistoryStore::row_to_summary(Statement& st) {
   r.set_duration_ms(st.int64(11));
   r.set_details(st.text(12));
   r.set_current_tier(static_cast<uint32_t>(st.int64(13)));
+  pb::FindingList findings;
+  if (findings.ParseFromString(st.blob(14))) *r.mutable_findings() = findings.findings();
   return r;
 }
 
 namespace {
 constexpr const char* kRepairColumns =
     "id, trigger, actor, reason, signature, started_at_ms, finished_at_ms, status, success, fixed_by_tier, "
-    "tiers_tried, duration_ms, details, current_tier";
+    "tiers_tried, duration_ms, details, current_tier, findings";
 }
 
 std::optional<pb::RepairSummary> HistoryStore::get_repair(int64_t repair_id, bool with_steps) {
@@ -267,7 +362,7 @@ Status HistoryStore::add_event(const pb::RepairEvent& event) {
   return db_->exec("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 10000");
 }
 
-Result<int64_t> HistoryStore::prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs) {
+Result<int64_t> HistoryStore::prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs, uint32_t max_learned) {
   Transaction tx(*db_);
   if (!tx.ok()) return tx.begin_status().error();
   // The repairs to drop: too old, or beyond the newest max_repairs.
@@ -294,11 +389,11 @@ Result<int64_t> HistoryStore::prune(int64_t now_ms, int64_t max_age_ms, uint32_t
   if (!old_events) return old_events.error();
   old_events->bind(1, now_ms - max_age_ms);
   if (auto r = old_events->run(); !r) return r.error();
-  if (auto r = db_->exec("DELETE FROM learned WHERE signature NOT IN "
-                         "(SELECT signature FROM learned ORDER BY last_seen_ms DESC LIMIT 500)");
-      !r) {
-    return r.error();
-  }
+  auto learned = db_->prepare(
+      "DELETE FROM learned WHERE signature NOT IN (SELECT signature FROM learned ORDER BY last_seen_ms DESC LIMIT ?)");
+  if (!learned) return learned.error();
+  learned->bind(1, static_cast<int64_t>(max_learned));
+  if (auto r = learned->run(); !r) return r.error();
   if (auto st = tx.commit(); !st) return st.error();
   return static_cast<int64_t>(ids.size());
 }
@@ -341,7 +436,7 @@ pb::StatsReply HistoryStore::stats(int64_t now_ms) {
         out->set_succeeded(out->succeeded() + 1);
       } else {
         out->set_failed(out->failed() + 1);
-        if (r.status() == "failed") out->set_escalations(out->escalations() + 1);
+        if (r.status() == pb::REPAIR_FAILED) out->set_escalations(out->escalations() + 1);
       }
       if (r.trigger() == pb::TRIGGER_MANUAL) out->set_manual(out->manual() + 1);
       total_ms += r.duration_ms();
@@ -429,6 +524,10 @@ Status HistoryStore::record_outcome(const Outcome& o, int64_t now_ms) {
       l.plan_successes = 0;
     }
   }
+  return put_learned(l);
+}
+
+Status HistoryStore::put_learned(const Learned& l) {
   nlohmann::json tiers = nlohmann::json::object();
   for (int t = 1; t <= 3; ++t) tiers[std::to_string(t)] = {{"attempts", l.attempts[t]}, {"fixes", l.fixes[t]}};
   auto st = db_->prepare(

@@ -81,16 +81,20 @@ class HistoryStore {
 
   // Retention: repairs finished before now - max_age_ms, and all but the
   // newest max_repairs, are deleted with their steps and events; learned
-  // patterns are capped (least recently seen go first). A running repair is
-  // never deleted. Returns how many repairs went.
-  Result<int64_t> prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs);
+  // patterns are capped at max_learned (least recently seen go first). A
+  // running repair is never deleted. Returns how many repairs went.
+  Result<int64_t> prune(int64_t now_ms, int64_t max_age_ms, uint32_t max_repairs, uint32_t max_learned);
 
   // For transactions spanning several calls.
   Database& db() { return *db_; }
 
  private:
   explicit HistoryStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  // Brings a database of any older gwr up to this one's schema, in one
+  // transaction (learned patterns re-keyed, not lost).
   Status migrate();
+  Status migrate_signatures();
+  Status put_learned(const Learned& l);
   pb::RepairSummary row_to_summary(Statement& st);
 
   std::unique_ptr<Database> db_;

@@ -4,7 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config.h"
+#include "common/findings.h"
+
 namespace gwr::repairer {
+
+PolicySettings PolicySettings::defaults() { return from_config(default_config({})); }
 
 PolicySettings PolicySettings::from_config(const pb::Config& c) {
   PolicySettings s;
@@ -86,20 +91,6 @@ int64_t evidence_ms(const pb::GatewayHealth& h) {
   return newest != 0 ? newest : h.observed_at_ms();
 }
 
-namespace {
-
-std::string joined_reasons(const pb::GatewayHealth& h) {
-  std::string out;
-  for (const auto& r : h.reasons()) {
-    if (r.rfind("confirming:", 0) == 0) continue;
-    if (!out.empty()) out += "; ";
-    out += r;
-  }
-  return out;
-}
-
-}  // namespace
-
 Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms) {
   Decision d;
   const bool down = health.state() == pb::DOWN && health.recommended_tier() > 0;
@@ -113,7 +104,7 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
   // Evidence from before the last repair ended describes the gateway that
   // repair replaced; wait for the prober to look again.
   if (evidence_ms(health) <= state.last_finished_ms) return d;
-  d.reason = joined_reasons(health);
+  d.findings = incident_findings({health.findings().begin(), health.findings().end()});
   d.tier = std::clamp<uint32_t>(health.recommended_tier(), 1, settings.tier3_enabled ? 3 : 2);
   if (state.active_repair_id != 0) {
     d.verdict = Verdict::kBusy;

@@ -17,20 +17,24 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gwr.pb.h"
 
 namespace gwr::repairer {
 
+// The repair.* keys the policy uses (defaults in their declarations,
+// gwr.proto: defaults() reads them).
 struct PolicySettings {
-  uint32_t max_per_hour = 3;
-  int64_t cooldown_ms = 30 * 60'000;
-  int64_t quiet_max_wait_ms = 10 * 60'000;
-  // Health older than this is not acted on (the prober may be gone).
+  uint32_t max_per_hour = 0;
+  int64_t cooldown_ms = 0;
+  int64_t quiet_max_wait_ms = 0;
+  // Health older than this is not acted on (the prober may be gone). Not a key.
   int64_t max_health_age_ms = 30'000;
-  bool tier3_enabled = true;
+  bool tier3_enabled = false;
 
   static PolicySettings from_config(const pb::Config& config);
+  static PolicySettings defaults();
 };
 
 // Everything the policy must remember across restarts.
@@ -68,7 +72,7 @@ const char* to_string(Verdict v);
 struct Decision {
   Verdict verdict = Verdict::kNothing;
   uint32_t tier = 0;
-  std::string reason;               // the health's reasons, joined
+  std::vector<pb::Finding> findings;  // what makes the incident (transient findings left out)
   int64_t cooldown_until_ms = 0;    // for kRateLimited
   bool first_deferral = false;      // kDeferred: announce once
 };

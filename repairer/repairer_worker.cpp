@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "common/duration.h"
+#include "common/findings.h"
 #include "common/log.h"
 #include "common/proc.h"
 
@@ -24,35 +25,10 @@ std::string kind_text(pb::RepairEvent::Kind k) {
   return s;
 }
 
-// Digits vary between occurrences of the same failure (pids, counts, times).
-std::string fingerprint(const std::string& text) {
-  std::string out;
-  bool in_digits = false;
-  for (char c : text) {
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      if (!in_digits) out += '#';
-      in_digits = true;
-    } else {
-      out += c;
-      in_digits = false;
-    }
-  }
-  return out.substr(0, 120);
-}
-
 }  // namespace
 
 std::string incident_signature(const pb::GatewayHealth& h) {
-  std::string sig = h.state() == pb::DEGRADED ? "degraded" : "down";
-  for (const auto& c : h.checks()) {
-    if (c.probed() && !c.ok()) {
-      static const char* names[] = {"?", "process", "port", "health", "memory"};
-      const int k = std::clamp(static_cast<int>(c.kind()), 0, 4);
-      sig += std::string("|") + names[k] + ":" + fingerprint(c.detail());
-    }
-  }
-  if (h.oom_killed()) sig += "|oom";
-  return sig;
+  return gwr::incident_signature(h.state(), {h.findings().begin(), h.findings().end()});
 }
 
 void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& s) {
@@ -218,6 +194,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
       ev.set_trigger(r.trigger());
       ev.set_actor(r.actor());
       ev.set_reason(r.reason());
+      *ev.mutable_findings() = r.findings();
       ev.set_details("the repairer restarted during tier " + std::to_string(tier) + "; continuing repair #" +
                      std::to_string(r.id()));
       emit(ctx, ev);
@@ -225,7 +202,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
       continue;
     }
     pb::RepairSummary done = r;
-    done.set_status("interrupted");
+    done.set_status(pb::REPAIR_INTERRUPTED);
     done.set_finished_at_ms(now);
     done.set_duration_ms(now - r.started_at_ms());
     done.set_details("the repairer stopped during this repair and it was not resumed");
@@ -292,7 +269,8 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
       withheld_noticed_ = true;
       pb::RepairEvent ev;
       ev.set_kind(pb::RepairEvent::DEFERRED);
-      ev.set_reason(d.reason);
+      ev.set_defer_reason(pb::DEFER_STATE_UNSAVED);
+      for (const auto& f : d.findings) *ev.add_findings() = f;
       ev.set_tier(d.tier);
       ev.set_details("automatic repairs are stopped: gwr cannot " +
                      std::string(store_ && policy_loaded_ ? "save" : "read") + " its repair state (" +
@@ -314,7 +292,7 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
           tier = start;
         }
       }
-      start_repair(ctx, pb::TRIGGER_AUTO, "auto", d.reason, tier);
+      start_repair(ctx, pb::TRIGGER_AUTO, "auto", "", tier);
       break;
     }
     case Verdict::kRateLimited: {
@@ -322,13 +300,13 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
                      "the limit of " + std::to_string(settings_.max_per_hour) + " automatic repairs per hour was reached");
       pb::RepairEvent limited;
       limited.set_kind(pb::RepairEvent::RATE_LIMITED);
-      limited.set_reason(d.reason);
+      for (const auto& f : d.findings) *limited.add_findings() = f;
       limited.set_details(policy_.cooldown_reason);
       emit(ctx, limited);
       pb::RepairEvent cool;
       cool.set_kind(pb::RepairEvent::COOLDOWN_ENTERED);
       cool.set_cooldown_until_ms(policy_.cooldown_until_ms);
-      cool.set_reason(d.reason);
+      for (const auto& f : d.findings) *cool.add_findings() = f;
       cool.set_details(policy_.cooldown_reason + "; no automatic repair until the cooldown ends");
       emit(ctx, cool);
       break;
@@ -337,7 +315,8 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
       if (d.first_deferral) {
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::DEFERRED);
-        ev.set_reason(d.reason);
+        ev.set_defer_reason(pb::DEFER_BUSY);
+        for (const auto& f : d.findings) *ev.add_findings() = f;
         ev.set_tier(d.tier);
         ev.set_details("the gateway is busy serving users; waiting up to " +
                        format_duration_ms(settings_.quiet_max_wait_ms) + " for a quiet moment");
@@ -349,7 +328,8 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
         policy_.paused_incident_logged = true;
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::DEFERRED);
-        ev.set_reason(d.reason);
+        ev.set_defer_reason(pb::DEFER_PAUSED);
+        for (const auto& f : d.findings) *ev.add_findings() = f;
         ev.set_details("automatic repairs are paused (by " + policy_.paused_by + "); not repairing");
         emit(ctx, ev);
       }
@@ -367,12 +347,15 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
   pb::RepairSummary summary;
   summary.set_trigger(trigger);
   summary.set_actor(actor);
-  summary.set_reason(reason.empty() ? "(no reason given)" : reason);
+  summary.set_reason(reason);
   summary.set_started_at_ms(now);
-  summary.set_status("running");
+  summary.set_status(pb::REPAIR_RUNNING);
   summary.set_current_tier(tier);
   if (health_ && (health_->state() == pb::DOWN || health_->state() == pb::DEGRADED)) {
     summary.set_signature(incident_signature(*health_));
+    for (const auto& f : incident_findings({health_->findings().begin(), health_->findings().end()})) {
+      *summary.add_findings() = f;
+    }
   }
   int64_t id = 0;
   const PolicyState before = policy_;
@@ -424,6 +407,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
   ev.set_trigger(trigger);
   ev.set_actor(actor);
   ev.set_reason(summary.reason());
+  *ev.mutable_findings() = summary.findings();
   emit(ctx, ev);
   runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, false, tier3_factory_, tier3_context(summary));
   update_activity(ctx);
@@ -443,7 +427,8 @@ void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
   log::Level level = log::Level::kInfo;
   switch (ev.kind()) {
     case pb::RepairEvent::STARTED:
-      f["details"] = ev.reason();
+      f["details"] = reason_text(ev.reason(), ev.findings());
+      if (!ev.findings().empty()) f["findings"] = finding_keys(ev.findings());
       f["actor"] = ev.actor();
       break;
     case pb::RepairEvent::STEP:
@@ -476,7 +461,8 @@ void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
       level = log::Level::kError;
       break;
     default:
-      f["details"] = ev.details().empty() ? ev.reason() : ev.details();
+      f["details"] = ev.details().empty() ? reason_text(ev.reason(), ev.findings()) : ev.details();
+      if (ev.defer_reason() != pb::DEFER_REASON_UNSPECIFIED) f["defer_reason"] = pb::DeferReason_Name(ev.defer_reason());
       if (ev.cooldown_until_ms()) f["cooldown_until"] = log::iso_time(ev.cooldown_until_ms());
       if (!ev.actor().empty()) f["actor"] = ev.actor();
       if (ev.kind() == pb::RepairEvent::RATE_LIMITED || ev.kind() == pb::RepairEvent::COOLDOWN_ENTERED) {
@@ -594,7 +580,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   s.set_duration_ms(now - s.started_at_ms());
   s.set_success(outcome.success);
   s.set_fixed_by_tier(outcome.fixed_by_tier);
-  s.set_status(outcome.success ? "succeeded" : "failed");
+  s.set_status(outcome.success ? pb::REPAIR_SUCCEEDED : pb::REPAIR_FAILED);
   s.set_details(outcome.details);
   if (s.tiers_tried().empty()) {
     for (auto t : outcome.tiers_tried) s.add_tiers_tried(t);
@@ -607,7 +593,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   if (!s.signature().empty() && store_) {
     HistoryStore::Outcome learned;
     learned.signature = s.signature();
-    learned.description = s.reason();
+    learned.description = reason_text(s.reason(), s.findings());
     learned.tiers_tried.assign(s.tiers_tried().begin(), s.tiers_tried().end());
     learned.fixed_by_tier = outcome.success ? outcome.fixed_by_tier : 0;
     learned.plan = outcome.plan;
@@ -628,6 +614,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   done.set_trigger(s.trigger());
   done.set_actor(s.actor());
   done.set_reason(s.reason());
+  *done.mutable_findings() = s.findings();
   done.set_success(outcome.success);
   done.set_duration_ms(s.duration_ms());
   done.set_details(outcome.details);
@@ -641,6 +628,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
     esc.set_tier(s.current_tier());
     esc.set_trigger(s.trigger());
     esc.set_reason(s.reason());
+    *esc.mutable_findings() = s.findings();
     esc.set_details(outcome.details);
     esc.set_diagnosis(outcome.diagnosis);
     for (auto t : s.tiers_tried()) esc.add_tiers_tried(t);
@@ -680,7 +668,7 @@ SteadyTime RepairerWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   if (store_ && wall >= next_prune_ms_) {
     next_prune_ms_ = wall + 3'600'000;
     const auto& h = ctx.config().history();
-    if (auto pruned = store_->prune(wall, h.max_age(), h.max_repairs()); !pruned) {
+    if (auto pruned = store_->prune(wall, h.max_age(), h.max_repairs(), h.max_learned()); !pruned) {
       log::warn("history_prune_failed", {{"error", pruned.message()}});
     } else if (*pruned > 0) {
       log::info("history_pruned", {{"repairs", *pruned}, {"max_age", format_duration_ms(h.max_age())},
@@ -736,8 +724,8 @@ pb::RepairStatusReply RepairerWorker::status_reply() {
     r.set_state_error(storage_alert_ ? storage_alert_->detail() : std::string("gwr.db is not open yet"));
   }
   if (policy_.deferred_since_ms) {
-    r.set_waiting_for("a quiet moment: the gateway is busy (at most until " +
-                      log::iso_time(policy_.deferred_since_ms + settings_.quiet_max_wait_ms) + ")");
+    r.set_waiting(pb::DEFER_BUSY);
+    r.set_waiting_until_ms(policy_.deferred_since_ms + settings_.quiet_max_wait_ms);
   }
   return r;
 }
@@ -843,7 +831,7 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
 tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summary) {
   tier3::Tier3Context c;
   c.signature = summary.signature();
-  c.reasons = summary.reason();
+  c.reasons = reason_text(summary.reason(), summary.findings());
   c.health_history.assign(recent_health_.begin(), recent_health_.end());
   if (!c.signature.empty() && settings_.tier3_enabled && store_) {
     if (auto learned = store_->learned(c.signature)) c.learned_plan = learned->plan;

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "common/bus.h"
+#include "common/config_schema.h"
 #include "common/control.h"
 #include "common/duration.h"
 #include "common/log.h"
@@ -33,15 +34,7 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-Timings timings_from(const pb::Config& c) {
-  Timings t;
-  t.heartbeat_timeout = milliseconds(c.supervisor().heartbeat_timeout());
-  t.restart_initial = milliseconds(c.supervisor().restart_initial());
-  t.restart_max = milliseconds(c.supervisor().restart_max());
-  t.restart_stable_after = milliseconds(c.supervisor().restart_stable_after());
-  t.stop_timeout = milliseconds(c.supervisor().stop_timeout());
-  return t;
-}
+Timings timings_from(const pb::Config& c) { return Timings::from_config(c); }
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
@@ -50,12 +43,6 @@ std::string describe_status(int status) {
     return "signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
   }
   return "status " + std::to_string(status);
-}
-
-// Keys whose new value only takes effect after a restart of gwr.
-bool needs_restart(const std::string& key) {
-  return key.rfind("paths.", 0) == 0 || key.rfind("supervisor.heartbeat_interval", 0) == 0 ||
-         key == "log.max_size_mb" || key == "log.max_files";
 }
 
 // The XSUB/XPUB proxy, on its own thread with its own sockets.
@@ -323,10 +310,7 @@ class Supervisor {
       return std::nullopt;
     }
     ++config_version_;
-    std::vector<std::string> restart_keys;
-    for (const auto& k : changed) {
-      if (needs_restart(k)) restart_keys.push_back(k);
-    }
+    const auto restart_keys = keys_needing_restart(changed);
     log::info("config_reloaded", {{"trigger", why}, {"actor", actor}, {"changed", changed}, {"version", config_version_}});
     if (!restart_keys.empty()) log::warn("config_restart_required", {{"keys", restart_keys}});
     if (bus_ != nullptr) {
@@ -355,7 +339,7 @@ class Supervisor {
         auto* self = out->add_components();
         self->set_name(kSupervisor);
         self->set_pid(static_cast<uint32_t>(::getpid()));
-        self->set_state(table_.shutting_down() ? "stopping" : "running");
+        self->set_state(table_.shutting_down() ? pb::COMPONENT_STOPPING : pb::COMPONENT_RUNNING);
         self->set_uptime_ms(duration_cast<milliseconds>(now - started_).count());
         self->set_last_heartbeat_age_ms(0);
         self->set_activity("supervising " + std::to_string(table_.slots().size()) + " workers");
@@ -365,7 +349,7 @@ class Supervisor {
           auto* c = out->add_components();
           c->set_name(s.name);
           c->set_pid(static_cast<uint32_t>(s.pid));
-          c->set_state(to_string(s.state));
+          c->set_state(component_state(s.state));
           c->set_restarts(s.restarts);
           c->set_uptime_ms(s.state == SlotState::kRunning ? duration_cast<milliseconds>(now - s.started_at).count() : 0);
           c->set_last_heartbeat_age_ms(s.last_heartbeat ? duration_cast<milliseconds>(now - *s.last_heartbeat).count()

@@ -17,6 +17,27 @@ const char* to_string(SlotState s) {
   return "?";
 }
 
+Timings Timings::from_config(const pb::Config& c) {
+  using std::chrono::milliseconds;
+  Timings t;
+  t.heartbeat_timeout = milliseconds(c.supervisor().heartbeat_timeout());
+  t.restart_initial = milliseconds(c.supervisor().restart_initial());
+  t.restart_max = milliseconds(c.supervisor().restart_max());
+  t.restart_stable_after = milliseconds(c.supervisor().restart_stable_after());
+  t.stop_timeout = milliseconds(c.supervisor().stop_timeout());
+  return t;
+}
+
+pb::ComponentState component_state(SlotState s) {
+  switch (s) {
+    case SlotState::kBackoff: return pb::COMPONENT_BACKOFF;
+    case SlotState::kRunning: return pb::COMPONENT_RUNNING;
+    case SlotState::kStopping: return pb::COMPONENT_STOPPING;
+    case SlotState::kStopped: return pb::COMPONENT_STOPPED;
+  }
+  return pb::COMPONENT_STATE_UNSPECIFIED;
+}
+
 WorkerTable::WorkerTable(const std::vector<std::string>& names, const Timings& timings, SteadyTime now)
     : timings_(timings) {
   for (const auto& n : names) {

@@ -12,17 +12,22 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "gwr.pb.h"
 #include "supervisor/restart_backoff.h"
 
 namespace gwr::supervisor {
 
+// The supervisor.* keys (defaults in their declarations, gwr.proto), and
+// one constant that is not a key.
 struct Timings {
-  std::chrono::milliseconds heartbeat_timeout{5000};
-  std::chrono::milliseconds startup_allowance{3000};  // extra time for a first heartbeat
-  std::chrono::milliseconds restart_initial{100};
-  std::chrono::milliseconds restart_max{30000};
-  std::chrono::milliseconds restart_stable_after{10000};
-  std::chrono::milliseconds stop_timeout{10000};
+  std::chrono::milliseconds heartbeat_timeout{};
+  std::chrono::milliseconds startup_allowance{3000};  // extra time for a first heartbeat (not a key)
+  std::chrono::milliseconds restart_initial{};
+  std::chrono::milliseconds restart_max{};
+  std::chrono::milliseconds restart_stable_after{};
+  std::chrono::milliseconds stop_timeout{};
+
+  static Timings from_config(const pb::Config& config);
 };
 
 enum class SlotState {
@@ -33,6 +38,7 @@ enum class SlotState {
 };
 
 const char* to_string(SlotState s);
+pb::ComponentState component_state(SlotState s);
 
 struct Slot {
   Slot(std::string slot_name, RestartBackoff slot_backoff) : name(std::move(slot_name)), backoff(slot_backoff) {}

@@ -101,7 +101,7 @@ class Sender {
         }
       }
       if (!best) {
-        if (problem_) set_status("idle", "", 0);
+        if (problem_) set_status(ThreadState::kIdle, "", 0);
         shared_->wait(SteadyClock::now() + 30s, seen, true);
         continue;
       }
@@ -120,8 +120,8 @@ class Sender {
   }
 
  private:
-  void set_status(const std::string& state, const std::string& detail, int64_t retry_at) {
-    problem_ = state != "idle" && state != "sending";
+  void set_status(ThreadState state, const std::string& detail, int64_t retry_at) {
+    problem_ = state != ThreadState::kIdle && state != ThreadState::kSending;
     shared_->set_sender({state, detail, retry_at});
   }
 
@@ -250,7 +250,7 @@ class Sender {
     }
     gate_.on_attempt(row.chat_id, now);
     attempt(row, now);
-    set_status("sending", "", 0);
+    set_status(ThreadState::kSending, "", 0);
     const auto t0 = SteadyClock::now();
     shared_->set_in_call(BridgeShared::Role::kSender, true);
     const ApiResult r = api_->call(m.method(), params, 15s);
@@ -275,7 +275,7 @@ class Sender {
           log::info("telegram_reachable", {{"thread", "sender"}});
           shared_->notify_reachable();
         }
-        set_status("idle", "", 0);
+        set_status(ThreadState::kIdle, "", 0);
         break;
       }
       case SendDecision::Verdict::kRetry: {
@@ -287,16 +287,16 @@ class Sender {
         if (d.failure == Failure::kRateLimited) {
           log::warn("telegram_rate_limited", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                               {"retry_after", r.retry_after_s}});
-          set_status("rate limited", r.describe(), d.retry_at_ms);
+          set_status(ThreadState::kRateLimited, r.describe(), d.retry_at_ms);
         } else if (d.failure == Failure::kUnauthorized) {
           log::error("telegram_token_rejected", {{"method", m.method()}, {"outbox_id", row.id},
                                                  {"error", "bot token rejected (401): check telegram.bot_token"},
                                                  {"retry_in_ms", retry_in}});
-          set_status("token rejected", r.describe(), d.retry_at_ms);
+          set_status(ThreadState::kTokenRejected, r.describe(), d.retry_at_ms);
         } else {
           log::warn("telegram_send_failed", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                              {"error", r.describe()}, {"retry_in_ms", retry_in}});
-          set_status("unreachable", r.describe(), d.retry_at_ms);
+          set_status(ThreadState::kUnreachable, r.describe(), d.retry_at_ms);
         }
         break;
       }
@@ -304,7 +304,7 @@ class Sender {
         dropped(row, r.describe(), now);
         log::warn("telegram_send_dropped", {{"method", m.method()}, {"outbox_id", row.id}, {"chat_id", row.chat_id},
                                             {"error", r.describe()}});
-        set_status("idle", "", 0);
+        set_status(ThreadState::kIdle, "", 0);
         break;
     }
   }
@@ -385,7 +385,7 @@ class Poller {
           shared_->notify_reachable();
         }
         limit = kBatchLimit;
-        shared_->set_poller({"polling", "", 0});
+        shared_->set_poller({ThreadState::kPolling, "", 0});
         if (r.result.empty() && SteadyClock::now() - polled_at < 500ms) {
           // A server that ignores the long-poll timeout must not make this a busy loop.
           shared_->wait(SteadyClock::now() + 1s, shared_->seen(), false, false);
@@ -424,21 +424,21 @@ class Poller {
                     "(remove it with the Bot API method deleteWebhook; gwr does not do that for you) or another "
                     "process polls getUpdates with the same token (stop it)"},
                    {"retry_in_ms", retry_in}});
-        shared_->set_poller({"conflict (409): a webhook or another poller uses this token", r.describe(), d.retry_at_ms});
+        shared_->set_poller({ThreadState::kConflict, r.describe(), d.retry_at_ms});
         break;
       case Failure::kUnauthorized:
         log::error("telegram_token_rejected", {{"method", method},
                                                {"error", "bot token rejected (401): check telegram.bot_token"},
                                                {"retry_in_ms", retry_in}});
-        shared_->set_poller({"bot token rejected (401)", r.describe(), d.retry_at_ms});
+        shared_->set_poller({ThreadState::kTokenRejected, r.describe(), d.retry_at_ms});
         break;
       case Failure::kRateLimited:
         log::warn("telegram_rate_limited", {{"method", method}, {"retry_after", r.retry_after_s}});
-        shared_->set_poller({"rate limited", r.describe(), d.retry_at_ms});
+        shared_->set_poller({ThreadState::kRateLimited, r.describe(), d.retry_at_ms});
         break;
       default:
         log::warn("telegram_poll_failed", {{"method", method}, {"error", r.describe()}, {"retry_in_ms", retry_in}});
-        shared_->set_poller({"Telegram unreachable", r.describe(), d.retry_at_ms});
+        shared_->set_poller({ThreadState::kUnreachable, r.describe(), d.retry_at_ms});
         break;
     }
   }
@@ -456,7 +456,7 @@ class Poller {
           username_ = u->get<std::string>();
           shared_->set_bot_username(username_);
           log::info("telegram_bot_ready", {{"username", username_}});
-          shared_->set_poller({"polling", "", 0});
+          shared_->set_poller({ThreadState::kPolling, "", 0});
           return true;
         }
         r.kind = ApiResult::Kind::kBadResponse;
@@ -781,6 +781,20 @@ AccessPolicy BridgeShared::access() const {
 void BridgeShared::set_access(AccessPolicy access) {
   std::lock_guard lock(mu_);
   access_ = std::move(access);
+}
+
+const char* thread_state_text(ThreadState state) {
+  switch (state) {
+    case ThreadState::kStarting: return "connecting to Telegram";
+    case ThreadState::kIdle: return "idle";
+    case ThreadState::kSending: return "sending";
+    case ThreadState::kPolling: return "polling";
+    case ThreadState::kUnreachable: return "Telegram unreachable";
+    case ThreadState::kRateLimited: return "rate limited";
+    case ThreadState::kTokenRejected: return "bot token rejected (401)";
+    case ThreadState::kConflict: return "conflict (409): a webhook or another poller uses this token";
+  }
+  return "?";
 }
 
 void BridgeShared::set_poller(ThreadStatus status) {

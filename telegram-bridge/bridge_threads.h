@@ -36,8 +36,21 @@ struct ThreadSettings {
 };
 
 // What a thread is doing, for the heartbeat.
+enum class ThreadState {
+  kStarting,       // no answer from Telegram yet
+  kIdle,           // sender: nothing to send
+  kSending,
+  kPolling,
+  kUnreachable,    // retrying after a network error
+  kRateLimited,    // 429: waiting as Telegram asked
+  kTokenRejected,  // 401: check telegram.bot_token
+  kConflict,       // 409: a webhook or another poller uses the token
+};
+// For people: "polling", "Telegram unreachable", "bot token rejected (401)", ...
+const char* thread_state_text(ThreadState state);
+
 struct ThreadStatus {
-  std::string state;          // "starting", "polling", "unreachable", "conflict", "token rejected", "rate limited", ...
+  ThreadState state = ThreadState::kStarting;
   std::string detail;         // the last error, redacted
   int64_t retry_at_ms = 0;    // when it tries again (0: not waiting)
 };
@@ -118,8 +131,8 @@ class BridgeShared {
   bool stop_ = false;
   Seen seen_;
   AccessPolicy access_;
-  ThreadStatus poller_{"starting", "", 0};
-  ThreadStatus sender_{"idle", "", 0};
+  ThreadStatus poller_{ThreadState::kStarting, "", 0};
+  ThreadStatus sender_{ThreadState::kIdle, "", 0};
   std::string username_;
   bool poller_in_call_ = false;
   bool sender_in_call_ = false;

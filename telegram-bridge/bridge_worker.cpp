@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "common/config_schema.h"
 #include "common/bus.h"
 #include "common/log.h"
 #include "common/message_text.h"
@@ -113,8 +114,7 @@ void BridgeWorker::retire_threads() {
 
 void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
   const auto& cfg = ctx.config();
-  const bool restart = has(changed, "telegram.bot_token") || has(changed, "telegram.api_base_url") ||
-                       has(changed, "telegram.poll_timeout") || has(changed, "paths.state_dir");
+  const bool restart = restarts_worker(changed, kTelegramBridge);
   if (enabled_ && (has(changed, "telegram.chat_id") || has(changed, "telegram.allowed_user_ids"))) {
     chat_id_ = cfg.telegram().chat_id();
     if (threads_) threads_->shared()->set_access(AccessPolicy::from_config(cfg.telegram()));
@@ -271,16 +271,14 @@ void BridgeWorker::update_activity(WorkerContext& ctx, int64_t now_ms) {
   const auto sender = threads_->shared()->sender();
   auto retry = [&](int64_t at) { return at > now_ms ? ": retry in " + human_duration(at - now_ms) : std::string(); };
   std::string a;
-  if (sender.state == "unreachable" && sender.retry_at_ms > now_ms) {
-    a = "Telegram unreachable" + retry(sender.retry_at_ms);
-  } else if (poller.state == "polling") {
-    a = "polling";
-  } else if (poller.state == "starting") {
-    a = "connecting to Telegram";
+  if (sender.state == ThreadState::kUnreachable && sender.retry_at_ms > now_ms) {
+    a = thread_state_text(sender.state) + retry(sender.retry_at_ms);
   } else {
-    a = poller.state + retry(poller.retry_at_ms);
+    a = thread_state_text(poller.state) + retry(poller.retry_at_ms);
   }
-  if (sender.state == "rate limited" || sender.state == "token rejected") a += "; sender " + sender.state + retry(sender.retry_at_ms);
+  if (sender.state == ThreadState::kRateLimited || sender.state == ThreadState::kTokenRejected) {
+    a += std::string("; sender ") + thread_state_text(sender.state) + retry(sender.retry_at_ms);
+  }
   a += "; outbox " + std::to_string(store_->count_pending()) + " queued";
   ctx.set_activity(a);
 }

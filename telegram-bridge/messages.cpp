@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "common/config.h"
+#include "common/findings.h"
 #include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 
@@ -109,7 +110,7 @@ std::string render_status(const StatusView& v) {
     } else {
       out += "Last check: not yet\n";
     }
-    for (int i = 0; i < h.reasons_size() && i < 5; ++i) out += "• " + esc(h.reasons(i), 300) + "\n";
+    for (int i = 0; i < h.findings_size() && i < 5; ++i) out += "• " + esc(describe(h.findings(i)), 300) + "\n";
   } else {
     out += "⚪ <b>Gateway state unknown</b>\nprober unavailable: " + esc(v.probe_error, 200) + "\n";
   }
@@ -133,10 +134,14 @@ std::string render_status(const StatusView& v) {
       out += "🔧 Repair #" + std::to_string(r.current_repair_id()) + " in progress (tier " +
              std::to_string(r.current_tier()) + ")\n";
     }
-    if (!r.waiting_for().empty()) out += "⌛ Waiting for " + esc(r.waiting_for(), 200) + "\n";
+    if (r.waiting() != pb::DEFER_REASON_UNSPECIFIED) {
+      out += "⌛ Waiting: " + esc(defer_reason_text(r.waiting()), 200);
+      if (r.waiting_until_ms() > 0) out += " (at most until " + clock_time(r.waiting_until_ms(), v.now_ms) + ")";
+      out += "\n";
+    }
     if (r.has_last_repair() && r.last_repair().id() != 0 && !r.in_progress()) {
       const auto& l = r.last_repair();
-      out += "Last repair: #" + std::to_string(l.id()) + " " + esc(l.status(), 40);
+      out += "Last repair: #" + std::to_string(l.id()) + " " + esc(repair_status_name(l.status()), 40);
       if (l.fixed_by_tier()) out += " by tier " + std::to_string(l.fixed_by_tier());
       if (l.finished_at_ms()) out += " in " + human_duration(l.duration_ms());
       out += ", " + clock_time(l.started_at_ms(), v.now_ms) + "\n";
@@ -147,9 +152,9 @@ std::string render_status(const StatusView& v) {
   out += "\n<b>Components</b>\n";
   if (v.components) {
     for (const auto& c : v.components->components()) {
-      const bool running = c.state() == "running";
+      const bool running = c.state() == pb::COMPONENT_RUNNING;
       out += (running ? "✅ " : "⚠️ ") + esc(c.name(), 40);
-      if (!running) out += " " + esc(c.state(), 20);
+      if (!running) out += " " + esc(component_state_name(c.state()), 20);
       if (c.pid()) out += " · pid " + std::to_string(c.pid());
       if (c.uptime_ms() > 0) out += " · up " + human_duration(c.uptime_ms());
       if (c.restarts() > 0) out += " · " + std::to_string(c.restarts()) + " restart" + (c.restarts() == 1 ? "" : "s");
@@ -167,7 +172,7 @@ std::string event_line(const pb::RepairEvent& e) {
   auto with = [](const std::string& text) { return text.empty() ? std::string() : ": " + text; };
   switch (e.kind()) {
     case pb::RepairEvent::STARTED:
-      return "🔧 " + id + "started (" + tier + ", " + trigger_word(e.trigger()) + ")" + with(e.reason());
+      return "🔧 " + id + "started (" + tier + ", " + trigger_word(e.trigger()) + ")" + with(reason_text(e.reason(), e.findings()));
     case pb::RepairEvent::STEP:
       return (e.step().ok() ? "✅ " : "❌ ") + id + "tier " + std::to_string(e.step().tier()) + " " + e.step().name() +
              " (" + human_duration(e.step().duration_ms()) + (e.step().timed_out() ? ", timed out" : "") + ")" +
@@ -183,7 +188,8 @@ std::string event_line(const pb::RepairEvent& e) {
     case pb::RepairEvent::PAUSED: return "⏸ paused by " + actor_label(e.actor()) + with(e.details());
     case pb::RepairEvent::RESUMED: return "▶️ resumed by " + actor_label(e.actor());
     case pb::RepairEvent::RESUMING: return "↻ " + id + "resuming (" + tier + ")" + with(e.details());
-    case pb::RepairEvent::DEFERRED: return "⌛ deferred" + with(e.details().empty() ? e.reason() : e.details());
+    case pb::RepairEvent::DEFERRED:
+      return "⌛ deferred" + with(e.details().empty() ? defer_reason_text(e.defer_reason()) : e.details());
     case pb::RepairEvent::RATE_LIMITED: return "🚦 rate limited" + with(e.details());
     case pb::RepairEvent::TIER3_REJECTED:
       return "🛡 " + id + std::to_string(e.rejected_lines_size()) + " AI plan line(s) rejected by the allowlist";
@@ -283,7 +289,7 @@ std::string render_repair_confirmation(const std::optional<pb::GatewayHealth>& h
     if (health->state_since_ms() > 0) out += " for " + human_duration(now_ms - health->state_since_ms());
     if (health->pid()) out += " (pid " + std::to_string(health->pid()) + ")";
     out += "\n";
-    if (health->reasons_size() > 0) out += "• " + esc(health->reasons(0), 300) + "\n";
+    if (health->findings_size() > 0) out += "• " + esc(describe(health->findings(0)), 300) + "\n";
   }
   out +=
       "The repair pipeline runs tier by tier (restart, deep fix, AI diagnosis) until the gateway is healthy. "

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/config.h"
+#include "common/findings.h"
 #include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
@@ -38,19 +40,13 @@ std::string step_line(const pb::RepairStep& s) {
 
 PlannerSettings PlannerSettings::from_config(const pb::Config& config) {
   PlannerSettings s;
-  if (config.telegram().reminder_interval() > 0) s.reminder_interval_ms = config.telegram().reminder_interval();
+  s.reminder_interval_ms = config.telegram().reminder_interval();
   return s;
 }
 
-std::string incident_key(int64_t repair_id) { return "repair:" + std::to_string(repair_id); }
+PlannerSettings PlannerSettings::defaults() { return from_config(default_config({})); }
 
-std::string warning_key(std::string_view reason) {
-  std::string out;
-  for (char c : reason) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) out += c;
-  }
-  return out.substr(0, 200);
-}
+std::string incident_key(int64_t repair_id) { return "repair:" + std::to_string(repair_id); }
 
 json Incident::to_json() const {
   json tf = json::object();
@@ -234,7 +230,9 @@ void NotificationPlanner::restore_incident(const json& j) {
 }
 
 void NotificationPlanner::restore_warning(const Warning& w) {
-  if (!w.key.empty()) warnings_[w.key] = w;
+  // A key that is not a finding's was gwr 1.0's wording: it can never be
+  // matched again, so it is dropped rather than "cleared" later.
+  if (starts_with(w.key, "f:")) warnings_[w.key] = w;
 }
 
 json NotificationPlanner::misc_json() const {
@@ -365,7 +363,7 @@ Incident& NotificationPlanner::open_incident(const pb::RepairEvent& e, int64_t n
   inc.tier = e.tier() ? e.tier() : 1;
   inc.manual = e.trigger() == pb::TRIGGER_MANUAL;
   inc.actor = e.actor();
-  inc.reason = e.reason();
+  inc.reason = reason_text(e.reason(), e.findings());
   inc.started_at_ms = e.at_ms() > 0 ? e.at_ms() : now_ms;
   if (e.kind() != pb::RepairEvent::STARTED && e.kind() != pb::RepairEvent::RESUMING) {
     add_line(inc, "(joined this repair late: earlier steps are in /logs)");
@@ -436,7 +434,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       inc.details = e.details();
       inc.diagnosis = e.diagnosis();
       if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
-      if (inc.reason.empty()) inc.reason = e.reason();
+      if (inc.reason.empty()) inc.reason = reason_text(e.reason(), e.findings());
       inc.finished_at_ms = now_ms;
       // The final state always lands, whatever the edit interval says.
       if (created) {
@@ -470,7 +468,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
       if (!e.details().empty()) inc.details = e.details();
       if (!e.diagnosis().empty()) inc.diagnosis = e.diagnosis();
-      if (inc.reason.empty()) inc.reason = e.reason();
+      if (inc.reason.empty()) inc.reason = reason_text(e.reason(), e.findings());
       if (inc.outcome == Incident::Outcome::kRunning) {
         inc.outcome = Incident::Outcome::kFailed;
         inc.finished_at_ms = now_ms;
@@ -488,7 +486,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       cooldown_until_noticed_ = e.cooldown_until_ms();
       cooldown_end_noticed_ = false;
       changes_.misc = true;
-      const std::string why = e.details().empty() ? e.reason() : e.details();
+      const std::string why = e.details().empty() ? reason_text(e.reason(), e.findings()) : e.details();
       out.push_back(notice("⏳ <b>Cooldown until " + clock_time(e.cooldown_until_ms(), now_ms) + "</b>" +
                                (why.empty() ? std::string() : ": " + esc(why, 500)),
                            id, false));
@@ -518,19 +516,24 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       break;
     }
     case pb::RepairEvent::DEFERRED: {
-      const std::string what = e.details().empty() ? e.reason() : e.details();
-      if (what == deferred_noticed_ && now_ms - deferred_noticed_at_ < settings_.reminder_interval_ms) break;
-      deferred_noticed_ = what;
+      // Said again only when why it waits, or what it waits to fix, changes
+      // (or as a reminder).
+      std::string key = defer_reason_key(e.defer_reason());
+      for (const auto& f : e.findings()) key += "|" + finding_key(f);
+      if (key == deferred_noticed_ && now_ms - deferred_noticed_at_ < settings_.reminder_interval_ms) break;
+      deferred_noticed_ = key;
       deferred_noticed_at_ = now_ms;
       changes_.misc = true;
+      const std::string found = describe_all(e.findings(), true);
       std::string text;
-      if (what.find("paused") != std::string::npos) {
+      if (e.defer_reason() == pb::DEFER_PAUSED) {
         text = "⏸ <b>The gateway needs a repair, but auto-repair is paused</b>\n";
-        if (!e.reason().empty()) text += esc(e.reason(), 400) + "\n";
+        if (!found.empty()) text += esc(found, 400) + "\n";
         text += "Send /resume, or tap 🔄 Repair Now.";
       } else {
+        const std::string what = e.details().empty() ? defer_reason_text(e.defer_reason()) : e.details();
         text = "⌛ <b>Repair deferred</b>: " + esc(what, 400);
-        if (!e.reason().empty() && e.reason() != what) text += "\nReason: " + esc(e.reason(), 400);
+        if (!found.empty()) text += "\nReason: " + esc(found, 400);
       }
       out.push_back(notice(text, id, true));
       break;
@@ -546,15 +549,15 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   if (h.state() != pb::DEGRADED && h.state() != pb::HEALTHY) return out;  // down/starting: the repair speaks
   bool inconclusive = false;
   std::vector<std::pair<std::string, std::string>> present;  // key, text
-  for (const auto& r : h.reasons()) {
-    if (starts_with(r, "confirming:")) {
+  for (const auto& f : h.findings()) {
+    if (f.kind() == pb::Finding::CONFIRMING) {
       inconclusive = true;  // a check is being re-probed: not a reason to clear anything
       continue;
     }
     if (h.state() != pb::DEGRADED) continue;
-    const std::string key = warning_key(r);
+    const std::string key = finding_key(f);
     if (std::none_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; })) {
-      present.emplace_back(key, r);
+      present.emplace_back(key, describe(f));
     }
   }
   std::vector<std::string> fresh;

@@ -31,12 +31,14 @@ namespace gwr::telegram {
 
 struct PlannerSettings {
   int64_t edit_interval_ms = 2'000;          // at most one progress edit this often per incident
-  int64_t reminder_interval_ms = 3'600'000;  // telegram.reminder_interval
+  int64_t reminder_interval_ms = 0;          // telegram.reminder_interval (from_config; defaults())
   int64_t warning_clear_after_ms = 30'000;   // a warning gone this long is cleared (no flapping pairs)
   int64_t escalation_wait_ms = 5'000;        // FINISHED failure without an ESCALATION event: 🔴 after this
   int64_t incident_retention_ms = 6 * 3'600'000LL;  // finished incidents are forgotten after this
 
   static PlannerSettings from_config(const pb::Config& config);
+  // The built-in config's.
+  static PlannerSettings defaults();
 };
 
 // One repair as its Telegram thread shows it.
@@ -68,7 +70,7 @@ struct Incident {
 };
 
 struct Warning {
-  std::string key;             // warning_key(text)
+  std::string key;             // finding_key(): the same problem, whatever its figures
   std::string text;            // the latest wording
   int64_t first_seen_ms = 0;
   int64_t last_sent_ms = 0;
@@ -77,9 +79,6 @@ struct Warning {
 
 // The thread key of a repair: "repair:12".
 std::string incident_key(int64_t repair_id);
-// A warning's identity: its text without digits, so "RSS 600 MB" and
-// "RSS 612 MB" are the same warning.
-std::string warning_key(std::string_view reason);
 
 // The text of an incident's thread message (opening or edited).
 std::string render_incident(const Incident& incident, int64_t now_ms);
@@ -92,7 +91,7 @@ std::string alert_text(const pb::Alert& alert);
 
 class NotificationPlanner {
  public:
-  explicit NotificationPlanner(PlannerSettings settings = {}) : settings_(settings) {}
+  explicit NotificationPlanner(PlannerSettings settings = PlannerSettings::defaults()) : settings_(settings) {}
   void set_settings(const PlannerSettings& settings) { settings_ = settings; }
   const PlannerSettings& settings() const { return settings_; }
   // Whether auto-repair is paused, for the Pause/Resume button.

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/gateway_finder.h"
+#include "common/findings.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/strings.h"
@@ -168,7 +169,7 @@ Bundle collect_bundle(const BundleInputs& in, const Redactor& redactor, CommandR
   for (const auto& h : in.health_history) {
     b << log::iso_time(h.state_since_ms() ? h.state_since_ms() : h.observed_at_ms()) << " "
       << pb::GatewayState_Name(h.state()) << " pid " << h.pid();
-    for (const auto& r : h.reasons()) b << "; " << r;
+    for (const auto& f : h.findings()) b << "; " << describe(f);
     b << "\n";
   }
   b << "\n# What gwr's tiers 1-2 did in this repair\n";

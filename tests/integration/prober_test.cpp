@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/findings.h"
+
 #include "tests/support/gateway_fakes.h"
 
 namespace gwr::testing {
@@ -26,8 +28,8 @@ std::string fast_probes(int port, const std::string& more = "") {
 }
 
 bool has_reason(const pb::GatewayHealth& h, const std::string& needle) {
-  for (const auto& r : h.reasons()) {
-    if (r.find(needle) != std::string::npos) return true;
+  for (const auto& f : h.findings()) {
+    if (describe(f).find(needle) != std::string::npos) return true;
   }
   return false;
 }

@@ -39,7 +39,7 @@ TEST(Supervisor, KilledWorkerIsBackWithinASecondOthersUntouched) {
           if (!c) return false;
           for (const auto& comp : c->components()) {
             if (comp.name() == victim) {
-              return comp.pid() != 0 && static_cast<pid_t>(comp.pid()) != before.at(victim) && comp.state() == "running" &&
+              return comp.pid() != 0 && static_cast<pid_t>(comp.pid()) != before.at(victim) && comp.state() == pb::COMPONENT_RUNNING &&
                      comp.last_heartbeat_age_ms() >= 0;
             }
           }

@@ -55,8 +55,13 @@ TEST_F(TrustTest, AGatewayAnsweringNonAsciiTextIsStillRepaired) {
   auto started = wait_repair(pb::RepairEvent::STARTED, 20s);
   ASSERT_TRUE(started) << "the repairer never acted on the 500";
   const int64_t to_start = ms_since(injected);
-  EXPECT_NE(started->reason().find("HTTP 500"), std::string::npos) << started->reason();
-  EXPECT_TRUE(is_valid_utf8(started->reason()));
+  ASSERT_EQ(started->findings_size(), 1) << started->DebugString();
+  const auto& why = started->findings(0);
+  EXPECT_EQ(why.kind(), pb::Finding::CHECK_FAILING);
+  EXPECT_EQ(why.cause(), pb::CAUSE_HTTP_STATUS);
+  EXPECT_EQ(why.http_status(), 500);
+  EXPECT_NE(why.detail().find("HTTP 500"), std::string::npos) << why.detail();
+  EXPECT_TRUE(is_valid_utf8(why.detail()));
   auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
   ASSERT_TRUE(done);
   EXPECT_TRUE(done->success()) << done->details();
@@ -82,7 +87,7 @@ TEST_F(TrustTest, UndecodableHealthIsCountedAndSaidLoudly) {
   std::mt19937 rng(3);
   pb::Event health;
   health.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
-  health.mutable_gateway_health()->add_reasons(std::string(159, 'x').append("\xE2\x82"));  // as 1.0 sent it
+  health.mutable_gateway_health()->add_findings()->set_detail(std::string(159, 'x').append("\xE2\x82"));  // as 1.0 sent it
   const std::string bad = health.SerializeAsString();
   auto alert = [&] {
     for (const auto& a : alerts(pb::Alert::UNDECODABLE_MESSAGES)) {

@@ -274,7 +274,7 @@ Daemon::~Daemon() {
         auto c = components();
         if (!c || c->components_size() < 4) return false;
         for (const auto& comp : c->components()) {
-          if (comp.state() != "running" || comp.last_heartbeat_age_ms() < 0) return false;
+          if (comp.state() != pb::COMPONENT_RUNNING || comp.last_heartbeat_age_ms() < 0) return false;
         }
         return true;
       },

@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "common/config_schema.h"
 
 #include <gtest/gtest.h>
 
@@ -254,6 +255,87 @@ TEST_F(ConfigTest, ExampleConfigInRepositoryIsValidAndComplete) {
   for (const auto& key : config_keys()) {
     const auto leaf = key.substr(key.rfind('.') + 1);
     EXPECT_NE(text.find(leaf + ":"), std::string::npos) << key << " is not documented in gwr.example.yaml";
+  }
+  // And it is what the declarations say, to the byte.
+  EXPECT_EQ(text, render_example_config())
+      << "config/gwr.example.yaml is generated from proto/gwr.proto: run\n"
+         "  build/bin/gwrctl config example > config/gwr.example.yaml";
+}
+
+// One declaration per key (proto/gwr.proto): each says what it is for and
+// what a change needs, and its default is a valid value of the key.
+TEST_F(ConfigTest, EveryKeyIsDeclaredWholly) {
+  const pb::Config defaults = default_config({{"HOME", dir_.path()}});
+  for (const auto& k : config_schema()) {
+    EXPECT_FALSE(k.spec->doc().empty()) << k.key << " has no doc";
+    EXPECT_NE(k.spec->reload(), pb::RELOAD_UNSPECIFIED) << k.key << " does not say what a change needs";
+    if (k.spec->reload() == pb::RELOAD_RESTART_WORKER) {
+      EXPECT_FALSE(k.spec->restarts().empty()) << k.key << " restarts no worker";
+    }
+    if (k.runtime_settable) {
+      EXPECT_EQ(k.spec->reload(), pb::RELOAD_LIVE) << k.key << " is settable but not live";
+    }
+    auto value = get_config_value(defaults, k.key, true);
+    ASSERT_TRUE(value.ok()) << k.key;
+    if (!k.spec->platform().empty()) {
+      EXPECT_FALSE(value->empty()) << k.key << ": platform default missing";
+    }
+    if (!k.spec->default_().empty() && !k.field->is_repeated()) {
+      // The declared default is what the built-in config holds.
+      pb::Config c;
+      ASSERT_FALSE(set_config_value(c, k.key, k.spec->default_(), {})) << k.key << ": bad default";
+      EXPECT_EQ(*get_config_value(c, k.key, true), *value) << k.key;
+    }
+  }
+  EXPECT_FALSE(validate_config(defaults, {})) << "the built-in defaults must be valid";
+}
+
+// The checks come from the declarations: a bound declared is a bound kept.
+TEST_F(ConfigTest, DeclaredBoundsAndChoicesAreEnforced) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* says;
+  };
+  for (const Case& c : {Case{"gateway.port", "0", "between 1 and 65535"},
+                        Case{"probes.health.timeout", "2m", "between 10ms and 1m"},
+                        Case{"probes.memory.min_available_percent", "101", "at most 100"},
+                        Case{"probes.port.interval", "5ms", "at least 100ms"},
+                        Case{"repair.max_per_hour", "61", "between 1 and 60"},
+                        Case{"history.max_age", "30m", "at least 1h"},
+                        Case{"repair.tier3.engine", "gpt", "qwen-cli or openai"},
+                        Case{"log.level", "loud", "one of trace"},
+                        Case{"telegram.api_base_url", "ftp://x", "http:// or https://"},
+                        Case{"gateway.process_match", "", "must not be empty"},
+                        Case{"gateway.commands.restart", "[]", "non-empty list"}}) {
+    pb::Config config = default_config({{"HOME", dir_.path()}});
+    ASSERT_FALSE(set_config_value(config, c.key, c.value, {})) << c.key;
+    auto err = validate_config(config, {});
+    ASSERT_TRUE(err) << c.key << "=" << c.value << " passed";
+    EXPECT_EQ(err->key, c.key);
+    EXPECT_NE(err->message.find(c.says), std::string::npos) << c.key << ": " << err->message;
+  }
+}
+
+TEST_F(ConfigTest, WhatAChangeNeedsComesFromTheDeclarations) {
+  EXPECT_TRUE(restarts_worker({"gateway.port"}, "prober"));
+  EXPECT_FALSE(restarts_worker({"gateway.port"}, "telegram-bridge"));
+  EXPECT_TRUE(restarts_worker({"probes.health.interval", "telegram.bot_token"}, "telegram-bridge"));
+  EXPECT_FALSE(restarts_worker({"telegram.reminder_interval", "history.max_age"}, "telegram-bridge"));
+  EXPECT_EQ(keys_needing_restart({"paths.state_dir", "log.level", "log.max_files"}),
+            (std::vector<std::string>{"paths.state_dir", "log.max_files"}));
+  const auto keys = config_keys_json();
+  ASSERT_EQ(keys.size(), config_keys().size());
+  for (const auto& j : keys) {
+    if (j["key"] == "history.max_age") {
+      EXPECT_EQ(j["default"], "90d");
+      EXPECT_EQ(j["min"], "1h");
+      EXPECT_EQ(j["reload"], "live");
+      EXPECT_EQ(j["runtime_settable"], true);
+    }
+    if (j["key"] == "telegram.bot_token") {
+      EXPECT_EQ(j["secret"], true);
+    }
   }
 }
 

@@ -90,11 +90,11 @@ TEST(PbJson, Int64AsNumbersAndEnumsAsNames) {
   pb::GatewayHealth h;
   h.set_state(pb::DEGRADED);
   h.set_rss_bytes(123456789012ULL);
-  h.add_reasons("rss over 2048 MB");
+  h.add_findings()->set_kind(pb::Finding::HIGH_MEMORY);
   const auto j = to_json(h);
   EXPECT_EQ(j["state"], "degraded");
   EXPECT_EQ(j["rss_bytes"], 123456789012ULL);
-  EXPECT_EQ(j["reasons"][0], "rss over 2048 MB");
+  EXPECT_EQ(j["findings"][0]["kind"], "high_memory");
 }
 
 }  // namespace

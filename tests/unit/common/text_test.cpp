@@ -116,7 +116,7 @@ TEST(MessageText, RepairsEveryStringFieldSoTheMessageDecodes) {
   ev.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
   auto* h = ev.mutable_gateway_health();
   h->set_state(pb::DOWN);
-  h->add_reasons(std::string("health check failing: HTTP 500: ").append(159, 'x').append("\xE2\x82"));  // € cut
+  h->add_findings()->set_detail(std::string("HTTP 500: ").append(159, 'x').append("\xE2\x82"));  // € cut
   h->add_checks()->set_detail("bad \xFF byte");
   // What gwr 1.0 did: such bytes make the whole message undecodable.
   pb::Event broken;

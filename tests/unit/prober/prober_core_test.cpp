@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "common/findings.h"
 #include "tests/support/test_support.h"
 
 namespace gwr::prober {
@@ -15,8 +18,7 @@ class ProberCoreTest : public ::testing::Test {
   ProberCoreTest() : core_(settings(), 42, clock_.steady()) {}
 
   static ProbeSettings settings() {
-    ProbeSettings s;  // the built-in defaults
-    return s;
+    return ProbeSettings::defaults();
   }
   int64_t wall() const { return clock_.wall_ms(); }
 
@@ -28,9 +30,9 @@ class ProberCoreTest : public ::testing::Test {
     p.start_wall_ms = wall() - age.count();
     core_.on_process(p, clock_.steady(), wall());
   }
-  void process_missing(const std::string& detail = "no process named openclaw-gateway is running") {
+  void process_missing(const std::string& name = "openclaw-gateway") {
     ProcessObservation p;
-    p.detail = detail;
+    p.looked_for = name;
     core_.on_process(p, clock_.steady(), wall());
   }
   void port(bool ok) {
@@ -38,6 +40,7 @@ class ProberCoreTest : public ::testing::Test {
     o.ok = ok;
     o.latency_us = 150;
     o.detail = ok ? "" : "connection refused";
+    o.cause = ok ? pb::CAUSE_UNSPECIFIED : pb::CAUSE_REFUSED;
     core_.on_port(o, clock_.steady(), wall());
   }
   void health(bool ok, int64_t latency_ms = 2, StartupStatus startup = StartupStatus::kUnknown,
@@ -46,6 +49,7 @@ class ProberCoreTest : public ::testing::Test {
     o.ok = ok;
     o.latency_us = latency_ms * 1000;
     o.detail = ok ? "" : detail;
+    o.cause = ok ? pb::CAUSE_UNSPECIFIED : pb::CAUSE_TIMEOUT;
     o.startup = startup;
     core_.on_health(o, clock_.steady(), wall());
   }
@@ -65,10 +69,13 @@ class ProberCoreTest : public ::testing::Test {
   }
   pb::GatewayState state() { return core_.evaluate(clock_.steady(), wall()).state(); }
   uint32_t tier() { return core_.evaluate(clock_.steady(), wall()).recommended_tier(); }
-  std::string reasons() {
-    std::string out;
-    for (const auto& r : core_.evaluate(clock_.steady(), wall()).reasons()) out += r + "\n";
-    return out;
+  // The findings as people read them (the renderer is part of what is tested).
+  std::string reasons() { return describe_all(core_.evaluate(clock_.steady(), wall()).findings()); }
+  // How many findings of a kind (decisions use these, never the words).
+  int count(pb::Finding::Kind kind) {
+    int n = 0;
+    for (const auto& f : core_.evaluate(clock_.steady(), wall()).findings()) n += f.kind() == kind;
+    return n;
   }
   bool due(pb::CheckKind kind) {
     const auto d = core_.take_due(clock_.steady());
@@ -125,7 +132,7 @@ TEST_F(ProberCoreTest, ExitSeenThroughPidWatchThenRecovery) {
   (void)core_.publishable(clock_.steady(), wall());
   ProcessObservation exited;
   exited.exited = true;
-  exited.detail = "gateway process 100 exited";
+  exited.pid = 100;
   core_.on_process(exited, clock_.steady(), wall());
   auto down = core_.publishable(clock_.steady(), wall());
   ASSERT_TRUE(down);  // published at once, not at the next interval
@@ -314,7 +321,7 @@ TEST_F(ProberCoreTest, OomKillRecommendsTier2) {
   ProcessObservation gone;
   gone.exited = true;
   gone.oom_killed = true;
-  gone.detail = "gateway process 100 exited";
+  gone.pid = 100;
   core_.on_process(gone, clock_.steady(), wall());
   EXPECT_EQ(state(), pb::DOWN);
   EXPECT_EQ(tier(), 2u);
@@ -381,9 +388,69 @@ TEST_F(ProberCoreTest, HistoryKeepsStateChanges) {
 namespace gwr::prober {
 namespace {
 
+// gwr 1.0 copied the previous reasons into every "confirming" evaluation, so
+// one GatewayHealth in the demo carried the same line seven times.
+TEST_F(ProberCoreTest, FindingsNeverPileUpWhileAFailureIsBeingConfirmed) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  port(false);
+  port(false);
+  ASSERT_EQ(state(), pb::DOWN);
+  port(true);
+  for (int i = 0; i < 2; ++i) {
+    health(false);
+    (void)core_.publishable(clock_.steady(), wall());
+    clock_.advance(500ms);
+  }
+  health(true);
+  port(false);
+  for (int i = 0; i < 7; ++i) {
+    (void)core_.publishable(clock_.steady(), wall());
+    EXPECT_LE(count(pb::Finding::CONFIRMING), 1) << reasons();
+  }
+  const auto& found = core_.evaluate(clock_.steady(), wall()).findings();
+  std::set<std::string> keys;
+  for (const auto& f : found) EXPECT_TRUE(keys.insert(finding_key(f)).second) << "twice: " << finding_key(f);
+}
+
+// Decisions come from the types: kind, check and cause, never the words.
+TEST_F(ProberCoreTest, FindingsAreTypedWithTheirFigures) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  for (int i = 0; i < 3; ++i) health(false);
+  const auto h = core_.evaluate(clock_.steady(), wall());
+  ASSERT_EQ(h.findings_size(), 1);
+  const auto& f = h.findings(0);
+  EXPECT_EQ(f.kind(), pb::Finding::CHECK_FAILING);
+  EXPECT_EQ(f.check(), pb::CHECK_HEALTH);
+  EXPECT_EQ(f.cause(), pb::CAUSE_TIMEOUT);
+  EXPECT_EQ(f.count(), 3u);
+  EXPECT_EQ(f.threshold(), 3u);
+  EXPECT_EQ(f.since_ms(), wall());
+  EXPECT_EQ(finding_key(f), "f:CHECK_FAILING/health/CAUSE_TIMEOUT");
+  EXPECT_EQ(incident_signature(h.state(), {h.findings().begin(), h.findings().end()}),
+            "v2|down|f:CHECK_FAILING/health/CAUSE_TIMEOUT");
+}
+
+TEST_F(ProberCoreTest, AnExitStaysTheIncidentUntilAGatewayIsFoundAgain) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  ProcessObservation exited;
+  exited.exited = true;
+  exited.pid = 100;
+  core_.on_process(exited, clock_.steady(), wall());
+  EXPECT_EQ(count(pb::Finding::EXITED), 1);
+  clock_.advance(1s);
+  process_missing();  // the next scan finds nothing: still the same incident
+  EXPECT_EQ(count(pb::Finding::EXITED), 1);
+  EXPECT_EQ(count(pb::Finding::NOT_RUNNING), 0);
+  process_found(101, 1s);
+  EXPECT_EQ(count(pb::Finding::EXITED), 0);
+}
+
 TEST(ProberCoreStale, AProbeOfThePreviousProcessDoesNotCountAgainstTheNewOne) {
   testing::FakeClock clock;
-  ProberCore core(ProbeSettings{}, 1, clock.steady());
+  ProberCore core(ProbeSettings::defaults(), 1, clock.steady());
   (void)core.take_due(clock.steady());
   ProcessObservation p;
   p.found = true;

@@ -61,7 +61,7 @@ TEST(HistoryStore, RepairsStepsAndEventsSurviveReopening) {
   ASSERT_TRUE(store.ok());
   auto r = (*store)->get_repair(id);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status(), "running");
+  EXPECT_EQ(r->status(), pb::REPAIR_RUNNING);
   ASSERT_EQ(r->steps_size(), 2);
   EXPECT_EQ(r->steps(1).name(), "verify");
   EXPECT_EQ((*store)->running_repairs().size(), 1u);
@@ -98,7 +98,7 @@ TEST(HistoryStore, StatsPerWindowAndTier) {
     for (auto tier : tiers) ASSERT_TRUE((*store)->save_step(id, idx++, step(tier, "x", true, 1000 * tier), false).ok());
     pb::RepairSummary o;
     o.set_finished_at_ms(started + 5000);
-    o.set_status(success ? "succeeded" : "failed");
+    o.set_status(success ? pb::REPAIR_SUCCEEDED : pb::REPAIR_FAILED);
     o.set_success(success);
     o.set_fixed_by_tier(fixed);
     for (auto tier : tiers) o.add_tiers_tried(tier);
@@ -261,13 +261,20 @@ TEST(HistoryStore, RetentionKeepsTheNewestAndNeverARunningRepair) {
     ev.set_at_ms(kNow - (30 - i) * day);
     ASSERT_TRUE((*store)->add_event(ev).ok());
     pb::RepairSummary done = new_repair(pb::TRIGGER_AUTO, kNow - (30 - i) * day);
-    done.set_status(i == 0 ? "running" : "succeeded");  // the oldest is still running
+    done.set_status(i == 0 ? pb::REPAIR_RUNNING : pb::REPAIR_SUCCEEDED);  // the oldest is still running
     done.set_finished_at_ms(i == 0 ? 0 : kNow - (30 - i) * day + 1000);
     ASSERT_TRUE((*store)->finish_repair(id, done).ok());
     ids.push_back(id);
   }
   // Older than 10 days go; of the rest, the newest 5 stay.
-  auto pruned = (*store)->prune(kNow, 10 * day, 5);
+  for (int i = 0; i < 30; ++i) {
+    HistoryStore::Outcome o;
+    o.signature = "v2|down|f:NOT_RUNNING/process|" + std::to_string(i);
+    o.tiers_tried = {1};
+    o.fixed_by_tier = 1;
+    ASSERT_TRUE((*store)->record_outcome(o, kNow - (30 - i) * day).ok());
+  }
+  auto pruned = (*store)->prune(kNow, 10 * day, 5, 12);
   ASSERT_TRUE(pruned.ok()) << pruned.message();
   EXPECT_EQ(*pruned, 24);
   const auto left = (*store)->recent_repairs(100);
@@ -275,6 +282,9 @@ TEST(HistoryStore, RetentionKeepsTheNewestAndNeverARunningRepair) {
   EXPECT_EQ(left.back().id(), ids[0]) << "the running repair is kept, however old";
   EXPECT_FALSE((*store)->get_repair(ids[1]));
   EXPECT_EQ((*store)->recent_events(100).size(), 6u) << "the events of deleted repairs went with them";
+  const auto learned = (*store)->learned_patterns(100);
+  ASSERT_EQ(learned.size(), 12u) << "history.max_learned";
+  EXPECT_EQ(learned.back().signature(), "v2|down|f:NOT_RUNNING/process|18") << "the least recently seen went first";
 }
 
 }  // namespace

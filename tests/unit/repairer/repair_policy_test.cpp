@@ -19,7 +19,12 @@ pb::GatewayHealth down(int64_t at_ms, uint32_t tier = 1) {
   c->set_probed(true);
   c->set_ok(false);
   c->set_at_ms(at_ms);
-  h.add_reasons("gateway process 42 exited");
+  {
+    auto* f = h.add_findings();
+    f->set_kind(pb::Finding::EXITED);
+    f->set_check(pb::CHECK_PROCESS);
+    f->set_value(42);
+  }
   return h;
 }
 
@@ -32,7 +37,7 @@ pb::GatewayHealth healthy(int64_t at_ms) {
 
 class PolicyTest : public ::testing::Test {
  protected:
-  PolicySettings settings_;
+  PolicySettings settings_ = PolicySettings::defaults();
   PolicyState state_;
   int64_t now_ = kT0;
 
@@ -55,7 +60,8 @@ TEST_F(PolicyTest, DownStartsAtTheRecommendedTier) {
   auto d = decide(state_, down(now_, 2), settings_, now_);
   EXPECT_EQ(d.verdict, Verdict::kStart);
   EXPECT_EQ(d.tier, 2u);
-  EXPECT_EQ(d.reason, "gateway process 42 exited");
+  ASSERT_EQ(d.findings.size(), 1u);
+  EXPECT_EQ(d.findings[0].kind(), pb::Finding::EXITED);
 }
 
 TEST_F(PolicyTest, ARunningRepairAbsorbsTriggers) {

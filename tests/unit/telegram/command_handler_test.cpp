@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/config.h"
+#include "common/config_schema.h"
 #include "common/control.h"
 #include "telegram-bridge/command_handler.h"
 #include "telegram-bridge/html_text.h"
@@ -125,7 +126,7 @@ class CommandHandlerTest : public ::testing::Test {
         for (const char* name : {"supervisor", "prober", "repairer", "telegram-bridge"}) {
           auto* c = reply.mutable_components()->add_components();
           c->set_name(name);
-          c->set_state("running");
+          c->set_state(pb::COMPONENT_RUNNING);
           c->set_pid(100);
           c->set_restarts(std::string(name) == "repairer" ? 2 : 0);
         }
@@ -258,6 +259,12 @@ TEST_F(CommandHandlerTest, ConfigShowsSettingsNeverSecrets) {
   EXPECT_NE(text.find("probes.health.interval"), std::string::npos);
   EXPECT_NE(text.find("/config set KEY VALUE"), std::string::npos);
   EXPECT_EQ(text.find("bot_token"), std::string::npos);
+  // The same keys `gwrctl config keys --json` calls [runtime] (one declaration).
+  for (const auto& k : config_keys_json()) {
+    const std::string key = k["key"];
+    const bool listed = text.find(key + " = ") != std::string::npos;
+    EXPECT_EQ(listed, k["runtime_settable"] == true && k["secret"] == false) << key;
+  }
   EXPECT_EQ(text.find("AAH-secret"), std::string::npos);
   EXPECT_EQ(text.find("api_key"), std::string::npos);
 }

@@ -1,6 +1,8 @@
 // Incident threads, coalesced edits and de-duplicated warnings, on a fake clock.
 #include <gtest/gtest.h>
 
+#include "common/findings.h"
+
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/notification_planner.h"
 #include "tests/fakes/telegram/telegram_text.h"
@@ -49,6 +51,31 @@ pb::RepairEvent finished(int64_t id, bool success, uint32_t tier, int64_t durati
   return e;
 }
 
+pb::Finding memory_finding(uint64_t rss_mb) {
+  pb::Finding f;
+  f.set_kind(pb::Finding::HIGH_MEMORY);
+  f.set_check(pb::CHECK_MEMORY);
+  f.set_value(static_cast<double>(rss_mb << 20));
+  f.set_limit(static_cast<double>(512ull << 20));
+  return f;
+}
+
+pb::Finding slow_finding(double ms) {
+  pb::Finding f;
+  f.set_kind(pb::Finding::SLOW);
+  f.set_check(pb::CHECK_HEALTH);
+  f.set_value(ms);
+  f.set_limit(1000);
+  return f;
+}
+
+pb::Finding simple_finding(pb::Finding::Kind kind, pb::CheckKind check = pb::CHECK_KIND_UNSPECIFIED) {
+  pb::Finding f;
+  f.set_kind(kind);
+  f.set_check(check);
+  return f;
+}
+
 // Every message is valid Telegram HTML and fits.
 void expect_valid(const std::vector<Outgoing>& out) {
   for (const auto& o : out) {
@@ -74,19 +101,19 @@ class PlannerTest : public ::testing::Test {
     expect_valid(out);
     return out;
   }
-  std::vector<Outgoing> health(pb::GatewayState state, const std::vector<std::string>& reasons) {
+  std::vector<Outgoing> health(pb::GatewayState state, const std::vector<pb::Finding>& findings) {
     pb::GatewayHealth h;
     h.set_state(state);
     h.set_pid(4321);
     h.set_rss_bytes(600ull << 20);
-    for (const auto& r : reasons) h.add_reasons(r);
+    for (const auto& f : findings) *h.add_findings() = f;
     auto out = planner_.on_health(h, now());
     expect_valid(out);
     return out;
   }
 
   FakeClock clock_;
-  NotificationPlanner planner_{PlannerSettings{}};
+  NotificationPlanner planner_{PlannerSettings::defaults()};
 };
 
 TEST_F(PlannerTest, OneIncidentIsOneThreadSendEditsReply) {
@@ -254,7 +281,8 @@ TEST_F(PlannerTest, CooldownPauseAndDeferredNoticesAreNotRepeated) {
   EXPECT_FALSE(planner_.paused());
 
   auto deferred = event(pb::RepairEvent::DEFERRED, 0, 0);
-  deferred.set_reason("no process named openclaw-gateway");
+  *deferred.add_findings() = simple_finding(pb::Finding::NOT_RUNNING, pb::CHECK_PROCESS);
+  deferred.set_defer_reason(pb::DEFER_PAUSED);
   deferred.set_details("automatic repairs are paused (by gwrctl); not repairing");
   out = ev(deferred);
   ASSERT_EQ(out.size(), 1u);
@@ -266,34 +294,34 @@ TEST_F(PlannerTest, CooldownPauseAndDeferredNoticesAreNotRepeated) {
 }
 
 TEST_F(PlannerTest, WarningsAreDeduplicatedRemindedAndCleared) {
-  PlannerSettings s;
+  PlannerSettings s = PlannerSettings::defaults();
   s.reminder_interval_ms = 3'600'000;
   s.warning_clear_after_ms = 30'000;
   planner_.set_settings(s);
-  auto out = health(pb::DEGRADED, {"high memory: RSS 600.0 MB over the 512.0 MB threshold"});
+  auto out = health(pb::DEGRADED, {memory_finding(600)});
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(visible(out[0]).rfind("🟡 Warning: high memory: RSS 600.0 MB", 0), 0u) << visible(out[0]);
+  EXPECT_EQ(visible(out[0]).rfind("🟡 Warning: high memory: RSS 600 MB", 0), 0u) << visible(out[0]);
   EXPECT_TRUE(out[0].keyboard.is_object());
   // The same warning with other numbers is the same warning.
   for (int i = 0; i < 100; ++i) {
     clock_.advance(5s);
-    EXPECT_TRUE(health(pb::DEGRADED, {"high memory: RSS 61" + std::to_string(i % 10) + ".0 MB over the 512.0 MB threshold"})
+    EXPECT_TRUE(health(pb::DEGRADED, {memory_finding(610 + static_cast<uint64_t>(i % 10))})
                     .empty());
   }
   // A second, different warning is news.
-  out = health(pb::DEGRADED, {"high memory: RSS 620.0 MB over the 512.0 MB threshold",
-                              "slow health answers: 1.5s, 1.7s (threshold 1s)"});
+  out = health(pb::DEGRADED, {memory_finding(620),
+                              slow_finding(1500)});
   ASSERT_EQ(out.size(), 1u);
   EXPECT_NE(visible(out[0]).find("slow health answers"), std::string::npos);
   EXPECT_EQ(visible(out[0]).find("high memory"), std::string::npos);
   // After the reminder interval, one reminder for what persists.
   clock_.advance(std::chrono::milliseconds(s.reminder_interval_ms - 500'000));
-  out = health(pb::DEGRADED, {"high memory: RSS 630.0 MB over the 512.0 MB threshold",
-                              "slow health answers: 1.5s, 1.7s (threshold 1s)"});
+  out = health(pb::DEGRADED, {memory_finding(630),
+                              slow_finding(1500)});
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(visible(out[0]).rfind("🟡 Still: high memory: RSS 630.0 MB", 0), 0u) << visible(out[0]);
+  EXPECT_EQ(visible(out[0]).rfind("🟡 Still: high memory: RSS 630 MB", 0), 0u) << visible(out[0]);
   // A re-probe in progress is not a reason to call anything cleared.
-  EXPECT_TRUE(health(pb::DEGRADED, {"confirming: health check failed 1 of 3: timeout"}).empty());
+  EXPECT_TRUE(health(pb::DEGRADED, {simple_finding(pb::Finding::CONFIRMING, pb::CHECK_HEALTH)}).empty());
   clock_.advance(60s);
   EXPECT_TRUE(tick().empty());
   // Healthy: cleared once it has stayed away, in one message.
@@ -313,19 +341,19 @@ TEST_F(PlannerTest, WarningsAreDeduplicatedRemindedAndCleared) {
 }
 
 TEST_F(PlannerTest, AWarningThatFlickersBackBeforeTheClearDelayStaysOneWarning) {
-  health(pb::DEGRADED, {"high memory: RSS 600 MB over the 512 MB threshold"});
+  health(pb::DEGRADED, {memory_finding(600)});
   clock_.advance(5s);
   EXPECT_TRUE(health(pb::HEALTHY, {}).empty());
   clock_.advance(10s);
-  EXPECT_TRUE(health(pb::DEGRADED, {"high memory: RSS 601 MB over the 512 MB threshold"}).empty());
+  EXPECT_TRUE(health(pb::DEGRADED, {memory_finding(601)}).empty());
   clock_.advance(1min);
   EXPECT_TRUE(tick().empty());
   EXPECT_EQ(planner_.warnings().size(), 1u);
 }
 
 TEST_F(PlannerTest, DownAndStartingSayNothingAboutWarnings) {
-  EXPECT_TRUE(health(pb::DOWN, {"no process named openclaw-gateway"}).empty());
-  EXPECT_TRUE(health(pb::STARTING, {"starting: up 2s"}).empty());
+  EXPECT_TRUE(health(pb::DOWN, {simple_finding(pb::Finding::NOT_RUNNING, pb::CHECK_PROCESS)}).empty());
+  EXPECT_TRUE(health(pb::STARTING, {simple_finding(pb::Finding::STARTING)}).empty());
   EXPECT_TRUE(planner_.warnings().empty());
 }
 
@@ -333,7 +361,7 @@ TEST_F(PlannerTest, StateSurvivesARestart) {
   ev(started(11, now()));
   clock_.advance(3s);
   ev(step(11, "restart", false));
-  health(pb::DEGRADED, {"high memory: RSS 600 MB over the 512 MB threshold"});
+  health(pb::DEGRADED, {memory_finding(600)});
   auto changes = planner_.take_changes();
   ASSERT_EQ(changes.incidents.size(), 1u);
   ASSERT_EQ(changes.warnings.size(), 1u);
@@ -351,7 +379,7 @@ TEST_F(PlannerTest, StateSurvivesARestart) {
   EXPECT_TRUE(out[1].reply_to_incident);
   pb::GatewayHealth h;
   h.set_state(pb::DEGRADED);
-  h.add_reasons("high memory: RSS 700 MB over the 512 MB threshold");
+  *h.add_findings() = memory_finding(700);
   EXPECT_TRUE(restored.on_health(h, now()).empty());  // not news after a restart either
 }
 
@@ -412,10 +440,19 @@ TEST_F(PlannerTest, AlertsAboutGwrItselfAreToldOnceAndWhenTheyClear) {
   EXPECT_NE(loud[0].text.find("repairs nothing automatically"), std::string::npos) << loud[0].text;
 }
 
-TEST(WarningKey, StripsDigits) {
-  EXPECT_EQ(warning_key("high memory: RSS 600.5 MB over the 512 MB threshold"),
-            warning_key("high memory: RSS 1024.0 MB over the 512 MB threshold"));
-  EXPECT_NE(warning_key("high memory: RSS 600 MB"), warning_key("slow health answers: 2s"));
+TEST(WarningKey, IsTheFindingNotItsFigures) {
+  EXPECT_EQ(finding_key(memory_finding(600)), finding_key(memory_finding(1024)));
+  EXPECT_NE(finding_key(memory_finding(600)), finding_key(slow_finding(2000)));
+}
+
+// A warning restored from gwr 1.0's telegram.db was keyed by its words: it is
+// dropped, not "cleared" later (it could never be matched again).
+TEST_F(PlannerTest, WarningsOfTheOldWordingAreDroppedOnRestore) {
+  Warning old{"high memory: RSS  MB over the  MB threshold", "high memory", now(), now(), 0};
+  planner_.restore_warning(old);
+  clock_.advance(10min);
+  EXPECT_TRUE(health(pb::HEALTHY, {}).empty());
+  EXPECT_TRUE(tick().empty());
 }
 
 }  // namespace
