@@ -62,8 +62,9 @@ CREATE TABLE IF NOT EXISTS learned (
 )SQL";
 
 // gwr.db's layout, in PRAGMA user_version. 0/1: gwr 1.0 (signatures of
-// text); 2: repairs.findings, signatures of typed findings.
-constexpr int64_t kSchemaVersion = 2;
+// text, the policy as JSON under 'state'); 2: repairs.findings, signatures
+// of typed findings; 3: the policy as a pb::PolicyState under 'policy'.
+constexpr int64_t kSchemaVersion = 3;
 
 std::string findings_blob(const google::protobuf::RepeatedPtrField<pb::Finding>& findings) {
   pb::FindingList list;
@@ -98,12 +99,26 @@ Status HistoryStore::probe_write() {
   return db_->exec("DELETE FROM policy WHERE key = 'write_probe'");
 }
 
+namespace {
+
+std::optional<PolicyState> parse_policy(const std::string& bytes) {
+  PolicyState p;
+  if (!p.ParseFromString(bytes)) return std::nullopt;
+  return p;
+}
+
+}  // namespace
+
 std::optional<PolicyState> HistoryStore::peek_policy(const std::string& path) {
   auto db = Database::open_read_only(path);
   if (!db) return std::nullopt;
+  // Read-only: an older database is read as it is, not migrated.
+  if (auto st = (*db)->prepare("SELECT value FROM policy WHERE key = 'policy'"); st && st->step()) {
+    return parse_policy(st->blob(0));
+  }
   auto st = (*db)->prepare("SELECT value FROM policy WHERE key = 'state'");
   if (!st || !st->step()) return std::nullopt;
-  return PolicyState::from_json(st->text(0));
+  return policy_from_v1_json(st->text(0));
 }
 
 Status HistoryStore::migrate() {
@@ -123,16 +138,34 @@ Status HistoryStore::migrate() {
   if (was >= kSchemaVersion) return db_->exec(kSchema);
   Transaction tx(*db_);
   if (!tx.ok()) return tx.begin_status();
-  if (existed) {
+  // Tables an older gwr did not have are created first (existing ones are
+  // left as they are and altered below).
+  if (auto st = db_->exec(kSchema); !st) return st;
+  if (existed && was < 2) {
     // gwr 1.0's database: add what is new, and re-key what was learned.
     if (auto st = db_->exec("ALTER TABLE repairs ADD COLUMN findings BLOB NOT NULL DEFAULT x''"); !st) return st;
     if (auto st = migrate_signatures(); !st) return st;
   }
-  if (auto st = db_->exec(kSchema); !st) return st;
+  if (existed && was < 3) {
+    if (auto st = migrate_policy(); !st) return st;
+  }
   if (auto st = db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !st) return st;
   if (auto st = tx.commit(); !st) return st;
   if (existed) log::info("history_migrated", {{"from_schema", was}, {"to_schema", kSchemaVersion}});
   return Status::Ok();
+}
+
+Status HistoryStore::migrate_policy() {
+  auto st = db_->prepare("SELECT value FROM policy WHERE key = 'state'");
+  if (!st) return st.error();
+  if (!st->step()) return st->status();  // never saved: nothing to move
+  auto policy = policy_from_v1_json(st->text(0));
+  st->reset();
+  // An unreadable policy stays where it is: load_policy() then fails
+  // closed (no automatic repairs) instead of starting from defaults.
+  if (!policy) return Status::Ok();
+  if (auto saved = save_policy(*policy); !saved) return saved;
+  return db_->exec("DELETE FROM policy WHERE key = 'state'");
 }
 
 Status HistoryStore::migrate_signatures() {
@@ -188,21 +221,26 @@ Status HistoryStore::migrate_signatures() {
 }
 
 Result<std::optional<PolicyState>> HistoryStore::load_policy() {
-  auto st = db_->prepare("SELECT value FROM policy WHERE key = 'state'");
+  auto st = db_->prepare("SELECT value FROM policy WHERE key = 'policy'");
   if (!st) return st.error();
   if (!st->step()) {
     if (auto done = st->status(); !done) return done.error();  // an error, not just "no row"
+    // A policy of gwr 1.0 that migrate() could not read is not "none".
+    auto old = db_->prepare("SELECT count(*) FROM policy WHERE key = 'state'");
+    if (!old) return old.error();
+    if (!old->step()) return old->status().ok() ? make_error("cannot read the policy table") : old->status().error();
+    if (old->int64(0) > 0) return make_error("the saved repair policy is unreadable");
     return std::optional<PolicyState>();
   }
-  auto policy = PolicyState::from_json(st->text(0));
+  auto policy = parse_policy(st->blob(0));
   if (!policy) return make_error("the saved repair policy is unreadable");
   return std::optional<PolicyState>(std::move(*policy));
 }
 
 Status HistoryStore::save_policy(const PolicyState& state) {
-  auto st = db_->prepare("INSERT INTO policy(key, value) VALUES('state', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  auto st = db_->prepare("INSERT INTO policy(key, value) VALUES('policy', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   if (!st) return st.error();
-  st->bind(1, state.to_json());
+  st->bind_blob(1, state.SerializeAsString());
   return st->run();
 }
 

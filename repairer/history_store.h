@@ -94,6 +94,7 @@ class HistoryStore {
   // transaction (learned patterns re-keyed, not lost).
   Status migrate();
   Status migrate_signatures();
+  Status migrate_policy();
   Status put_learned(const Learned& l);
   pb::RepairSummary row_to_summary(Statement& st);
 

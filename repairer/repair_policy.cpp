@@ -20,44 +20,27 @@ PolicySettings PolicySettings::from_config(const pb::Config& c) {
   return s;
 }
 
-std::string PolicyState::to_json() const {
-  nlohmann::json j = {{"paused", paused},
-                      {"paused_by", paused_by},
-                      {"pause_reason", pause_reason},
-                      {"paused_at_ms", paused_at_ms},
-                      {"cooldown_until_ms", cooldown_until_ms},
-                      {"cooldown_reason", cooldown_reason},
-                      {"cooldown_active", cooldown_active},
-                      {"auto_starts_ms", auto_starts_ms},
-                      {"consecutive_failures", consecutive_failures},
-                      {"active_repair_id", active_repair_id},
-                      {"last_finished_ms", last_finished_ms},
-                      {"deferred_since_ms", deferred_since_ms},
-                      {"paused_incident_logged", paused_incident_logged}};
-  return j.dump();
-}
-
-std::optional<PolicyState> PolicyState::from_json(const std::string& text) {
+std::optional<PolicyState> policy_from_v1_json(const std::string& text) {
   PolicyState s;
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("paused") || !j["paused"].is_boolean()) return std::nullopt;
-  s.paused = j.value("paused", false);
-  s.paused_by = j.value("paused_by", "");
-  s.pause_reason = j.value("pause_reason", "");
-  s.paused_at_ms = j.value("paused_at_ms", int64_t{0});
-  s.cooldown_until_ms = j.value("cooldown_until_ms", int64_t{0});
-  s.cooldown_reason = j.value("cooldown_reason", "");
-  s.cooldown_active = j.value("cooldown_active", false);
+  s.set_paused(j.value("paused", false));
+  s.set_paused_by(j.value("paused_by", ""));
+  s.set_pause_reason(j.value("pause_reason", ""));
+  s.set_paused_at_ms(j.value("paused_at_ms", int64_t{0}));
+  s.set_cooldown_until_ms(j.value("cooldown_until_ms", int64_t{0}));
+  s.set_cooldown_reason(j.value("cooldown_reason", ""));
+  s.set_cooldown_active(j.value("cooldown_active", false));
   if (j.contains("auto_starts_ms") && j["auto_starts_ms"].is_array()) {
     for (const auto& v : j["auto_starts_ms"]) {
-      if (v.is_number_integer()) s.auto_starts_ms.push_back(v.get<int64_t>());
+      if (v.is_number_integer()) s.add_auto_starts_ms(v.get<int64_t>());
     }
   }
-  s.consecutive_failures = j.value("consecutive_failures", 0u);
-  s.active_repair_id = j.value("active_repair_id", int64_t{0});
-  s.last_finished_ms = j.value("last_finished_ms", int64_t{0});
-  s.deferred_since_ms = j.value("deferred_since_ms", int64_t{0});
-  s.paused_incident_logged = j.value("paused_incident_logged", false);
+  s.set_consecutive_failures(j.value("consecutive_failures", 0u));
+  s.set_active_repair_id(j.value("active_repair_id", int64_t{0}));
+  s.set_last_finished_ms(j.value("last_finished_ms", int64_t{0}));
+  s.set_deferred_since_ms(j.value("deferred_since_ms", int64_t{0}));
+  s.set_paused_incident_logged(j.value("paused_incident_logged", false));
   return s;
 }
 
@@ -75,10 +58,10 @@ const char* to_string(Verdict v) {
 }
 
 uint32_t repairs_in_last_hour(PolicyState& state, int64_t now_ms) {
-  while (!state.auto_starts_ms.empty() && state.auto_starts_ms.front() <= now_ms - 3'600'000) {
-    state.auto_starts_ms.pop_front();
-  }
-  return static_cast<uint32_t>(state.auto_starts_ms.size());
+  auto* starts = state.mutable_auto_starts_ms();
+  const auto old = std::find_if(starts->begin(), starts->end(), [&](int64_t t) { return t > now_ms - 3'600'000; });
+  starts->erase(starts->begin(), old);
+  return static_cast<uint32_t>(state.auto_starts_ms_size());
 }
 
 int64_t evidence_ms(const pb::GatewayHealth& h) {
@@ -96,41 +79,41 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
   const bool down = health.state() == pb::DOWN && health.recommended_tier() > 0;
   const bool degraded_needing_repair = health.state() == pb::DEGRADED && health.recommended_tier() > 0;
   if (!down && !degraded_needing_repair) {
-    state.deferred_since_ms = 0;
-    state.paused_incident_logged = false;
+    state.set_deferred_since_ms(0);
+    state.set_paused_incident_logged(false);
     return d;
   }
   if (now_ms - health.observed_at_ms() > settings.max_health_age_ms) return d;  // stale news
   // Evidence from before the last repair ended describes the gateway that
   // repair replaced; wait for the prober to look again.
-  if (evidence_ms(health) <= state.last_finished_ms) return d;
+  if (evidence_ms(health) <= state.last_finished_ms()) return d;
   d.findings = incident_findings({health.findings().begin(), health.findings().end()});
   d.tier = std::clamp<uint32_t>(health.recommended_tier(), 1, settings.tier3_enabled ? 3 : 2);
-  if (state.active_repair_id != 0) {
+  if (state.active_repair_id() != 0) {
     d.verdict = Verdict::kBusy;
     return d;
   }
-  if (state.paused) {
+  if (state.paused()) {
     d.verdict = Verdict::kPaused;
     return d;
   }
-  if (state.cooldown_until_ms > now_ms) {
+  if (state.cooldown_until_ms() > now_ms) {
     d.verdict = Verdict::kCooldown;
-    d.cooldown_until_ms = state.cooldown_until_ms;
+    d.cooldown_until_ms = state.cooldown_until_ms();
     return d;
   }
   if (repairs_in_last_hour(state, now_ms) >= settings.max_per_hour) {
     d.verdict = Verdict::kRateLimited;
     // Long enough for the cooldown, and for the oldest repair to leave the hour.
-    d.cooldown_until_ms = std::max(now_ms + settings.cooldown_ms, state.auto_starts_ms.front() + 3'600'000);
+    d.cooldown_until_ms = std::max(now_ms + settings.cooldown_ms, state.auto_starts_ms(0) + 3'600'000);
     return d;
   }
   if (degraded_needing_repair && health.busy()) {
-    if (state.deferred_since_ms == 0) {
-      state.deferred_since_ms = now_ms;
+    if (state.deferred_since_ms() == 0) {
+      state.set_deferred_since_ms(now_ms);
       d.first_deferral = true;
     }
-    if (now_ms - state.deferred_since_ms < settings.quiet_max_wait_ms) {
+    if (now_ms - state.deferred_since_ms() < settings.quiet_max_wait_ms) {
       d.verdict = Verdict::kDeferred;
       return d;
     }
@@ -140,22 +123,22 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
 }
 
 void on_auto_start(PolicyState& state, int64_t repair_id, int64_t now_ms) {
-  state.active_repair_id = repair_id;
-  state.auto_starts_ms.push_back(now_ms);
-  state.deferred_since_ms = 0;
+  state.set_active_repair_id(repair_id);
+  state.add_auto_starts_ms(now_ms);
+  state.set_deferred_since_ms(0);
 }
 
-void on_manual_start(PolicyState& state, int64_t repair_id) { state.active_repair_id = repair_id; }
+void on_manual_start(PolicyState& state, int64_t repair_id) { state.set_active_repair_id(repair_id); }
 
 bool on_finished(PolicyState& state, bool success, bool automatic, const PolicySettings& settings, int64_t now_ms) {
-  state.active_repair_id = 0;
-  state.last_finished_ms = now_ms;
-  state.deferred_since_ms = 0;
+  state.set_active_repair_id(0);
+  state.set_last_finished_ms(now_ms);
+  state.set_deferred_since_ms(0);
   if (success) {
-    state.consecutive_failures = 0;
+    state.set_consecutive_failures(0);
     return false;
   }
-  ++state.consecutive_failures;
+  state.set_consecutive_failures(state.consecutive_failures() + 1);
   // Every tier failed: a human is needed, and more attempts would only make
   // things worse (OpenClaw's own breaker suppresses channels after unclean
   // boots). A failed manual repair cools down automatic ones too.
@@ -165,32 +148,32 @@ bool on_finished(PolicyState& state, bool success, bool automatic, const PolicyS
 }
 
 void enter_cooldown(PolicyState& state, int64_t until_ms, const std::string& reason) {
-  state.cooldown_until_ms = std::max(state.cooldown_until_ms, until_ms);
-  state.cooldown_reason = reason;
-  state.cooldown_active = true;
+  state.set_cooldown_until_ms(std::max(state.cooldown_until_ms(), until_ms));
+  state.set_cooldown_reason(reason);
+  state.set_cooldown_active(true);
 }
 
 bool cooldown_ended(PolicyState& state, int64_t now_ms) {
-  if (state.cooldown_active && now_ms >= state.cooldown_until_ms) {
-    state.cooldown_active = false;
+  if (state.cooldown_active() && now_ms >= state.cooldown_until_ms()) {
+    state.set_cooldown_active(false);
     return true;
   }
   return false;
 }
 
 void pause(PolicyState& state, const std::string& by, const std::string& reason, int64_t now_ms) {
-  state.paused = true;
-  state.paused_by = by;
-  state.pause_reason = reason;
-  state.paused_at_ms = now_ms;
+  state.set_paused(true);
+  state.set_paused_by(by);
+  state.set_pause_reason(reason);
+  state.set_paused_at_ms(now_ms);
 }
 
 void resume(PolicyState& state) {
-  state.paused = false;
-  state.paused_by.clear();
-  state.pause_reason.clear();
-  state.paused_at_ms = 0;
-  state.paused_incident_logged = false;
+  state.set_paused(false);
+  state.clear_paused_by();
+  state.clear_pause_reason();
+  state.set_paused_at_ms(0);
+  state.set_paused_incident_logged(false);
 }
 
 uint32_t learned_start_tier(uint32_t recommended, const uint32_t attempts[4], const uint32_t fixes[4], bool tier3_enabled) {
@@ -205,9 +188,9 @@ std::optional<int64_t> next_wake_ms(const PolicyState& state, const PolicySettin
   auto consider = [&](int64_t t) {
     if (!wake || t < *wake) wake = t;
   };
-  if (state.cooldown_active) consider(state.cooldown_until_ms);
-  if (state.deferred_since_ms != 0) consider(state.deferred_since_ms + settings.quiet_max_wait_ms);
-  if (!state.auto_starts_ms.empty()) consider(state.auto_starts_ms.front() + 3'600'000);
+  if (state.cooldown_active()) consider(state.cooldown_until_ms());
+  if (state.deferred_since_ms() != 0) consider(state.deferred_since_ms() + settings.quiet_max_wait_ms);
+  if (!state.auto_starts_ms().empty()) consider(state.auto_starts_ms(0) + 3'600'000);
   return wake;
 }
 

@@ -37,26 +37,13 @@ struct PolicySettings {
   static PolicySettings defaults();
 };
 
-// Everything the policy must remember across restarts.
-struct PolicyState {
-  bool paused = false;
-  std::string paused_by;
-  std::string pause_reason;
-  int64_t paused_at_ms = 0;
-  int64_t cooldown_until_ms = 0;
-  std::string cooldown_reason;
-  bool cooldown_active = false;          // entered and not yet announced as ended
-  std::deque<int64_t> auto_starts_ms;    // starts of automatic repairs, oldest first
-  uint32_t consecutive_failures = 0;
-  int64_t active_repair_id = 0;          // 0 = none running
-  int64_t last_finished_ms = 0;
-  int64_t deferred_since_ms = 0;         // waiting for a quiet moment since
-  bool paused_incident_logged = false;   // "paused, not repairing" said once per incident
+// Everything the policy must remember across restarts: a protobuf message,
+// so its fields are declared once (gwr.proto) and stored as they are.
+using PolicyState = pb::PolicyState;
 
-  // Serialised for the policy table; nullopt when the text is not a policy.
-  std::string to_json() const;
-  static std::optional<PolicyState> from_json(const std::string& json);
-};
+// gwr 1.0 stored the policy as JSON; read once, when gwr.db is migrated.
+// nullopt when the text is not such a policy.
+std::optional<PolicyState> policy_from_v1_json(const std::string& json);
 
 enum class Verdict {
   kNothing,      // healthy enough, or nothing new to act on

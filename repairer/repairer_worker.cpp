@@ -64,8 +64,8 @@ void RepairerWorker::start(WorkerContext& ctx) {
   connect_store(ctx);
   log::info("repairer_ready", {{"history", store_path_},
                                {"state_trusted", state_trusted()},
-                               {"paused", policy_.paused},
-                               {"cooldown_until", policy_.cooldown_until_ms},
+                               {"paused", policy_.paused()},
+                               {"cooldown_until", policy_.cooldown_until_ms()},
                                {"repairs_last_hour", repairs_in_last_hour(policy_, now_ms())},
                                {"max_per_hour", settings_.max_per_hour}});
   update_activity(ctx);
@@ -82,14 +82,14 @@ void RepairerWorker::connect_store(WorkerContext& ctx) {
       // trusted with repairs: read it without writing, if it can be read.
       if (!peeked_ && !owner_pause_) {
         if (auto seen = HistoryStore::peek_policy(store_path_)) {
-          policy_.paused = seen->paused;
-          policy_.paused_by = seen->paused_by;
-          policy_.pause_reason = seen->pause_reason;
-          policy_.paused_at_ms = seen->paused_at_ms;
-          policy_.cooldown_until_ms = std::max(policy_.cooldown_until_ms, seen->cooldown_until_ms);
-          policy_.auto_starts_ms = seen->auto_starts_ms;
+          policy_.set_paused(seen->paused());
+          policy_.set_paused_by(seen->paused_by());
+          policy_.set_pause_reason(seen->pause_reason());
+          policy_.set_paused_at_ms(seen->paused_at_ms());
+          policy_.set_cooldown_until_ms(std::max(policy_.cooldown_until_ms(), seen->cooldown_until_ms()));
+          *policy_.mutable_auto_starts_ms() = seen->auto_starts_ms();
           peeked_ = true;
-          log::info("state_read_only", {{"path", store_path_}, {"paused", policy_.paused}});
+          log::info("state_read_only", {{"path", store_path_}, {"paused", policy_.paused()}});
         }
       }
       storage_failed(ctx, pb::Alert::STATE_UNREADABLE, store.message());
@@ -108,18 +108,18 @@ void RepairerWorker::connect_store(WorkerContext& ctx) {
     // While the saved policy was out of reach, the owner may have paused or
     // resumed, and a repair may have cooled things down: none of it is lost.
     if (owner_pause_) {
-      policy_.paused = owner_pause_->paused;
-      policy_.paused_by = owner_pause_->paused_by;
-      policy_.pause_reason = owner_pause_->pause_reason;
-      policy_.paused_at_ms = owner_pause_->paused_at_ms;
+      policy_.set_paused(owner_pause_->paused());
+      policy_.set_paused_by(owner_pause_->paused_by());
+      policy_.set_pause_reason(owner_pause_->pause_reason());
+      policy_.set_paused_at_ms(owner_pause_->paused_at_ms());
       owner_pause_.reset();
     }
-    if (in_memory.cooldown_until_ms > policy_.cooldown_until_ms) {
-      enter_cooldown(policy_, in_memory.cooldown_until_ms, in_memory.cooldown_reason);
+    if (in_memory.cooldown_until_ms() > policy_.cooldown_until_ms()) {
+      enter_cooldown(policy_, in_memory.cooldown_until_ms(), in_memory.cooldown_reason());
     }
-    policy_.active_repair_id = in_memory.active_repair_id ? in_memory.active_repair_id : policy_.active_repair_id;
+    policy_.set_active_repair_id(in_memory.active_repair_id() ? in_memory.active_repair_id() : policy_.active_repair_id());
     policy_loaded_ = true;
-    saved_policy_ = policy_.to_json();
+    saved_policy_ = policy_.SerializeAsString();
   }
   if (!recovered_ && !active_) {
     recovered_ = true;
@@ -178,7 +178,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
     // but only if that pid is still the process the step started: after a
     // power loss or a long outage the number may belong to a stranger.
     for (const auto& s : store_->interrupt_running_steps(r.id())) stop_interrupted_command(r.id(), s);
-    const bool resumable = !resumed && r.id() == policy_.active_repair_id && now - r.started_at_ms() < 3'600'000;
+    const bool resumable = !resumed && r.id() == policy_.active_repair_id() && now - r.started_at_ms() < 3'600'000;
     if (resumable) {
       auto full = store_->get_repair(r.id());
       if (!full) continue;
@@ -209,9 +209,9 @@ void RepairerWorker::recover(WorkerContext& ctx) {
     (void)store_->finish_repair(r.id(), done);
     log::warn("repair_interrupted", {{"repair_id", r.id()}, {"trigger", trigger_text(r.trigger())}});
   }
-  if (!resumed && policy_.active_repair_id != 0) {
-    policy_.active_repair_id = 0;
-    policy_.last_finished_ms = now;
+  if (!resumed && policy_.active_repair_id() != 0) {
+    policy_.set_active_repair_id(0);
+    policy_.set_last_finished_ms(now);
   }
 }
 
@@ -236,8 +236,8 @@ void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
 }
 
 bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
-  const std::string json = policy_.to_json();
-  if (json == saved_policy_ && !force && policy_saved_) return true;
+  const std::string bytes = policy_.SerializeAsString();
+  if (bytes == saved_policy_ && !force && policy_saved_) return true;
   if (!store_ || !policy_loaded_) {
     // The saved policy is out of reach: what changed lives in memory only.
     policy_saved_ = false;
@@ -251,7 +251,7 @@ bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
     storage_failed(ctx, pb::Alert::STATE_NOT_SAVED, st.message());
     return false;
   }
-  saved_policy_ = json;
+  saved_policy_ = bytes;
   policy_saved_ = true;
   storage_recovered(ctx);
   return true;
@@ -301,13 +301,13 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
       pb::RepairEvent limited;
       limited.set_kind(pb::RepairEvent::RATE_LIMITED);
       for (const auto& f : d.findings) *limited.add_findings() = f;
-      limited.set_details(policy_.cooldown_reason);
+      limited.set_details(policy_.cooldown_reason());
       emit(ctx, limited);
       pb::RepairEvent cool;
       cool.set_kind(pb::RepairEvent::COOLDOWN_ENTERED);
-      cool.set_cooldown_until_ms(policy_.cooldown_until_ms);
+      cool.set_cooldown_until_ms(policy_.cooldown_until_ms());
       for (const auto& f : d.findings) *cool.add_findings() = f;
-      cool.set_details(policy_.cooldown_reason + "; no automatic repair until the cooldown ends");
+      cool.set_details(policy_.cooldown_reason() + "; no automatic repair until the cooldown ends");
       emit(ctx, cool);
       break;
     }
@@ -324,13 +324,13 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
       }
       break;
     case Verdict::kPaused:
-      if (!policy_.paused_incident_logged) {
-        policy_.paused_incident_logged = true;
+      if (!policy_.paused_incident_logged()) {
+        policy_.set_paused_incident_logged(true);
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::DEFERRED);
         ev.set_defer_reason(pb::DEFER_PAUSED);
         for (const auto& f : d.findings) *ev.add_findings() = f;
-        ev.set_details("automatic repairs are paused (by " + policy_.paused_by + "); not repairing");
+        ev.set_details("automatic repairs are paused (by " + policy_.paused_by() + "); not repairing");
         emit(ctx, ev);
       }
       break;
@@ -378,7 +378,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
         error = committed.message();
       } else {
         id = *created;
-        saved_policy_ = policy_.to_json();
+        saved_policy_ = policy_.SerializeAsString();
       }
     }
     if (id == 0) {
@@ -638,8 +638,8 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
     pb::RepairEvent cool;
     cool.set_kind(pb::RepairEvent::COOLDOWN_ENTERED);
     cool.set_repair_id(s.id());
-    cool.set_cooldown_until_ms(policy_.cooldown_until_ms);
-    cool.set_details(policy_.cooldown_reason + "; no automatic repair until the cooldown ends");
+    cool.set_cooldown_until_ms(policy_.cooldown_until_ms());
+    cool.set_details(policy_.cooldown_reason() + "; no automatic repair until the cooldown ends");
     emit(ctx, cool);
   }
   // The prober's last words may predate the repair's end: have it look again.
@@ -701,18 +701,18 @@ void RepairerWorker::on_ready(WorkerContext& ctx, size_t index) {
 pb::RepairStatusReply RepairerWorker::status_reply() {
   pb::RepairStatusReply r;
   const int64_t now = now_ms();
-  r.set_paused(policy_.paused);
-  r.set_paused_by(policy_.paused_by);
-  r.set_paused_at_ms(policy_.paused_at_ms);
+  r.set_paused(policy_.paused());
+  r.set_paused_by(policy_.paused_by());
+  r.set_paused_at_ms(policy_.paused_at_ms());
   r.set_in_progress(active_.has_value());
   if (active_) {
     r.set_current_repair_id(active_->summary.id());
     r.set_current_tier(active_->summary.current_tier());
   }
-  r.set_cooldown_until_ms(policy_.cooldown_until_ms > now ? policy_.cooldown_until_ms : 0);
+  r.set_cooldown_until_ms(policy_.cooldown_until_ms() > now ? policy_.cooldown_until_ms() : 0);
   r.set_repairs_last_hour(repairs_in_last_hour(policy_, now));
   r.set_max_per_hour(settings_.max_per_hour);
-  r.set_consecutive_failures(policy_.consecutive_failures);
+  r.set_consecutive_failures(policy_.consecutive_failures());
   if (!unsaved_repairs_.empty()) {
     *r.mutable_last_repair() = unsaved_repairs_.back();
   } else if (store_) {
@@ -723,9 +723,9 @@ pb::RepairStatusReply RepairerWorker::status_reply() {
     r.set_state_unsaved(true);
     r.set_state_error(storage_alert_ ? storage_alert_->detail() : std::string("gwr.db is not open yet"));
   }
-  if (policy_.deferred_since_ms) {
+  if (policy_.deferred_since_ms()) {
     r.set_waiting(pb::DEFER_BUSY);
-    r.set_waiting_until_ms(policy_.deferred_since_ms + settings_.quiet_max_wait_ms);
+    r.set_waiting_until_ms(policy_.deferred_since_ms() + settings_.quiet_max_wait_ms);
   }
   return r;
 }
@@ -767,7 +767,7 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     }
     case pb::Request::kPause: {
       const std::string actor = request.pause().actor().empty() ? request.client() : request.pause().actor();
-      if (!policy_.paused) {
+      if (!policy_.paused()) {
         pause(policy_, actor, request.pause().reason(), now_ms());
         if (!policy_loaded_) owner_pause_ = policy_;  // applied once the saved policy can be read
         save_policy(ctx);
@@ -783,7 +783,7 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     }
     case pb::Request::kResume: {
       const std::string actor = request.resume().actor().empty() ? request.client() : request.resume().actor();
-      if (policy_.paused) {
+      if (policy_.paused()) {
         resume(policy_);
         if (!policy_loaded_) owner_pause_ = policy_;
         save_policy(ctx);
@@ -847,11 +847,11 @@ void RepairerWorker::update_activity(WorkerContext& ctx) {
     if (active_->step_running) a += ": " + active_->current.name();
   } else if (!state_trusted()) {
     a = "automatic repairs stopped: cannot " + std::string(store_ && policy_loaded_ ? "save" : "read") +
-        " the repair state" + (policy_.paused ? " (paused by " + policy_.paused_by + ")" : "");
-  } else if (policy_.paused) {
-    a = "paused by " + policy_.paused_by;
-  } else if (policy_.cooldown_until_ms > now_ms()) {
-    a = "cooling down until " + log::iso_time(policy_.cooldown_until_ms);
+        " the repair state" + (policy_.paused() ? " (paused by " + policy_.paused_by() + ")" : "");
+  } else if (policy_.paused()) {
+    a = "paused by " + policy_.paused_by();
+  } else if (policy_.cooldown_until_ms() > now_ms()) {
+    a = "cooling down until " + log::iso_time(policy_.cooldown_until_ms());
   } else {
     a = "ready: " + std::to_string(repairs_in_last_hour(policy_, now_ms())) + "/" +
         std::to_string(settings_.max_per_hour) + " repairs in the last hour";

@@ -269,12 +269,12 @@ std::optional<IncidentRow> BridgeStore::incident(const std::string& key) {
   return IncidentRow{st->text(0), st->int64(1), st->int64(2)};
 }
 
-Status BridgeStore::save_incident_state(const std::string& key, const json& state, int64_t now_ms) {
+Status BridgeStore::save_incident_state(const std::string& key, const std::string& state, int64_t now_ms) {
   auto st = db_->prepare(
       "INSERT INTO incidents(key, state, updated_at) VALUES(?, ?, ?) "
       "ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at");
   if (!st) return st.error();
-  st->bind(1, key).bind(2, state.dump(-1, ' ', false, json::error_handler_t::replace)).bind(3, now_ms);
+  st->bind(1, key).bind_blob(2, state).bind(3, now_ms);
   return st->run();
 }
 
@@ -285,14 +285,11 @@ Status BridgeStore::forget_incident_state(const std::string& key) {
   return st->run();
 }
 
-std::vector<json> BridgeStore::incident_states() {
-  std::vector<json> out;
-  auto st = db_->prepare("SELECT state FROM incidents WHERE state != ''");
+std::vector<std::string> BridgeStore::incident_states() {
+  std::vector<std::string> out;
+  auto st = db_->prepare("SELECT state FROM incidents WHERE length(state) > 0");
   if (!st) return out;
-  while (st->step()) {
-    json j = json::parse(st->text(0), nullptr, false);
-    if (j.is_object()) out.push_back(std::move(j));
-  }
+  while (st->step()) out.push_back(st->blob(0));
   return out;
 }
 
@@ -378,6 +375,21 @@ std::optional<std::string> BridgeStore::meta(const std::string& key) {
   st->bind(1, key);
   if (!st->step()) return std::nullopt;
   return st->text(0);
+}
+
+std::optional<std::string> BridgeStore::meta_blob(const std::string& key) {
+  auto st = db_->prepare("SELECT value FROM meta WHERE key = ?");
+  if (!st) return std::nullopt;
+  st->bind(1, key);
+  if (!st->step()) return std::nullopt;
+  return st->blob(0);
+}
+
+Status BridgeStore::set_meta_blob(const std::string& key, const std::string& bytes) {
+  auto st = db_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+  if (!st) return st.error();
+  st->bind(1, key).bind_blob(2, bytes);
+  return st->run();
 }
 
 Status BridgeStore::set_meta(const std::string& key, const std::string& value) {

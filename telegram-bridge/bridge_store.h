@@ -85,9 +85,10 @@ class BridgeStore {
 
   // --- Incidents ------------------------------------------------------------------------------
   std::optional<IncidentRow> incident(const std::string& key);
-  Status save_incident_state(const std::string& key, const nlohmann::json& state, int64_t now_ms);
+  // The planner's view of an incident, serialized (a PlannerIncident; 1.0 wrote JSON).
+  Status save_incident_state(const std::string& key, const std::string& state, int64_t now_ms);
   Status forget_incident_state(const std::string& key);
-  std::vector<nlohmann::json> incident_states();
+  std::vector<std::string> incident_states();
 
   // --- Warnings -------------------------------------------------------------------------------
   Status save_warning(const Warning& warning);
@@ -104,6 +105,9 @@ class BridgeStore {
   Status add_seen_event(const std::string& key, int64_t at_ms);
   std::optional<std::string> meta(const std::string& key);
   Status set_meta(const std::string& key, const std::string& value);
+  // Bytes (a serialized message), stored as they are.
+  std::optional<std::string> meta_blob(const std::string& key);
+  Status set_meta_blob(const std::string& key, const std::string& bytes);
 
   // Drops delivered rows, seen events and markers past their use.
   void prune(int64_t now_ms);

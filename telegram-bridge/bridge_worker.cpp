@@ -65,9 +65,9 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
     }
     store_ = std::move(*store);
     planner_ = NotificationPlanner(PlannerSettings::from_config(cfg));
-    for (const auto& j : store_->incident_states()) planner_.restore_incident(j);
+    for (const auto& stored : store_->incident_states()) planner_.restore_incident(stored);
     for (const auto& w : store_->warnings()) planner_.restore_warning(w);
-    if (auto misc = store_->meta("planner")) planner_.restore_misc(nlohmann::json::parse(*misc, nullptr, false));
+    if (auto notices = store_->meta_blob("planner")) planner_.restore_notices(*notices);
     const int64_t now = wall_now();
     if (auto w = store_->meta("events_since"); w && !w->empty()) {
       watermark_ms_ = std::atoll(w->c_str());
@@ -189,7 +189,7 @@ void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string
   for (const auto& key : changes.incidents_forgotten) (void)store_->forget_incident_state(key);
   for (const auto& w : changes.warnings) (void)store_->save_warning(w);
   for (const auto& key : changes.warnings_removed) (void)store_->delete_warning(key);
-  if (changes.misc) (void)store_->set_meta("planner", planner_.misc_json().dump());
+  if (changes.misc) (void)store_->set_meta_blob("planner", planner_.notices_bytes());
   if (!seen_key.empty()) (void)store_->add_seen_event(seen_key, seen_at_ms);
   if (auto st = tx.commit(); !st) {
     keep_in_memory("commit", st.message());

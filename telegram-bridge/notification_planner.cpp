@@ -23,7 +23,7 @@ std::string esc(std::string_view text, size_t max_units = 400) { return html_esc
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-std::string tier_list(const std::vector<uint32_t>& tiers) {
+std::string tier_list(const google::protobuf::RepeatedField<uint32_t>& tiers) {
   std::string out;
   for (auto t : tiers) out += (out.empty() ? "" : ", ") + std::to_string(t);
   return out;
@@ -48,130 +48,139 @@ PlannerSettings PlannerSettings::defaults() { return from_config(default_config(
 
 std::string incident_key(int64_t repair_id) { return "repair:" + std::to_string(repair_id); }
 
-json Incident::to_json() const {
-  json tf = json::object();
-  for (const auto& [t, why] : tier_failures) tf[std::to_string(t)] = why;
-  return {{"repair_id", repair_id},
-          {"tier", tier},
-          {"manual", manual},
-          {"actor", actor},
-          {"reason", reason},
-          {"started_at_ms", started_at_ms},
-          {"lines", lines},
-          {"hidden_lines", hidden_lines},
-          {"tier_failures", tf},
-          {"tiers_tried", tiers_tried},
-          {"outcome", static_cast<int>(outcome)},
-          {"fixed_by_tier", fixed_by_tier},
-          {"duration_ms", duration_ms},
-          {"details", details},
-          {"diagnosis", diagnosis},
-          {"finished_at_ms", finished_at_ms},
-          {"reply_sent", reply_sent},
-          {"escalate_at_ms", escalate_at_ms},
-          {"last_edit_ms", last_edit_ms},
-          {"edit_pending", edit_pending}};
-}
-
-Incident Incident::from_json(const json& j) {
+std::optional<Incident> incident_from_v1_json(const json& j) {
+  if (!j.is_object() || !j.contains("repair_id")) return std::nullopt;
   Incident i;
-  if (!j.is_object()) return i;
-  i.repair_id = j.value("repair_id", int64_t{0});
-  i.tier = j.value("tier", 0u);
-  i.manual = j.value("manual", false);
-  i.actor = j.value("actor", "");
-  i.reason = j.value("reason", "");
-  i.started_at_ms = j.value("started_at_ms", int64_t{0});
+  i.set_repair_id(j.value("repair_id", int64_t{0}));
+  i.set_tier(j.value("tier", 0u));
+  i.set_manual(j.value("manual", false));
+  i.set_actor(j.value("actor", ""));
+  i.set_reason(j.value("reason", ""));
+  i.set_started_at_ms(j.value("started_at_ms", int64_t{0}));
   if (j.contains("lines") && j["lines"].is_array()) {
     for (const auto& l : j["lines"]) {
-      if (l.is_string()) i.lines.push_back(l.get<std::string>());
+      if (l.is_string()) i.add_lines(l.get<std::string>());
     }
   }
-  i.hidden_lines = j.value("hidden_lines", 0u);
+  i.set_hidden_lines(j.value("hidden_lines", 0u));
   if (j.contains("tier_failures") && j["tier_failures"].is_object()) {
     for (auto it = j["tier_failures"].begin(); it != j["tier_failures"].end(); ++it) {
-      if (it.value().is_string()) i.tier_failures[static_cast<uint32_t>(std::atoi(it.key().c_str()))] = it.value();
+      if (it.value().is_string()) {
+        (*i.mutable_tier_failures())[static_cast<uint32_t>(std::atoi(it.key().c_str()))] = it.value().get<std::string>();
+      }
     }
   }
   if (j.contains("tiers_tried") && j["tiers_tried"].is_array()) {
     for (const auto& t : j["tiers_tried"]) {
-      if (t.is_number_unsigned()) i.tiers_tried.push_back(t.get<uint32_t>());
+      if (t.is_number_unsigned()) i.add_tiers_tried(t.get<uint32_t>());
     }
   }
   const int outcome = j.value("outcome", 0);
-  i.outcome = outcome == 1 ? Outcome::kRecovered : outcome == 2 ? Outcome::kFailed : Outcome::kRunning;
-  i.fixed_by_tier = j.value("fixed_by_tier", 0u);
-  i.duration_ms = j.value("duration_ms", int64_t{0});
-  i.details = j.value("details", "");
-  i.diagnosis = j.value("diagnosis", "");
-  i.finished_at_ms = j.value("finished_at_ms", int64_t{0});
-  i.reply_sent = j.value("reply_sent", false);
-  i.escalate_at_ms = j.value("escalate_at_ms", int64_t{0});
-  i.last_edit_ms = j.value("last_edit_ms", int64_t{0});
-  i.edit_pending = j.value("edit_pending", false);
+  i.set_outcome(outcome == 1 ? Incident::RECOVERED : outcome == 2 ? Incident::FAILED : Incident::RUNNING);
+  i.set_fixed_by_tier(j.value("fixed_by_tier", 0u));
+  i.set_duration_ms(j.value("duration_ms", int64_t{0}));
+  i.set_details(j.value("details", ""));
+  i.set_diagnosis(j.value("diagnosis", ""));
+  i.set_finished_at_ms(j.value("finished_at_ms", int64_t{0}));
+  i.set_reply_sent(j.value("reply_sent", false));
+  i.set_escalate_at_ms(j.value("escalate_at_ms", int64_t{0}));
+  i.set_last_edit_ms(j.value("last_edit_ms", int64_t{0}));
+  i.set_edit_pending(j.value("edit_pending", false));
   return i;
 }
 
+std::optional<pb::PlannerNotices> notices_from_v1_json(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  pb::PlannerNotices n;
+  n.set_paused(j.value("paused", false));
+  n.set_cooldown_until_noticed(j.value("cooldown_until_noticed", int64_t{0}));
+  n.set_cooldown_end_noticed(j.value("cooldown_end_noticed", false));
+  n.set_pause_noticed(j.value("pause_noticed", ""));
+  n.set_deferred_noticed(j.value("deferred_noticed", ""));
+  n.set_deferred_noticed_at(j.value("deferred_noticed_at", int64_t{0}));
+  if (j.contains("alerts") && j["alerts"].is_object()) {
+    for (auto it = j["alerts"].begin(); it != j["alerts"].end(); ++it) {
+      if (it.value().is_number_integer()) (*n.mutable_alerts())[it.key()] = it.value().get<int64_t>();
+    }
+  }
+  return n;
+}
+
+namespace {
+
+// What telegram.db holds: a serialized message, or (gwr 1.0) a JSON object.
+// Serialized protobuf never starts with '{' (that would be a group tag).
+std::optional<json> as_v1_json(const std::string& stored) {
+  if (stored.empty() || stored[0] != '{') return std::nullopt;
+  auto j = json::parse(stored, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  return j;
+}
+
+}  // namespace
+
 std::string render_incident(const Incident& inc, int64_t now_ms) {
   std::string out;
-  const std::string tier = std::to_string(inc.tier);
-  switch (inc.outcome) {
-    case Incident::Outcome::kRunning:
-      out += inc.manual ? "🔧 <b>Manual repair — tier " + tier + "</b>" : "🔧 <b>Gateway down — repairing (tier " + tier + ")</b>";
+  const std::string tier = std::to_string(inc.tier());
+  switch (inc.outcome()) {
+    case Incident::RUNNING:
+      out += inc.manual() ? "🔧 <b>Manual repair — tier " + tier + "</b>" : "🔧 <b>Gateway down — repairing (tier " + tier + ")</b>";
       break;
-    case Incident::Outcome::kRecovered:
-      out += "✅ <b>Gateway repaired by tier " + std::to_string(inc.fixed_by_tier) + "</b> (took " +
-             human_duration(inc.duration_ms) + ")";
+    case Incident::RECOVERED:
+      out += "✅ <b>Gateway repaired by tier " + std::to_string(inc.fixed_by_tier()) + "</b> (took " +
+             human_duration(inc.duration_ms()) + ")";
       break;
-    case Incident::Outcome::kFailed:
+    default:  // FAILED
       out += "❌ <b>Repair failed</b>";
-      if (!inc.tiers_tried.empty()) out += " (tiers " + tier_list(inc.tiers_tried) + ")";
+      if (!inc.tiers_tried().empty()) out += " (tiers " + tier_list(inc.tiers_tried()) + ")";
       break;
   }
   out += "\n";
-  if (!inc.reason.empty()) out += "Reason: " + esc(inc.reason, 500) + "\n";
-  out += "Repair #" + std::to_string(inc.repair_id) + " · " +
-         (inc.manual ? "manual, by " + esc(actor_label(inc.actor), 80) : std::string("automatic"));
-  if (inc.started_at_ms > 0) out += " · started " + clock_time_seconds(inc.started_at_ms);
+  if (!inc.reason().empty()) out += "Reason: " + esc(inc.reason(), 500) + "\n";
+  out += "Repair #" + std::to_string(inc.repair_id()) + " · " +
+         (inc.manual() ? "manual, by " + esc(actor_label(inc.actor()), 80) : std::string("automatic"));
+  if (inc.started_at_ms() > 0) out += " · started " + clock_time_seconds(inc.started_at_ms());
   out += "\n";
-  if (!inc.lines.empty()) {
+  if (!inc.lines().empty()) {
     out += "\n";
-    if (inc.hidden_lines) out += "<i>… " + std::to_string(inc.hidden_lines) + " earlier step(s)</i>\n";
-    for (const auto& l : inc.lines) out += esc(l, 300) + "\n";
+    if (inc.hidden_lines()) out += "<i>… " + std::to_string(inc.hidden_lines()) + " earlier step(s)</i>\n";
+    for (const auto& l : inc.lines()) out += esc(l, 300) + "\n";
   }
-  if (inc.outcome == Incident::Outcome::kRunning && inc.started_at_ms > 0 && now_ms > inc.started_at_ms) {
-    out += "<i>running for " + human_duration(now_ms - inc.started_at_ms) + "</i>";
+  if (inc.outcome() == Incident::RUNNING && inc.started_at_ms() > 0 && now_ms > inc.started_at_ms()) {
+    out += "<i>running for " + human_duration(now_ms - inc.started_at_ms()) + "</i>";
   }
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return fit_html(out);
 }
 
 std::string render_recovered(const Incident& inc) {
-  std::string out = "🟢 <b>Gateway recovered</b> (tier " + std::to_string(inc.fixed_by_tier) + ", took " +
-                    human_duration(inc.duration_ms) + ")\nRepair #" + std::to_string(inc.repair_id);
-  if (inc.manual) out += " · manual, by " + esc(actor_label(inc.actor), 80);
+  std::string out = "🟢 <b>Gateway recovered</b> (tier " + std::to_string(inc.fixed_by_tier()) + ", took " +
+                    human_duration(inc.duration_ms()) + ")\nRepair #" + std::to_string(inc.repair_id());
+  if (inc.manual()) out += " · manual, by " + esc(actor_label(inc.actor()), 80);
   return out;
 }
 
 std::string render_escalation(const Incident& inc) {
   std::string out = "🔴 <b>Gateway down, all tiers failed — human intervention needed</b>\n";
-  out += "Repair #" + std::to_string(inc.repair_id);
-  if (!inc.tiers_tried.empty()) out += " · tiers tried: " + tier_list(inc.tiers_tried);
-  if (inc.duration_ms > 0) out += " · " + human_duration(inc.duration_ms);
+  out += "Repair #" + std::to_string(inc.repair_id());
+  if (!inc.tiers_tried().empty()) out += " · tiers tried: " + tier_list(inc.tiers_tried());
+  if (inc.duration_ms() > 0) out += " · " + human_duration(inc.duration_ms());
   out += "\n";
-  if (!inc.reason.empty()) out += "Reason: " + esc(inc.reason, 400) + "\n";
+  if (!inc.reason().empty()) out += "Reason: " + esc(inc.reason(), 400) + "\n";
   out += "\n<b>What was tried</b>\n";
-  if (inc.tier_failures.empty()) {
-    out += "• " + (inc.details.empty() ? std::string("no tier reported why it failed") : esc(inc.details, 600)) + "\n";
+  if (inc.tier_failures().empty()) {
+    out += "• " + (inc.details().empty() ? std::string("no tier reported why it failed") : esc(inc.details(), 600)) + "\n";
   } else {
-    for (const auto& [tier, why] : inc.tier_failures) {
+    // In tier order (a protobuf map has none).
+    const std::map<uint32_t, std::string> failures(inc.tier_failures().begin(), inc.tier_failures().end());
+    for (const auto& [tier, why] : failures) {
       out += "• Tier " + std::to_string(tier) + ": " + esc(why.empty() ? "failed" : why, 500) + "\n";
     }
-    if (!inc.details.empty()) out += "Outcome: " + esc(inc.details, 500) + "\n";
+    if (!inc.details().empty()) out += "Outcome: " + esc(inc.details(), 500) + "\n";
   }
-  if (!inc.diagnosis.empty()) out += "\n<b>AI diagnosis</b>\n<i>" + esc(inc.diagnosis, 1500) + "</i>\n";
+  if (!inc.diagnosis().empty()) out += "\n<b>AI diagnosis</b>\n<i>" + esc(inc.diagnosis(), 1500) + "</i>\n";
   out += "\n<b>What to do</b>\n";
-  out += "• <code>gwrctl show " + std::to_string(inc.repair_id) + "</code> — every step, with its output\n";
+  out += "• <code>gwrctl show " + std::to_string(inc.repair_id()) + "</code> — every step, with its output\n";
   out += "• Check the gateway's own logs and the system journal (<code>journalctl</code> on Linux, "
          "<code>log show</code> on macOS)\n";
   out += "• Once the cause is fixed, tap 🔄 Repair Now or send /repair; /status shows whether auto-repair is cooling down";
@@ -179,21 +188,18 @@ std::string render_escalation(const Incident& inc) {
 }
 
 void NotificationPlanner::set_paused(bool paused) {
-  if (paused_ != paused) {
-    paused_ = paused;
+  if (notices_.paused() != paused) {
+    notices_.set_paused(paused);
     changes_.misc = true;
   }
 }
 
 void NotificationPlanner::changed(const Incident& inc) {
-  const std::string key = incident_key(inc.repair_id);
-  for (auto& [k, j] : changes_.incidents) {
-    if (k == key) {
-      j = nullptr;  // re-serialized in take_changes
-      return;
-    }
+  const std::string key = incident_key(inc.repair_id());
+  for (auto& [k, bytes] : changes_.incidents) {
+    if (k == key) return;  // serialized in take_changes
   }
-  changes_.incidents.emplace_back(key, nullptr);
+  changes_.incidents.emplace_back(key, std::string());
 }
 
 void NotificationPlanner::changed(const Warning& w) {
@@ -209,10 +215,10 @@ void NotificationPlanner::changed(const Warning& w) {
 NotificationPlanner::Changes NotificationPlanner::take_changes() {
   Changes c = std::move(changes_);
   changes_ = Changes{};
-  std::vector<std::pair<std::string, json>> incidents;
-  for (auto& [key, j] : c.incidents) {
+  std::vector<std::pair<std::string, std::string>> incidents;
+  for (auto& [key, bytes] : c.incidents) {
     const auto it = incidents_.find(key);
-    if (it != incidents_.end()) incidents.emplace_back(key, it->second.to_json());
+    if (it != incidents_.end()) incidents.emplace_back(key, it->second.SerializeAsString());
   }
   c.incidents = std::move(incidents);
   std::vector<Warning> warnings;
@@ -224,9 +230,14 @@ NotificationPlanner::Changes NotificationPlanner::take_changes() {
   return c;
 }
 
-void NotificationPlanner::restore_incident(const json& j) {
-  Incident inc = Incident::from_json(j);
-  if (inc.repair_id != 0) incidents_[incident_key(inc.repair_id)] = std::move(inc);
+void NotificationPlanner::restore_incident(const std::string& stored) {
+  std::optional<Incident> inc;
+  if (auto j = as_v1_json(stored)) {
+    inc = incident_from_v1_json(*j);
+  } else if (Incident parsed; parsed.ParseFromString(stored)) {
+    inc = std::move(parsed);
+  }
+  if (inc && inc->repair_id() != 0) incidents_[incident_key(inc->repair_id())] = std::move(*inc);
 }
 
 void NotificationPlanner::restore_warning(const Warning& w) {
@@ -235,30 +246,13 @@ void NotificationPlanner::restore_warning(const Warning& w) {
   if (starts_with(w.key, "f:")) warnings_[w.key] = w;
 }
 
-json NotificationPlanner::misc_json() const {
-  return {{"paused", paused_},
-          {"cooldown_until_noticed", cooldown_until_noticed_},
-          {"cooldown_end_noticed", cooldown_end_noticed_},
-          {"pause_noticed", pause_noticed_},
-          {"deferred_noticed", deferred_noticed_},
-          {"deferred_noticed_at", deferred_noticed_at_},
-          {"alerts", alerts_}};
-}
-
-void NotificationPlanner::restore_misc(const json& j) {
-  if (!j.is_object()) return;
-  paused_ = j.value("paused", false);
-  cooldown_until_noticed_ = j.value("cooldown_until_noticed", int64_t{0});
-  cooldown_end_noticed_ = j.value("cooldown_end_noticed", false);
-  pause_noticed_ = j.value("pause_noticed", "");
-  deferred_noticed_ = j.value("deferred_noticed", "");
-  deferred_noticed_at_ = j.value("deferred_noticed_at", int64_t{0});
-  alerts_.clear();
-  if (j.contains("alerts") && j["alerts"].is_object()) {
-    for (auto it = j["alerts"].begin(); it != j["alerts"].end(); ++it) {
-      if (it.value().is_number_integer()) alerts_[it.key()] = it.value().get<int64_t>();
-    }
+void NotificationPlanner::restore_notices(const std::string& stored) {
+  if (auto j = as_v1_json(stored)) {
+    if (auto n = notices_from_v1_json(*j)) notices_ = std::move(*n);
+    return;
   }
+  pb::PlannerNotices n;
+  if (n.ParseFromString(stored)) notices_ = std::move(n);
 }
 
 std::string alert_text(const pb::Alert& a) {
@@ -294,14 +288,15 @@ std::string alert_text(const pb::Alert& a) {
 std::vector<Outgoing> NotificationPlanner::on_alert(const pb::Alert& a, int64_t now_ms) {
   std::vector<Outgoing> out;
   const std::string key = std::to_string(static_cast<int>(a.kind())) + "|" + a.component() + "|" + a.topic();
-  auto it = alerts_.find(key);
+  auto& alerts = *notices_.mutable_alerts();
+  auto it = alerts.find(key);
   if (a.cleared()) {
-    if (it == alerts_.end()) return out;  // never told, nothing to clear
-    alerts_.erase(it);
-  } else if (it != alerts_.end() && now_ms - it->second < settings_.reminder_interval_ms) {
+    if (it == alerts.end()) return out;  // never told, nothing to clear
+    alerts.erase(it);
+  } else if (it != alerts.end() && now_ms - it->second < settings_.reminder_interval_ms) {
     return out;  // level-triggered repeats say nothing new
   } else {
-    alerts_[key] = now_ms;
+    alerts[key] = now_ms;
   }
   changes_.misc = true;
   const bool state = a.kind() == pb::Alert::STATE_NOT_SAVED || a.kind() == pb::Alert::STATE_UNREADABLE;
@@ -310,42 +305,42 @@ std::vector<Outgoing> NotificationPlanner::on_alert(const pb::Alert& a, int64_t 
 }
 
 void NotificationPlanner::add_line(Incident& inc, std::string line) {
-  inc.lines.push_back(std::move(line));
-  while (inc.lines.size() > kMaxProgressLines) {
-    inc.lines.erase(inc.lines.begin());
-    ++inc.hidden_lines;
+  inc.add_lines(std::move(line));
+  while (static_cast<size_t>(inc.lines_size()) > kMaxProgressLines) {
+    inc.mutable_lines()->erase(inc.mutable_lines()->begin());
+    inc.set_hidden_lines(inc.hidden_lines() + 1);
   }
 }
 
 void NotificationPlanner::queue_edit(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out) {
   Outgoing o;
   o.kind = Outgoing::Kind::kEdit;
-  o.incident = incident_key(inc.repair_id);
+  o.incident = incident_key(inc.repair_id());
   o.text = render_incident(inc, now_ms);
   out.push_back(std::move(o));
-  inc.last_edit_ms = now_ms;
-  inc.edit_pending = false;
+  inc.set_last_edit_ms(now_ms);
+  inc.set_edit_pending(false);
   changed(inc);
 }
 
 void NotificationPlanner::progress_changed(Incident& inc, int64_t now_ms, std::vector<Outgoing>& out) {
-  inc.edit_pending = true;
+  inc.set_edit_pending(true);
   changed(inc);
-  if (now_ms - inc.last_edit_ms >= settings_.edit_interval_ms) queue_edit(inc, now_ms, out);
+  if (now_ms - inc.last_edit_ms() >= settings_.edit_interval_ms) queue_edit(inc, now_ms, out);
 }
 
 void NotificationPlanner::queue_escalation(Incident& inc, std::vector<Outgoing>& out) {
-  Outgoing o = make_message(render_escalation(inc), main_keyboard(paused_));
-  o.incident = incident_key(inc.repair_id);
+  Outgoing o = make_message(render_escalation(inc), main_keyboard(notices_.paused()));
+  o.incident = incident_key(inc.repair_id());
   o.reply_to_incident = true;
   out.push_back(std::move(o));
-  inc.reply_sent = true;
-  inc.escalate_at_ms = 0;
+  inc.set_reply_sent(true);
+  inc.set_escalate_at_ms(0);
   changed(inc);
 }
 
 Outgoing NotificationPlanner::notice(std::string text, int64_t repair_id, bool keyboard) const {
-  Outgoing o = make_message(fit_html(text), keyboard ? main_keyboard(paused_) : nlohmann::json(nullptr));
+  Outgoing o = make_message(fit_html(text), keyboard ? main_keyboard(notices_.paused()) : nlohmann::json(nullptr));
   if (repair_id != 0) {
     o.incident = incident_key(repair_id);
     o.reply_to_incident = true;
@@ -359,12 +354,12 @@ Incident& NotificationPlanner::open_incident(const pb::RepairEvent& e, int64_t n
   created = it == incidents_.end();
   if (!created) return it->second;
   Incident inc;
-  inc.repair_id = e.repair_id();
-  inc.tier = e.tier() ? e.tier() : 1;
-  inc.manual = e.trigger() == pb::TRIGGER_MANUAL;
-  inc.actor = e.actor();
-  inc.reason = reason_text(e.reason(), e.findings());
-  inc.started_at_ms = e.at_ms() > 0 ? e.at_ms() : now_ms;
+  inc.set_repair_id(e.repair_id());
+  inc.set_tier(e.tier() ? e.tier() : 1);
+  inc.set_manual(e.trigger() == pb::TRIGGER_MANUAL);
+  inc.set_actor(e.actor());
+  inc.set_reason(reason_text(e.reason(), e.findings()));
+  inc.set_started_at_ms(e.at_ms() > 0 ? e.at_ms() : now_ms);
   if (e.kind() != pb::RepairEvent::STARTED && e.kind() != pb::RepairEvent::RESUMING) {
     add_line(inc, "(joined this repair late: earlier steps are in /logs)");
   }
@@ -379,11 +374,11 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
   auto open_or_update = [&](Incident& inc, bool created) {
     if (created) {
       Outgoing o = make_message(render_incident(inc, now_ms));
-      o.incident = incident_key(inc.repair_id);
+      o.incident = incident_key(inc.repair_id());
       o.opens_incident = true;
       out.push_back(std::move(o));
-      inc.last_edit_ms = now_ms;
-      inc.edit_pending = false;
+      inc.set_last_edit_ms(now_ms);
+      inc.set_edit_pending(false);
       changed(inc);
     } else {
       progress_changed(inc, now_ms, out);
@@ -398,7 +393,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       if (created) {
         if (e.kind() == pb::RepairEvent::RESUMING) add_line(inc, "↻ the repairer restarted; continuing");
         open_or_update(inc, true);
-      } else if (inc.outcome == Incident::Outcome::kRunning && e.kind() == pb::RepairEvent::RESUMING) {
+      } else if (inc.outcome() == Incident::RUNNING && e.kind() == pb::RepairEvent::RESUMING) {
         add_line(inc, "↻ the repairer restarted; continuing with tier " + std::to_string(e.tier()));
         open_or_update(inc, false);
       }
@@ -409,12 +404,12 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
     case pb::RepairEvent::TIER3_REJECTED: {
       if (id == 0) break;
       Incident& inc = open_incident(e, now_ms, created);
-      if (inc.outcome != Incident::Outcome::kRunning) break;  // late or repeated: the thread is closed
+      if (inc.outcome() != Incident::RUNNING) break;  // late or repeated: the thread is closed
       if (e.kind() == pb::RepairEvent::STEP) {
-        inc.tier = std::max(inc.tier, e.step().tier());
+        inc.set_tier(std::max(inc.tier(), e.step().tier()));
         add_line(inc, step_line(e.step()));
       } else if (e.kind() == pb::RepairEvent::TIER_FAILED) {
-        inc.tier_failures[e.tier()] = e.details();
+        (*inc.mutable_tier_failures())[e.tier()] = e.details();
         add_line(inc, "⚠️ tier " + std::to_string(e.tier()) + " failed" + (e.details().empty() ? "" : ": " + e.details()));
       } else {
         add_line(inc, "🛡 tier 3: " + std::to_string(e.rejected_lines_size()) +
@@ -426,16 +421,16 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
     case pb::RepairEvent::FINISHED: {
       if (id == 0) break;
       Incident& inc = open_incident(e, now_ms, created);
-      if (inc.outcome != Incident::Outcome::kRunning) break;
-      inc.outcome = e.success() ? Incident::Outcome::kRecovered : Incident::Outcome::kFailed;
-      if (e.success()) inc.fixed_by_tier = e.tier();
-      if (e.tier()) inc.tier = e.tier();
-      inc.duration_ms = e.duration_ms();
-      inc.details = e.details();
-      inc.diagnosis = e.diagnosis();
-      if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
-      if (inc.reason.empty()) inc.reason = reason_text(e.reason(), e.findings());
-      inc.finished_at_ms = now_ms;
+      if (inc.outcome() != Incident::RUNNING) break;
+      inc.set_outcome(e.success() ? Incident::RECOVERED : Incident::FAILED);
+      if (e.success()) inc.set_fixed_by_tier(e.tier());
+      if (e.tier()) inc.set_tier(e.tier());
+      inc.set_duration_ms(e.duration_ms());
+      inc.set_details(e.details());
+      inc.set_diagnosis(e.diagnosis());
+      if (!e.tiers_tried().empty()) inc.mutable_tiers_tried()->Assign(e.tiers_tried().begin(), e.tiers_tried().end());
+      if (inc.reason().empty()) inc.set_reason(reason_text(e.reason(), e.findings()));
+      inc.set_finished_at_ms(now_ms);
       // The final state always lands, whatever the edit interval says.
       if (created) {
         open_or_update(inc, true);
@@ -447,9 +442,9 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
         o.incident = incident_key(id);
         o.reply_to_incident = true;
         out.push_back(std::move(o));
-        inc.reply_sent = true;
+        inc.set_reply_sent(true);
       } else {
-        inc.escalate_at_ms = now_ms + settings_.escalation_wait_ms;  // ESCALATION normally follows at once
+        inc.set_escalate_at_ms(now_ms + settings_.escalation_wait_ms);  // ESCALATION normally follows at once
       }
       changed(inc);
       break;
@@ -457,21 +452,21 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
     case pb::RepairEvent::ESCALATION: {
       if (id == 0) {
         Incident tmp;
-        tmp.details = e.details();
-        tmp.diagnosis = e.diagnosis();
-        tmp.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
-        out.push_back(make_message(render_escalation(tmp), main_keyboard(paused_)));
+        tmp.set_details(e.details());
+        tmp.set_diagnosis(e.diagnosis());
+        tmp.mutable_tiers_tried()->Assign(e.tiers_tried().begin(), e.tiers_tried().end());
+        out.push_back(make_message(render_escalation(tmp), main_keyboard(notices_.paused())));
         break;
       }
       Incident& inc = open_incident(e, now_ms, created);
-      if (inc.reply_sent) break;
-      if (!e.tiers_tried().empty()) inc.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());
-      if (!e.details().empty()) inc.details = e.details();
-      if (!e.diagnosis().empty()) inc.diagnosis = e.diagnosis();
-      if (inc.reason.empty()) inc.reason = reason_text(e.reason(), e.findings());
-      if (inc.outcome == Incident::Outcome::kRunning) {
-        inc.outcome = Incident::Outcome::kFailed;
-        inc.finished_at_ms = now_ms;
+      if (inc.reply_sent()) break;
+      if (!e.tiers_tried().empty()) inc.mutable_tiers_tried()->Assign(e.tiers_tried().begin(), e.tiers_tried().end());
+      if (!e.details().empty()) inc.set_details(e.details());
+      if (!e.diagnosis().empty()) inc.set_diagnosis(e.diagnosis());
+      if (inc.reason().empty()) inc.set_reason(reason_text(e.reason(), e.findings()));
+      if (inc.outcome() == Incident::RUNNING) {
+        inc.set_outcome(Incident::FAILED);
+        inc.set_finished_at_ms(now_ms);
         if (created) {
           open_or_update(inc, true);
         } else {
@@ -482,9 +477,9 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       break;
     }
     case pb::RepairEvent::COOLDOWN_ENTERED: {
-      if (e.cooldown_until_ms() != 0 && e.cooldown_until_ms() == cooldown_until_noticed_) break;
-      cooldown_until_noticed_ = e.cooldown_until_ms();
-      cooldown_end_noticed_ = false;
+      if (e.cooldown_until_ms() != 0 && e.cooldown_until_ms() == notices_.cooldown_until_noticed()) break;
+      notices_.set_cooldown_until_noticed(e.cooldown_until_ms());
+      notices_.set_cooldown_end_noticed(false);
       changes_.misc = true;
       const std::string why = e.details().empty() ? reason_text(e.reason(), e.findings()) : e.details();
       out.push_back(notice("⏳ <b>Cooldown until " + clock_time(e.cooldown_until_ms(), now_ms) + "</b>" +
@@ -493,8 +488,8 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       break;
     }
     case pb::RepairEvent::COOLDOWN_ENDED: {
-      if (cooldown_end_noticed_) break;
-      cooldown_end_noticed_ = true;
+      if (notices_.cooldown_end_noticed()) break;
+      notices_.set_cooldown_end_noticed(true);
       changes_.misc = true;
       out.push_back(notice("▶️ <b>Cooldown over</b>: automatic repairs are allowed again.", id, false));
       break;
@@ -504,8 +499,8 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       const bool pausing = e.kind() == pb::RepairEvent::PAUSED;
       set_paused(pausing);
       const std::string state = pausing ? "paused" : "resumed";
-      if (pause_noticed_ == state) break;
-      pause_noticed_ = state;
+      if (notices_.pause_noticed() == state) break;
+      notices_.set_pause_noticed(state);
       changes_.misc = true;
       // Someone who used the bot already got its answer; the chat hears about gwrctl and the like.
       if (starts_with(e.actor(), "telegram:")) break;
@@ -520,9 +515,9 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       // (or as a reminder).
       std::string key = defer_reason_key(e.defer_reason());
       for (const auto& f : e.findings()) key += "|" + finding_key(f);
-      if (key == deferred_noticed_ && now_ms - deferred_noticed_at_ < settings_.reminder_interval_ms) break;
-      deferred_noticed_ = key;
-      deferred_noticed_at_ = now_ms;
+      if (key == notices_.deferred_noticed() && now_ms - notices_.deferred_noticed_at() < settings_.reminder_interval_ms) break;
+      notices_.set_deferred_noticed(key);
+      notices_.set_deferred_noticed_at(now_ms);
       changes_.misc = true;
       const std::string found = describe_all(e.findings(), true);
       std::string text;
@@ -646,14 +641,14 @@ std::vector<Outgoing> NotificationPlanner::on_tick(int64_t now_ms) {
   std::vector<Outgoing> out;
   for (auto it = incidents_.begin(); it != incidents_.end();) {
     Incident& inc = it->second;
-    if (inc.outcome == Incident::Outcome::kRunning && inc.edit_pending &&
-        now_ms - inc.last_edit_ms >= settings_.edit_interval_ms) {
+    if (inc.outcome() == Incident::RUNNING && inc.edit_pending() &&
+        now_ms - inc.last_edit_ms() >= settings_.edit_interval_ms) {
       queue_edit(inc, now_ms, out);
     }
-    if (inc.escalate_at_ms != 0 && now_ms >= inc.escalate_at_ms && !inc.reply_sent) queue_escalation(inc, out);
-    const bool finished = inc.outcome != Incident::Outcome::kRunning && inc.reply_sent;
-    const int64_t last = finished ? inc.finished_at_ms : inc.last_edit_ms;
-    if (now_ms - last > settings_.incident_retention_ms && inc.escalate_at_ms == 0) {
+    if (inc.escalate_at_ms() != 0 && now_ms >= inc.escalate_at_ms() && !inc.reply_sent()) queue_escalation(inc, out);
+    const bool finished = inc.outcome() != Incident::RUNNING && inc.reply_sent();
+    const int64_t last = finished ? inc.finished_at_ms() : inc.last_edit_ms();
+    if (now_ms - last > settings_.incident_retention_ms && inc.escalate_at_ms() == 0) {
       changes_.incidents_forgotten.push_back(it->first);
       changes_.incidents.erase(std::remove_if(changes_.incidents.begin(), changes_.incidents.end(),
                                               [&](const auto& p) { return p.first == it->first; }),
@@ -670,10 +665,10 @@ std::vector<Outgoing> NotificationPlanner::on_tick(int64_t now_ms) {
 int64_t NotificationPlanner::next_due_ms() const {
   int64_t due = std::numeric_limits<int64_t>::max();
   for (const auto& [key, inc] : incidents_) {
-    if (inc.outcome == Incident::Outcome::kRunning && inc.edit_pending) {
-      due = std::min(due, inc.last_edit_ms + settings_.edit_interval_ms);
+    if (inc.outcome() == Incident::RUNNING && inc.edit_pending()) {
+      due = std::min(due, inc.last_edit_ms() + settings_.edit_interval_ms);
     }
-    if (inc.escalate_at_ms != 0 && !inc.reply_sent) due = std::min(due, inc.escalate_at_ms);
+    if (inc.escalate_at_ms() != 0 && !inc.reply_sent()) due = std::min(due, inc.escalate_at_ms());
   }
   for (const auto& [key, w] : warnings_) {
     if (w.absent_since_ms != 0) due = std::min(due, w.absent_since_ms + settings_.warning_clear_after_ms);

@@ -41,33 +41,12 @@ struct PlannerSettings {
   static PlannerSettings defaults();
 };
 
-// One repair as its Telegram thread shows it.
-struct Incident {
-  enum class Outcome { kRunning, kRecovered, kFailed };
-  int64_t repair_id = 0;
-  uint32_t tier = 0;
-  bool manual = false;
-  std::string actor;
-  std::string reason;
-  int64_t started_at_ms = 0;
-  std::vector<std::string> lines;              // progress, plain text (escaped when rendered)
-  uint32_t hidden_lines = 0;                   // older lines dropped to keep the message short
-  std::map<uint32_t, std::string> tier_failures;  // tier -> why it failed
-  std::vector<uint32_t> tiers_tried;
-  Outcome outcome = Outcome::kRunning;
-  uint32_t fixed_by_tier = 0;
-  int64_t duration_ms = 0;
-  std::string details;
-  std::string diagnosis;
-  int64_t finished_at_ms = 0;
-  bool reply_sent = false;      // the 🟢 / 🔴 reply is queued
-  int64_t escalate_at_ms = 0;   // when to send 🔴 if no ESCALATION event comes
-  int64_t last_edit_ms = 0;     // when the thread's message was last queued (opened or edited)
-  bool edit_pending = false;    // progress changed since then
-
-  nlohmann::json to_json() const;
-  static Incident from_json(const nlohmann::json& j);
-};
+// One repair as its Telegram thread shows it: a protobuf message (gwr.proto),
+// so what is stored is what is declared.
+using Incident = pb::PlannerIncident;
+// gwr 1.0 stored incidents and notices as JSON; read once, after an upgrade.
+std::optional<Incident> incident_from_v1_json(const nlohmann::json& j);
+std::optional<pb::PlannerNotices> notices_from_v1_json(const nlohmann::json& j);
 
 struct Warning {
   std::string key;             // finding_key(): the same problem, whatever its figures
@@ -96,7 +75,7 @@ class NotificationPlanner {
   const PlannerSettings& settings() const { return settings_; }
   // Whether auto-repair is paused, for the Pause/Resume button.
   void set_paused(bool paused);
-  bool paused() const { return paused_; }
+  bool paused() const { return notices_.paused(); }
 
   std::vector<Outgoing> on_repair_event(const pb::RepairEvent& event, int64_t now_ms);
   std::vector<Outgoing> on_health(const pb::GatewayHealth& health, int64_t now_ms);
@@ -111,7 +90,7 @@ class NotificationPlanner {
 
   // State to persist since the last call.
   struct Changes {
-    std::vector<std::pair<std::string, nlohmann::json>> incidents;  // key -> Incident::to_json()
+    std::vector<std::pair<std::string, std::string>> incidents;  // key -> the serialized Incident
     std::vector<std::string> incidents_forgotten;
     std::vector<Warning> warnings;                                  // upserted
     std::vector<std::string> warnings_removed;
@@ -121,10 +100,13 @@ class NotificationPlanner {
     }
   };
   Changes take_changes();
-  void restore_incident(const nlohmann::json& incident);
+  // A stored incident (a serialized Incident, or 1.0's JSON).
+  void restore_incident(const std::string& stored);
   void restore_warning(const Warning& warning);
-  nlohmann::json misc_json() const;
-  void restore_misc(const nlohmann::json& misc);
+  // What was already said (serialized PlannerNotices), and its restore
+  // (which also reads 1.0's JSON).
+  std::string notices_bytes() const { return notices_.SerializeAsString(); }
+  void restore_notices(const std::string& stored);
 
   const std::map<std::string, Incident>& incidents() const { return incidents_; }
   const std::map<std::string, Warning>& warnings() const { return warnings_; }
@@ -142,16 +124,10 @@ class NotificationPlanner {
   void changed(const Warning& w);
 
   PlannerSettings settings_;
-  bool paused_ = false;
   std::map<std::string, Incident> incidents_;
   std::map<std::string, Warning> warnings_;
   // Notices already given, so that repeats say nothing new.
-  int64_t cooldown_until_noticed_ = 0;
-  bool cooldown_end_noticed_ = false;
-  std::string pause_noticed_;  // "paused" / "resumed"
-  std::string deferred_noticed_;
-  int64_t deferred_noticed_at_ = 0;
-  std::map<std::string, int64_t> alerts_;  // active alert key -> when last told
+  pb::PlannerNotices notices_;
   Changes changes_;
 };
 

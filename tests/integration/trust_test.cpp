@@ -181,7 +181,7 @@ class InterruptedStepTest : public TrustTest {
     step.set_name("stop");
     ASSERT_TRUE((*store)->save_step(*id, 0, step, true).ok());
     repairer::PolicyState p;
-    p.active_repair_id = *id;
+    p.set_active_repair_id(*id);
     ASSERT_TRUE((*store)->save_policy(p).ok());
   }
   // A process that is not gwr's: a stranger that got the recorded pid.

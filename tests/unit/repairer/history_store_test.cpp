@@ -53,8 +53,8 @@ TEST(HistoryStore, RepairsStepsAndEventsSurviveReopening) {
     ev.set_at_ms(kNow);
     ASSERT_TRUE((*store)->add_event(ev).ok());
     PolicyState p;
-    p.paused = true;
-    p.auto_starts_ms = {kNow};
+    p.set_paused(true);
+    p.add_auto_starts_ms(kNow);
     ASSERT_TRUE((*store)->save_policy(p).ok());
   }
   auto store = HistoryStore::open(path);
@@ -69,7 +69,7 @@ TEST(HistoryStore, RepairsStepsAndEventsSurviveReopening) {
   auto policy = (*store)->load_policy();
   ASSERT_TRUE(policy.ok()) << policy.message();
   ASSERT_TRUE(policy->has_value());
-  EXPECT_TRUE((**policy).paused);
+  EXPECT_TRUE((**policy).paused());
   EXPECT_EQ((*store)->next_step_index(id), 2);
 }
 
@@ -189,7 +189,7 @@ TEST(HistoryStore, ALockedDatabaseIsAnErrorNotCorruption) {
     auto store = HistoryStore::open(dir / "gwr.db");
     ASSERT_TRUE(store.ok());
     PolicyState p;
-    p.paused = true;
+    p.set_paused(true);
     ASSERT_TRUE((*store)->save_policy(p).ok());
   }
   auto holder = Database::open(dir / "gwr.db");
@@ -205,7 +205,7 @@ TEST(HistoryStore, ALockedDatabaseIsAnErrorNotCorruption) {
   // What the owner saved can still be seen without writing anything.
   const auto seen = HistoryStore::peek_policy(dir / "gwr.db");
   ASSERT_TRUE(seen);
-  EXPECT_TRUE(seen->paused);
+  EXPECT_TRUE(seen->paused());
   ASSERT_TRUE((*holder)->exec("ROLLBACK").ok());
   holder->reset();
   auto again = HistoryStore::open(dir / "gwr.db");
@@ -213,7 +213,7 @@ TEST(HistoryStore, ALockedDatabaseIsAnErrorNotCorruption) {
   auto policy = (*again)->load_policy();
   ASSERT_TRUE(policy.ok());
   ASSERT_TRUE(policy->has_value());
-  EXPECT_TRUE((**policy).paused) << "the pause survived the lock";
+  EXPECT_TRUE((**policy).paused()) << "the pause survived the lock";
 }
 
 TEST(HistoryStore, AnUnreadablePolicyIsAnErrorNeverTheDefaults) {
@@ -224,7 +224,48 @@ TEST(HistoryStore, AnUnreadablePolicyIsAnErrorNeverTheDefaults) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value()) << "a new database has no policy yet";
   ASSERT_TRUE((*store)->db().exec("INSERT INTO policy(key, value) VALUES('state', 'not json')").ok());
-  EXPECT_FALSE((*store)->load_policy().ok());
+  EXPECT_FALSE((*store)->load_policy().ok()) << "1.0's unreadable policy is not 'none'";
+  ASSERT_TRUE((*store)->db().exec("INSERT INTO policy(key, value) VALUES('policy', x'FFFFFFFF')").ok());
+  EXPECT_FALSE((*store)->load_policy().ok()) << "bytes that are no PolicyState";
+}
+
+// gwr 1.0 kept the policy as JSON: the upgrade keeps a pause (and the hour's
+// repairs), stores it as protobuf and drops the JSON.
+TEST(HistoryStore, A10PolicyIsMigratedNotReset) {
+  testing::TempDir dir;
+  const std::string path = dir / "gwr.db";
+  {
+    auto db = Database::open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->exec("CREATE TABLE repairs (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger INTEGER NOT NULL, "
+                            "actor TEXT NOT NULL, reason TEXT NOT NULL, signature TEXT NOT NULL DEFAULT '', "
+                            "started_at_ms INTEGER NOT NULL, finished_at_ms INTEGER NOT NULL DEFAULT 0, status TEXT "
+                            "NOT NULL, success INTEGER NOT NULL DEFAULT 0, fixed_by_tier INTEGER NOT NULL DEFAULT 0, "
+                            "tiers_tried TEXT NOT NULL DEFAULT '[]', duration_ms INTEGER NOT NULL DEFAULT 0, details "
+                            "TEXT NOT NULL DEFAULT '', current_tier INTEGER NOT NULL DEFAULT 0);"
+                            "CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                            "INSERT INTO policy VALUES('state', '{\"paused\":true,\"paused_by\":\"telegram:7\","
+                            "\"pause_reason\":\"upgrading node\",\"auto_starts_ms\":[1,2],\"cooldown_until_ms\":99}')")
+                    .ok());
+  }
+  for (int open = 0; open < 2; ++open) {
+    auto store = HistoryStore::open(path);
+    ASSERT_TRUE(store.ok()) << store.message();
+    auto policy = (*store)->load_policy();
+    ASSERT_TRUE(policy.ok()) << policy.message();
+    ASSERT_TRUE(policy->has_value());
+    EXPECT_TRUE((**policy).paused());
+    EXPECT_EQ((**policy).paused_by(), "telegram:7");
+    EXPECT_EQ((**policy).pause_reason(), "upgrading node");
+    EXPECT_EQ((**policy).auto_starts_ms_size(), 2);
+    EXPECT_EQ((**policy).cooldown_until_ms(), 99);
+    auto left = (*store)->db().prepare("SELECT count(*) FROM policy WHERE key = 'state'");
+    ASSERT_TRUE(left.ok() && left->step());
+    EXPECT_EQ(left->int64(0), 0) << "the JSON is gone once moved";
+  }
+  auto peek = HistoryStore::peek_policy(path);
+  ASSERT_TRUE(peek);
+  EXPECT_TRUE(peek->paused());
 }
 
 TEST(HistoryStore, TextAnOlderGwrStoredIsReadAsValidUtf8) {

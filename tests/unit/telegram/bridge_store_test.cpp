@@ -121,8 +121,15 @@ TEST_F(StoreTest, OffsetsMarkersSeenEventsAndWarnings) {
   EXPECT_EQ(store_->warnings()[0].last_sent_ms, 2);
   ASSERT_TRUE(store_->delete_warning("key"));
   EXPECT_TRUE(store_->warnings().empty());
-  ASSERT_TRUE(store_->save_incident_state("repair:1", {{"repair_id", 1}}, 5));
-  EXPECT_EQ(store_->incident_states().size(), 1u);
+  pb::PlannerIncident inc;
+  inc.set_repair_id(1);
+  const char raw[] = "bytes \0 and € survive";
+  inc.add_lines(std::string(raw, sizeof raw - 1));
+  ASSERT_TRUE(store_->save_incident_state("repair:1", inc.SerializeAsString(), 5));
+  ASSERT_EQ(store_->incident_states().size(), 1u);
+  pb::PlannerIncident back;
+  ASSERT_TRUE(back.ParseFromString(store_->incident_states()[0]));
+  EXPECT_EQ(back.lines(0), inc.lines(0)) << "stored as bytes (a NUL and all), not as text";
   ASSERT_TRUE(store_->forget_incident_state("repair:1"));
   EXPECT_TRUE(store_->incident_states().empty());
   EXPECT_TRUE(store_->incident("repair:1"));  // the message id stays for late replies

@@ -370,7 +370,7 @@ TEST_F(PlannerTest, StateSurvivesARestart) {
   NotificationPlanner restored;
   for (const auto& [key, j] : changes.incidents) restored.restore_incident(j);
   for (const auto& w : changes.warnings) restored.restore_warning(w);
-  restored.restore_misc(planner_.misc_json());
+  restored.restore_notices(planner_.notices_bytes());
   // The thread continues: a FINISHED edits and replies, it does not open a new thread.
   auto out = restored.on_repair_event(finished(11, true, 1, 4000), now());
   ASSERT_EQ(out.size(), 2u);
@@ -381,6 +381,29 @@ TEST_F(PlannerTest, StateSurvivesARestart) {
   h.set_state(pb::DEGRADED);
   *h.add_findings() = memory_finding(700);
   EXPECT_TRUE(restored.on_health(h, now()).empty());  // not news after a restart either
+}
+
+// telegram.db of gwr 1.0 held JSON: a bridge upgraded mid-repair still edits
+// the same thread and does not repeat what it already said.
+TEST_F(PlannerTest, The10JsonStateIsReadAfterAnUpgrade) {
+  NotificationPlanner upgraded;
+  upgraded.restore_incident(R"J({"repair_id":11,"tier":1,"actor":"auto","reason":"gateway process exited",)J"
+                            R"J("lines":["❌ tier 1 · restart (1.2s)"],"tier_failures":{"1":"still down"},"outcome":0})J");
+  upgraded.restore_notices(R"({"paused":true,"pause_noticed":"paused","alerts":{"2|repairer|":1}})");
+  ASSERT_EQ(upgraded.incidents().size(), 1u);
+  EXPECT_EQ(upgraded.incidents().at("repair:11").tier_failures().at(1), "still down");
+  EXPECT_TRUE(upgraded.paused());
+  auto out = upgraded.on_repair_event(finished(11, true, 1, 4000), now());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].kind, Outgoing::Kind::kEdit) << "the same thread, not a new one";
+  auto paused = event(pb::RepairEvent::PAUSED, 0, 0);
+  paused.set_actor("gwrctl");
+  EXPECT_TRUE(upgraded.on_repair_event(paused, now()).empty()) << "already said before the upgrade";
+  // Garbage is ignored, not fatal.
+  upgraded.restore_incident("{not json");
+  upgraded.restore_incident(std::string("\xFF\xFF\xFF", 3));
+  upgraded.restore_notices("\x08");
+  EXPECT_EQ(upgraded.incidents().size(), 1u);
 }
 
 TEST_F(PlannerTest, HostileTextIsEscapedAndBounded) {
@@ -419,7 +442,7 @@ TEST_F(PlannerTest, AlertsAboutGwrItselfAreToldOnceAndWhenTheyClear) {
     EXPECT_TRUE(planner_.on_alert(a, now()).empty()) << "a level-triggered repeat said again";
   }
   NotificationPlanner restarted(planner_.settings());
-  restarted.restore_misc(planner_.misc_json());
+  restarted.restore_notices(planner_.notices_bytes());
   EXPECT_TRUE(restarted.on_alert(a, now()).empty());
   clock_.advance(61min);
   EXPECT_EQ(restarted.on_alert(a, now()).size(), 1u) << "a reminder after the interval";
