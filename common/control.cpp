@@ -11,18 +11,6 @@
 
 namespace gwr {
 
-pb::Reply error_reply(pb::Error::Code code, const std::string& message) {
-  pb::Reply reply;
-  reply.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
-  reply.mutable_error()->set_code(code);
-  reply.mutable_error()->set_message(message);
-  return reply;
-}
-
-std::string describe_error(const pb::Error& error) {
-  return pb::Error::Code_Name(error.code()) + ": " + error.message();
-}
-
 ControlServer::ControlServer(zmq::context_t& ctx, const std::string& endpoint)
     : socket_(ctx, zmq::socket_type::router), path_(ipc_path(endpoint)) {
   socket_.set(zmq::sockopt::linger, 0);

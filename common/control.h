@@ -13,13 +13,11 @@
 
 #include <zmq.hpp>
 
+#include "common/control_port.h"
 #include "common/result.h"
 #include "gwr.pb.h"
 
 namespace gwr {
-
-pb::Reply error_reply(pb::Error::Code code, const std::string& message);
-std::string describe_error(const pb::Error& error);
 
 class ControlServer {
  public:

@@ -10,33 +10,27 @@
 #include <cstring>
 #include <thread>
 
+#include "common/bus.h"
 #include "common/config.h"
+#include "common/control.h"
 #include "common/decode_watch.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/version.h"
+#include "common/zmq_control_port.h"
 
 namespace gwr {
 
 using namespace std::chrono_literals;
 
-WorkerContext::WorkerContext(zmq::context_t& ctx, std::string component, std::string runtime_dir)
-    : ctx_(ctx), component_(std::move(component)), runtime_dir_(std::move(runtime_dir)) {}
-
-ControlClient& WorkerContext::client(const std::string& component) {
-  for (auto& [name, c] : clients_) {
-    if (name == component) return *c;
-  }
-  clients_.emplace_back(component, std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
-                                                                   "gwr-" + component_));
-  return *clients_.back().second;
-}
+WorkerContext::WorkerContext(std::string component, std::string runtime_dir, Environment env, Transport& transport)
+    : component_(std::move(component)), runtime_dir_(std::move(runtime_dir)), env_(std::move(env)), transport_(transport) {}
 
 void WorkerContext::publish_alert(pb::Alert alert) {
   alert.set_component(component_);
   pb::Event ev;
   *ev.mutable_alert() = std::move(alert);
-  bus().publish(std::move(ev));
+  publish(std::move(ev));
 }
 
 void WorkerContext::request_stop(std::string reason) {
@@ -46,9 +40,46 @@ void WorkerContext::request_stop(std::string reason) {
   }
 }
 
+namespace {
+
+// The real transport: a bus publisher and cached control clients, all on
+// the worker's main thread.
+class ZmqTransport final : public Transport {
+ public:
+  ZmqTransport(zmq::context_t& ctx, std::string component, std::string runtime_dir)
+      : ctx_(ctx), component_(std::move(component)), runtime_dir_(std::move(runtime_dir)) {}
+  void open_bus() { bus_ = std::make_unique<BusPublisher>(ctx_, runtime_dir_, component_); }
+  void publish(pb::Event event) override {
+    if (bus_) bus_->publish(std::move(event));
+  }
+  Result<pb::Reply> call(const std::string& component, const pb::Request& request, std::chrono::milliseconds timeout,
+                         int retries) override {
+    for (auto& [name, c] : clients_) {
+      if (name == component) return c->call(request, timeout, retries);
+    }
+    clients_.emplace_back(component, std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
+                                                                     "gwr-" + component_));
+    return clients_.back().second->call(request, timeout, retries);
+  }
+  std::unique_ptr<ControlPort> new_port() override {
+    return std::make_unique<ZmqControlPort>(ctx_, runtime_dir_, "gwr-" + component_);
+  }
+  zmq::context_t& zmq() { return ctx_; }
+
+ private:
+  zmq::context_t& ctx_;
+  std::string component_;
+  std::string runtime_dir_;
+  std::unique_ptr<BusPublisher> bus_;
+  std::vector<std::pair<std::string, std::unique_ptr<ControlClient>>> clients_;
+};
+
+}  // namespace
+
 class WorkerLoop {
  public:
-  WorkerLoop(WorkerContext& ctx, Worker& worker) : ctx_(ctx), worker_(worker) {}
+  WorkerLoop(WorkerContext& ctx, ZmqTransport& transport, Worker& worker)
+      : ctx_(ctx), transport_(transport), worker_(worker) {}
 
   // Fetches the config (with secrets) from the supervisor.
   bool fetch_config(std::chrono::milliseconds budget) {
@@ -57,10 +88,9 @@ class WorkerLoop {
     req.mutable_get_config()->set_include_secrets(true);
     std::string last_error;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto reply = ctx_.client(kSupervisor).call(req, 1000ms, 0);
+      auto reply = ctx_.call(kSupervisor, req, 1000ms, 0);
       if (reply && reply->has_config()) {
-        ctx_.config_ = reply->config().config();
-        ctx_.config_version_ = reply->config().version();
+        ctx_.set_config(reply->config().config(), reply->config().version());
         return true;
       }
       last_error = reply ? describe_error(reply->error()) : reply.message();
@@ -71,13 +101,13 @@ class WorkerLoop {
   }
 
   void apply_config_update(uint64_t version) {
-    if (version <= ctx_.config_version_) return;
-    const pb::Config before = ctx_.config_;
+    if (version <= ctx_.config_version()) return;
+    const pb::Config before = ctx_.config();
     if (!fetch_config(3s)) return;
-    log::set_secrets(config_secret_values(ctx_.config_));
-    log::set_level(ctx_.config_.log().level());
-    const auto changed = config_diff(before, ctx_.config_);
-    log::info("config_applied", {{"version", ctx_.config_version_}, {"changed", changed}});
+    log::set_secrets(config_secret_values(ctx_.config()));
+    log::set_level(ctx_.config().log().level());
+    const auto changed = config_diff(before, ctx_.config());
+    log::info("config_applied", {{"version", ctx_.config_version()}, {"changed", changed}});
     worker_.on_config(ctx_, changed);
   }
 
@@ -85,16 +115,16 @@ class WorkerLoop {
     SignalPipe signals({SIGTERM, SIGINT, SIGHUP});
     ::signal(SIGPIPE, SIG_IGN);
     const pid_t original_parent = ::getppid();
-    ctx_.bus_ = std::make_unique<BusPublisher>(ctx_.zmq(), ctx_.runtime_dir(), ctx_.component());
+    transport_.open_bus();
     const auto started = std::chrono::steady_clock::now();
 
     std::vector<std::string> topics = worker_.topics();
     topics.push_back("config_updated");
     topics.push_back("shutdown");
-    BusSubscriber sub(ctx_.zmq(), ctx_.runtime_dir(), topics);
-    ControlServer control(ctx_.zmq(), control_endpoint(ctx_.runtime_dir(), ctx_.component()));
+    BusSubscriber sub(transport_.zmq(), ctx_.runtime_dir(), topics);
+    ControlServer control(transport_.zmq(), control_endpoint(ctx_.runtime_dir(), ctx_.component()));
     worker_.start(ctx_);
-    log::info("worker_started", {{"component", ctx_.component()}, {"config_version", ctx_.config_version_}});
+    log::info("worker_started", {{"component", ctx_.component()}, {"config_version", ctx_.config_version()}});
 
     uint64_t hb_seq = 0;
     DecodeWatch decode_watch(ctx_.component());
@@ -109,7 +139,7 @@ class WorkerLoop {
     };
     auto next_heartbeat = std::chrono::steady_clock::now();
     auto next_tick = std::chrono::steady_clock::now();
-    const auto heartbeat_every = std::chrono::milliseconds(ctx_.config_.supervisor().heartbeat_interval());
+    const auto heartbeat_every = std::chrono::milliseconds(ctx_.config().supervisor().heartbeat_interval());
 
     auto handler = [&](const pb::Request& req) -> pb::Reply {
       if (req.has_ping()) {
@@ -132,10 +162,10 @@ class WorkerLoop {
         hb->set_seq(++hb_seq);
         hb->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count());
         hb->set_activity(ctx_.activity());
-        hb->set_config_version(ctx_.config_version_);
+        hb->set_config_version(ctx_.config_version());
         hb->set_decode_errors(sub.dropped());
         hb->set_control_errors(control.malformed());
-        ctx_.bus().publish(std::move(ev));
+        ctx_.publish(std::move(ev));
         const int64_t wall = ctx_.clock().wall_ms();
         raise(decode_watch.on_tick(wall));
         if (now >= next_alert_republish) {
@@ -199,7 +229,7 @@ class WorkerLoop {
       for (const auto& item : items) any |= item.revents != 0;
       if (any) next_tick = std::chrono::steady_clock::now();
     }
-    log::info("worker_stopping", {{"component", ctx_.component()}, {"reason", ctx_.stop_reason_}});
+    log::info("worker_stopping", {{"component", ctx_.component()}, {"reason", ctx_.stop_reason()}});
     worker_.stop(ctx_);
     log::info("worker_stopped", {{"component", ctx_.component()}});
     log::flush();
@@ -208,6 +238,7 @@ class WorkerLoop {
 
  private:
   WorkerContext& ctx_;
+  ZmqTransport& transport_;
   Worker& worker_;
 };
 
@@ -222,7 +253,7 @@ void usage(const std::string& component, FILE* out) {
 
 }  // namespace
 
-int run_worker(const std::string& component, Worker& worker, int argc, char** argv) {
+int run_worker(const std::string& component, Worker& worker, int argc, char** argv, const Environment& env) {
   std::string runtime_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -252,8 +283,9 @@ int run_worker(const std::string& component, Worker& worker, int argc, char** ar
   zmq::context_t zctx(1);
   int rc = 1;
   {
-    WorkerContext ctx(zctx, component, runtime_dir);
-    WorkerLoop loop(ctx, worker);
+    ZmqTransport transport(zctx, component, runtime_dir);
+    WorkerContext ctx(component, runtime_dir, env, transport);
+    WorkerLoop loop(ctx, transport, worker);
     if (!loop.fetch_config(5s)) {
       log::error("worker_exit", {{"reason", "no config from gwr-supervisor"}});
       return 1;

@@ -12,43 +12,65 @@
 
 #include <zmq.hpp>
 
-#include "common/bus.h"
 #include "common/clock.h"
-#include "common/control.h"
+#include "common/control_port.h"
+#include "common/environment.h"
+#include "common/result.h"
 #include "gwr.pb.h"
 
 namespace gwr {
 
+// The bus and the other components' control sockets, as a worker uses them.
+// The real one is zmq (run_worker builds it); tests record and answer.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void publish(pb::Event event) = 0;
+  virtual Result<pb::Reply> call(const std::string& component, const pb::Request& request,
+                                 std::chrono::milliseconds timeout, int retries) = 0;
+  // A ControlPort for a thread of the worker's own (sockets belong to the
+  // thread that makes them).
+  virtual std::unique_ptr<ControlPort> new_port() = 0;
+};
+
 class WorkerContext {
  public:
-  WorkerContext(zmq::context_t& ctx, std::string component, std::string runtime_dir);
+  WorkerContext(std::string component, std::string runtime_dir, Environment env, Transport& transport);
 
-  zmq::context_t& zmq() { return ctx_; }
   const std::string& component() const { return component_; }
   const std::string& runtime_dir() const { return runtime_dir_; }
   const pb::Config& config() const { return config_; }
   uint64_t config_version() const { return config_version_; }
-  const Clock& clock() const { return SystemClock::instance(); }
-  BusPublisher& bus() { return *bus_; }
-  // A client for another component's control socket (cached).
-  ControlClient& client(const std::string& component);
+  void set_config(pb::Config config, uint64_t version) {
+    config_ = std::move(config);
+    config_version_ = version;
+  }
+  // What the process may ask of the world: its clock, processes, commands, HTTP.
+  const Environment& env() const { return env_; }
+  const Clock& clock() const { return *env_.clock; }
+  Transport& transport() { return transport_; }
+  void publish(pb::Event event) { transport_.publish(std::move(event)); }
+  // A call to another component's control socket.
+  Result<pb::Reply> call(const std::string& component, const pb::Request& request,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000), int retries = 1) {
+    return transport_.call(component, request, timeout, retries);
+  }
   // What the heartbeat says this worker is doing.
   void set_activity(std::string activity) { activity_ = std::move(activity); }
   const std::string& activity() const { return activity_; }
   void request_stop(std::string reason);
   bool stopping() const { return stopping_; }
+  const std::string& stop_reason() const { return stop_reason_; }
   // Publishes an Alert about this component (component filled in).
   void publish_alert(pb::Alert alert);
 
  private:
-  friend class WorkerLoop;
-  zmq::context_t& ctx_;
   std::string component_;
   std::string runtime_dir_;
+  Environment env_;
+  Transport& transport_;
   pb::Config config_;
   uint64_t config_version_ = 0;
-  std::unique_ptr<BusPublisher> bus_;
-  std::vector<std::pair<std::string, std::unique_ptr<ControlClient>>> clients_;
   std::string activity_ = "starting";
   bool stopping_ = false;
   std::string stop_reason_;
@@ -76,7 +98,8 @@ class Worker {
   virtual void stop(WorkerContext& ctx) = 0;
 };
 
-// Parses the worker's command line, runs it until it stops, returns the exit code.
-int run_worker(const std::string& component, Worker& worker, int argc, char** argv);
+// Parses the worker's command line, assembles its transport (zmq) around
+// the environment main.cpp built, runs it until it stops, returns the exit code.
+int run_worker(const std::string& component, Worker& worker, int argc, char** argv, const Environment& env);
 
 }  // namespace gwr

@@ -1,21 +1,22 @@
 // ProbeRunner: runs the blocking checks (TCP connect, HTTP GET) on their own
-// threads, one per kind, so the prober's main loop keeps heartbeating and
-// answering while a hung gateway makes a check wait for its timeout.
-// Results come back through a queue and a wake-up pipe the loop polls.
+// actors (common/actor.h), one per kind, so the prober's main loop keeps
+// heartbeating and answering while a hung gateway makes a check wait for its
+// timeout. Results come back through the actors' fds, which the loop polls.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/actor.h"
+#include "common/clock.h"
 #include "common/gateway_probe.h"
+#include "common/http_client.h"
 #include "gwr.pb.h"
 
 namespace gwr::prober {
@@ -38,25 +39,39 @@ struct ProbeResult {
   uint64_t generation = 0;
 };
 
+// How a check is carried out (the real one connects and GETs; tests answer).
+struct ProbeFunctions {
+  std::function<PortObservation(const ProbeJob&)> port;
+  std::function<HealthObservation(HttpClient&, const ProbeJob&)> health;
+  static ProbeFunctions real();
+};
+
 class ProbeRunner {
  public:
-  ProbeRunner();
+  // http: one client per check thread.
+  ProbeRunner(std::function<std::unique_ptr<HttpClient>()> http, const Clock& clock,
+              ProbeFunctions checks = ProbeFunctions::real());
   ~ProbeRunner();
   ProbeRunner(const ProbeRunner&) = delete;
   ProbeRunner& operator=(const ProbeRunner&) = delete;
 
-  int notify_fd() const;
+  // The fds to poll: readable when results are waiting.
+  std::vector<int> notify_fds() const;
   void submit(ProbeJob job);
   std::vector<ProbeResult> drain();
   // How long the oldest unfinished job has been running (nullopt if none).
   std::optional<std::chrono::milliseconds> busy_for() const;
 
-  // State shared with the check threads (which may outlive this object).
-  struct Shared;
-
  private:
-  std::shared_ptr<Shared> shared_;
-  std::vector<std::thread> threads_;
+  using CheckActor = Actor<ProbeJob, ProbeResult>;
+  struct Busy {
+    mutable std::mutex mu;
+    std::optional<SteadyTime> port_started, health_started;
+  };
+  const Clock& clock_;
+  std::shared_ptr<Busy> busy_ = std::make_shared<Busy>();
+  std::unique_ptr<CheckActor> port_;
+  std::unique_ptr<CheckActor> health_;
 };
 
 }  // namespace gwr::prober

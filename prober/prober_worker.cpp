@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "common/bus.h"
 #include "common/config_schema.h"
 #include "common/pb_json.h"
 #include "common/proc.h"
@@ -17,16 +18,17 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-int64_t wall_now() { return SystemClock::instance().wall_ms(); }
 
 }  // namespace
 
 void ProberWorker::start(WorkerContext& ctx) {
   std::random_device rd;
   run_id_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
-  runner_ = std::make_unique<ProbeRunner>();
-  oom_kills_seen_ = oom_kill_count();
-  reset_core(ctx, Steady::now());
+  clock_ = &ctx.clock();
+  system_ = ctx.env().system;
+  runner_ = std::make_unique<ProbeRunner>(ctx.env().http, ctx.clock(), probe_functions_);
+  oom_kills_seen_ = system_->oom_kills();
+  reset_core(ctx, clock_->steady());
   const auto& g = ctx.config().gateway();
   log::info("prober_watching", {{"host", g.host()},
                                 {"port", g.port()},
@@ -44,16 +46,16 @@ void ProberWorker::reset_core(WorkerContext& ctx, SteadyTime now) {
 void ProberWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
   if (restarts_worker(changed, kProber)) {
     log::info("prober_target_changed", {{"changed", changed}});
-    reset_core(ctx, Steady::now());
+    reset_core(ctx, clock_->steady());
   } else {
-    core_->update_settings(ProbeSettings::from_config(ctx.config()), Steady::now());
+    core_->update_settings(ProbeSettings::from_config(ctx.config()), clock_->steady());
   }
 }
 
 void ProberWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   if (event.has_reprobe()) {
     log::debug("reprobe_requested", {{"by", event.source()}, {"reason", event.reprobe().reason()}});
-    core_->reprobe(Steady::now());
+    core_->reprobe(clock_->steady());
   }
 }
 
@@ -61,7 +63,7 @@ pb::Reply ProberWorker::on_request(WorkerContext& ctx, const pb::Request& reques
   pb::Reply reply;
   if (request.has_probe_status()) {
     auto* out = reply.mutable_probe_status();
-    *out->mutable_health() = core_->evaluate(Steady::now(), wall_now());
+    *out->mutable_health() = core_->evaluate(clock_->steady(), clock_->wall_ms());
     for (const auto& h : core_->history()) *out->add_recent() = h;
     (void)ctx;
   }
@@ -71,12 +73,12 @@ pb::Reply ProberWorker::on_request(WorkerContext& ctx, const pb::Request& reques
 void ProberWorker::watch_pid(pid_t pid) {
   if (pid == watched_pid_ && pid_fd_ >= 0) return;
   unwatch();
-  pid_fd_ = open_pid_watch(pid);
+  pid_fd_ = system_->watch_exit(pid);
   watched_pid_ = pid;
 }
 
 void ProberWorker::unwatch() {
-  if (pid_fd_ >= 0) ::close(pid_fd_);
+  if (pid_fd_ >= 0) system_->close_watch(pid_fd_);
   pid_fd_ = -1;
   watched_pid_ = 0;
 }
@@ -85,10 +87,10 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   const auto& g = ctx.config().gateway();
   // Stamped with when the scan began: a process that appeared during the
   // scan may have been missed, so "not found" is only known as of then.
-  const int64_t began = wall_now();
+  const int64_t began = clock_->wall_ms();
   const GatewaySpec spec{g.process_match(), g.launch_match(), ctx.config().probes().startup_grace(),
                          static_cast<uint16_t>(g.port()), g.state_dir()};
-  const auto found = find_gateway(spec, core_->pid(), gateway_start_ticks_, began);
+  const auto found = system_->find_gateway(spec, core_->pid(), gateway_start_ticks_, began);
   gateway_start_ticks_ = found.found ? found.start_ticks : 0;
   ProcessObservation obs;
   obs.found = found.found;
@@ -107,13 +109,13 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   } else {
     unwatch();
   }
-  oom_kills_seen_ = oom_kill_count();
+  oom_kills_seen_ = system_->oom_kills();
 }
 
 void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
   const pid_t pid = watched_pid_;
   unwatch();
-  const uint64_t oom_now = oom_kill_count();
+  const uint64_t oom_now = system_->oom_kills();
   ProcessObservation obs;
   obs.found = false;
   obs.exited = true;
@@ -122,28 +124,28 @@ void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
   obs.oom_killed = oom_now > oom_kills_seen_;
   oom_kills_seen_ = oom_now;
   log::warn("gateway_exited", {{"gateway_pid", pid}, {"oom_killed", obs.oom_killed}});
-  core_->on_process(obs, Steady::now(), wall_now());
+  core_->on_process(obs, clock_->steady(), clock_->wall_ms());
   publish_if_needed(ctx);
 }
 
 void ProberWorker::check_memory(WorkerContext& ctx, SteadyTime now) {
   const pid_t pid = core_->pid();
-  auto info = read_proc(pid);
+  auto info = system_->process(pid);
   if (!info || info->zombie()) {
     // Gone since the last process check: let that check say so.
     core_->reprobe(now);
     MemoryObservation empty;
-    core_->on_memory(empty, now, wall_now());
+    core_->on_memory(empty, now, clock_->wall_ms());
     return;
   }
   MemoryObservation obs;
   obs.rss_bytes = info->rss_kib * 1024;
-  obs.children_rss_bytes = descendants_rss_kib(pid, process_table()) * 1024;
-  const auto mem = read_meminfo();
+  obs.children_rss_bytes = system_->descendants_rss_kib(pid) * 1024;
+  const auto mem = system_->meminfo();
   if (mem.total_kib > 0) obs.available_percent = 100.0 * static_cast<double>(mem.available_kib) / static_cast<double>(mem.total_kib);
   if (last_cpu_pid_ == pid && last_cpu_at_ != SteadyTime{}) {
     const double secs = std::chrono::duration<double>(now - last_cpu_at_).count();
-    const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double hz = system_->clock_ticks_per_second();
     if (secs > 0 && info->cpu_ticks >= last_cpu_ticks_) {
       obs.cpu_percent = static_cast<double>(info->cpu_ticks - last_cpu_ticks_) / hz / secs * 100.0;
     }
@@ -151,8 +153,8 @@ void ProberWorker::check_memory(WorkerContext& ctx, SteadyTime now) {
   last_cpu_pid_ = pid;
   last_cpu_ticks_ = info->cpu_ticks;
   last_cpu_at_ = now;
-  obs.connections = established_connections(static_cast<uint16_t>(ctx.config().gateway().port()));
-  core_->on_memory(obs, now, wall_now());
+  obs.connections = system_->established_connections(static_cast<uint16_t>(ctx.config().gateway().port()));
+  core_->on_memory(obs, now, clock_->wall_ms());
 }
 
 SteadyTime ProberWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
@@ -189,25 +191,26 @@ SteadyTime ProberWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     }
   }
   publish_if_needed(ctx);
-  return core_->next_wake(Steady::now());
+  return core_->next_wake(clock_->steady());
 }
 
 std::vector<zmq::pollitem_t> ProberWorker::poll_items() {
-  std::vector<zmq::pollitem_t> items = {{nullptr, runner_->notify_fd(), ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> items;
+  for (int fd : runner_->notify_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
   if (pid_fd_ >= 0) items.push_back({nullptr, pid_fd_, ZMQ_POLLIN, 0});
   return items;
 }
 
 void ProberWorker::on_ready(WorkerContext& ctx, size_t index) {
-  if (index == 0) {
+  if (index < 2) {
     drain_results(ctx);
-  } else if (index == 1) {
+  } else if (index == 2) {
     on_gateway_exit(ctx);
   }
 }
 
 void ProberWorker::drain_results(WorkerContext& ctx) {
-  const auto now = Steady::now();
+  const auto now = clock_->steady();
   for (const auto& r : runner_->drain()) {
     if (r.generation != generation_) continue;  // a job for a previous target
     if (r.kind == pb::CHECK_PORT) {
@@ -227,7 +230,7 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
 }
 
 void ProberWorker::publish_if_needed(WorkerContext& ctx) {
-  auto health = core_->publishable(Steady::now(), wall_now());
+  auto health = core_->publishable(clock_->steady(), clock_->wall_ms());
   if (!health) return;
   std::string keys;
   for (const auto& f : health->findings()) keys += finding_key(f) + ";";
@@ -248,7 +251,7 @@ void ProberWorker::publish_if_needed(WorkerContext& ctx) {
                    ": " + core_->activity());
   pb::Event ev;
   *ev.mutable_gateway_health() = *health;
-  ctx.bus().publish(std::move(ev));
+  ctx.publish(std::move(ev));
 }
 
 void ProberWorker::stop(WorkerContext& /*ctx*/) {

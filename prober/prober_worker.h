@@ -14,6 +14,10 @@ namespace gwr::prober {
 
 class ProberWorker final : public Worker {
  public:
+  // checks: how a port or health check is made (tests replace the network).
+  explicit ProberWorker(ProbeFunctions checks = ProbeFunctions::real()) : probe_functions_(std::move(checks)) {}
+  // For tests: whether the gateway's exit is being watched.
+  int watched_fd() const { return pid_fd_; }
   std::vector<std::string> topics() const override { return {"reprobe"}; }
   void start(WorkerContext& ctx) override;
   void on_config(WorkerContext& ctx, const std::vector<std::string>& changed) override;
@@ -34,6 +38,9 @@ class ProberWorker final : public Worker {
   void publish_if_needed(WorkerContext& ctx);
   void drain_results(WorkerContext& ctx);
 
+  ProbeFunctions probe_functions_;
+  const Clock* clock_ = nullptr;
+  SystemView* system_ = nullptr;
   std::unique_ptr<ProberCore> core_;
   std::unique_ptr<ProbeRunner> runner_;
   uint64_t run_id_ = 0;

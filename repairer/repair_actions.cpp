@@ -69,9 +69,9 @@ pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const st
   return step;
 }
 
-RealRepairActions::RealRepairActions(ActionSettings settings, CommandRunner& runner, HttpClient& http,
+RealRepairActions::RealRepairActions(ActionSettings settings, CommandRunner& runner, std::unique_ptr<HttpClient> http,
                                      const Clock& clock, const std::atomic<bool>& cancel)
-    : settings_(std::move(settings)), runner_(runner), http_(http), clock_(clock), cancel_(cancel) {}
+    : settings_(std::move(settings)), runner_(runner), http_(std::move(http)), clock_(clock), cancel_(cancel) {}
 
 pb::RepairStep RealRepairActions::run_command(uint32_t tier, const std::string& name,
                                               const std::vector<std::string>& argv, Millis timeout,
@@ -214,7 +214,7 @@ pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, Ste
   while (true) {
     const auto left = std::chrono::duration_cast<Millis>(deadline - clock_.steady());
     const Millis timeout = std::max(Millis(200), std::min(settings_.health_timeout, left));
-    last = probe_health(http_, settings_.host, settings_.port, settings_.health_path, settings_.startup_path, timeout);
+    last = probe_health(*http_, settings_.host, settings_.port, settings_.health_path, settings_.startup_path, timeout);
     if (last.ok) {
       step.set_ok(true);
       step.set_exit_code(0);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,7 +48,7 @@ pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const st
 
 class RealRepairActions final : public RepairActions {
  public:
-  RealRepairActions(ActionSettings settings, CommandRunner& runner, HttpClient& http, const Clock& clock,
+  RealRepairActions(ActionSettings settings, CommandRunner& runner, std::unique_ptr<HttpClient> http, const Clock& clock,
                     const std::atomic<bool>& cancel);
   pb::RepairStep run_command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                              Millis timeout, const PidCallback& on_pid) override;
@@ -69,7 +70,7 @@ class RealRepairActions final : public RepairActions {
   Starting gateway_starting(Millis startup_grace) const;
   ActionSettings settings_;
   CommandRunner& runner_;
-  HttpClient& http_;
+  std::unique_ptr<HttpClient> http_;
   const Clock& clock_;
   const std::atomic<bool>& cancel_;
 };

@@ -31,7 +31,7 @@ std::string incident_signature(const pb::GatewayHealth& h) {
   return gwr::incident_signature(h.state(), {h.findings().begin(), h.findings().end()});
 }
 
-void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& s) {
+void stop_interrupted_command(SystemView& system, int64_t repair_id, const pb::RepairStep& s) {
   const auto pid = static_cast<pid_t>(s.pid());
   if (pid <= 1) return;
   log::Fields f = {{"repair_id", repair_id}, {"step", s.name()}, {"target_pid", pid}};
@@ -40,12 +40,12 @@ void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& s) {
     log::warn("interrupted_step_not_signalled", f);
     return;
   }
-  if (s.boot_id() != boot_id()) {
+  if (s.boot_id() != system.boot_id()) {
     f["reason"] = "it ran before the machine rebooted";
     log::info("interrupted_step_gone", f);
     return;
   }
-  const auto killed = signal_group({pid, s.pid_start_ticks(), s.boot_id()}, SIGKILL);
+  const auto killed = system.signal_group({pid, s.pid_start_ticks(), s.boot_id()}, SIGKILL);
   if (killed.empty()) {
     f["reason"] = "its process has exited or the pid now belongs to another process; not signalled";
     log::info("interrupted_step_gone", f);
@@ -55,9 +55,10 @@ void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& s) {
   log::warn("interrupted_step_killed", f);
 }
 
-int64_t RepairerWorker::now_ms() const { return SystemClock::instance().wall_ms(); }
+int64_t RepairerWorker::now_ms() const { return env_.clock->wall_ms(); }
 
 void RepairerWorker::start(WorkerContext& ctx) {
+  env_ = ctx.env();
   settings_ = PolicySettings::from_config(ctx.config());
   store_path_ = ctx.config().paths().state_dir() + "/gwr.db";
   next_prune_ms_ = now_ms() + 60'000;
@@ -177,7 +178,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
     // Whatever a step of the dead repairer started must not keep running —
     // but only if that pid is still the process the step started: after a
     // power loss or a long outage the number may belong to a stranger.
-    for (const auto& s : store_->interrupt_running_steps(r.id())) stop_interrupted_command(r.id(), s);
+    for (const auto& s : store_->interrupt_running_steps(r.id())) stop_interrupted_command(*env_.system, r.id(), s);
     const bool resumable = !resumed && r.id() == policy_.active_repair_id() && now - r.started_at_ms() < 3'600'000;
     if (resumable) {
       auto full = store_->get_repair(r.id());
@@ -198,7 +199,7 @@ void RepairerWorker::recover(WorkerContext& ctx) {
       ev.set_details("the repairer restarted during tier " + std::to_string(tier) + "; continuing repair #" +
                      std::to_string(r.id()));
       emit(ctx, ev);
-      runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, true, tier3_factory_, tier3_context(active_->summary));
+      runner_ = std::make_unique<RepairRunner>(env_, actions_factory_, ctx.config(), tier, true, tier3_factory_, tier3_context(active_->summary));
       continue;
     }
     pb::RepairSummary done = r;
@@ -409,7 +410,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
   ev.set_reason(summary.reason());
   *ev.mutable_findings() = summary.findings();
   emit(ctx, ev);
-  runner_ = std::make_unique<RepairRunner>(ctx.config(), tier, false, tier3_factory_, tier3_context(summary));
+  runner_ = std::make_unique<RepairRunner>(env_, actions_factory_, ctx.config(), tier, false, tier3_factory_, tier3_context(summary));
   update_activity(ctx);
   return id;
 }
@@ -473,7 +474,7 @@ void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
   log::write(level, event_name, f);
   pb::Event bus_event;
   *bus_event.mutable_repair_event() = std::move(ev);
-  ctx.bus().publish(std::move(bus_event));
+  ctx.publish(std::move(bus_event));
 }
 
 bool RepairerWorker::recorded(int64_t repair_id) const { return store_ != nullptr && repair_id < kFirstUnsavedId; }
@@ -645,7 +646,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   // The prober's last words may predate the repair's end: have it look again.
   pb::Event reprobe;
   reprobe.mutable_reprobe()->set_reason("repair #" + std::to_string(s.id()) + " finished");
-  ctx.bus().publish(std::move(reprobe));
+  ctx.publish(std::move(reprobe));
   active_.reset();
   update_activity(ctx);
 }

@@ -23,7 +23,13 @@ namespace gwr::repairer {
 
 class RepairerWorker final : public Worker {
  public:
-  explicit RepairerWorker(Tier3Factory tier3) : tier3_factory_(std::move(tier3)) {}
+  // actions: what a repair's steps do (real_actions() on a machine).
+  explicit RepairerWorker(Tier3Factory tier3, ActionsFactory actions = real_actions())
+      : tier3_factory_(std::move(tier3)), actions_factory_(std::move(actions)) {}
+
+  // For tests: whether a repair is running, and the policy as held.
+  bool repairing() const { return active_.has_value(); }
+  const PolicyState& policy() const { return policy_; }
 
   std::vector<std::string> topics() const override { return {"gateway_health"}; }
   void start(WorkerContext& ctx) override;
@@ -69,6 +75,8 @@ class RepairerWorker final : public Worker {
   tier3::Tier3Context tier3_context(const pb::RepairSummary& summary);
 
   Tier3Factory tier3_factory_;
+  ActionsFactory actions_factory_;
+  Environment env_;  // the process's (from the context, at start)
   std::string store_path_;
   std::unique_ptr<HistoryStore> store_;  // null while gwr.db cannot be opened
   bool policy_loaded_ = false;           // policy_ is what gwr.db holds (or gwr.db is new)
@@ -98,7 +106,7 @@ class RepairerWorker final : public Worker {
 
 // Kills what an interrupted step was running, if its recorded pid is still
 // the same process (start time and boot id match); otherwise nothing.
-void stop_interrupted_command(int64_t repair_id, const pb::RepairStep& step);
+void stop_interrupted_command(SystemView& system, int64_t repair_id, const pb::RepairStep& step);
 
 // The signature of an incident: which checks failed and how, without the
 // numbers that change from one occurrence to the next.

@@ -12,7 +12,6 @@
 #include "telegram-bridge/messages.h"
 #include "telegram-bridge/send_policy.h"
 #include "telegram-bridge/update_parser.h"
-#include "telegram-bridge/zmq_control_port.h"
 
 namespace gwr::telegram {
 
@@ -22,10 +21,9 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
-int64_t wall_now() { return SystemClock::instance().wall_ms(); }
-
-SteadyClock::time_point steady_at(int64_t wall_ms) {
-  const int64_t delta = std::max<int64_t>(0, wall_ms - wall_now());
+// The steady time when the clock's wall time reaches wall_ms.
+SteadyClock::time_point steady_at(const Clock& clock, int64_t wall_ms) {
+  const int64_t delta = std::max<int64_t>(0, wall_ms - clock.wall_ms());
   return SteadyClock::now() + std::chrono::milliseconds(delta);
 }
 
@@ -57,10 +55,10 @@ class Sender {
   void run() {
     store_ = open_store(*shared_, settings_.db_path, "sender");
     if (!store_) return;
-    CurlHttpClient http;
-    BotApi api(http, settings_.api_base_url, settings_.bot_token);
+    auto http = settings_.http();
+    BotApi api(*http, settings_.api_base_url, settings_.bot_token);
     api_ = &api;
-    if (const int64_t n = store_->requeue_interrupted(wall_now()); n > 0) {
+    if (const int64_t n = store_->requeue_interrupted(settings_.clock->wall_ms()); n > 0) {
       // The previous process died mid-send: those rows go again (at least once).
       log::warn("telegram_outbox_recovered", {{"requeued", n}});
     }
@@ -74,7 +72,7 @@ class Sender {
         (void)store_->clear_unreachable_waits();
       }
       seen = now_seen;
-      const int64_t now = wall_now();
+      const int64_t now = settings_.clock->wall_ms();
       flush_unrecorded(now);
       auto heads = store_->queue_heads(skip_ids());
       // What telegram.db could not take goes after what it holds, per chat.
@@ -106,7 +104,7 @@ class Sender {
         continue;
       }
       if (best_ready > now) {
-        shared_->wait(steady_at(best_ready), seen, true);
+        shared_->wait(steady_at(*settings_.clock, best_ready), seen, true);
         continue;
       }
       try {
@@ -114,7 +112,7 @@ class Sender {
       } catch (const std::exception& e) {
         // A row that makes the sender throw would block the queue for good.
         log::error("telegram_send_dropped", {{"outbox_id", best->id}, {"error", e.what()}});
-        dropped(*best, e.what(), wall_now());
+        dropped(*best, e.what(), settings_.clock->wall_ms());
       }
     }
   }
@@ -211,7 +209,7 @@ class Sender {
 
   void deliver(const OutboxRow& row) {
     const Outgoing& m = row.message;
-    int64_t now = wall_now();
+    int64_t now = settings_.clock->wall_ms();
     json params = outbox_payload(m);
     params["chat_id"] = row.chat_id;
     int64_t target = 0;
@@ -256,7 +254,7 @@ class Sender {
     const ApiResult r = api_->call(m.method(), params, 15s);
     shared_->set_in_call(BridgeShared::Role::kSender, false);
     const auto latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-    now = wall_now();
+    now = settings_.clock->wall_ms();
     const bool was_unreachable = unreachable_.active() || gate_.all_blocked_until() != 0;
     const SendDecision d = decide_send(r, now, unreachable_, unauthorized_);
     switch (d.verdict) {
@@ -340,16 +338,16 @@ class Poller {
   void run() {
     store_ = open_store(*shared_, settings_.db_path, "poller");
     if (!store_) return;
-    CurlHttpClient http;
-    BotApi api(http, settings_.api_base_url, settings_.bot_token);
+    auto http = settings_.http();
+    BotApi api(*http, settings_.api_base_url, settings_.bot_token);
     api_ = &api;
     if (!identify()) return;
     last_update_id_ = store_->last_update_id();
-    int64_t commands_due = wall_now();
+    int64_t commands_due = settings_.clock->wall_ms();
     int limit = kBatchLimit;
     bool failing = false;
     while (!shared_->stopping()) {
-      if (commands_due != 0 && wall_now() >= commands_due) {
+      if (commands_due != 0 && settings_.clock->wall_ms() >= commands_due) {
         shared_->set_in_call(BridgeShared::Role::kPoller, true);
         const ApiResult r = api_->call("setMyCommands", {{"commands", bot_commands()}}, 10s);
         shared_->set_in_call(BridgeShared::Role::kPoller, false);
@@ -358,7 +356,7 @@ class Poller {
           commands_due = 0;
           log::info("telegram_commands_set", {{"count", bot_commands().size()}});
         } else {
-          commands_due = wall_now() + 60'000;
+          commands_due = settings_.clock->wall_ms() + 60'000;
           log::warn("telegram_commands_failed", {{"error", r.describe()}});
         }
       }
@@ -376,7 +374,7 @@ class Poller {
         r.kind = ApiResult::Kind::kBadResponse;
         r.description = "getUpdates result is not an array";
       }
-      const int64_t now = wall_now();
+      const int64_t now = settings_.clock->wall_ms();
       const PollDecision d = decide_poll(r, now, unreachable_, unauthorized_);
       if (d.failure == Failure::kNone) {
         if (failing) {
@@ -405,7 +403,7 @@ class Poller {
       report_failure("getUpdates", r, d, now);
       // Only an outage ends early when the sender gets through; a conflict,
       // a rejected token or a retry_after is waited out.
-      shared_->wait(steady_at(d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
+      shared_->wait(steady_at(*settings_.clock, d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
     }
   }
 
@@ -462,10 +460,10 @@ class Poller {
         r.kind = ApiResult::Kind::kBadResponse;
         r.description = "getMe has no username";
       }
-      const int64_t now = wall_now();
+      const int64_t now = settings_.clock->wall_ms();
       const PollDecision d = decide_poll(r, now, unreachable_, unauthorized_);
       report_failure("getMe", r, d, now);
-      shared_->wait(steady_at(d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
+      shared_->wait(steady_at(*settings_.clock, d.retry_at_ms), shared_->seen(), false, d.failure == Failure::kUnreachable);
     }
     return false;
   }
@@ -507,7 +505,7 @@ class Poller {
   // owner still gets an answer, and a command is never carried out again
   // because its acknowledgement could not be saved.
   bool commit(const ParsedUpdate& p, const std::vector<Outgoing>& messages, const std::string& marker) {
-    const int64_t now = wall_now();
+    const int64_t now = settings_.clock->wall_ms();
     std::string failed, error;
     {
       Transaction tx(store_->db());
@@ -546,7 +544,7 @@ class Poller {
   }
 
   bool handle_update(const ParsedUpdate& p) {
-    const int64_t now = wall_now();
+    const int64_t now = settings_.clock->wall_ms();
     if (p.kind == ParsedUpdate::Kind::kIgnored) {
       log::debug("telegram_update", {{"update_id", p.update_id}, {"ignored", p.reason}});
       return commit(p, {}, "");
@@ -629,8 +627,8 @@ class Poller {
                                                {"effect", "carried out without its in-progress marker"}});
         }
       }
-      ZmqControlPort port(*settings_.zmq, settings_.runtime_dir);
-      CommandHandler handler(port);
+      auto port = settings_.control_port();
+      CommandHandler handler(*port);
       result = is_command ? handler.handle_command(p.command, p.args, ctx) : handler.handle_callback(p.callback_data, ctx);
     }
     // Stopping: the sockets may have been torn down under the handler. Leave
@@ -875,34 +873,38 @@ bool BridgeShared::wait_settled(SteadyClock::time_point deadline) {
 
 BridgeThreads::BridgeThreads(ThreadSettings settings, AccessPolicy access)
     : shared_(std::make_shared<BridgeShared>(std::move(access))) {
-  shared_->thread_started(BridgeShared::Role::kPoller);
-  shared_->thread_started(BridgeShared::Role::kSender);
   // Each thread holds its own reference to the shared state and settings, so
   // it may outlive this object when it has to be abandoned.
-  poller_ = std::thread([shared = shared_, settings] {
-    try {
-      Poller(shared, settings).run();
-    } catch (const std::exception& e) {
-      log::error("telegram_thread_failed", {{"thread", "poller"}, {"error", e.what()}});
-      log::flush();
-      std::abort();  // a broken invariant: the supervisor restarts the process
-    }
-    shared->thread_exited(BridgeShared::Role::kPoller);
-  });
-  sender_ = std::thread([shared = shared_, settings] {
-    try {
-      Sender(shared, settings).run();
-    } catch (const std::exception& e) {
-      log::error("telegram_thread_failed", {{"thread", "sender"}, {"error", e.what()}});
+  auto start = [&](BridgeShared::Role role, const char* name, auto run) {
+    shared_->thread_started(role);
+    ThreadActor::Options o;
+    o.name = std::string("telegram ") + name;
+    auto actor = ThreadActor::start(o, [shared = shared_, settings, role, name, run](ThreadActor::Self& self) {
+      self.ready();
+      try {
+        run(shared, settings);
+      } catch (const std::exception& e) {
+        log::error("telegram_thread_failed", {{"thread", name}, {"error", e.what()}});
+        log::flush();
+        std::abort();  // a broken invariant: the supervisor restarts the process
+      }
+      shared->thread_exited(role);
+    });
+    if (!actor) {
+      log::error("telegram_thread_failed", {{"thread", name}, {"error", actor.message()}});
       log::flush();
       std::abort();
     }
-    shared->thread_exited(BridgeShared::Role::kSender);
-  });
+    return std::move(*actor);
+  };
+  poller_ = start(BridgeShared::Role::kPoller, "poller",
+                  [](const std::shared_ptr<BridgeShared>& shared, const ThreadSettings& s) { Poller(shared, s).run(); });
+  sender_ = start(BridgeShared::Role::kSender, "sender",
+                  [](const std::shared_ptr<BridgeShared>& shared, const ThreadSettings& s) { Sender(shared, s).run(); });
 }
 
 BridgeThreads::~BridgeThreads() {
-  if (poller_.joinable() || sender_.joinable()) (void)stop(std::chrono::milliseconds(1000));
+  if (poller_ || sender_) (void)stop(std::chrono::milliseconds(1000));
 }
 
 void BridgeThreads::signal_stop() { shared_->request_stop(); }
@@ -916,18 +918,17 @@ bool BridgeThreads::stop(std::chrono::milliseconds budget) {
   // in the middle of a command or a database write is given the budget.
   (void)shared_->wait_settled(SteadyClock::now() + budget);
   bool clean = true;
-  auto finish = [&](std::thread& t, BridgeShared::Role role, const char* name) {
-    if (!t.joinable()) return;
-    if (!shared_->running(role)) {
-      t.join();
-    } else {
+  auto finish = [&](std::unique_ptr<ThreadActor>& t, const char* name) {
+    if (!t) return;
+    // Settled: it has exited (joined now) or is blocked in a call (left).
+    if (!t->stop(std::chrono::milliseconds(50))) {
       log::info("telegram_thread_left", {{"thread", name}, {"reason", "blocked in a Telegram call; it ends when the call returns"}});
-      t.detach();
       clean = false;
     }
+    t.reset();
   };
-  finish(poller_, BridgeShared::Role::kPoller, "poller");
-  finish(sender_, BridgeShared::Role::kSender, "sender");
+  finish(poller_, "poller");
+  finish(sender_, "sender");
   return clean;
 }
 

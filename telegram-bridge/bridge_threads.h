@@ -19,8 +19,10 @@
 #include <string>
 #include <thread>
 
-#include <zmq.hpp>
-
+#include "common/actor.h"
+#include "common/clock.h"
+#include "common/control_port.h"
+#include "common/environment.h"
 #include "telegram-bridge/access_policy.h"
 #include "telegram-bridge/outgoing.h"
 
@@ -30,9 +32,10 @@ struct ThreadSettings {
   std::string api_base_url;
   std::string bot_token;
   std::string db_path;
-  std::string runtime_dir;
   int64_t poll_timeout_ms = 30'000;
-  zmq::context_t* zmq = nullptr;  // thread-safe; sockets are made on the thread that uses them
+  const Clock* clock = nullptr;
+  HttpFactory http;                                       // one client per thread
+  std::function<std::unique_ptr<ControlPort>()> control_port;  // made on the thread that uses it
 };
 
 // What a thread is doing, for the heartbeat.
@@ -162,9 +165,10 @@ class BridgeThreads {
   bool quiescent();
 
  private:
+  using ThreadActor = Actor<NoMessage, NoMessage>;
   std::shared_ptr<BridgeShared> shared_;
-  std::thread poller_;
-  std::thread sender_;
+  std::unique_ptr<ThreadActor> poller_;
+  std::unique_ptr<ThreadActor> sender_;
 };
 
 }  // namespace gwr::telegram

@@ -23,7 +23,6 @@ constexpr int64_t kCatchUpWindowMs = 24 * 3'600'000LL;
 constexpr int64_t kPruneEveryMs = 3'600'000;
 constexpr int64_t kCheckpointEveryMs = 10'000;
 
-int64_t wall_now() { return SystemClock::instance().wall_ms(); }
 
 bool has(const std::vector<std::string>& keys, const std::string& key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -45,6 +44,7 @@ std::string repair_event_key(const pb::RepairEvent& e) {
 }
 
 void BridgeWorker::start(WorkerContext& ctx) {
+  clock_ = &ctx.clock();
   if (ctx.config().telegram().bot_token().empty()) {
     ctx.set_activity("Telegram off: no bot token");
     log::info("telegram_off", {{"reason", "no bot token configured (telegram.bot_token / TELEGRAM_BOT_TOKEN)"}});
@@ -68,7 +68,7 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
     for (const auto& stored : store_->incident_states()) planner_.restore_incident(stored);
     for (const auto& w : store_->warnings()) planner_.restore_warning(w);
     if (auto notices = store_->meta_blob("planner")) planner_.restore_notices(*notices);
-    const int64_t now = wall_now();
+    const int64_t now = clock_->wall_ms();
     if (auto w = store_->meta("events_since"); w && !w->empty()) {
       watermark_ms_ = std::atoll(w->c_str());
     } else {
@@ -83,13 +83,13 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
   enabled_ = true;
   start_threads(ctx);
   // Catch up soon, once the bus subscription is surely in place.
-  next_catch_up_ms_ = wall_now() + 1'000;
-  next_prune_ms_ = wall_now() + kPruneEveryMs;
+  next_catch_up_ms_ = clock_->wall_ms() + 1'000;
+  next_prune_ms_ = clock_->wall_ms() + kPruneEveryMs;
   log::info("telegram_on", {{"api", cfg.telegram().api_base_url()},
                             {"chat_id", chat_id_},
                             {"allowed_users", cfg.telegram().allowed_user_ids_size()},
                             {"outbox_pending", store_->count_pending()}});
-  update_activity(ctx, wall_now());
+  update_activity(ctx, clock_->wall_ms());
 }
 
 void BridgeWorker::start_threads(WorkerContext& ctx) {
@@ -98,9 +98,10 @@ void BridgeWorker::start_threads(WorkerContext& ctx) {
   s.api_base_url = cfg.telegram().api_base_url();
   s.bot_token = cfg.telegram().bot_token();
   s.db_path = store_->db().path();
-  s.runtime_dir = ctx.runtime_dir();
   s.poll_timeout_ms = std::clamp<int64_t>(cfg.telegram().poll_timeout(), 1'000, 50'000);
-  s.zmq = &ctx.zmq();
+  s.clock = &ctx.clock();
+  s.http = ctx.env().http;
+  s.control_port = [transport = &ctx.transport()] { return transport->new_port(); };
   threads_ = std::make_unique<BridgeThreads>(s, AccessPolicy::from_config(cfg.telegram()));
   start_pending_ = false;
 }
@@ -109,7 +110,7 @@ void BridgeWorker::retire_threads() {
   if (!threads_) return;
   threads_->signal_stop();
   retiring_.push_back(std::move(threads_));
-  retire_deadline_ = std::chrono::steady_clock::now() + 20s;
+  retire_deadline_ = clock_->steady() + 20s;
 }
 
 void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
@@ -136,7 +137,7 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
 
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   if (!enabled_ || !store_) return;
-  const int64_t now = wall_now();
+  const int64_t now = clock_->wall_ms();
   if (event.has_repair_event()) {
     handle_repair_event(event.repair_event(), now);
   } else if (event.has_gateway_health()) {
@@ -203,12 +204,12 @@ void BridgeWorker::catch_up(WorkerContext& ctx, int64_t now_ms) {
   // repairer's log has it. Events already turned into messages are skipped.
   pb::Request status;
   status.mutable_repair_status();
-  if (auto r = ctx.client(kRepairer).call(status, 1000ms, 0); r && r->has_repair_status()) {
+  if (auto r = ctx.call(kRepairer, status, 1000ms, 0); r && r->has_repair_status()) {
     planner_.set_paused(r->repair_status().paused());
   }
   pb::Request logs;
   logs.mutable_logs()->set_limit(50);
-  auto r = ctx.client(kRepairer).call(logs, 1000ms, 0);
+  auto r = ctx.call(kRepairer, logs, 1000ms, 0);
   if (!r || !r->has_logs()) {
     save({}, "", 0, now_ms);
     return;
@@ -227,14 +228,14 @@ pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& /*
 SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   if (!retiring_.empty()) {
     const bool quiet = std::all_of(retiring_.begin(), retiring_.end(), [](const auto& t) { return t->quiescent(); });
-    if (quiet || std::chrono::steady_clock::now() >= retire_deadline_) {
+    if (quiet || clock_->steady() >= retire_deadline_) {
       for (auto& t : retiring_) (void)t->stop(0ms);
       retiring_.clear();
     }
   }
   if (start_pending_ && retiring_.empty()) turn_on(ctx);
   if (!enabled_ || !store_) return now + 1s;
-  const int64_t wall = wall_now();
+  const int64_t wall = clock_->wall_ms();
   save(planner_.on_tick(wall), "", 0, wall);
   if (wall >= next_catch_up_ms_) {
     catch_up(ctx, wall);

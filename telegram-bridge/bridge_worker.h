@@ -32,6 +32,7 @@ class BridgeWorker final : public Worker {
   bool abandoned_threads() const { return abandoned_; }
 
  private:
+  const Clock* clock_ = nullptr;
   void turn_on(WorkerContext& ctx);
   void start_threads(WorkerContext& ctx);
   void retire_threads();

@@ -54,13 +54,6 @@ std::pair<std::string, std::string> split_word(const std::string& s) {
 
 }  // namespace
 
-std::vector<Result<pb::Reply>> ControlPort::call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout) {
-  std::vector<Result<pb::Reply>> out;
-  out.reserve(calls.size());
-  for (const auto& c : calls) out.push_back(call(c.component, c.request, timeout));
-  return out;
-}
-
 namespace {
 
 // Reply.error is an answer too, but only a refusal or a validation error is

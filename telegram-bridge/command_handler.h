@@ -11,28 +11,14 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/control_port.h"
 #include "gwr.pb.h"
 #include "telegram-bridge/outgoing.h"
 
 namespace gwr::telegram {
 
 // A request to a component's control socket ("prober", "repairer", "supervisor").
-class ControlPort {
- public:
-  virtual ~ControlPort() = default;
-  // One request, one reply; a component that is down or silent is an error.
-  virtual Result<pb::Reply> call(const std::string& component, const pb::Request& request,
-                                 std::chrono::milliseconds timeout) = 0;
-
-  struct Call {
-    std::string component;
-    pb::Request request;
-  };
-  // Several requests at once, replies in the same order. This one asks one
-  // after the other; a real port asks concurrently, so /status waits for the
-  // slowest component rather than for the sum of them.
-  virtual std::vector<Result<pb::Reply>> call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout);
-};
+using ControlPort = gwr::ControlPort;
 
 // Who asked, where, and when.
 struct CommandContext {

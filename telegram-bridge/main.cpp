@@ -2,12 +2,14 @@
 // Started by gwr-supervisor; see bridge_worker.h for what it does.
 #include <cstdlib>
 
+#include "common/environment.h"
 #include "common/worker.h"
 #include "telegram-bridge/bridge_worker.h"
 
 int main(int argc, char** argv) {
+  gwr::RealEnvironment env;
   gwr::telegram::BridgeWorker worker;
-  const int rc = gwr::run_worker("telegram-bridge", worker, argc, argv);
+  const int rc = gwr::run_worker("telegram-bridge", worker, argc, argv, env.env());
   // A thread left blocked in a Telegram call owns nothing the exit needs,
   // but static destructors would run under its feet: leave without them.
   if (worker.abandoned_threads()) std::_Exit(rc);

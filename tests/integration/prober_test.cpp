@@ -264,15 +264,20 @@ TEST_F(ProberTest, ASecondGatewayOfTheSameNameIsNeverReportedAsOurs) {
   FakeGateway rescue(rescue_dir.path(), rescue_port, "healthy", {"--name", name});
   daemon_ = std::make_unique<Daemon>(fast_probes(port_));
   ASSERT_TRUE(daemon_->start());
+  // This is about what the prober reports: the repairer stays out of it (a
+  // repair it began before the pause would kill ours as a port owner).
+  ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);
   bus_ = std::make_unique<BusWatcher>(daemon_->runtime_dir(), std::vector<std::string>{"gateway_health"});
   auto down = wait_state(pb::DOWN, 10s);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->pid(), 0u);
   EXPECT_TRUE(has_reason(*down, "is another gateway")) << down->DebugString();
+  ASSERT_TRUE(wait_until([&] { return daemon_->repair_in_progress() == false; }, 60s, "the repair begun before the pause ended"));
   // Ours comes up: it is the one reported, never the other.
   gateway_ = std::make_unique<FakeGateway>(dir_.path(), port_, "healthy");
   auto up = bus_->wait_health([&](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }, 10s);
-  ASSERT_TRUE(up);
+  ASSERT_TRUE(up) << (bus_->healths().empty() ? std::string("no health") : bus_->healths().back().DebugString())
+                  << "\nours said: " << read_file(dir_ / "fake-gateway.out");
   EXPECT_EQ(static_cast<pid_t>(up->pid()), gateway_->pid());
   // Ours dies: down again, and still not the other one.
   gateway_->process().signal(SIGKILL);

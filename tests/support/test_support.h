@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -42,8 +43,9 @@ class TempDir {
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t wall_ms = 1'800'000'000'000) : wall_ms_(wall_ms) {}
-  SteadyTime steady() const override { return SteadyTime(std::chrono::milliseconds(steady_ms_)); }
-  WallTime wall() const override { return WallTime(std::chrono::milliseconds(wall_ms_)); }
+  // Read by a shell's threads while a test steps it: atomic.
+  SteadyTime steady() const override { return SteadyTime(std::chrono::milliseconds(steady_ms_.load())); }
+  WallTime wall() const override { return WallTime(std::chrono::milliseconds(wall_ms_.load())); }
   void advance(std::chrono::milliseconds d) {
     steady_ms_ += d.count();
     wall_ms_ += d.count();
@@ -51,8 +53,8 @@ class FakeClock final : public Clock {
   void set_wall_ms(int64_t ms) { wall_ms_ = ms; }
 
  private:
-  int64_t steady_ms_ = 1'000'000;
-  int64_t wall_ms_;
+  std::atomic<int64_t> steady_ms_{1'000'000};
+  std::atomic<int64_t> wall_ms_;
 };
 
 // A child process that is killed and reaped when the handle goes away.

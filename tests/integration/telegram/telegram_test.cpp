@@ -135,7 +135,11 @@ class TelegramTest : public RepairScenario {
           return false;
         },
         timeout);
-    EXPECT_TRUE(found) << "no reply containing \"" << expect << "\" to " << text;
+    EXPECT_TRUE(found) << "no reply containing \"" << expect << "\" to " << text << "; the bot said: " << [&] {
+      std::string all;
+      for (const auto& m : tg_->sent_messages()) all += "\n  [reply to " + std::to_string(m.reply_to.value_or(0)) + "] " + m.text;
+      return all;
+    }();
     return found;
   }
 
@@ -407,6 +411,7 @@ TEST_F(TelegramTest, OnAFullStateDiskTheOwnerIsToldOnceAndCanStillRepair) {
     }
   } unmount{daemon_->state_dir(), daemon_.get()};
   ASSERT_TRUE(daemon_->start());
+  ASSERT_TRUE(gateway_healthy());  // (a /status sent before the first check says "unknown")
   ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 10s));
   command("/status", "Gateway healthy");
   {

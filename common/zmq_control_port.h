@@ -1,7 +1,9 @@
-// The real ControlPort: gwr::ControlClient per component, created on the
+// The real ControlPort: a gwr::ControlClient per component, created on the
 // thread that uses it (zmq sockets belong to one thread; the context is
-// shared). Short-lived on purpose: the poller makes one per update, so no
-// socket is open while it waits on Telegram and a shutdown never waits for it.
+// shared). Short-lived on purpose: the bridge's poller makes one per update,
+// so no socket is open while it waits on Telegram and a shutdown never
+// waits for it. Replies are redacted whole (what a chat shows must carry no
+// secret), before anything cuts them.
 #pragma once
 
 #include <map>
@@ -11,13 +13,15 @@
 #include <zmq.hpp>
 
 #include "common/control.h"
-#include "telegram-bridge/command_handler.h"
+#include "common/control_port.h"
 
-namespace gwr::telegram {
+namespace gwr {
 
 class ZmqControlPort final : public ControlPort {
  public:
-  ZmqControlPort(zmq::context_t& ctx, std::string runtime_dir) : ctx_(ctx), runtime_dir_(std::move(runtime_dir)) {}
+  // identity: what the clients announce ("gwr-telegram-bridge").
+  ZmqControlPort(zmq::context_t& ctx, std::string runtime_dir, std::string identity)
+      : ctx_(ctx), runtime_dir_(std::move(runtime_dir)), identity_(std::move(identity)) {}
   Result<pb::Reply> call(const std::string& component, const pb::Request& request,
                          std::chrono::milliseconds timeout) override;
   // Each request on its own short-lived thread with its own ControlClient.
@@ -26,7 +30,8 @@ class ZmqControlPort final : public ControlPort {
  private:
   zmq::context_t& ctx_;
   std::string runtime_dir_;
+  std::string identity_;
   std::map<std::string, std::unique_ptr<ControlClient>> clients_;
 };
 
-}  // namespace gwr::telegram
+}  // namespace gwr

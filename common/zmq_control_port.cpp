@@ -1,19 +1,12 @@
-#include "telegram-bridge/zmq_control_port.h"
+#include "common/zmq_control_port.h"
 
 #include <future>
 
 #include "common/bus.h"
 #include "common/message_text.h"
 
-namespace gwr::telegram {
+namespace gwr {
 namespace {
-
-// The identity the bridge's control clients announce ("gwr-telegram-bridge").
-std::string client_identity() {
-  std::string id = "gwr-";
-  id += kTelegramBridge;
-  return id;
-}
 
 // What the bot shows is redacted here, whole, before any renderer cuts it.
 Result<pb::Reply> redacted(Result<pb::Reply> reply) {
@@ -28,7 +21,7 @@ Result<pb::Reply> ZmqControlPort::call(const std::string& component, const pb::R
   auto& client = clients_[component];
   if (!client) {
     client = std::make_unique<ControlClient>(ctx_, control_endpoint(runtime_dir_, component),
-                                             client_identity());
+                                             identity_);
   }
   // No retry: a side effect (a repair) must not be sent twice because an answer was slow.
   return redacted(client->call(request, timeout, 0));
@@ -42,7 +35,7 @@ std::vector<Result<pb::Reply>> ZmqControlPort::call_all(const std::vector<Call>&
     const std::string endpoint = control_endpoint(runtime_dir_, c.component);
     pending.push_back(std::async(std::launch::async, [this, endpoint, request = c.request, timeout] {
       // zmq sockets belong to one thread: this client lives and dies on this one.
-      ControlClient client(ctx_, endpoint, client_identity());
+      ControlClient client(ctx_, endpoint, identity_);
       return redacted(client.call(request, timeout, 0));
     }));
   }
@@ -52,4 +45,4 @@ std::vector<Result<pb::Reply>> ZmqControlPort::call_all(const std::vector<Call>&
   return out;
 }
 
-}  // namespace gwr::telegram
+}  // namespace gwr
