@@ -10,17 +10,12 @@
 
 #include <zmq.hpp>
 
+#include "common/components.h"
 #include "common/result.h"
 #include "gwr.pb.h"
 
 namespace gwr {
 
-// Component names, used for process names ("gwr-" + name), control sockets
-// and heartbeat sources.
-inline constexpr const char* kSupervisor = "supervisor";
-inline constexpr const char* kProber = "prober";
-inline constexpr const char* kRepairer = "repairer";
-inline constexpr const char* kTelegramBridge = "telegram-bridge";
 
 std::string bus_in_endpoint(const std::string& runtime_dir);   // publishers connect here
 std::string bus_out_endpoint(const std::string& runtime_dir);  // subscribers connect here

@@ -15,27 +15,9 @@
 
 namespace gwr::repairer {
 
-LockJudgement judge_lock(const std::string& content, int64_t mtime_ms, int64_t now_ms, int64_t unreadable_grace_ms,
-                         const std::function<std::optional<ProcInfo>(pid_t)>& lookup) {
-  const auto j = nlohmann::json::parse(content, nullptr, false);
-  int64_t pid = 0;
-  if (j.is_object() && j.contains("pid") && j["pid"].is_number_integer()) pid = j["pid"].get<int64_t>();
-  if (pid <= 0 || pid > 4'194'304) {
-    // No readable owner. A lock that young may still be being written.
-    if (now_ms - mtime_ms < unreadable_grace_ms) return {false, "no readable owner yet (just created)"};
-    return {true, "no readable owner pid"};
-  }
-  const auto proc = lookup(static_cast<pid_t>(pid));
-  if (!proc || proc->zombie()) return {true, "owner pid " + std::to_string(pid) + " is gone"};
-  // The pid is alive: it is only someone else if it started after the lock
-  // was written (the pid was reused).
-  if (j.contains("createdAt") && j["createdAt"].is_number()) {
-    const int64_t created = j["createdAt"].get<int64_t>();
-    if (created + 1000 < proc->start_wall_ms()) {
-      return {true, "owner pid " + std::to_string(pid) + " was reused (" + proc->comm_text() + " started after the lock was written)"};
-    }
-  }
-  return {false, "owner pid " + std::to_string(pid) + " (" + proc->comm_text() + ") is alive"};
+std::optional<LockOwner> lock_owner(const std::optional<ProcInfo>& process) {
+  if (!process) return std::nullopt;
+  return LockOwner{process->zombie(), process->start_wall_ms(), process->comm_text()};
 }
 
 std::string SweepReport::summary() const {
@@ -125,7 +107,7 @@ struct Walker {
       ::close(fd);
     }
     const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-    const auto verdict = judge_lock(content, mtime_ms, now_ms, grace_ms, [](pid_t pid) { return read_proc(pid); });
+    const auto verdict = judge_lock(content, mtime_ms, now_ms, grace_ms, [](pid_t pid) { return lock_owner(read_proc(pid)); });
     if (!verdict.stale) {
       report.kept.push_back(path + ": " + verdict.why);
       return;

@@ -22,10 +22,19 @@ struct LockJudgement {
   std::string why;  // "owner pid 123 is gone", "owner pid 77 is alive", ...
 };
 
+// What judge_lock needs to know of the process a lock names.
+struct LockOwner {
+  bool zombie = false;
+  int64_t start_wall_ms = 0;
+  std::string name;  // for messages
+};
+// The live process with that pid as a LockOwner (nullopt: none).
+std::optional<LockOwner> lock_owner(const std::optional<ProcInfo>& process);
+
 // content: the lock file's JSON payload {pid, createdAt, starttime?, ...}.
-// lookup: the live process with that pid, if any.
+// lookup: the live process with that pid, if any. Pure (lock_judgement.cpp).
 LockJudgement judge_lock(const std::string& content, int64_t mtime_ms, int64_t now_ms, int64_t unreadable_grace_ms,
-                         const std::function<std::optional<ProcInfo>(pid_t)>& lookup);
+                         const std::function<std::optional<LockOwner>(pid_t)>& lookup);
 
 struct SweepReport {
   std::vector<std::string> removed;  // "agents/main/sessions/a.jsonl.lock: owner pid 9 is gone"

@@ -2,9 +2,8 @@
 
 #include <cctype>
 
-#include "common/bus.h"
+#include "common/components.h"
 #include "common/config.h"
-#include "common/control.h"
 #include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"

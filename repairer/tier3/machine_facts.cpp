@@ -52,7 +52,7 @@ ValidationFacts::Lock MachineFacts::lock(const std::string& relative_path) const
       }
       const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
       const auto j = repairer::judge_lock(content, mtime, SystemClock::instance().wall_ms(), unreadable_grace_ms_,
-                                          [](pid_t pid) { return read_proc(pid); });
+                                          [](pid_t pid) { return repairer::lock_owner(read_proc(pid)); });
       out.exists = true;
       out.stale = j.stale;
       out.why = j.why;

@@ -48,7 +48,7 @@ TEST(JudgeLock, ZombieOwnerIsStale) {
     ProcInfo p;
     p.pid = pid;
     p.state = 'Z';
-    return std::optional<ProcInfo>(p);
+    return lock_owner(p);
   });
   EXPECT_TRUE(j.stale);
 }
@@ -59,7 +59,7 @@ TEST(JudgeLock, LiveOwnerIsKeptHoweverOld) {
   ASSERT_TRUE(self);
   const int64_t created = self->start_wall_ms() + 5000;
   auto j = judge_lock(lock_json(::getpid(), created), created, now_ms() + 86'400'000, 10'000,
-                      [](pid_t pid) { return read_proc(pid); });
+                      [](pid_t pid) { return lock_owner(read_proc(pid)); });
   EXPECT_FALSE(j.stale) << j.why;
   EXPECT_NE(j.why.find("is alive"), std::string::npos);
 }
@@ -68,13 +68,13 @@ TEST(JudgeLock, ReusedPidIsStale) {
   auto self = read_proc(::getpid());
   ASSERT_TRUE(self);
   const int64_t created = self->start_wall_ms() - 60'000;  // before this process existed
-  auto j = judge_lock(lock_json(::getpid(), created), created, now_ms(), 10'000, [](pid_t pid) { return read_proc(pid); });
+  auto j = judge_lock(lock_json(::getpid(), created), created, now_ms(), 10'000, [](pid_t pid) { return lock_owner(read_proc(pid)); });
   EXPECT_TRUE(j.stale);
   EXPECT_NE(j.why.find("reused"), std::string::npos);
 }
 
 TEST(JudgeLock, UnreadableLocksGetAGracePeriod) {
-  auto none = [](pid_t) { return std::optional<ProcInfo>(live_process(1, 0)); };
+  auto none = [](pid_t) { return lock_owner(live_process(1, 0)); };
   EXPECT_FALSE(judge_lock("", now_ms() - 1000, now_ms(), 10'000, none).stale);
   EXPECT_TRUE(judge_lock("", now_ms() - 20'000, now_ms(), 10'000, none).stale);
   EXPECT_TRUE(judge_lock("{\"createdAt\":1}", now_ms() - 20'000, now_ms(), 10'000, none).stale);

@@ -1,0 +1,31 @@
+# cmake -DNM=<nm> -DARCHIVES="<a>;<b>" -P check_core_symbols.cmake
+cmake_minimum_required(VERSION 3.25)
+# Fails if a pure core's objects call the operating system directly: files,
+# processes, signals, sockets. Their shells do that through injected ports.
+set(forbidden
+  open openat open64 creat unlink unlinkat rename renameat remove rmdir mkdir truncate ftruncate
+  read write pread pwrite fopen fopen64 popen system fork vfork execv execve execvp posix_spawn posix_spawnp
+  kill killpg waitpid socket connect bind listen accept send recv sendto recvfrom getaddrinfo
+  sqlite3_open_v2 curl_easy_perform zmq_socket)
+set(failed "")
+foreach(archive ${ARCHIVES})
+  execute_process(COMMAND ${NM} -u -C ${archive} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} failed on ${archive}")
+  endif()
+  string(REPLACE "\n" ";" lines "${out}")
+  foreach(line ${lines})
+    string(STRIP "${line}" line)
+    string(REGEX REPLACE "^U +" "" sym "${line}")
+    string(REGEX REPLACE "@.*$" "" sym "${sym}")
+    if(sym IN_LIST forbidden OR sym MATCHES "^std::filesystem::(remove|remove_all|rename|create_director|copy|resize_file|permissions)")
+      list(APPEND failed "${archive}: ${sym}")
+    endif()
+  endforeach()
+endforeach()
+if(failed)
+  list(JOIN failed "\n  " text)
+  message(FATAL_ERROR "pure cores call the operating system:\n  ${text}")
+endif()
+list(LENGTH ARCHIVES n)
+message(STATUS "${n} core archives: no direct file, process, signal or socket calls")
