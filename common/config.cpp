@@ -620,6 +620,9 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   // What no single declaration can say: how keys relate.
   const auto& g = c.gateway();
   if (g.health_path()[0] != '/') return fail("gateway.health_path", "must start with /");
+  if (!g.readiness_path().empty() && g.readiness_path()[0] != '/') {
+    return fail("gateway.readiness_path", "must start with / (or be empty to not ask the gateway's readiness)");
+  }
   if (!g.startup_path().empty() && g.startup_path()[0] != '/') {
     return fail("gateway.startup_path", "must start with / (or be empty for gateways without /startupz)");
   }

@@ -43,6 +43,15 @@ const std::vector<FindingRule>& finding_rules() {
       {Finding::HIGH_MEMORY, kAnyCheck, kAnyCause, pb::DEGRADED, 0, true},
       // Memory alone asks for a deep fix only when the machine really runs out.
       {Finding::MEMORY_CRITICAL, kAnyCheck, kAnyCause, pb::DEGRADED, 2, false},
+      // What /readyz says while /health is fine (issue #14). A failing
+      // channel is OpenClaw's own health monitor's to restart; channels its
+      // crash-loop breaker suppressed must never get a restart (it would be
+      // one more unclean boot); a refused database is Tier 2's doctor step.
+      {Finding::NOT_READY, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      {Finding::CHANNEL_FAILING, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      {Finding::CHANNEL_SUPPRESSED, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      {Finding::DATABASE_REFUSED, kAnyCheck, kAnyCause, pb::DEGRADED, 2, true},
+      {Finding::PLUGIN_RELOAD_FAILED, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
   };
   return rules;
 }
@@ -111,20 +120,21 @@ std::string incident_signature(pb::GatewayState state, const std::vector<Finding
   return sig;
 }
 
-namespace {
-
 // Two findings of these kinds are about different processes when their pids differ.
-std::string identity(const Finding& f) {
+std::string finding_identity(const Finding& f) {
   const bool per_process = f.kind() == Finding::OTHER_GATEWAY || f.kind() == Finding::PORT_HELD;
+  const bool per_name = f.kind() == Finding::NOT_READY || f.kind() == Finding::CHANNEL_FAILING ||
+                        f.kind() == Finding::CHANNEL_SUPPRESSED || f.kind() == Finding::DATABASE_REFUSED;
+  if (per_name) return finding_key(f) + "=" + f.subject();
   return finding_key(f) + (per_process ? ":" + std::to_string(static_cast<int64_t>(f.value())) : "");
 }
 
-}  // namespace
+bool finding_is_severe(const Finding& f) { return f.kind() == Finding::CHANNEL_SUPPRESSED; }
 
 void add_finding(std::vector<Finding>& findings, Finding f) {
-  const std::string key = identity(f);
+  const std::string key = finding_identity(f);
   for (auto& existing : findings) {
-    if (identity(existing) == key) {
+    if (finding_identity(existing) == key) {
       existing = std::move(f);
       return;
     }
@@ -194,6 +204,13 @@ std::string english(const Finding& f) {
       return f.cause() == pb::CAUSE_HARD_LIMIT
                  ? "memory critical: over the hard limit of " + megabytes_text(static_cast<uint64_t>(f.limit()), 0)
                  : "memory critical: the machine has only " + number(f.value()) + "% available";
+    case Finding::NOT_READY: return "the gateway says it is not ready: " + f.subject();
+    case Finding::CHANNEL_FAILING:
+      return "channel " + f.subject() + " is failing (OpenClaw's own health monitor restarts it)";
+    case Finding::CHANNEL_SUPPRESSED:
+      return "channel " + f.subject() + " is off: OpenClaw's crash-loop breaker suppressed it after unclean boots";
+    case Finding::DATABASE_REFUSED: return "the gateway refuses its database (" + f.subject() + ")";
+    case Finding::PLUGIN_RELOAD_FAILED: return "a plugin reload failed";
     default: return "gateway finding " + Finding::Kind_Name(f.kind());
   }
 }

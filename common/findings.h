@@ -42,6 +42,16 @@ Verdict judge_findings(const std::vector<pb::Finding>& findings, pb::GatewayStat
 // A finding's identity: the same problem again is the same key, whatever its
 // figures (a warning is re-sent by key, not by text).
 std::string finding_key(const pb::Finding& finding);
+
+// Which one it is among findings of the same key: the key, plus the pid for
+// another process's findings and the name for the gateway's own readiness
+// names (two failing channels are two warnings). Dedupes findings and keys
+// the bridge's warnings.
+std::string finding_identity(const pb::Finding& finding);
+
+// Whether the owner must act or be told at once (channels off by OpenClaw's
+// crash-loop breaker): a red notice instead of a yellow warning.
+bool finding_is_severe(const pb::Finding& finding);
 // An incident's signature (it keys the learned repair patterns): its state
 // and the identities of its incident findings, sorted. Never text.
 std::string incident_signature(pb::GatewayState state, const std::vector<pb::Finding>& findings);

@@ -1,5 +1,7 @@
 #include "common/gateway_probe.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -172,6 +174,49 @@ HealthObservation probe_health(HttpClient& http, const std::string& host, uint16
     out.startup = ask_startup(http, base, startup_path, timeout);
   }
   return out;
+}
+
+namespace {
+
+// Names from the gateway, kept as data: valid UTF-8, one line, bounded.
+void take_names(const nlohmann::json& j, const char* field, std::vector<std::string>& out) {
+  if (!j.contains(field) || !j[field].is_array()) return;
+  for (const auto& v : j[field]) {
+    if (!v.is_string()) continue;
+    std::string name = clip_end(valid_utf8(v.get_ref<const std::string&>()), 64);
+    for (auto& c : name) {
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    }
+    if (name.empty() || std::find(out.begin(), out.end(), name) != out.end()) continue;
+    out.push_back(std::move(name));
+    if (out.size() >= kMaxReadinessNames) return;
+  }
+}
+
+}  // namespace
+
+ReadinessObservation parse_readiness(int http_status, const std::string& body) {
+  ReadinessObservation out;
+  out.http_status = http_status;
+  if (http_status != 200 && http_status != 503) return out;
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("ready") || !j["ready"].is_boolean()) return out;
+  out.understood = true;
+  out.ready = j["ready"].get<bool>();
+  take_names(j, "failing", out.failing);
+  take_names(j, "suppressed", out.suppressed);
+  return out;
+}
+
+ReadinessObservation probe_readiness(HttpClient& http, const std::string& host, uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout) {
+  HttpRequest req;
+  req.url = gateway_base_url(host, port) + path;
+  req.timeout = timeout;
+  req.max_response_bytes = 64 * 1024;
+  const auto r = http.send(req);
+  if (!r.completed() || r.truncated) return ReadinessObservation{};
+  return parse_readiness(r.status, r.body);
 }
 
 }  // namespace gwr

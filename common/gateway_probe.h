@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http_client.h"
 #include "gwr.pb.h"
@@ -29,6 +31,24 @@ struct PortObservation {
   std::string detail;  // for people: "connection refused", "timeout after 1s"
 };
 
+// What the gateway's /readyz says (OpenClaw >= 2026.3; details only to a
+// loopback caller): the names it fails on and the channels its crash-loop
+// breaker keeps off. Outside text: names are valid UTF-8, at most 64 bytes,
+// at most kMaxReadinessNames of each.
+struct ReadinessObservation {
+  bool understood = false;  // a JSON object with a boolean "ready"
+  bool ready = false;
+  int http_status = 0;
+  std::vector<std::string> failing;
+  std::vector<std::string> suppressed;
+};
+inline constexpr size_t kMaxReadinessNames = 16;
+
+// Pure: a /readyz answer as gwr reads it. Anything but a JSON object with a
+// boolean "ready" (a 404 from an older gateway, the Control UI's HTML that
+// unknown paths answer with, garbage) is not understood and says nothing.
+ReadinessObservation parse_readiness(int http_status, const std::string& body);
+
 struct HealthObservation {
   bool ok = false;
   int64_t latency_us = 0;
@@ -38,7 +58,12 @@ struct HealthObservation {
   pb::Cause cause = pb::CAUSE_UNSPECIFIED;  // how it failed
   std::string detail;  // for people: why it is not ok
   StartupStatus startup = StartupStatus::kUnknown;
+  std::optional<ReadinessObservation> readiness;  // asked only when health is ok
 };
+
+// GET http://host:port/path (the readiness endpoint) and parse_readiness.
+ReadinessObservation probe_readiness(HttpClient& http, const std::string& host, uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout);
 
 // TCP connect to host:port (every address it resolves to), with a timeout.
 PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);

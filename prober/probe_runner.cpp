@@ -10,7 +10,9 @@ ProbeFunctions ProbeFunctions::real() {
   ProbeFunctions f;
   f.port = [](const ProbeJob& j) { return probe_port(j.host, j.port, j.timeout); };
   f.health = [](HttpClient& http, const ProbeJob& j) {
-    return probe_health(http, j.host, j.port, j.health_path, j.startup_path, j.timeout);
+    auto obs = probe_health(http, j.host, j.port, j.health_path, j.startup_path, j.timeout);
+    if (obs.ok && !j.readiness_path.empty()) obs.readiness = probe_readiness(http, j.host, j.port, j.readiness_path, j.timeout);
+    return obs;
   };
   return f;
 }

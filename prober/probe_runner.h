@@ -27,6 +27,7 @@ struct ProbeJob {
   uint16_t port = 0;
   std::string health_path;
   std::string startup_path;
+  std::string readiness_path;  // "" = do not ask
   std::chrono::milliseconds timeout{1000};
   uint64_t generation = 0;
 };

@@ -114,6 +114,7 @@ void ProberCore::new_instance(SteadyTime now) {
   }
   healthy_since_start_ = false;
   startup_ = StartupStatus::kUnknown;
+  readiness_.clear();
   recent_ok_latency_us_.clear();
   memory_known_ = false;
   memory_ = {};
@@ -199,6 +200,21 @@ void ProberCore::on_port(const PortObservation& obs, SteadyTime now, int64_t wal
   }
 }
 
+pb::Finding::Kind readiness_kind(const std::string& name) {
+  // The names OpenClaw 2026.9 gives in /readyz "failing" (OPENCLAW.md);
+  // anything else is a channel id when it looks like one.
+  if (name == "startup-sidecars") return pb::Finding::STARTING_REPORTED;
+  if (name == "gateway-draining") return pb::Finding::DRAINING;
+  if (name == "state-database" || name.rfind("agent-database:", 0) == 0) return pb::Finding::DATABASE_REFUSED;
+  if (name == "plugin-reload") return pb::Finding::PLUGIN_RELOAD_FAILED;
+  if (name == "internal") return pb::Finding::NOT_READY;
+  const bool channel_like = !name.empty() && name.size() <= 32 &&
+                            std::all_of(name.begin(), name.end(), [](char c) {
+                              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+                            });
+  return channel_like ? pb::Finding::CHANNEL_FAILING : pb::Finding::NOT_READY;
+}
+
 void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms) {
   Check& c = check(pb::CHECK_HEALTH);
   if (stale(c, wall_ms, now)) return;
@@ -220,10 +236,24 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
   if (obs.ok) {
     healthy_since_start_ = true;
     startup_ = StartupStatus::kStarted;
+    std::vector<ReadinessName> now_names;
+    if (obs.readiness && obs.readiness->understood) {
+      auto take = [&](pb::Finding::Kind kind, const std::string& name) {
+        int64_t since = wall_ms;
+        for (const auto& old : readiness_) {
+          if (old.kind == kind && old.name == name) since = old.since_ms;
+        }
+        now_names.push_back({kind, name, since});
+      };
+      for (const auto& name : obs.readiness->failing) take(readiness_kind(name), name);
+      for (const auto& name : obs.readiness->suppressed) take(pb::Finding::CHANNEL_SUPPRESSED, name);
+    }
+    readiness_ = std::move(now_names);
     recent_ok_latency_us_.push_back(obs.latency_us);
     while (recent_ok_latency_us_.size() > 2) recent_ok_latency_us_.pop_front();
   } else {
     recent_ok_latency_us_.clear();
+    readiness_.clear();
     if (obs.startup != StartupStatus::kUnknown) startup_ = obs.startup;
     // After a first failure, look at the lower layers at once.
     for (auto kind : {pb::CHECK_PROCESS, pb::CHECK_PORT}) {
@@ -348,6 +378,15 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
         m.set_cause(hard ? pb::CAUSE_HARD_LIMIT : pb::CAUSE_MACHINE_SHORT);
       }
     }
+    for (const auto& r : readiness_) {
+      pb::Finding f;
+      f.set_kind(r.kind);
+      f.set_check(pb::CHECK_HEALTH);
+      f.set_since_ms(r.since_ms);
+      f.set_subject(r.name);
+      if (r.kind == pb::Finding::STARTING_REPORTED) f.set_value(static_cast<double>(up_s));
+      add_finding(out, std::move(f));
+    }
     if (recent_ok_latency_us_.size() == 2 &&
         std::all_of(recent_ok_latency_us_.begin(), recent_ok_latency_us_.end(),
                     [&](int64_t us) { return us > settings_.slow_threshold.count() * 1000; })) {
@@ -455,7 +494,7 @@ std::string ProberCore::activity() const {
 std::string health_key(const pb::GatewayHealth& h) {
   std::string key = std::to_string(h.state()) + "|" + std::to_string(h.pid()) + "|" +
                     std::to_string(h.recommended_tier()) + "|" + (h.busy() ? "b" : "-") + "|";
-  for (const auto& f : h.findings()) key += finding_key(f) + ";";
+  for (const auto& f : h.findings()) key += finding_key(f) + (f.subject().empty() ? "" : "=" + f.subject()) + ";";
   key += "|";
   for (const auto& c : h.checks()) key += (c.probed() ? (c.ok() ? "1" : "0") : "_");
   return key;

@@ -142,6 +142,14 @@ class ProberCore {
   std::string looked_for_;
   bool healthy_since_start_ = false;
   StartupStatus startup_ = StartupStatus::kUnknown;
+  // The gateway's own readiness while /health is fine: each name it fails
+  // on or suppresses, with when it was first seen.
+  struct ReadinessName {
+    pb::Finding::Kind kind;
+    std::string name;
+    int64_t since_ms;
+  };
+  std::vector<ReadinessName> readiness_;
   std::deque<int64_t> recent_ok_latency_us_;
   MemoryObservation memory_;
   bool memory_known_ = false;
@@ -152,6 +160,10 @@ class ProberCore {
   bool ever_published_ = false;
   std::deque<pb::GatewayHealth> history_;
 };
+
+// Which finding a name in /readyz's "failing" list is (pure; unknown names
+// that look like a channel id are channels, others NOT_READY).
+pb::Finding::Kind readiness_kind(const std::string& name);
 
 // A key that changes when anything a consumer acts on changes (the state,
 // the pid, the tier, and which findings are there, not their figures).

@@ -34,7 +34,8 @@ void ProberWorker::start(WorkerContext& ctx) {
                                 {"port", g.port()},
                                 {"process_match", g.process_match()},
                                 {"health_path", g.health_path()},
-                                {"startup_path", g.startup_path()}});
+                                {"startup_path", g.startup_path()},
+                                {"readiness_path", g.readiness_path()}});
 }
 
 void ProberWorker::reset_core(WorkerContext& ctx, SteadyTime now) {
@@ -184,6 +185,7 @@ SteadyTime ProberWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
                          .port = static_cast<uint16_t>(g.port()),
                          .health_path = g.health_path(),
                          .startup_path = g.startup_path(),
+                         .readiness_path = g.readiness_path(),
                          .timeout = std::chrono::milliseconds(p.health().timeout()),
                          .generation = generation_});
         break;

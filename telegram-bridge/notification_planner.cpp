@@ -544,15 +544,18 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   if (h.state() != pb::DEGRADED && h.state() != pb::HEALTHY) return out;  // down/starting: the repair speaks
   bool inconclusive = false;
   std::vector<std::pair<std::string, std::string>> present;  // key, text
+  bool severe = false;  // a fresh one calls for red, not yellow
+  std::vector<std::string> severe_keys;
   for (const auto& f : h.findings()) {
     if (f.kind() == pb::Finding::CONFIRMING) {
       inconclusive = true;  // a check is being re-probed: not a reason to clear anything
       continue;
     }
     if (h.state() != pb::DEGRADED) continue;
-    const std::string key = finding_key(f);
+    const std::string key = finding_identity(f);
     if (std::none_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; })) {
       present.emplace_back(key, describe(f));
+      if (finding_is_severe(f)) severe_keys.push_back(key);
     }
   }
   std::vector<std::string> fresh;
@@ -563,6 +566,7 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
       Warning w{key, text, now_ms, now_ms, 0};
       it = warnings_.emplace(key, w).first;
       fresh.push_back(text);
+      severe |= std::find(severe_keys.begin(), severe_keys.end(), key) != severe_keys.end();
       changed(it->second);
       continue;
     }
@@ -592,7 +596,7 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
     return "\nGateway pid " + std::to_string(h.pid()) + " · memory " + megabytes_text(h.rss_bytes(), 1) + " RSS";
   };
   if (!fresh.empty()) {
-    std::string text = "🟡 <b>Warning</b>: ";
+    std::string text = severe ? "🔴 <b>Channels off</b>: " : "🟡 <b>Warning</b>: ";
     if (fresh.size() == 1) {
       text += esc(fresh[0]);
     } else {

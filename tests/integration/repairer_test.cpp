@@ -248,6 +248,44 @@ TEST_F(RepairerTest, RepairerKilledDuringTier2ResumesTheSameRepair) {
   EXPECT_TRUE(interrupted) << shown.dump(2);
 }
 
+// OpenClaw's crash-loop breaker: /health and /readyz 200, channels off.
+// gwr says so and never restarts (a restart is one more unclean boot); when
+// the breaker clears by itself, it is healthy again with no repair at all.
+TEST_F(RepairerTest, TheCrashLoopBreakerIsDegradedAndNeverRestarted) {
+  start();
+  instance_mode("breaker");
+  auto h = bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::DEGRADED; }, 5s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->recommended_tier(), 0u);
+  ASSERT_GE(h->findings_size(), 1);
+  EXPECT_EQ(h->findings(0).kind(), pb::Finding::CHANNEL_SUPPRESSED);
+  EXPECT_EQ(h->findings(0).subject(), "telegram");
+  auto status = gwrctl_json({"status"});
+  EXPECT_EQ(status["gateway"]["state"], "degraded");
+  EXPECT_NE(status.dump().find("crash-loop breaker"), std::string::npos) << status.dump();
+  bus_->pump(4s);
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 0);
+  instance_mode("healthy");
+  EXPECT_TRUE(bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }, 5s));
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 0);
+  EXPECT_EQ(gwrctl_json({"history"})["repairs"].size(), 0u);
+  EXPECT_FALSE(calls_contain("gateway restart"));
+}
+
+// A channel that cannot connect is OpenClaw's own monitor's to restart:
+// named, degraded, no repair.
+TEST_F(RepairerTest, AFailingChannelIsNamedAndNotRepaired) {
+  start();
+  instance_mode("channel_failing");
+  auto h = bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::DEGRADED; }, 5s);
+  ASSERT_TRUE(h);
+  ASSERT_GE(h->findings_size(), 1);
+  EXPECT_EQ(h->findings(0).kind(), pb::Finding::CHANNEL_FAILING);
+  EXPECT_EQ(h->findings(0).subject(), "telegram");
+  bus_->pump(3s);
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 0);
+}
+
 TEST_F(RepairerTest, PausedMeansNoRepairButStateIsStillReported) {
   start();
   auto paused = daemon_->gwrctl({"pause", "--reason", "upgrading node"});

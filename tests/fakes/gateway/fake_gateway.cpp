@@ -266,7 +266,10 @@ void log_event(const char *level, const std::string &msg) {
 
 // ---------------------------------------------------------------- modes
 
-enum class Kind { Healthy, Hang, Slow, Unhealthy, Error, Starting, Leak, Crash, StaleLock, NeedsDoctor };
+enum class Kind {
+  Healthy, Hang, Slow, Unhealthy, Error, Starting, Leak, Crash, StaleLock, NeedsDoctor,
+  ChannelFailing, Breaker, DatabaseRefused
+};
 
 struct Mode {
   Kind kind = Kind::Healthy;
@@ -314,6 +317,9 @@ const std::vector<ModeSpec> &mode_specs() {
         {"signal", 1, 31, &Mode::signal}}},
       {"stale_lock", Kind::StaleLock, {}},
       {"needs_doctor", Kind::NeedsDoctor, {}},
+      {"channel_failing", Kind::ChannelFailing, {}},
+      {"breaker", Kind::Breaker, {}},
+      {"database_refused", Kind::DatabaseRefused, {}},
   };
   return specs;
 }
@@ -652,11 +658,25 @@ Answer evaluate(Endpoint ep, const Mode &m) {
       if (!starting) return healthy_answer(ep);
       switch (ep) {
         case Endpoint::Health: return {503, {{"ok", false}, {"status", "starting"}}};
-        case Endpoint::Ready: return {503, ready_body(false, {"startup"})};
+        case Endpoint::Ready: return {503, ready_body(false, {"startup-sidecars"})};
         case Endpoint::Startup: return {503, {{"status", "starting"}}};
       }
       break;
     }
+    // What OpenClaw 2026.9's /readyz says while /health stays 200.
+    case Kind::ChannelFailing:
+      if (ep == Endpoint::Ready) return {503, ready_body(false, {"telegram"})};
+      return healthy_answer(ep);
+    case Kind::Breaker:
+      if (ep == Endpoint::Ready) {
+        json b = ready_body(true, {});
+        b["suppressed"] = {"telegram"};
+        return {200, b};
+      }
+      return healthy_answer(ep);
+    case Kind::DatabaseRefused:
+      if (ep == Endpoint::Ready) return {503, ready_body(false, {"agent-database:main"})};
+      return healthy_answer(ep);
     case Kind::StaleLock: {
       if (auto msg = find_stale_lock()) {
         return failing_answer(ep, 503, {{"ok", false}, {"error", *msg}}, "session-lock");

@@ -476,5 +476,101 @@ TEST(ProberCoreStale, AProbeOfThePreviousProcessDoesNotCountAgainstTheNewOne) {
   EXPECT_NE(std::find(due.begin(), due.end(), pb::CHECK_HEALTH), due.end());
 }
 
+// --- What the gateway itself knows (/readyz, issue #14) ---------------------------------------
+
+class ReadinessCoreTest : public ProberCoreTest {
+ protected:
+  void ready(const std::string& status_and_body) {
+    const auto space = status_and_body.find(' ');
+    HealthObservation o;
+    o.ok = true;
+    o.latency_us = 2000;
+    o.readiness = parse_readiness(std::stoi(status_and_body.substr(0, space)), status_and_body.substr(space + 1));
+    core_.on_health(o, clock_.steady(), wall());
+  }
+  void healthy_with(const std::string& readyz) {
+    process_found();
+    port(true);
+    ready(readyz);
+    memory(100);
+  }
+  std::vector<std::string> subjects(pb::Finding::Kind kind) {
+    std::vector<std::string> out;
+    for (const auto& f : core_.evaluate(clock_.steady(), wall()).findings()) {
+      if (f.kind() == kind) out.push_back(f.subject());
+    }
+    return out;
+  }
+};
+
+TEST_F(ReadinessCoreTest, ReadyIsHealthy) {
+  healthy_with(R"(200 {"ready":true,"failing":[]})");
+  EXPECT_EQ(state(), pb::HEALTHY);
+  EXPECT_EQ(tier(), 0u);
+}
+
+TEST_F(ReadinessCoreTest, TheBreakerIsNeverHealthyAndNeverARepair) {
+  healthy_with(R"(200 {"ready":true,"failing":[],"suppressed":["telegram","discord"]})");
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);  // a restart would be one more unclean boot
+  EXPECT_EQ(subjects(pb::Finding::CHANNEL_SUPPRESSED), (std::vector<std::string>{"telegram", "discord"}));
+  EXPECT_NE(reasons().find("crash-loop breaker"), std::string::npos) << reasons();
+  // It clears by itself, with no restart.
+  clock_.advance(6min);
+  healthy_with(R"(200 {"ready":true,"failing":[],"suppressed":[]})");
+  EXPECT_EQ(state(), pb::HEALTHY);
+}
+
+TEST_F(ReadinessCoreTest, AFailingChannelIsDegradedNamedAndKeepsItsSince) {
+  healthy_with(R"(503 {"ready":false,"failing":["telegram"]})");
+  const auto since = core_.evaluate(clock_.steady(), wall()).findings(0).since_ms();
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);
+  clock_.advance(30s);
+  healthy_with(R"(503 {"ready":false,"failing":["telegram"]})");
+  const auto f = core_.evaluate(clock_.steady(), wall()).findings(0);
+  EXPECT_EQ(f.kind(), pb::Finding::CHANNEL_FAILING);
+  EXPECT_EQ(f.subject(), "telegram");
+  EXPECT_EQ(f.since_ms(), since);
+  EXPECT_NE(reasons().find("channel telegram is failing"), std::string::npos) << reasons();
+}
+
+TEST_F(ReadinessCoreTest, ARefusedDatabaseAsksForTier2AndIsPartOfTheSignature) {
+  healthy_with(R"(503 {"ready":false,"failing":["agent-database:main"]})");
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 2u);
+  const auto& h = core_.evaluate(clock_.steady(), wall());
+  EXPECT_EQ(incident_signature(h.state(), {h.findings().begin(), h.findings().end()}),
+            "v2|degraded|f:DATABASE_REFUSED/health");
+}
+
+TEST_F(ReadinessCoreTest, StartupSidecarsIsStartingNotHealthy) {
+  healthy_with(R"(503 {"ready":false,"failing":["startup-sidecars"]})");
+  EXPECT_EQ(state(), pb::STARTING);
+  EXPECT_EQ(tier(), 0u);
+}
+
+TEST_F(ReadinessCoreTest, TwoChannelsAreTwoFindingsAndAChangeIsPublished) {
+  healthy_with(R"(503 {"ready":false,"failing":["telegram"]})");
+  ASSERT_TRUE(core_.publishable(clock_.steady(), wall()));
+  healthy_with(R"(503 {"ready":false,"failing":["telegram","discord"]})");
+  EXPECT_EQ(subjects(pb::Finding::CHANNEL_FAILING), (std::vector<std::string>{"telegram", "discord"}));
+  EXPECT_TRUE(core_.publishable(clock_.steady(), wall()));
+}
+
+TEST_F(ReadinessCoreTest, AnOlderGatewayOrTheControlUiKeepsTodaysBehaviour) {
+  healthy_with("404 {\"error\":\"Not Found\"}");
+  EXPECT_EQ(state(), pb::HEALTHY);
+  healthy_with("200 <!doctype html><html></html>");
+  EXPECT_EQ(state(), pb::HEALTHY);
+}
+
+TEST_F(ReadinessCoreTest, FailingHealthForgetsWhatReadinessSaid) {
+  healthy_with(R"(200 {"ready":true,"suppressed":["telegram"]})");
+  EXPECT_EQ(count(pb::Finding::CHANNEL_SUPPRESSED), 1);
+  health(false);
+  EXPECT_EQ(count(pb::Finding::CHANNEL_SUPPRESSED), 0);
+}
+
 }  // namespace
 }  // namespace gwr::prober

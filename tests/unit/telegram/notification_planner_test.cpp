@@ -351,6 +351,39 @@ TEST_F(PlannerTest, AWarningThatFlickersBackBeforeTheClearDelayStaysOneWarning) 
   EXPECT_EQ(planner_.warnings().size(), 1u);
 }
 
+pb::Finding named_finding(pb::Finding::Kind kind, const std::string& subject) {
+  pb::Finding f = simple_finding(kind, pb::CHECK_HEALTH);
+  f.set_subject(subject);
+  return f;
+}
+
+TEST_F(PlannerTest, ChannelsOffByTheBreakerAreRedAndEachChannelIsItsOwnWarning) {
+  auto out = health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_SUPPRESSED, "telegram"),
+                                   named_finding(pb::Finding::CHANNEL_SUPPRESSED, "<b>discord</b>")});
+  ASSERT_EQ(out.size(), 1u);
+  const std::string text = visible(out[0]);
+  EXPECT_EQ(text.rfind("🔴 Channels off", 0), 0u) << text;
+  EXPECT_NE(text.find("channel telegram is off"), std::string::npos) << text;
+  EXPECT_NE(text.find("channel <b>discord</b> is off"), std::string::npos) << text;  // escaped, shown as sent
+  // Once is enough; the same two again say nothing new.
+  EXPECT_TRUE(health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_SUPPRESSED, "telegram"),
+                                    named_finding(pb::Finding::CHANNEL_SUPPRESSED, "<b>discord</b>")})
+                  .empty());
+}
+
+TEST_F(PlannerTest, AFailingChannelIsAYellowWarningNamingIt) {
+  auto out = health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_FAILING, "telegram")});
+  ASSERT_EQ(out.size(), 1u);
+  const std::string text = visible(out[0]);
+  EXPECT_EQ(text.rfind("🟡 Warning", 0), 0u) << text;
+  EXPECT_NE(text.find("channel telegram is failing"), std::string::npos) << text;
+  // A second channel failing later is news.
+  out = health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_FAILING, "telegram"),
+                              named_finding(pb::Finding::CHANNEL_FAILING, "discord")});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(visible(out[0]).find("channel discord is failing"), std::string::npos) << visible(out[0]);
+}
+
 TEST_F(PlannerTest, DownAndStartingSayNothingAboutWarnings) {
   EXPECT_TRUE(health(pb::DOWN, {simple_finding(pb::Finding::NOT_RUNNING, pb::CHECK_PROCESS)}).empty());
   EXPECT_TRUE(health(pb::STARTING, {simple_finding(pb::Finding::STARTING)}).empty());
