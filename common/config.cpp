@@ -37,6 +37,12 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
+uint32_t default_max_rss_mb(uint64_t ram_bytes) {
+  if (ram_bytes == 0) return 2048;  // unknown: the declared default
+  const uint64_t quarter_mb = (ram_bytes / 4) >> 20;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(quarter_mb, 256, 2048));
+}
+
 namespace {
 
 constexpr std::string_view kMaskText = "********";
@@ -360,6 +366,12 @@ void expand_home_paths(pb::Config& c, const std::string& home) {
 // people): the user's home, root or not, Linux or macOS, the environment.
 void platform_defaults(pb::Config& c, const EnvMap& env) {
   const std::string home = home_dir(env);
+  {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    const uint64_t ram = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
+    c.mutable_probes()->mutable_memory()->set_max_rss_mb(default_max_rss_mb(ram));
+  }
   auto* g = c.mutable_gateway();
   g->set_state_dir(env_or(env, "OPENCLAW_STATE_DIR", home + "/.openclaw"));
 #ifdef __APPLE__

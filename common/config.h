@@ -106,4 +106,8 @@ std::string overrides_path_for(const pb::Config& config);
 Result<std::map<std::string, std::string>> read_overrides(const std::string& path);
 Status write_overrides(const std::string& path, const std::map<std::string, std::string>& values);
 
+// probes.memory.max_rss_mb on a machine with this much RAM: a quarter of
+// it, at least 256 and at most 2048 MB (0 = unknown: 2048).
+uint32_t default_max_rss_mb(uint64_t ram_bytes);
+
 }  // namespace gwr

@@ -41,6 +41,8 @@ const std::vector<FindingRule>& finding_rules() {
       {Finding::CHECK_FAILING, kAnyCheck, kAnyCause, pb::DOWN, 1, true},
       {Finding::SLOW, kAnyCheck, kAnyCause, pb::DEGRADED, 0, true},
       {Finding::HIGH_MEMORY, kAnyCheck, kAnyCause, pb::DEGRADED, 0, true},
+      // A projection is a warning, never a repair.
+      {Finding::MEMORY_GROWING, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
       // Memory alone asks for a deep fix only when the machine really runs out.
       {Finding::MEMORY_CRITICAL, kAnyCheck, kAnyCause, pb::DEGRADED, 2, false},
       // What /readyz says while /health is fine (issue #14). A failing
@@ -166,6 +168,14 @@ std::string failure_text(const Finding& f) {
   }
 }
 
+// "+220 MB/h" (or "-15 MB/h"), whole megabytes.
+std::string growth_text(double bytes_per_hour) {
+  const double mb = bytes_per_hour / (1024.0 * 1024.0);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%+.0f MB/h", mb);
+  return buf;
+}
+
 std::string english(const Finding& f) {
   const std::string pid = number(f.value());
   const std::string who = "pid " + pid + (f.subject().empty() ? "" : " (" + f.subject() + ")");
@@ -199,7 +209,12 @@ std::string english(const Finding& f) {
              format_duration_ms(static_cast<int64_t>(f.limit())) + " threshold)";
     case Finding::HIGH_MEMORY:
       return "high memory: RSS " + megabytes_text(static_cast<uint64_t>(f.value()), 0) + " over the " +
-             megabytes_text(static_cast<uint64_t>(f.limit()), 0) + " threshold";
+             megabytes_text(static_cast<uint64_t>(f.limit()), 0) + " threshold" +
+             (f.rate() > 0 ? ", growing " + growth_text(f.rate()) : "");
+    case Finding::MEMORY_GROWING:
+      return "memory growing " + growth_text(f.rate()) + ": RSS " + megabytes_text(static_cast<uint64_t>(f.value()), 0) +
+             " reaches the " + megabytes_text(static_cast<uint64_t>(f.limit()), 0) + " threshold in ~" +
+             format_duration_ms(std::max<int64_t>(60'000, f.eta_in_ms() / 60'000 * 60'000));
     case Finding::MEMORY_CRITICAL:
       return f.cause() == pb::CAUSE_HARD_LIMIT
                  ? "memory critical: over the hard limit of " + megabytes_text(static_cast<uint64_t>(f.limit()), 0)

@@ -57,6 +57,10 @@ nlohmann::json status_json(const StatusParts& parts) {
     gw["rss_mb"] = h.pid() ? nlohmann::json(static_cast<double>(h.rss_bytes()) / (1024.0 * 1024.0))
                            : nlohmann::json(nullptr);
     gw["children_rss_mb"] = static_cast<double>(h.children_rss_bytes()) / (1024.0 * 1024.0);
+    gw["rss_growth_mb_per_hour"] = h.rss_growth_bytes_per_hour() != 0
+                                       ? nlohmann::json(h.rss_growth_bytes_per_hour() / (1024.0 * 1024.0))
+                                       : nlohmann::json(nullptr);
+    gw["rss_limit_eta_ms"] = h.rss_limit_eta_ms() ? nlohmann::json(h.rss_limit_eta_ms()) : nlohmann::json(nullptr);
     gw["uptime_s"] = h.pid() ? nlohmann::json(h.uptime_ms() / 1000) : nlohmann::json(nullptr);
     nlohmann::json reasons = nlohmann::json::array();
     for (const auto& f : h.findings()) reasons.push_back(describe(f));
@@ -145,6 +149,14 @@ std::string status_text(const StatusParts& parts) {
     if (h.pid()) {
       out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << megabytes_text(h.rss_bytes(), 1);
       if (h.children_rss_bytes()) out << " (+" << megabytes_text(h.children_rss_bytes(), 1) << " children)";
+      if (h.rss_growth_bytes_per_hour() != 0) {
+        char rate[48];
+        std::snprintf(rate, sizeof rate, ", %+.0f MB/h", h.rss_growth_bytes_per_hour() / (1024.0 * 1024.0));
+        out << rate;
+        if (h.rss_limit_eta_ms() > parts.now_ms) {
+          out << " (threshold in ~" << human_duration(h.rss_limit_eta_ms() - parts.now_ms) << ")";
+        }
+      }
       out << "\n";
     } else {
       out << "           no gateway process\n";

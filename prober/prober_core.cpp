@@ -42,6 +42,8 @@ ProbeSettings ProbeSettings::from_config(const pb::Config& c) {
   s.max_rss_bytes = static_cast<uint64_t>(p.memory().max_rss_mb()) << 20;
   s.hard_rss_bytes = static_cast<uint64_t>(p.memory().hard_rss_mb()) << 20;
   s.min_available_percent = p.memory().min_available_percent();
+  s.memory_trend_window = Millis(p.memory().trend_window());
+  s.memory_trend_horizon = Millis(p.memory().trend_horizon());
   s.startup_grace = Millis(p.startup_grace());
   s.recheck_interval = Millis(p.recheck_interval());
   s.republish_interval = Millis(p.republish_interval());
@@ -118,6 +120,8 @@ void ProberCore::new_instance(SteadyTime now) {
   recent_ok_latency_us_.clear();
   memory_known_ = false;
   memory_ = {};
+  rss_samples_.clear();
+  rss_slope_per_hour_ = 0;
   oom_killed_ = false;
 }
 
@@ -270,11 +274,53 @@ void ProberCore::on_memory(const MemoryObservation& obs, SteadyTime now, int64_t
   c.at_ms = wall_ms;
   memory_ = obs;
   memory_known_ = true;
+  // At most kTrendSamples in a window, whatever the memory interval, so the
+  // slope (quadratic in the samples) stays cheap.
+  const int64_t spacing = settings_.memory_trend_window.count() / kTrendSamples;
+  if (rss_samples_.empty() || wall_ms - rss_samples_.back().first >= spacing) {
+    rss_samples_.emplace_back(wall_ms, obs.rss_bytes);
+    while (rss_samples_.front().first < wall_ms - settings_.memory_trend_window.count()) rss_samples_.pop_front();
+    rss_slope_per_hour_ = rss_slope_per_hour(rss_samples_);
+  }
   c.ok = obs.rss_bytes <= settings_.max_rss_bytes;
   if (!c.ok && c.consecutive_failures == 0) c.failing_since_ms = wall_ms;
   c.consecutive_failures = c.ok ? 0 : c.consecutive_failures + 1;
   c.detail = c.ok ? "" : "RSS " + megabytes_text(obs.rss_bytes, 0) + " over " + megabytes_text(settings_.max_rss_bytes, 0);
   schedule_after(c, now);
+}
+
+double rss_slope_per_hour(const std::deque<std::pair<int64_t, uint64_t>>& samples) {
+  // Theil-Sen: the median of the slopes between every two samples. One jump
+  // (the start's climb, a cache filling at once) is a minority of the pairs
+  // and does not make a trend; a steady leak is all of them.
+  std::vector<double> slopes;
+  slopes.reserve(samples.size() * samples.size() / 2);
+  for (size_t a = 0; a < samples.size(); ++a) {
+    for (size_t b = a + 1; b < samples.size(); ++b) {
+      const int64_t dt = samples[b].first - samples[a].first;
+      if (dt <= 0) continue;
+      slopes.push_back((static_cast<double>(samples[b].second) - static_cast<double>(samples[a].second)) /
+                       static_cast<double>(dt));
+    }
+  }
+  if (samples.size() < 3 || slopes.empty()) return 0;
+  const auto mid = slopes.begin() + static_cast<std::ptrdiff_t>(slopes.size() / 2);
+  std::nth_element(slopes.begin(), mid, slopes.end());
+  return *mid * 3'600'000.0;  // bytes per ms -> per hour
+}
+
+ProberCore::Trend ProberCore::memory_trend(int64_t wall_ms) const {
+  Trend t;
+  if (rss_samples_.size() < 3) return t;
+  const int64_t span = rss_samples_.back().first - rss_samples_.front().first;
+  if (span * 2 < settings_.memory_trend_window.count()) return t;  // too early to say
+  t.bytes_per_hour = rss_slope_per_hour_;
+  const uint64_t rss = rss_samples_.back().second;
+  if (t.bytes_per_hour > 0 && rss < settings_.max_rss_bytes) {
+    const double hours = static_cast<double>(settings_.max_rss_bytes - rss) / t.bytes_per_hour;
+    if (hours < 24.0 * 365) t.eta_ms = wall_ms + static_cast<int64_t>(hours * 3'600'000.0);
+  }
+  return t;
 }
 
 bool ProberCore::starting(int64_t wall_ms) const {
@@ -365,10 +411,20 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
     }
     add(pb::Finding::UNCHECKED, pid_, 0, instance_seen_ms_);
   } else {
+    const Trend trend = memory_trend(wall_ms);
+    if (memory_known_ && memory_.rss_bytes <= settings_.max_rss_bytes && trend.eta_ms != 0 &&
+        settings_.memory_trend_horizon.count() > 0 && trend.eta_ms - wall_ms <= settings_.memory_trend_horizon.count()) {
+      auto& g = add(pb::Finding::MEMORY_GROWING, static_cast<double>(memory_.rss_bytes),
+                    static_cast<double>(settings_.max_rss_bytes));
+      g.set_check(pb::CHECK_MEMORY);
+      g.set_rate(trend.bytes_per_hour);
+      g.set_eta_in_ms(trend.eta_ms - wall_ms);
+    }
     if (memory_known_ && memory_.rss_bytes > settings_.max_rss_bytes) {
       auto& f = add(pb::Finding::HIGH_MEMORY, static_cast<double>(memory_.rss_bytes),
                     static_cast<double>(settings_.max_rss_bytes), check(pb::CHECK_MEMORY).failing_since_ms);
       f.set_check(pb::CHECK_MEMORY);
+      f.set_rate(trend.bytes_per_hour);
       const bool hard = settings_.hard_rss_bytes > 0 && memory_.rss_bytes > settings_.hard_rss_bytes;
       const bool machine_short = memory_.available_percent < static_cast<double>(settings_.min_available_percent);
       if (hard || machine_short) {
@@ -410,6 +466,9 @@ const pb::GatewayHealth& ProberCore::evaluate(SteadyTime /*now*/, int64_t wall_m
     h.set_cpu_percent(memory_.cpu_percent);
     h.set_connections(memory_.connections);
     h.set_busy(memory_.cpu_percent >= settings_.busy_cpu_percent);
+    const Trend trend = memory_trend(wall_ms);
+    h.set_rss_growth_bytes_per_hour(trend.bytes_per_hour);
+    h.set_rss_limit_eta_ms(trend.eta_ms);
   }
   h.set_oom_killed(oom_killed_);
   int64_t observed = 0;

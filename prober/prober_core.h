@@ -39,6 +39,8 @@ struct ProbeSettings {
   uint64_t max_rss_bytes = 0;
   uint64_t hard_rss_bytes = 0;
   uint32_t min_available_percent = 0;
+  Millis memory_trend_window{};
+  Millis memory_trend_horizon{};
   Millis startup_grace{};
   Millis recheck_interval{};
   Millis republish_interval{};
@@ -153,6 +155,15 @@ class ProberCore {
   std::deque<int64_t> recent_ok_latency_us_;
   MemoryObservation memory_;
   bool memory_known_ = false;
+  // RSS samples (wall ms, bytes) of the current instance, the trend window long.
+  std::deque<std::pair<int64_t, uint64_t>> rss_samples_;
+  double rss_slope_per_hour_ = 0;
+  static constexpr int64_t kTrendSamples = 60;
+  struct Trend {
+    double bytes_per_hour = 0;  // 0: not known (too few samples, or too short a span)
+    int64_t eta_ms = 0;         // when it reaches max_rss_bytes (0: not growing toward it)
+  };
+  Trend memory_trend(int64_t wall_ms) const;
   pb::GatewayHealth health_;
   uint64_t seq_ = 0;
   std::string published_key_;
@@ -160,6 +171,10 @@ class ProberCore {
   bool ever_published_ = false;
   std::deque<pb::GatewayHealth> history_;
 };
+
+// The trend of RSS over time, in bytes per hour (pure): the median of the
+// slopes between every two samples (Theil-Sen), so one jump is no trend.
+double rss_slope_per_hour(const std::deque<std::pair<int64_t, uint64_t>>& samples);
 
 // Which finding a name in /readyz's "failing" list is (pure; unknown names
 // that look like a channel id are channels, others NOT_READY).

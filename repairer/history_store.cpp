@@ -237,6 +237,13 @@ Result<std::optional<PolicyState>> HistoryStore::load_policy() {
   return std::optional<PolicyState>(std::move(*policy));
 }
 
+void HistoryStore::checkpoint() {
+  // PASSIVE: copies what no reader needs into the main file, never waits.
+  if (auto st = db_->exec("PRAGMA wal_checkpoint(PASSIVE)"); !st) {
+    log::warn("state_checkpoint_failed", {{"error", st.message()}});
+  }
+}
+
 Status HistoryStore::save_policy(const PolicyState& state) {
   auto st = db_->prepare("INSERT INTO policy(key, value) VALUES('policy', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   if (!st) return st.error();

@@ -27,6 +27,9 @@ class HistoryStore {
   // error when it cannot be read or makes no sense: the caller must then
   // not repair automatically (fail closed), never fall back to defaults.
   Result<std::optional<PolicyState>> load_policy();
+  // Copies the WAL into the main file where it can (never waits, never fails
+  // a caller): what a read of the file alone finds is then up to date.
+  void checkpoint();
   Status save_policy(const PolicyState& state);
 
   // A new repair row, status "running"; returns its id.

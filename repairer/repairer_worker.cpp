@@ -252,6 +252,11 @@ bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
     storage_failed(ctx, pb::Alert::STATE_NOT_SAVED, st.message());
     return false;
   }
+  // The owner's pause must also be in the main database file, not only in
+  // the WAL: a reader that finds the database locked falls back to reading
+  // that file alone (HistoryStore::peek_policy), and must still see it.
+  PolicyState before;
+  if (!before.ParseFromString(saved_policy_) || before.paused() != policy_.paused()) store_->checkpoint();
   saved_policy_ = bytes;
   policy_saved_ = true;
   storage_recovered(ctx);

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "common/config.h"
 #include "common/findings.h"
 #include "tests/support/test_support.h"
 
@@ -18,7 +19,9 @@ class ProberCoreTest : public ::testing::Test {
   ProberCoreTest() : core_(settings(), 42, clock_.steady()) {}
 
   static ProbeSettings settings() {
-    return ProbeSettings::defaults();
+    auto s = ProbeSettings::defaults();
+    s.max_rss_bytes = 2048ull << 20;  // the default of a machine with 8 GB or more, whatever this one has
+    return s;
   }
   int64_t wall() const { return clock_.wall_ms(); }
 
@@ -570,6 +573,88 @@ TEST_F(ReadinessCoreTest, FailingHealthForgetsWhatReadinessSaid) {
   EXPECT_EQ(count(pb::Finding::CHANNEL_SUPPRESSED), 1);
   health(false);
   EXPECT_EQ(count(pb::Finding::CHANNEL_SUPPRESSED), 0);
+}
+
+// --- Memory with a trend (PRD §10) -------------------------------------------------------------
+
+TEST(MemoryDefaults, TheWarningThresholdScalesWithTheMachine) {
+  EXPECT_EQ(default_max_rss_mb(0), 2048u);
+  EXPECT_EQ(default_max_rss_mb(24ull << 30), 2048u);
+  EXPECT_EQ(default_max_rss_mb(8ull << 30), 2048u);
+  EXPECT_EQ(default_max_rss_mb(4ull << 30), 1024u);
+  EXPECT_EQ(default_max_rss_mb(512ull << 20), 256u);
+}
+
+TEST_F(ProberCoreTest, TheSlopeIsBytesPerHourAndOneJumpIsNoTrend) {
+  std::deque<std::pair<int64_t, uint64_t>> samples;
+  for (int i = 0; i <= 30; ++i) samples.emplace_back(i * 60'000, (1000ull << 20) + static_cast<uint64_t>(i) * (2ull << 20));
+  EXPECT_NEAR(rss_slope_per_hour(samples), 120.0 * 1024 * 1024, 1.0);  // 2 MB a minute
+  // A start: 100 MB, then 850 MB from the next minute on, flat.
+  std::deque<std::pair<int64_t, uint64_t>> start{{0, 100ull << 20}};
+  for (int i = 1; i <= 15; ++i) start.emplace_back(i * 60'000, 850ull << 20);
+  EXPECT_EQ(rss_slope_per_hour(start), 0);
+  EXPECT_EQ(rss_slope_per_hour({{0, 5}, {1, 6}}), 0);                    // too few
+  EXPECT_EQ(rss_slope_per_hour({{7, 5}, {7, 6}, {7, 9}}), 0);            // no time passed
+}
+
+TEST_F(ProberCoreTest, AGrowingGatewayIsWarnedWithAProjectionBeforeItCrossesTheThreshold) {
+  // Defaults: 2048 MB threshold, 30 min window, 6 h horizon, memory read every 60 s.
+  all_healthy();
+  uint64_t rss = 1000;
+  for (int minute = 0; minute < 14; ++minute) {
+    clock_.advance(60s);
+    memory(rss += 4);  // +240 MB/h
+  }
+  EXPECT_EQ(count(pb::Finding::MEMORY_GROWING), 0);  // under half the window: too early to say
+  clock_.advance(60s);
+  memory(rss += 4);
+  clock_.advance(60s);
+  memory(rss += 4);
+  ASSERT_EQ(count(pb::Finding::MEMORY_GROWING), 1) << reasons();
+  const auto& h = core_.evaluate(clock_.steady(), wall());
+  EXPECT_EQ(h.state(), pb::DEGRADED);
+  EXPECT_EQ(h.recommended_tier(), 0u);  // a projection is never a repair
+  EXPECT_NEAR(h.rss_growth_bytes_per_hour() / (1024 * 1024), 240.0, 0.5);
+  const double hours_left = (2048.0 - static_cast<double>(rss)) / 240.0;  // ~4.1 h
+  EXPECT_NEAR(static_cast<double>(h.rss_limit_eta_ms() - wall()) / 3'600'000.0, hours_left, 0.05);
+  EXPECT_NE(reasons().find("memory growing +240 MB/h"), std::string::npos) << reasons();
+  EXPECT_NE(reasons().find("reaches the 2048 MB threshold in ~4h"), std::string::npos) << reasons();
+}
+
+TEST_F(ProberCoreTest, FlatOrSlowGrowthOrANewInstanceIsNoWarning) {
+  all_healthy();
+  for (int minute = 0; minute < 40; ++minute) {
+    clock_.advance(60s);
+    memory(1000 + (minute % 2));  // noise, no trend toward 2048 within 6 h
+  }
+  EXPECT_EQ(count(pb::Finding::MEMORY_GROWING), 0) << reasons();
+  EXPECT_EQ(state(), pb::HEALTHY);
+  for (int minute = 0; minute < 40; ++minute) {
+    clock_.advance(60s);
+    memory(1100 + static_cast<uint64_t>(minute) / 10);  // +6 MB/h: reaches 2048 MB in months
+  }
+  EXPECT_EQ(count(pb::Finding::MEMORY_GROWING), 0) << reasons();
+  // A restarted gateway starts its own trend.
+  for (int minute = 0; minute < 20; ++minute) {
+    clock_.advance(60s);
+    memory(1200 + static_cast<uint64_t>(minute) * 10);
+  }
+  ASSERT_EQ(count(pb::Finding::MEMORY_GROWING), 1);
+  process_found(200, 1s);
+  memory(300);
+  EXPECT_EQ(count(pb::Finding::MEMORY_GROWING), 0);
+  EXPECT_EQ(core_.evaluate(clock_.steady(), wall()).rss_growth_bytes_per_hour(), 0);
+}
+
+TEST_F(ProberCoreTest, OverTheThresholdTheWarningCarriesTheGrowth) {
+  all_healthy();
+  for (int minute = 0; minute < 20; ++minute) {
+    clock_.advance(60s);
+    memory(2040 + static_cast<uint64_t>(minute) * 2);
+  }
+  ASSERT_EQ(count(pb::Finding::HIGH_MEMORY), 1);
+  EXPECT_EQ(count(pb::Finding::MEMORY_GROWING), 0);
+  EXPECT_NE(reasons().find("growing +120 MB/h"), std::string::npos) << reasons();
 }
 
 }  // namespace
