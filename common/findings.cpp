@@ -168,14 +168,6 @@ std::string failure_text(const Finding& f) {
   }
 }
 
-// "+220 MB/h" (or "-15 MB/h"), whole megabytes.
-std::string growth_text(double bytes_per_hour) {
-  const double mb = bytes_per_hour / (1024.0 * 1024.0);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%+.0f MB/h", mb);
-  return buf;
-}
-
 std::string english(const Finding& f) {
   const std::string pid = number(f.value());
   const std::string who = "pid " + pid + (f.subject().empty() ? "" : " (" + f.subject() + ")");
@@ -210,9 +202,9 @@ std::string english(const Finding& f) {
     case Finding::HIGH_MEMORY:
       return "high memory: RSS " + megabytes_text(static_cast<uint64_t>(f.value()), 0) + " over the " +
              megabytes_text(static_cast<uint64_t>(f.limit()), 0) + " threshold" +
-             (f.rate() > 0 ? ", growing " + growth_text(f.rate()) : "");
+             (f.rate() > 0 ? ", growing " + megabytes_per_hour_text(f.rate()) : "");
     case Finding::MEMORY_GROWING:
-      return "memory growing " + growth_text(f.rate()) + ": RSS " + megabytes_text(static_cast<uint64_t>(f.value()), 0) +
+      return "memory growing " + megabytes_per_hour_text(f.rate()) + ": RSS " + megabytes_text(static_cast<uint64_t>(f.value()), 0) +
              " reaches the " + megabytes_text(static_cast<uint64_t>(f.limit()), 0) + " threshold in ~" +
              format_duration_ms(std::max<int64_t>(60'000, f.eta_in_ms() / 60'000 * 60'000));
     case Finding::MEMORY_CRITICAL:

@@ -197,7 +197,6 @@ void take_names(const nlohmann::json& j, const char* field, std::vector<std::str
 
 ReadinessObservation parse_readiness(int http_status, const std::string& body) {
   ReadinessObservation out;
-  out.http_status = http_status;
   if (http_status != 200 && http_status != 503) return out;
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object() || !j.contains("ready") || !j["ready"].is_boolean()) return out;

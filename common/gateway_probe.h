@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +35,8 @@ struct PortObservation {
 // breaker keeps off. Outside text: names are valid UTF-8, at most 64 bytes,
 // at most kMaxReadinessNames of each.
 struct ReadinessObservation {
-  bool understood = false;  // a JSON object with a boolean "ready"
+  bool understood = false;  // a JSON object with a boolean "ready" (false: not asked, or not its JSON)
   bool ready = false;
-  int http_status = 0;
   std::vector<std::string> failing;
   std::vector<std::string> suppressed;
 };
@@ -58,7 +56,7 @@ struct HealthObservation {
   pb::Cause cause = pb::CAUSE_UNSPECIFIED;  // how it failed
   std::string detail;  // for people: why it is not ok
   StartupStatus startup = StartupStatus::kUnknown;
-  std::optional<ReadinessObservation> readiness;  // asked only when health is ok
+  ReadinessObservation readiness;  // asked only when health is ok
 };
 
 // GET http://host:port/path (the readiness endpoint) and parse_readiness.

@@ -25,4 +25,10 @@ std::string megabytes_text(uint64_t bytes, int decimals) {
   return buf;
 }
 
+std::string megabytes_per_hour_text(double bytes_per_hour) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%+.0f MB/h", bytes_per_hour / (1024.0 * 1024.0));
+  return buf;
+}
+
 }  // namespace gwr

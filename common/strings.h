@@ -14,5 +14,7 @@ std::string trim(std::string_view text);
 std::string to_lower(std::string_view text);
 // Bytes as mebibytes for people: megabytes_text(891289600, 1) -> "850.0 MB".
 std::string megabytes_text(uint64_t bytes, int decimals);
+// A growth rate in whole mebibytes per hour, signed: "+220 MB/h", "-15 MB/h".
+std::string megabytes_per_hour_text(double bytes_per_hour);
 
 }  // namespace gwr

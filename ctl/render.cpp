@@ -150,9 +150,7 @@ std::string status_text(const StatusParts& parts) {
       out << "           pid " << h.pid() << ", up " << human_duration(h.uptime_ms()) << ", rss " << megabytes_text(h.rss_bytes(), 1);
       if (h.children_rss_bytes()) out << " (+" << megabytes_text(h.children_rss_bytes(), 1) << " children)";
       if (h.rss_growth_bytes_per_hour() != 0) {
-        char rate[48];
-        std::snprintf(rate, sizeof rate, ", %+.0f MB/h", h.rss_growth_bytes_per_hour() / (1024.0 * 1024.0));
-        out << rate;
+        out << ", " << megabytes_per_hour_text(h.rss_growth_bytes_per_hour());
         if (h.rss_limit_eta_ms() > parts.now_ms) {
           out << " (threshold in ~" << human_duration(h.rss_limit_eta_ms() - parts.now_ms) << ")";
         }

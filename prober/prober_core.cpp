@@ -241,7 +241,7 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
     healthy_since_start_ = true;
     startup_ = StartupStatus::kStarted;
     std::vector<ReadinessName> now_names;
-    if (obs.readiness && obs.readiness->understood) {
+    if (obs.readiness.understood) {
       auto take = [&](pb::Finding::Kind kind, const std::string& name) {
         int64_t since = wall_ms;
         for (const auto& old : readiness_) {
@@ -249,8 +249,8 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
         }
         now_names.push_back({kind, name, since});
       };
-      for (const auto& name : obs.readiness->failing) take(readiness_kind(name), name);
-      for (const auto& name : obs.readiness->suppressed) take(pb::Finding::CHANNEL_SUPPRESSED, name);
+      for (const auto& name : obs.readiness.failing) take(readiness_kind(name), name);
+      for (const auto& name : obs.readiness.suppressed) take(pb::Finding::CHANNEL_SUPPRESSED, name);
     }
     readiness_ = std::move(now_names);
     recent_ok_latency_us_.push_back(obs.latency_us);
@@ -553,7 +553,7 @@ std::string ProberCore::activity() const {
 std::string health_key(const pb::GatewayHealth& h) {
   std::string key = std::to_string(h.state()) + "|" + std::to_string(h.pid()) + "|" +
                     std::to_string(h.recommended_tier()) + "|" + (h.busy() ? "b" : "-") + "|";
-  for (const auto& f : h.findings()) key += finding_key(f) + (f.subject().empty() ? "" : "=" + f.subject()) + ";";
+  for (const auto& f : h.findings()) key += finding_identity(f) + ";";
   key += "|";
   for (const auto& c : h.checks()) key += (c.probed() ? (c.ok() ? "1" : "0") : "_");
   return key;

@@ -543,9 +543,13 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   std::vector<Outgoing> out;
   if (h.state() != pb::DEGRADED && h.state() != pb::HEALTHY) return out;  // down/starting: the repair speaks
   bool inconclusive = false;
-  std::vector<std::pair<std::string, std::string>> present;  // key, text
-  bool severe = false;  // a fresh one calls for red, not yellow
-  std::vector<std::string> severe_keys;
+  struct Present {
+    std::string key;
+    std::string text;
+    bool severe;  // calls for red, not yellow
+  };
+  std::vector<Present> present;
+  bool severe = false;  // a fresh one is severe
   for (const auto& f : h.findings()) {
     if (f.kind() == pb::Finding::CONFIRMING) {
       inconclusive = true;  // a check is being re-probed: not a reason to clear anything
@@ -553,20 +557,19 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
     }
     if (h.state() != pb::DEGRADED) continue;
     const std::string key = finding_identity(f);
-    if (std::none_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; })) {
-      present.emplace_back(key, describe(f));
-      if (finding_is_severe(f)) severe_keys.push_back(key);
+    if (std::none_of(present.begin(), present.end(), [&](const auto& p) { return p.key == key; })) {
+      present.push_back({key, describe(f), finding_is_severe(f)});
     }
   }
   std::vector<std::string> fresh;
   std::vector<const Warning*> reminders;
-  for (const auto& [key, text] : present) {
+  for (const auto& [key, text, is_severe] : present) {
     auto it = warnings_.find(key);
     if (it == warnings_.end()) {
       Warning w{key, text, now_ms, now_ms, 0};
       it = warnings_.emplace(key, w).first;
       fresh.push_back(text);
-      severe |= std::find(severe_keys.begin(), severe_keys.end(), key) != severe_keys.end();
+      severe |= is_severe;
       changed(it->second);
       continue;
     }
@@ -584,7 +587,7 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   }
   if (!inconclusive) {
     for (auto& [key, w] : warnings_) {
-      const bool here = std::any_of(present.begin(), present.end(), [&](const auto& p) { return p.first == key; });
+      const bool here = std::any_of(present.begin(), present.end(), [&](const auto& p) { return p.key == key; });
       if (!here && w.absent_since_ms == 0) {
         w.absent_since_ms = now_ms;
         changed(w);
