@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "common/log.h"
 #include "common/text.h"
@@ -183,9 +184,11 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, std::c
   return std::unique_ptr<Database>(new Database(raw.db, path));
 }
 
-Result<std::unique_ptr<Database>> Database::open_read_only(const std::string& path) {
+Result<std::unique_ptr<Database>> Database::open_read_only(const std::string& path, bool live) {
   std::string last_error = "no such file";
-  for (const std::string& uri : {"file:" + path + "?mode=ro", "file:" + path + "?immutable=1"}) {
+  std::vector<std::string> uris = {"file:" + path + "?mode=ro"};
+  if (!live) uris.push_back("file:" + path + "?immutable=1");
+  for (const std::string& uri : uris) {
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr);
     if (rc == SQLITE_OK && sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) == SQLITE_OK) {

@@ -69,7 +69,9 @@ class Database {
   // Opens an existing database read-only, for a last look when it cannot be
   // opened for writing (a full disk): with its -wal if there is one, else as
   // the main file alone. Never creates, moves or changes anything.
-  static Result<std::unique_ptr<Database>> open_read_only(const std::string& path);
+  // live: another program is writing it (its WAL matters), so never fall
+  // back on reading the main file alone.
+  static Result<std::unique_ptr<Database>> open_read_only(const std::string& path, bool live = false);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

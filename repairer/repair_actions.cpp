@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "common/config.h"
@@ -11,7 +12,9 @@
 #include "common/log.h"
 #include "common/redact.h"
 #include "common/text.h"
+#include "repairer/boot_lifecycle.h"
 #include "repairer/port_owners.h"
+#include "repairer/recovery.h"
 #include "repairer/stale_lock_sweeper.h"
 
 namespace gwr::repairer {
@@ -39,16 +42,39 @@ ActionSettings ActionSettings::from_config(const pb::Config& c) {
   s.port = static_cast<uint16_t>(c.gateway().port());
   s.health_path = c.gateway().health_path();
   s.startup_path = c.gateway().startup_path();
+  s.readiness_path = c.gateway().readiness_path();
   s.health_timeout = Millis(c.probes().health().timeout());
   s.process_match = c.gateway().process_match();
   s.launch_match = c.gateway().launch_match();
   s.state_dir = c.gateway().state_dir();
   s.lock_globs.assign(c.repair().tier2().stale_lock_globs().begin(), c.repair().tier2().stale_lock_globs().end());
   s.unreadable_lock_grace_ms = c.repair().tier2().unreadable_lock_grace();
+  s.linger_grace = Millis(c.repair().tier2().linger_grace());
   s.allowed_uid = ::geteuid();
   s.protected_pids = {::getpid(), ::getppid()};
   s.command_env = command_environment(c);
   return s;
+}
+
+SharedBootLedger& SharedBootLedger::instance() {
+  static SharedBootLedger ledger;
+  return ledger;
+}
+
+void SharedBootLedger::record(uint32_t pid, int64_t process_started_ms, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  ledger_.record(pid, process_started_ms, now_ms);
+}
+
+std::vector<BootRecord> SharedBootLedger::as_boots(int64_t now_ms, uint32_t running_pid,
+                                                   int64_t running_started_ms) const {
+  std::lock_guard lock(mu_);
+  return ledger_.as_boots(now_ms, running_pid, running_started_ms);
+}
+
+void SharedBootLedger::clear() {
+  std::lock_guard lock(mu_);
+  ledger_ = {};
 }
 
 pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
@@ -71,7 +97,85 @@ pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const st
 
 RealRepairActions::RealRepairActions(ActionSettings settings, CommandRunner& runner, std::unique_ptr<HttpClient> http,
                                      const Clock& clock, const std::atomic<bool>& cancel)
-    : settings_(std::move(settings)), runner_(runner), http_(std::move(http)), clock_(clock), cancel_(cancel) {}
+    : settings_(std::move(settings)),
+      runner_(runner),
+      http_(std::move(http)),
+      clock_(clock),
+      cancel_(cancel),
+      created_ms_(clock.wall_ms()) {}
+
+bool RealRepairActions::is_gateway_process(pid_t pid) const {
+  const auto p = read_proc(pid);
+  if (!p) return false;
+  return process_matches(*p, settings_.process_match) ||
+         (!settings_.launch_match.empty() && process_matches(*p, settings_.launch_match));
+}
+
+KillDelay RealRepairActions::before_sigkill(pid_t pid, int64_t start_wall_ms) {
+  // Only a gateway has a boot to count: a squatter's kill is no boot.
+  if (!is_gateway_process(pid)) return {};
+  const int64_t now = clock_.wall_ms();
+  const auto life = read_boot_lifecycle(settings_.state_dir, now);
+  if (life.no_breaker) return {};
+  std::vector<BootRecord> boots = life.boots;
+  std::string source = "OpenClaw's boot records";
+  if (!life.read) {
+    boots = SharedBootLedger::instance().as_boots(now, static_cast<uint32_t>(pid), start_wall_ms);
+    source = "the crashes and kills gwr saw itself (" + life.error + ")";
+  }
+  const auto f = forecast_hard_kill(boots, static_cast<uint32_t>(pid), start_wall_ms, now);
+  log::info("breaker_forecast", {{"target_pid", pid},
+                                 {"unclean_boots", f.unclean_now},
+                                 {"own_row_counted", f.own_row_counted},
+                                 {"trips_now", f.trips_now},
+                                 {"trips_anyway", f.trips_anyway},
+                                 {"source", source}});
+  if (!f.trips_now) return {};
+  return {Millis(std::max<int64_t>(0, f.safe_at_ms - now)), f.explain() + "; counted from " + source};
+}
+
+void RealRepairActions::after_sigkill(pid_t pid, int64_t start_wall_ms) {
+  if (!is_gateway_process(pid) && pid != lingering_pid_) return;
+  SharedBootLedger::instance().record(static_cast<uint32_t>(pid), start_wall_ms, clock_.wall_ms());
+}
+
+KillHooks RealRepairActions::kill_hooks() {
+  KillHooks h;
+  h.before_sigkill = [this](pid_t pid, int64_t start) { return before_sigkill(pid, start); };
+  h.after_sigkill = [this](pid_t pid, int64_t start) { after_sigkill(pid, start); };
+  h.cancelled = [this] { return cancel_.load(); };
+  return h;
+}
+
+std::string RealRepairActions::stop_lingering_gateway(bool& ok) {
+  ok = true;
+  const int64_t now = clock_.wall_ms();
+  const GatewaySpec spec{settings_.process_match, settings_.launch_match, 0, settings_.port, settings_.state_dir};
+  const auto gw = find_gateway(spec, 0, 0, now);
+  // One the service manager started since this repair began is not lingering.
+  if (!gw.found || gw.start_wall_ms >= created_ms_ || pid_listens_on(gw.pid, settings_.port)) return "";
+  const auto handle = ProcessHandle::open({gw.pid, gw.start_ticks, ""});
+  if (!handle) return "";
+  log::warn("gateway_lingering", {{"target_pid", gw.pid}, {"grace_ms", settings_.linger_grace.count()}});
+  const auto until = clock_.steady() + settings_.linger_grace;
+  while (!handle->exited() && !cancel_) {
+    const auto left = std::chrono::duration_cast<Millis>(until - clock_.steady());
+    if (left.count() <= 0) break;
+    (void)handle->wait_exit(std::min(Millis(200), left));
+  }
+  const std::string who = "the gateway (pid " + std::to_string(gw.pid) + ") closed its port but ";
+  if (handle->exited()) {
+    return who + "took " + format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - (until - settings_.linger_grace))) +
+           " to exit after the stop";
+  }
+  if (cancel_) return who + "was still alive when the repair was cancelled";
+  lingering_pid_ = gw.pid;
+  const auto report = repairer::stop_process(gw.pid, gw.start_ticks, settings_.allowed_uid, settings_.protected_pids,
+                                             Millis(2000), kill_hooks());
+  ok = report.ok();
+  return who + "was still alive " + format_duration(settings_.linger_grace) +
+         " after the stop (repair.tier2.linger_grace): " + report.summary();
+}
 
 pb::RepairStep RealRepairActions::run_command(uint32_t tier, const std::string& name,
                                               const std::vector<std::string>& argv, Millis timeout,
@@ -97,12 +201,18 @@ pb::RepairStep RealRepairActions::kill_port_owners(uint32_t tier, Millis timeout
   step.set_name("kill_port_owners");
   step.set_started_at_ms(clock_.wall_ms());
   const auto t0 = clock_.steady();
-  const auto grace = std::max(Millis(200), std::min(Millis(2000), timeout / 2));
-  const auto report = repairer::kill_port_owners(settings_.port, settings_.allowed_uid, settings_.protected_pids, grace);
+  // A stopped or busy gateway that gets SIGTERM and SIGCONT stops cleanly
+  // in 2-3 s (its boot then does not count as unclean): give it that.
+  const auto grace = std::max(Millis(200), std::min(Millis(5000), timeout));
+  const auto report =
+      repairer::kill_port_owners(settings_.port, settings_.allowed_uid, settings_.protected_pids, grace, kill_hooks());
+  bool lingering_ok = true;
+  const std::string lingering = stop_lingering_gateway(lingering_ok);
   step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
-  step.set_ok(report.ok());
-  step.set_exit_code(report.ok() ? 0 : 1);
-  step.set_detail(SharedRedactor::instance().redact("port " + std::to_string(settings_.port) + ": " + report.summary()));
+  step.set_ok(report.ok() && lingering_ok);
+  step.set_exit_code(step.ok() ? 0 : 1);
+  step.set_detail(SharedRedactor::instance().redact("port " + std::to_string(settings_.port) + ": " + report.summary() +
+                                                    (lingering.empty() ? "" : "; " + lingering)));
   return step;
 }
 
@@ -142,7 +252,7 @@ pb::RepairStep RealRepairActions::kill_port_owner(uint32_t tier, const std::stri
   const auto t0 = clock_.steady();
   const auto grace = std::max(Millis(200), std::min(Millis(2000), timeout / 2));
   const auto report = repairer::kill_one_port_owner(settings_.port, static_cast<pid_t>(pid), settings_.allowed_uid,
-                                                    settings_.protected_pids, grace);
+                                                    settings_.protected_pids, grace, kill_hooks());
   step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
   step.set_ok(report.ok());
   step.set_exit_code(report.ok() ? 0 : 1);
@@ -216,11 +326,28 @@ pb::RepairStep RealRepairActions::verify(uint32_t tier, SteadyTime deadline, Ste
     const Millis timeout = std::max(Millis(200), std::min(settings_.health_timeout, left));
     last = probe_health(*http_, settings_.host, settings_.port, settings_.health_path, settings_.startup_path, timeout);
     if (last.ok) {
-      step.set_ok(true);
-      step.set_exit_code(0);
-      step.set_detail("healthy after " + format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - t0)) +
-                      (extended ? " (it was starting)" : ""));
-      break;
+      const auto readiness = settings_.readiness_path.empty()
+                                 ? ReadinessObservation{}
+                                 : probe_readiness(*http_, settings_.host, settings_.port, settings_.readiness_path,
+                                                   timeout);
+      const auto judged = judge_recovery(last, readiness, not_ready_before_);
+      if (judged.verdict != RecoveryJudgement::Verdict::kNotYet) {
+        const bool impaired = judged.verdict == RecoveryJudgement::Verdict::kImpaired;
+        step.set_ok(true);
+        step.set_exit_code(0);
+        step.set_impaired(impaired);
+        step.set_detail(judged.detail + " after " +
+                        format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - t0)) +
+                        (extended ? " (it was starting)" : ""));
+        if (impaired) log::warn("verify_impaired", {{"tier", tier}, {"detail", judged.detail}});
+        break;
+      }
+      // Up, not recovered: what it says is why, if the deadline comes.
+      last.ok = false;
+      last.detail = judged.detail;
+      const bool sidecars = std::find(readiness.failing.begin(), readiness.failing.end(), "startup-sidecars") !=
+                            readiness.failing.end();
+      if (sidecars) last.startup = StartupStatus::kStarting;
     }
     if (cancel_) {
       step.set_detail("cancelled");

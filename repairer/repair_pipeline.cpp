@@ -83,7 +83,9 @@ pb::RepairStep RepairPipeline::verify(uint32_t tier, SteadyTime deadline, Steady
   announced.set_name("verify");
   announced.set_started_at_ms(clock_.wall_ms());
   sink_.step_started(announced);
-  return record(actions_.verify(tier, deadline, started, settings_.startup_grace), history);
+  auto step = record(actions_.verify(tier, deadline, started, settings_.startup_grace), history);
+  if (step.ok()) last_verify_ = step;
+  return step;
 }
 
 // Two passes. The deep clean (stop, kill whatever holds the port, sweep
@@ -93,7 +95,7 @@ pb::RepairStep RepairPipeline::verify(uint32_t tier, SteadyTime deadline, Steady
 // or more on a small machine, and it may rewrite its config) and restarts it.
 bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string& why) {
   const SteadyTime started = clock_.steady();
-  const SteadyTime deadline = started + settings_.tier2_deadline;
+  SteadyTime deadline = started + settings_.tier2_deadline;
   // A failed stop is recorded but not fatal: the port owners are killed next.
   record(command(2, "stop", settings_.stop, deadline), history);
   if (cancel_) return false;
@@ -104,7 +106,13 @@ bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string
     s.set_started_at_ms(clock_.wall_ms());
     sink_.step_started(s);
     const Millis left = std::max(Millis(500), std::chrono::duration_cast<Millis>(deadline - clock_.steady()));
-    record(actions_.kill_port_owners(2, std::min(left, Millis(5000))), history);
+    const Millis budget = std::min(left, Millis(5000));
+    const SteadyTime before = clock_.steady();
+    record(actions_.kill_port_owners(2, budget), history);
+    // Waiting out a gateway that lingers after the stop, or OpenClaw's
+    // crash-loop window before a kill, is not the start's time to lose.
+    const auto took = std::chrono::duration_cast<Millis>(clock_.steady() - before);
+    if (took > budget) deadline += took - budget;
   }
   if (cancel_) return false;
   {
@@ -183,7 +191,10 @@ RepairOutcome RepairPipeline::run(uint32_t start_tier) {
     if (ok) {
       out.success = true;
       out.fixed_by_tier = tier;
-      out.details = "gateway healthy again after tier " + std::to_string(tier);
+      out.verified = last_verify_.detail();
+      out.impaired = last_verify_.impaired();
+      out.details = (out.impaired ? "gateway up again after tier " : "gateway healthy again after tier ") +
+                    std::to_string(tier) + (out.verified.empty() ? "" : ": " + out.verified);
       return out;
     }
     const int64_t took = ms_between(started, clock_.steady());

@@ -58,14 +58,20 @@ class RepairActions {
   virtual pb::RepairStep kill_port_owners(uint32_t tier, Millis timeout) = 0;
   // Deletes stale session locks under the configured globs.
   virtual pb::RepairStep sweep_stale_locks(uint32_t tier) = 0;
-  // Waits until the gateway answers healthy, or the deadline passes; a
+  // Waits until the gateway has recovered (repairer/recovery.h: healthy,
+  // started, ready or no worse than before), or the deadline passes; a
   // gateway that reports it is starting gets until start + startup_grace.
+  // Up but impaired (channels held off by the crash-loop breaker): ok, with
+  // `impaired` set, at once: waiting or another tier cannot change that.
   virtual pb::RepairStep verify(uint32_t tier, SteadyTime deadline, SteadyTime tier_started, Millis startup_grace) = 0;
   // Tier 3's typed actions: stale locks under these (narrower) globs only;
   // one pid, if it still holds the port as the gateway's user; a listing.
   virtual pb::RepairStep sweep_locks(uint32_t tier, const std::string& name, const std::vector<std::string>& globs) = 0;
   virtual pb::RepairStep kill_port_owner(uint32_t tier, const std::string& name, int pid, Millis timeout) = 0;
   virtual pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) = 0;
+  // What /readyz failed on before the incident: verify accepts these still
+  // failing (named in its detail) and nothing else.
+  virtual void set_not_ready_before(const std::vector<std::string>& names) { (void)names; }
 };
 
 // Tier 3 (AI diagnosis), plugged in by the worker.
@@ -106,6 +112,8 @@ struct RepairOutcome {
   std::vector<std::string> plan;  // Tier 3's plan, when one ran
   bool plan_replayed = false;
   bool replay_failed = false;
+  std::string verified;   // what the verification that ended it saw
+  bool impaired = false;  // up, but OpenClaw's crash-loop breaker keeps channels off
 };
 
 class RepairPipeline {
@@ -123,6 +131,7 @@ class RepairPipeline {
   pb::RepairStep command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                          SteadyTime deadline);
   pb::RepairStep record(pb::RepairStep step, std::vector<pb::RepairStep>& history);
+  pb::RepairStep last_verify_;  // the newest successful verification
 
   PipelineSettings settings_;
   RepairActions& actions_;

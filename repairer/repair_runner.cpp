@@ -42,6 +42,7 @@ void run(RunnerActor::Self& self, const Environment& env, const ActionsFactory& 
   // and kills the running command's group itself, before reaping it.
   auto owned = make_actions(config, env, self.stop_flag());
   RepairActions& actions = *owned;
+  actions.set_not_ready_before(context.not_ready_before);
   self.ready();
   Sink sink(self);
   RepairOutcome outcome;

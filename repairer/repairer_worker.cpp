@@ -10,6 +10,8 @@
 #include "common/findings.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "repairer/recovery.h"
+#include "repairer/repair_actions.h"
 
 namespace gwr::repairer {
 
@@ -232,8 +234,26 @@ void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
       while (recent_health_.size() > 20) recent_health_.pop_front();
     }
     health_ = h;
+    note_crash(h);
   }
   evaluate(ctx);
+}
+
+void RepairerWorker::note_crash(const pb::GatewayHealth& h) {
+  bool crashed = false;
+  for (const auto& f : h.findings()) {
+    crashed |= f.kind() == pb::Finding::OOM_KILLED ||
+               (f.kind() == pb::Finding::EXITED && static_cast<uint32_t>(f.value()) == last_instance_.first);
+  }
+  // Exits during a repair are gwr's own stops (its kills are recorded where
+  // they are sent); any other is a crash, an unclean boot for OpenClaw's
+  // crash-loop breaker.
+  if (crashed && last_instance_.first != 0 && !active_) {
+    SharedBootLedger::instance().record(last_instance_.first, last_instance_.second, now_ms());
+    log::info("gateway_crash_counted", {{"target_pid", last_instance_.first}, {"started_at_ms", last_instance_.second}});
+    last_instance_ = {};
+  }
+  if (h.pid() != 0 && h.uptime_ms() > 0) last_instance_ = {h.pid(), h.observed_at_ms() - h.uptime_ms()};
 }
 
 bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
@@ -624,6 +644,8 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   done.set_success(outcome.success);
   done.set_duration_ms(s.duration_ms());
   done.set_details(outcome.details);
+  done.set_verified(outcome.verified);
+  done.set_impaired(outcome.impaired);
   for (auto t : s.tiers_tried()) done.add_tiers_tried(t);
   done.set_diagnosis(outcome.diagnosis);
   emit(ctx, done);
@@ -839,6 +861,11 @@ tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summa
   c.signature = summary.signature();
   c.reasons = reason_text(summary.reason(), summary.findings());
   c.health_history.assign(recent_health_.begin(), recent_health_.end());
+  {
+    auto history = c.health_history;
+    if (health_) history.push_back(*health_);
+    c.not_ready_before = not_ready_before(history, summary.findings());
+  }
   if (!c.signature.empty() && settings_.tier3_enabled && store_) {
     if (auto learned = store_->learned(c.signature)) c.learned_plan = learned->plan;
   }

@@ -57,6 +57,8 @@ class RepairerWorker final : public Worker {
   void storage_recovered(WorkerContext& ctx);
   void recover(WorkerContext& ctx);
   void evaluate(WorkerContext& ctx);
+  // Remembers crashes the prober saw, for the breaker forecast (boot_ledger.h).
+  void note_crash(const pb::GatewayHealth& h);
   int64_t start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,
                        const std::string& reason, uint32_t tier);
   void handle(WorkerContext& ctx, RunnerMessage& m);
@@ -98,6 +100,7 @@ class RepairerWorker final : public Worker {
   PolicyState policy_;
   PolicySettings settings_;
   std::optional<pb::GatewayHealth> health_;
+  std::pair<uint32_t, int64_t> last_instance_{};  // the gateway last seen running: pid, process start (wall ms)
   std::deque<pb::GatewayHealth> recent_health_;  // state changes, for Tier 3's bundle
   std::unique_ptr<RepairRunner> runner_;
   std::optional<Active> active_;

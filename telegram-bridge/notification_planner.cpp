@@ -154,8 +154,11 @@ std::string render_incident(const Incident& inc, int64_t now_ms) {
 }
 
 std::string render_recovered(const Incident& inc) {
-  std::string out = "🟢 <b>Gateway recovered</b> (tier " + std::to_string(inc.fixed_by_tier()) + ", took " +
-                    human_duration(inc.duration_ms()) + ")\nRepair #" + std::to_string(inc.repair_id());
+  // Up with its channels held off is not recovered: no green for it.
+  std::string out = std::string(inc.impaired() ? "🟡 <b>Gateway back, channels still off</b>" : "🟢 <b>Gateway recovered</b>") +
+                    " (tier " + std::to_string(inc.fixed_by_tier()) + ", took " + human_duration(inc.duration_ms()) + ")\n";
+  if (!inc.verified().empty()) out += esc(inc.verified(), 300) + "\n";
+  out += "Repair #" + std::to_string(inc.repair_id());
   if (inc.manual()) out += " · manual, by " + esc(actor_label(inc.actor()), 80);
   return out;
 }
@@ -428,6 +431,8 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       inc.set_duration_ms(e.duration_ms());
       inc.set_details(e.details());
       inc.set_diagnosis(e.diagnosis());
+      inc.set_verified(e.verified());
+      inc.set_impaired(e.impaired());
       if (!e.tiers_tried().empty()) inc.mutable_tiers_tried()->Assign(e.tiers_tried().begin(), e.tiers_tried().end());
       if (inc.reason().empty()) inc.set_reason(reason_text(e.reason(), e.findings()));
       inc.set_finished_at_ms(now_ms);

@@ -24,6 +24,8 @@ struct Tier3Context {
   std::string reasons;
   std::vector<pb::GatewayHealth> health_history;
   std::vector<std::string> learned_plan;  // canonical lines; empty when none
+  // Not Tier 3's alone: what the repair's verification tolerates (recovery.h).
+  std::vector<std::string> not_ready_before;
 };
 
 // The instructions sent to the model (the allowlist rendered into them).

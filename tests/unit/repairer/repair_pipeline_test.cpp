@@ -22,6 +22,7 @@ class FakeActions final : public RepairActions {
   std::map<std::string, Millis> command_takes;     // by name
   std::deque<bool> verify_results;                 // per call, default false
   Millis verify_takes{1000};
+  Millis kill_takes{0};  // a lingering gateway, or a kill held back for OpenClaw's breaker
 
   pb::RepairStep run_command(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                              Millis timeout, const PidCallback& on_pid) override {
@@ -43,6 +44,7 @@ class FakeActions final : public RepairActions {
   }
   pb::RepairStep kill_port_owners(uint32_t tier, Millis) override {
     log.push_back(std::to_string(tier) + ":kill_port_owners");
+    clock_.advance(kill_takes);
     pb::RepairStep s;
     s.set_tier(tier);
     s.set_name("kill_port_owners");
@@ -190,6 +192,20 @@ TEST_F(PipelineTest, Tier2DoctorPassOnlyWhenTheDeepCleanFails) {
   // The second verification has its own 30 s, counted from the restart.
   EXPECT_GT(actions_.verify_deadlines[1] - actions_.verify_deadlines[0], 35s);
   EXPECT_LE(actions_.verify_deadlines[1] - clock_.steady(), 30s);
+}
+
+TEST_F(PipelineTest, WaitingOutALingeringGatewayDoesNotEatTheStartsDeadline) {
+  auto s = settings();
+  s.tier2_deadline = 30s;
+  actions_.kill_takes = 95s;  // waited for OpenClaw's crash-loop window before the kill
+  actions_.verify_results = {true};
+  auto out = run(2, s);
+  EXPECT_TRUE(out.success);
+  EXPECT_EQ(actions_.log, (std::vector<std::string>{"2:stop", "2:kill_port_owners", "2:sweep_stale_locks", "2:start",
+                                                    "2:verify"}));
+  ASSERT_EQ(actions_.verify_deadlines.size(), 1u);
+  // The start still gets what the deadline left it before the wait.
+  EXPECT_GE(actions_.verify_deadlines[0] - clock_.steady(), 20s);
 }
 
 TEST_F(PipelineTest, Tier2DoctorPassAfterAFailedStart) {

@@ -161,6 +161,28 @@ TEST_F(PlannerTest, OneIncidentIsOneThreadSendEditsReply) {
   EXPECT_TRUE(tick().empty());
 }
 
+TEST_F(PlannerTest, TheReplySaysWhatRecoveredMeansAndChannelsOffIsNotGreen) {
+  ev(started(8, now()));
+  auto done = finished(8, true, 1, 9000);
+  done.set_verified("answers /health, started; still failing telegram, as before the incident");
+  auto out = ev(done);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(visible(out[1]).rfind("🟢 Gateway recovered (tier 1, took 9.0s)\nanswers /health, started; still failing "
+                                  "telegram, as before the incident\nRepair #8", 0),
+            0u)
+      << visible(out[1]);
+
+  ev(started(9, now()));
+  auto impaired = finished(9, true, 2, 30000);
+  impaired.set_impaired(true);
+  impaired.set_verified("answers /health, started, but OpenClaw's crash-loop breaker keeps <telegram> off");
+  out = ev(impaired);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].text.find("🟢"), std::string::npos) << out[1].text;
+  EXPECT_NE(out[1].text.find("🟡 <b>Gateway back, channels still off</b>"), std::string::npos) << out[1].text;
+  EXPECT_NE(out[1].text.find("&lt;telegram&gt;"), std::string::npos) << out[1].text;  // escaped
+}
+
 TEST_F(PlannerTest, EditsAreCoalescedToOneEveryTwoSecondsLatestWins) {
   ev(started(1, now()));
   int edits = 0;

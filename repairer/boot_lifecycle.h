@@ -1,0 +1,27 @@
+// Reads OpenClaw's boot records (`gateway_boot_lifecycle` in
+// $STATE/state/openclaw.sqlite) read-only, for the breaker forecast
+// (boot_ledger.h). gwr never writes OpenClaw's files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "repairer/boot_ledger.h"
+
+namespace gwr::repairer {
+
+struct BootLifecycle {
+  // The table is there and was read. The database is there without it (a
+  // gateway older than the breaker): no breaker to trip. No database (a
+  // state_dir that is not the gateway's?) or one that cannot be read:
+  // `error` says why, and gwr falls back on its own ledger.
+  bool read = false;
+  bool no_breaker = false;
+  std::vector<BootRecord> boots;  // started within the window and later, oldest first
+  std::string error;
+};
+
+std::string boot_lifecycle_path(const std::string& state_dir);
+BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms);
+
+}  // namespace gwr::repairer
