@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -37,6 +38,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -65,8 +67,7 @@ int64_t epoch_ms() {
       .count();
 }
 
-std::string iso_now() {
-  const int64_t ms = epoch_ms();
+std::string iso_from_ms(int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -77,6 +78,8 @@ std::string iso_now() {
                 static_cast<int>(ms % 1000));
   return out;
 }
+
+std::string iso_now() { return iso_from_ms(epoch_ms()); }
 
 std::string dump(const json &j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -162,6 +165,9 @@ struct Options {
   int64_t launch_ms = 0;
   int children = 0;
   int64_t drain_ms = 0;
+  int64_t linger_ms = 0;  // after SIGTERM: listener closed, process still alive
+  bool breaker = false;  // keep boot records; OpenClaw's crash-loop breaker
+  int64_t breaker_recover_ms = 330000;
   bool child = false;
   pid_t parent_pid = 0;
 };
@@ -176,7 +182,8 @@ const char *kUsage =
     "usage: fake-gateway --port P [--host 127.0.0.1] [--state-dir DIR]\n"
     "                    [--mode-file FILE] [--mode \"MODE ARGS\"] [--pidfile FILE]\n"
     "                    [--name COMM] [--children N] [--log-file FILE] [--drain-ms N]\n"
-    "                    [--launch-name COMM --launch-ms N]\n";
+    "                    [--launch-name COMM --launch-ms N] [--linger-ms N]\n"
+    "                    [--breaker [--breaker-recover-ms N]]   (--breaker needs --state-dir)\n";
 
 [[noreturn]] void usage_error(const std::string &msg) {
   std::cerr << "fake-gateway: " << msg << "\n" << kUsage;
@@ -232,6 +239,12 @@ Options parse_args(int argc, char **argv) {
       o.log_file = take();
     } else if (arg == "--drain-ms") {
       o.drain_ms = take_int(0, 24LL * 3600 * 1000);
+    } else if (arg == "--linger-ms") {
+      o.linger_ms = take_int(0, 24LL * 3600 * 1000);
+    } else if (arg == "--breaker") {
+      o.breaker = true;
+    } else if (arg == "--breaker-recover-ms") {
+      o.breaker_recover_ms = take_int(0, 24LL * 3600 * 1000);
     } else if (arg == "--child") {
       o.child = true;
     } else if (arg == "--parent-pid") {
@@ -241,6 +254,7 @@ Options parse_args(int argc, char **argv) {
     }
   }
   if (!o.child && o.port < 0) usage_error("--port is required");
+  if (o.breaker && o.state_dir.empty()) usage_error("--breaker needs --state-dir");
   return o;
 }
 
@@ -268,7 +282,7 @@ void log_event(const char *level, const std::string &msg) {
 
 enum class Kind {
   Healthy, Hang, Slow, Unhealthy, Error, Starting, Leak, Crash, StaleLock, NeedsDoctor,
-  ChannelFailing, Breaker, DatabaseRefused
+  ChannelFailing, Breaker, DatabaseRefused, Wedged
 };
 
 struct Mode {
@@ -320,6 +334,8 @@ const std::vector<ModeSpec> &mode_specs() {
       {"channel_failing", Kind::ChannelFailing, {}},
       {"breaker", Kind::Breaker, {}},
       {"database_refused", Kind::DatabaseRefused, {}},
+      // hang, and SIGTERM/SIGINT are ignored too (a blocked event loop).
+      {"wedged", Kind::Wedged, {}},
   };
   return specs;
 }
@@ -644,6 +660,7 @@ Answer evaluate(Endpoint ep, const Mode &m) {
     case Kind::Leak:
     case Kind::Crash:
     case Kind::Hang:
+    case Kind::Wedged:
     case Kind::Slow: return healthy_answer(ep);
     case Kind::Unhealthy:
       return failing_answer(ep, 200, {{"ok", false}, {"status", "degraded"}}, "degraded");
@@ -695,6 +712,277 @@ Answer evaluate(Endpoint ep, const Mode &m) {
     }
   }
   return healthy_answer(ep);
+}
+
+// ---------------------------------------------------------------- boot records, crash-loop breaker
+
+// OpenClaw 2026.9 records every boot in STATE/state/openclaw.sqlite and, when
+// too many recent boots never finished cleanly, keeps channel auto-start off
+// for that process. --breaker imitates it. Every SQLite failure is logged and
+// ignored (fail open), like the real gateway.
+
+constexpr int64_t kBreakerWindowMs = 300000;
+constexpr int64_t kBreakerThreshold = 3;
+constexpr auto kBreakerCheckPeriod = std::chrono::seconds(1);
+constexpr const char *kBreakerReason = "gateway.crash_loop_breaker";
+
+std::string g_boot_id;
+int64_t g_unclean_at_start = 0;
+std::atomic<bool> g_breaker_tripped{false};
+
+bool mkdir_p(const std::string &dir) {
+  std::string cur;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    cur = dir.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return false;
+  if (S_ISDIR(st.st_mode)) return true;
+  errno = ENOTDIR;
+  return false;
+}
+
+std::string random_hex_id() {
+  std::random_device rd;
+  std::string out;
+  char buf[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+    out += buf;
+  }
+  return out;
+}
+
+// One connection per use: open, configure, make sure the table exists.
+class BootDb {
+ public:
+  BootDb() {
+    const std::string dir = g_opts.state_dir + "/state";
+    if (!mkdir_p(dir)) {
+      error_ = "cannot create " + dir + ": " + std::strerror(errno);
+      return;
+    }
+    const std::string path = dir + "/openclaw.sqlite";
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        nullptr) != SQLITE_OK) {
+      fail("open " + path);
+      return;
+    }
+    sqlite3_busy_timeout(db_, 2000);
+    if (!exec("PRAGMA journal_mode=WAL") ||
+        !exec("CREATE TABLE IF NOT EXISTS gateway_boot_lifecycle (\n"
+              "  boot_id TEXT NOT NULL PRIMARY KEY,\n"
+              "  pid INTEGER NOT NULL,\n"
+              "  started_at_ms INTEGER NOT NULL,\n"
+              "  completed_at_ms INTEGER,\n"
+              "  outcome TEXT,\n"
+              "  startup_reason TEXT,\n"
+              "  reason TEXT\n"
+              ") STRICT")) {
+      return;
+    }
+    ok_ = true;
+  }
+  BootDb(const BootDb &) = delete;
+  BootDb &operator=(const BootDb &) = delete;
+  ~BootDb() { sqlite3_close(db_); }
+
+  bool ok() const { return ok_; }
+  const std::string &error() const { return error_; }
+
+  // Unclean boots in the window ending at now_ms, the way OpenClaw counts them.
+  std::optional<int64_t> count_unclean(int64_t now_ms, const std::string &exclude_boot_id) {
+    std::string sql =
+        "SELECT count(*) FROM gateway_boot_lifecycle WHERE (startup_reason IS NULL OR "
+        "startup_reason NOT IN ('gateway.maintenance_required',"
+        "'gateway.agent_media_migration_required')) AND ((completed_at_ms IS NULL AND "
+        "started_at_ms >= ?1) OR (outcome = 'startup_failed' AND completed_at_ms >= ?1))";
+    if (!exclude_boot_id.empty()) sql += " AND boot_id <> ?2";
+    sqlite3_stmt *st = prepare(sql);
+    if (st == nullptr) return std::nullopt;
+    sqlite3_bind_int64(st, 1, now_ms - kBreakerWindowMs);
+    if (!exclude_boot_id.empty()) {
+      sqlite3_bind_text(st, 2, exclude_boot_id.c_str(), -1, SQLITE_TRANSIENT);
+    }
+    std::optional<int64_t> n;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    } else {
+      fail("count unclean boots");
+    }
+    sqlite3_finalize(st);
+    return n;
+  }
+
+  bool insert_boot(const std::string &boot_id, int64_t now_ms, bool tripped) {
+    sqlite3_stmt *st = prepare(
+        "INSERT INTO gateway_boot_lifecycle (boot_id, pid, started_at_ms, completed_at_ms, "
+        "outcome, startup_reason, reason) VALUES (?1, ?2, ?3, NULL, NULL, ?4, NULL)");
+    if (st == nullptr) return false;
+    sqlite3_bind_text(st, 1, boot_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(getpid()));
+    sqlite3_bind_int64(st, 3, now_ms);
+    if (tripped) {
+      sqlite3_bind_text(st, 4, kBreakerReason, -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, 4);
+    }
+    return step_done(st, "insert boot row");
+  }
+
+  // Returns the number of rows changed, or nullopt on error.
+  std::optional<int> complete_boot(const std::string &boot_id, int64_t now_ms) {
+    sqlite3_stmt *st = prepare(
+        "UPDATE gateway_boot_lifecycle SET completed_at_ms = ?1, outcome = 'clean_stop' "
+        "WHERE boot_id = ?2");
+    if (st == nullptr) return std::nullopt;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, boot_id.c_str(), -1, SQLITE_TRANSIENT);
+    if (!step_done(st, "complete boot row")) return std::nullopt;
+    return sqlite3_changes(db_);
+  }
+
+ private:
+  void fail(const std::string &what) {
+    error_ = what + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory");
+  }
+  bool exec(const char *sql) {
+    char *msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) == SQLITE_OK) return true;
+    error_ = std::string(sql).substr(0, 40) + ": " + (msg != nullptr ? msg : "error");
+    sqlite3_free(msg);
+    return false;
+  }
+  sqlite3_stmt *prepare(const std::string &sql) {
+    sqlite3_stmt *st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      fail("prepare");
+      sqlite3_finalize(st);
+      return nullptr;
+    }
+    return st;
+  }
+  bool step_done(sqlite3_stmt *st, const std::string &what) {
+    const bool done = sqlite3_step(st) == SQLITE_DONE;
+    if (!done) fail(what);
+    sqlite3_finalize(st);
+    return done;
+  }
+
+  sqlite3 *db_ = nullptr;
+  bool ok_ = false;
+  std::string error_;
+};
+
+void warn_db(const std::string &error) { log_event("WARN", "boot lifecycle (sqlite): " + error); }
+
+void write_stability_bundle(const std::string &message, int64_t unclean, int64_t now_ms) {
+  const std::string dir = g_opts.state_dir + "/logs/stability";
+  if (!mkdir_p(dir)) {
+    log_event("WARN", "cannot create " + dir + ": " + std::strerror(errno));
+    return;
+  }
+  std::string stamp = iso_from_ms(now_ms);
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  const std::string pid = std::to_string(getpid());
+  const std::string path =
+      dir + "/openclaw-stability-" + stamp + "-" + pid + "-" + kBreakerReason + ".json";
+  const nlohmann::ordered_json bundle = {{"reason", kBreakerReason},
+                                         {"message", message},
+                                         {"uncleanBoots", unclean},
+                                         {"windowMs", kBreakerWindowMs},
+                                         {"pid", static_cast<int64_t>(getpid())},
+                                         {"createdAtMs", now_ms}};
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << bundle.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    if (!out) {
+      log_event("WARN", "cannot write stability bundle " + path);
+      std::remove(tmp.c_str());
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    log_event("WARN", "cannot write stability bundle " + path + ": " + std::strerror(errno));
+    std::remove(tmp.c_str());
+  }
+}
+
+// At start-up, once bound: count the unclean boots, record ours, trip if needed.
+void breaker_start() {
+  g_boot_id = random_hex_id();
+  const int64_t now = epoch_ms();
+  BootDb db;
+  if (!db.ok()) {
+    warn_db(db.error());
+    return;
+  }
+  if (const auto n = db.count_unclean(now, "")) {
+    g_unclean_at_start = *n;
+  } else {
+    warn_db(db.error());  // fail open: not tripped
+  }
+  const bool tripped = g_unclean_at_start >= kBreakerThreshold;
+  if (!db.insert_boot(g_boot_id, now, tripped)) warn_db(db.error());
+  if (!tripped) return;
+  g_breaker_tripped.store(true);
+  const std::string message =
+      "gateway restart-loop breaker tripped: " + std::to_string(g_unclean_at_start) +
+      " unclean boot(s) within " + std::to_string(kBreakerWindowMs) +
+      "ms; suppressing channel/provider account auto-start. Inspect the stability bundle and "
+      "fix the startup crash before restarting the service.";
+  log_event("ERROR", message);
+  log_event("WARN", "channel autostart suppressed by crash-loop breaker; refusing automatic "
+                    "start for telegram");
+  write_stability_bundle(message, g_unclean_at_start, now);
+}
+
+// While tripped: once --breaker-recover-ms have passed and no other unclean
+// boot is left in the window, auto-start comes back.
+void breaker_thread() {
+  std::string last_error;
+  while (g_breaker_tripped.load()) {
+    std::this_thread::sleep_for(kBreakerCheckPeriod);
+    if (uptime_ms() < g_opts.breaker_recover_ms) continue;
+    BootDb db;
+    std::optional<int64_t> n;
+    if (db.ok()) n = db.count_unclean(epoch_ms(), g_boot_id);
+    if (!n) {
+      if (db.error() != last_error) warn_db(db.error());  // once per distinct error
+      last_error = db.error();
+      continue;
+    }
+    last_error.clear();
+    if (*n == 0) {
+      g_breaker_tripped.store(false);
+      log_event("INFO", "gateway restart-loop breaker recovered; channel auto-start restored");
+    }
+  }
+}
+
+// At clean exit: close our boot record.
+void breaker_finish() {
+  if (!g_opts.breaker || g_boot_id.empty()) return;
+  BootDb db;
+  std::optional<int> changed;
+  if (db.ok()) changed = db.complete_boot(g_boot_id, epoch_ms());
+  if (!changed) {
+    warn_db(db.error());
+  } else if (*changed == 0) {
+    warn_db("no boot row " + g_boot_id + " to complete");
+  }
+}
+
+// A /readyz answer that says ready with nothing failing.
+bool ready_and_healthy(const Answer &a) {
+  if (a.status != 200 || !a.raw.empty() || !a.body.is_object()) return false;
+  const auto it = a.body.find("ready");
+  return it != a.body.end() && it->is_boolean() && it->get<bool>();
 }
 
 // ---------------------------------------------------------------- client liveness
@@ -787,21 +1075,26 @@ void handle_probe(const httplib::Request &req, httplib::Response &res, Endpoint 
     const Mode m = g_state.mode;
     const uint64_t gen = g_state.gen;
     Answer a{0, nullptr};
-    if (m.kind == Kind::Hang || m.kind == Kind::Slow) {
-      const auto deadline = m.kind == Kind::Hang ? t0 + kHangLimit : t0 + milliseconds(m.delay_ms);
+    const bool hangs = m.kind == Kind::Hang || m.kind == Kind::Wedged;
+    if (hangs || m.kind == Kind::Slow) {
+      const auto deadline = hangs ? t0 + kHangLimit : t0 + milliseconds(m.delay_ms);
       const Wake w = wait_for_change(lk, gen, deadline, req, fd);
       if (w == Wake::Changed) continue;
       if (w == Wake::Gone) {
         res.status = 503;  // nobody is listening any more
         return;
       }
-      a = m.kind == Kind::Hang
-              ? Answer{503, {{"ok", false}, {"error", "fake hang gave up after 10 minutes"}}}
-              : healthy_answer(ep);
+      a = hangs ? Answer{503, {{"ok", false}, {"error", "fake hang gave up after 10 minutes"}}}
+                : healthy_answer(ep);
     }
     const bool draining = g_state.draining;
     lk.unlock();
     if (a.status == 0) a = evaluate(ep, m);
+    if (ep == Endpoint::Ready && g_breaker_tripped.load() && ready_and_healthy(a)) {
+      Mode breaker;
+      breaker.kind = Kind::Breaker;
+      a = evaluate(ep, breaker);  // the same answer as the `breaker` mode
+    }
     if (draining && ep == Endpoint::Ready) a = {503, ready_body(false, {"draining"})};
     if (draining && ep == Endpoint::Startup && a.status != 404) {
       a = {503, {{"status", "draining"}}};
@@ -820,7 +1113,7 @@ json state_json() {
   std::lock_guard lk(g_state.mu);
   json requests = json::object();
   for (const auto &[path, n] : g_state.requests) requests[path] = n;
-  return {{"mode", g_state.mode.line},
+  json j = {{"mode", g_state.mode.line},
           {"source", g_state.source},
           {"pid", static_cast<int>(getpid())},
           {"host", g_opts.host},
@@ -832,6 +1125,12 @@ json state_json() {
           {"leaked_mb", g_leaked_mb.load()},
           {"draining", g_state.draining},
           {"children", g_children}};
+  if (g_opts.breaker) {
+    j["breaker_tripped"] = g_breaker_tripped.load();
+    j["unclean_boots_at_start"] = g_unclean_at_start;
+    j["boot_id"] = g_boot_id;
+  }
+  return j;
 }
 
 // Runs every connection on its own thread, so however many probes hang, the
@@ -947,17 +1246,52 @@ void remove_pidfile() {
   if (parse_int(trim(text)) == static_cast<int64_t>(getpid())) std::remove(g_opts.pidfile.c_str());
 }
 
-void signal_thread(sigset_t set) {
+std::atomic<bool> g_stopping{false};  // the listener was closed on purpose
+
+// Closes the listening socket (the port is free once this returns). httplib's
+// stop() only acts once the accept loop runs, so wait for that first.
+void close_listener(httplib::Server &svr) {
+  g_stopping.store(true);
+  const auto until = Clock::now() + std::chrono::seconds(5);
+  while (!svr.is_running() && Clock::now() < until) std::this_thread::sleep_for(milliseconds(1));
+  svr.stop();
+}
+
+void signal_thread(sigset_t set, httplib::Server *svr) {
   int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
+  std::string name;
+  for (;;) {
+    if (sigwait(&set, &sig) != 0) continue;
+    name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    bool wedged = false;
+    {
+      std::lock_guard lk(g_state.mu);
+      wedged = g_state.mode.kind == Kind::Wedged;
+    }
+    if (!wedged) break;
+    // The real gateway's blocked event loop never runs its signal handler.
+    log_event("WARN", "received " + name + "; ignored (event loop blocked)");
   }
-  log_event("INFO", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                        "; draining for " + std::to_string(g_opts.drain_ms) + " ms");
+  const bool linger = g_opts.linger_ms > 0;
+  if (!linger || g_opts.drain_ms > 0) {
+    log_event("INFO", "received " + name + "; draining for " + std::to_string(g_opts.drain_ms) +
+                          " ms");
+  }
   {
     std::lock_guard lk(g_state.mu);
     g_state.draining = true;
   }
   if (g_opts.drain_ms > 0) std::this_thread::sleep_for(milliseconds(g_opts.drain_ms));
+  if (linger) {
+    // Like the real gateway with a channel: the port is free at once, the
+    // process stays until its shutdown deadline.
+    close_listener(*svr);
+    log_event("INFO", "received " + name + "; closing the listener, lingering " +
+                          std::to_string(g_opts.linger_ms) + " ms");
+    std::this_thread::sleep_for(milliseconds(g_opts.linger_ms));
+    log_event("INFO", "shutdown deadline reached");
+  }
+  breaker_finish();
   remove_pidfile();
   log_event("INFO", "gateway stopped");
   std::_Exit(0);
@@ -1101,6 +1435,7 @@ int main(int argc, char **argv) {
   write_pidfile();
   log_event("INFO", "listening on " + g_opts.host + ":" + std::to_string(g_bound_port) +
                         " (pid " + std::to_string(getpid()) + ")");
+  if (g_opts.breaker) breaker_start();  // before the first request is accepted
   {
     std::lock_guard lk(g_state.mu);
     const Mode m = g_state.mode;
@@ -1111,10 +1446,15 @@ int main(int argc, char **argv) {
               static_cast<int>(getpid()));
   std::fflush(stdout);
 
-  std::thread(signal_thread, term).detach();
+  std::thread(signal_thread, term, &svr).detach();
   std::thread(ticker_thread).detach();
+  if (g_breaker_tripped.load()) std::thread(breaker_thread).detach();
 
   svr.listen_after_bind();
+  if (g_stopping.load()) {
+    // --linger-ms closed the listener; the signal thread ends the process.
+    for (;;) pause();
+  }
   log_event("ERROR", "server loop ended unexpectedly");
   std::_Exit(1);
 }
