@@ -38,6 +38,7 @@ ProbeSettings ProbeSettings::from_config(const pb::Config& c) {
   s.health_timeout = Millis(p.health().timeout());
   s.health_failures = p.health().failures();
   s.slow_threshold = Millis(p.health().slow_threshold());
+  s.hang_after = Millis(p.health().hang_after());
   s.memory_interval = Millis(p.memory().interval());
   s.max_rss_bytes = static_cast<uint64_t>(p.memory().max_rss_mb()) << 20;
   s.hard_rss_bytes = static_cast<uint64_t>(p.memory().hard_rss_mb()) << 20;
@@ -107,6 +108,7 @@ void ProberCore::new_instance(SteadyTime now) {
   for (auto kind : {pb::CHECK_PORT, pb::CHECK_HEALTH, pb::CHECK_MEMORY}) {
     Check& c = check(kind);
     c.consecutive_failures = 0;
+    c.unanswered_since_ms = 0;
     c.probed = false;
     c.ok = false;
     c.detail.clear();
@@ -223,6 +225,17 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
   Check& c = check(pb::CHECK_HEALTH);
   if (stale(c, wall_ms, now)) return;
   record(c, obs, wall_ms);
+  // A hang is no answer for hang_after, counted from when the first
+  // unanswered GET was sent; any answer (even an error) ends the run.
+  if (obs.timed_out && !obs.ok) {
+    if (c.unanswered_since_ms == 0) {
+      c.unanswered_since_ms = wall_ms;
+      c.hang_at = now - std::chrono::duration_cast<Millis>(std::chrono::microseconds(obs.latency_us)) +
+                  settings_.hang_after;
+    }
+  } else {
+    c.unanswered_since_ms = 0;
+  }
   c.http_status = obs.ok ? 0 : obs.http_status;
   if (obs.http_status > 0) {
     // An HTTP answer came through the port, so it accepts connections,
@@ -376,7 +389,9 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
   const bool port_failing = port.probed && !port.ok;
   const bool health_failing = hc.probed && !hc.ok;
   const bool port_confirmed = port_failing && port.consecutive_failures >= settings_.port_failures;
-  const bool health_confirmed = health_failing && hc.consecutive_failures >= settings_.health_failures;
+  const bool hung = health_failing && hc.unanswered_since_ms != 0 && settings_.hang_after.count() > 0 &&
+                    wall_ms - hc.unanswered_since_ms >= settings_.hang_after.count();
+  const bool health_confirmed = health_failing && (hc.consecutive_failures >= settings_.health_failures || hung);
   if ((port_failing || health_failing) && starting(wall_ms)) {
     const bool reported = startup_ == StartupStatus::kStarting;
     add(reported ? pb::Finding::STARTING_REPORTED : pb::Finding::STARTING, static_cast<double>(up_s),
@@ -534,6 +549,10 @@ SteadyTime ProberCore::next_wake(SteadyTime now) const {
     wake = std::min(wake, c.due);
   }
   if (ever_published_) wake = std::min(wake, last_publish_ + settings_.republish_interval);
+  // A run of unanswered GETs turns into a hang at a time of its own, while
+  // the recheck may still be waiting for its answer.
+  const Check& hc = check(pb::CHECK_HEALTH);
+  if (hc.unanswered_since_ms != 0 && !hc.ok && hc.hang_at + Millis(10) > now) wake = std::min(wake, hc.hang_at + Millis(10));
   return std::max(wake, now);
 }
 

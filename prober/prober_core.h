@@ -35,6 +35,7 @@ struct ProbeSettings {
   Millis health_timeout{};
   uint32_t health_failures = 0;
   Millis slow_threshold{};
+  Millis hang_after{};
   Millis memory_interval{};
   uint64_t max_rss_bytes = 0;
   uint64_t hard_rss_bytes = 0;
@@ -115,6 +116,10 @@ class ProberCore {
     std::string detail;
     int64_t at_ms = 0;
     int64_t failing_since_ms = 0;  // wall clock of the first failure in a row
+    // Health: when the first of an unbroken run of unanswered GETs (time-outs)
+    // was sent, and the steady time at which that run becomes a hang.
+    int64_t unanswered_since_ms = 0;
+    SteadyTime hang_at{};
     SteadyTime due{};
     bool in_flight = false;
   };

@@ -188,7 +188,7 @@ TEST_F(ConfigTest, MissingExplicitFileIsAnError) {
 TEST_F(ConfigTest, GetSetAndMask) {
   pb::Config c = default_config({{"HOME", "/home/u"}});
   c.mutable_telegram()->set_bot_token("123456:secret");
-  EXPECT_EQ(get_config_value(c, "probes.health.interval").value(), "15s");
+  EXPECT_EQ(get_config_value(c, "probes.health.interval").value(), "5s");
   EXPECT_EQ(get_config_value(c, "telegram.bot_token").value(), "********");
   EXPECT_EQ(get_config_value(c, "telegram.bot_token", true).value(), "123456:secret");
   EXPECT_EQ(get_config_value(c, "gateway.commands.restart").value(), "[openclaw, gateway, restart]");

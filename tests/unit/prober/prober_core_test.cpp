@@ -53,8 +53,22 @@ class ProberCoreTest : public ::testing::Test {
     o.latency_us = latency_ms * 1000;
     o.detail = ok ? "" : detail;
     o.cause = ok ? pb::CAUSE_UNSPECIFIED : pb::CAUSE_TIMEOUT;
+    o.timed_out = !ok && detail.rfind("no answer", 0) == 0;
     o.startup = startup;
     core_.on_health(o, clock_.steady(), wall());
+  }
+  // A GET as the worker runs it: sent now, answered (or timed out) after
+  // `takes`, reported with the time it was sent.
+  void health_get(bool answered, std::chrono::milliseconds takes) {
+    const int64_t sent = wall();
+    clock_.advance(takes);
+    HealthObservation o;
+    o.ok = answered;
+    o.latency_us = takes.count() * 1000;
+    o.timed_out = !answered;
+    o.cause = answered ? pb::CAUSE_UNSPECIFIED : pb::CAUSE_TIMEOUT;
+    o.detail = answered ? "" : "no answer within 2s";
+    core_.on_health(o, clock_.steady(), sent);
   }
   void memory(uint64_t rss_mb, double available_percent = 50) {
     MemoryObservation m;
@@ -184,7 +198,7 @@ TEST_F(ProberCoreTest, AHangIsConfirmedInSecondsNotMinutes) {
   all_healthy();
   (void)core_.publishable(clock_.steady(), wall());
   const auto hang_starts = clock_.steady();
-  clock_.advance(15s);  // the next scheduled health check
+  clock_.advance(5s);  // the next scheduled health check
   ASSERT_TRUE(due(pb::CHECK_HEALTH));
   int checks = 0;
   while (state() != pb::DOWN && checks < 10) {
@@ -201,9 +215,80 @@ TEST_F(ProberCoreTest, AHangIsConfirmedInSecondsNotMinutes) {
     ASSERT_TRUE(due(pb::CHECK_HEALTH));
   }
   EXPECT_EQ(checks, 3);
-  const auto first_failure_to_down = clock_.steady() - (hang_starts + 15s + 2s);
+  const auto first_failure_to_down = clock_.steady() - (hang_starts + 5s + 2s);
   EXPECT_LE(first_failure_to_down, 5s);
   EXPECT_EQ(tier(), 2u);
+}
+
+TEST_F(ProberCoreTest, NoAnswerForHangAfterIsDownWhileTheRecheckIsStillWaiting) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  (void)core_.publishable(clock_.steady(), wall());
+  clock_.advance(5s);
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  const auto first_sent = clock_.steady();
+  health_get(false, 2s);  // the first GET times out
+  EXPECT_NE(state(), pb::DOWN);
+  clock_.advance(500ms);
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));  // the recheck is sent and waits
+  // Without any answer, the hang is due hang_after after the first GET was
+  // sent: the loop wakes for it (and for its republishing) and finds it.
+  (void)core_.publishable(clock_.steady(), wall());
+  for (int i = 0; i < 20 && state() != pb::DOWN; ++i) {
+    const SteadyTime wake = core_.next_wake(clock_.steady());
+    ASSERT_GT(wake, clock_.steady());
+    clock_.advance(std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock_.steady()));
+    (void)core_.publishable(clock_.steady(), wall());
+  }
+  EXPECT_EQ(state(), pb::DOWN) << reasons();
+  EXPECT_LE(clock_.steady() - first_sent, 4s + 10ms);
+  EXPECT_GE(clock_.steady() - first_sent, 4s);
+  EXPECT_EQ(tier(), 2u);
+}
+
+TEST_F(ProberCoreTest, SlowSpellsOfTwoAndAHalfSecondsAreNeverDown) {
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  for (int spell = 0; spell < 50; ++spell) {
+    clock_.advance(5s);
+    ASSERT_TRUE(due(pb::CHECK_HEALTH)) << spell;
+    health_get(false, 2s);  // sent at the spell's start: timed out at 2 s
+    EXPECT_NE(state(), pb::DOWN) << spell;
+    clock_.advance(500ms);
+    ASSERT_TRUE(due(pb::CHECK_HEALTH)) << spell;
+    health_get(true, 20ms);  // the spell is over
+    for (auto k : core_.take_due(clock_.steady())) {
+      if (k == pb::CHECK_PORT) port(true);
+      if (k == pb::CHECK_PROCESS) process_found();
+    }
+    EXPECT_NE(state(), pb::DOWN) << spell;
+    EXPECT_EQ(tier(), 0u);
+  }
+}
+
+TEST_F(ProberCoreTest, AnyAnswerEndsARunOfUnansweredChecks) {
+  auto s = settings();
+  s.health_failures = 10;  // only the hang rule can make it DOWN here
+  core_.update_settings(s, clock_.steady());
+  (void)core_.take_due(clock_.steady());
+  all_healthy();
+  clock_.advance(5s);
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  health_get(false, 2s);
+  clock_.advance(500ms);
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  HealthObservation error;  // an HTTP 500 is an answer: counted by failures, not a hang
+  error.http_status = 500;
+  error.detail = "HTTP 500";
+  error.cause = pb::CAUSE_HTTP_STATUS;
+  const int64_t sent = wall();
+  clock_.advance(30ms);
+  core_.on_health(error, clock_.steady(), sent);
+  clock_.advance(500ms);
+  ASSERT_TRUE(due(pb::CHECK_HEALTH));
+  health_get(false, 2s);
+  // 5 s after the first unanswered GET, but the run restarted 2 s ago.
+  EXPECT_NE(state(), pb::DOWN);
 }
 
 TEST_F(ProberCoreTest, SlowButUnderTheTimeoutIsNeverDown) {
@@ -366,12 +451,12 @@ TEST_F(ProberCoreTest, NextWakeIsTheEarliestDueCheck) {
     if (k == pb::CHECK_HEALTH) health(true);
   }
   EXPECT_FALSE(core_.publishable(clock_.steady(), wall()));
-  // ...then settle: process every 10 s, port 30 s, health 15 s, memory 60 s;
-  // the earliest thing due is the 5 s republish.
+  // ...then settle: process every 10 s, port 30 s, health 5 s, memory 60 s;
+  // the earliest thing due is the 5 s republish, then the health check.
   EXPECT_EQ(core_.next_wake(clock_.steady()), published_at + 5s);
   clock_.advance(4s);
   (void)core_.publishable(clock_.steady(), wall());
-  EXPECT_EQ(core_.next_wake(clock_.steady()), clock_.steady() + 5s);
+  EXPECT_EQ(core_.next_wake(clock_.steady()), clock_.steady() + 1s);
 }
 
 TEST_F(ProberCoreTest, HistoryKeepsStateChanges) {
