@@ -1,10 +1,12 @@
 // Detection figures for gwr-prober (issue 3):
 //  * kill -9 of the gateway -> DOWN GatewayHealth on the bus (target p99 < 100 ms);
 //  * a hang (health endpoint stops answering, TCP still accepted) -> DOWN with
-//    the default probe settings (target < 10 s from the first failed probe);
+//    the default probe settings (target: 10 s p99 from its onset);
+//  * false alarms (any DOWN) through slow spells (no answer for 2.5 s, then
+//    every request answered) and through a cold start with both cores busy;
 //  * the prober's CPU per hour at default intervals.
 //
-//   build/bench/detection [kills=60] [hangs=5]
+//   build/bench/detection [kills=60] [hangs=20] [spells=20]
 // Exits non-zero when a run failed (each kill, each hang and the CPU window
 // is one run); a table row whose runs all failed reads n/a.
 #include <signal.h>
@@ -12,7 +14,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "bench/bench_util.h"
 #include "tests/support/gateway_fakes.h"
@@ -27,7 +31,8 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 int main(int argc, char** argv) {
   const int kills = argc > 1 ? std::atoi(argv[1]) : 60;
-  const int hangs = argc > 2 ? std::atoi(argv[2]) : 5;
+  const int hangs = argc > 2 ? std::atoi(argv[2]) : 20;
+  const int spells = argc > 3 ? std::atoi(argv[3]) : 20;
   TempDir dir;
   const int port = free_tcp_port();
   // Default probe settings; automatic repairs paused so only detection runs.
@@ -76,8 +81,8 @@ int main(int argc, char** argv) {
       runs.fail("hang: gateway never healthy");
       continue;
     }
-    // Start the hang at a random point of the 15 s health interval.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + (i * 2900) % 14000));
+    // Start the hang at a spread of points of the 5 s health interval.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + (i * 1733) % 5000));
     bus.clear();
     const auto t0 = Clock::now();
     gw.post_mode("hang");
@@ -110,6 +115,80 @@ int main(int argc, char** argv) {
     (void)gw.process().wait(2s);
   }
 
+  // Slow spells: every probe that arrives in a 2.5 s window is answered at
+  // its end (the fake's hang releases its requests when the mode changes).
+  int spell_alarms = 0, spells_run = 0;
+  {
+    FakeGateway gw(dir.path(), port);
+    if (!bus.wait_health([&](const gwr::pb::GatewayHealth& h) {
+          return h.state() == gwr::pb::HEALTHY && static_cast<pid_t>(h.pid()) == gw.pid();
+        }, 30s)) {
+      runs.fail("slow spells: gateway never healthy");
+    } else {
+      bus.clear();
+      for (int i = 0; i < spells; ++i) {
+        gw.post_mode("hang");
+        std::this_thread::sleep_for(2500ms);
+        gw.post_mode("healthy");
+        ++spells_run;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500 + (i * 1361) % 5000));
+      }
+      (void)bus.wait_for([](const gwr::pb::Event&) { return false; }, 3s);  // drains what came meanwhile
+      for (const auto& e : bus.events()) {
+        if (e.has_gateway_health() && e.gateway_health().state() == gwr::pb::DOWN) ++spell_alarms;
+      }
+      if (spell_alarms == 0) {
+        runs.ok();
+      } else {
+        runs.fail("slow spells: DOWN reported");
+      }
+    }
+    gw.process().signal(SIGKILL);
+    (void)gw.process().wait(2s);
+  }
+
+  // A cold start on a machine whose cores are all busy: the fake is
+  // "starting" for 20 s (as the real gateway is, far longer under load).
+  int cold_alarms = 0;
+  double cold_healthy_s = 0;
+  {
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> burners;
+    for (unsigned c = 0; c < std::max(2u, std::thread::hardware_concurrency()); ++c) {
+      burners.emplace_back([&] {
+        volatile uint64_t x = 0;
+        while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+      });
+    }
+    (void)bus.wait_health([](const gwr::pb::GatewayHealth& h) { return h.state() == gwr::pb::DOWN; }, 5s);
+    bus.clear();
+    const auto t0 = Clock::now();
+    FakeGateway gw(dir.path(), port, "starting startup_ms=20000");
+    const bool healthy = bus.wait_health([&](const gwr::pb::GatewayHealth& h) {
+                               return h.state() == gwr::pb::HEALTHY && static_cast<pid_t>(h.pid()) == gw.pid();
+                             }, 60s)
+                             .has_value();
+    cold_healthy_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    stop = true;
+    for (auto& t : burners) t.join();
+    (void)bus.wait_for([](const gwr::pb::Event&) { return false; }, 500ms);
+    // Counted from when gwr first saw the new process: before that, the
+    // previous gateway's DOWN still stands (nothing was running).
+    bool seen = false;
+    for (const auto& e : bus.events()) {
+      if (!e.has_gateway_health()) continue;
+      seen |= static_cast<pid_t>(e.gateway_health().pid()) == gw.pid();
+      if (seen && e.gateway_health().state() == gwr::pb::DOWN) ++cold_alarms;
+    }
+    if (healthy && cold_alarms == 0) {
+      runs.ok();
+    } else {
+      runs.fail(healthy ? "loaded cold start: DOWN reported" : "loaded cold start: never healthy");
+    }
+    gw.process().signal(SIGKILL);
+    (void)gw.process().wait(2s);
+  }
+
   // CPU of the prober over a minute of watching a healthy gateway.
   FakeGateway gw(dir.path(), port);
   std::this_thread::sleep_for(3s);
@@ -136,8 +215,11 @@ int main(int argc, char** argv) {
               stat_ms(kill_ms, 99).c_str(), stat_ms(kill_ms, 100).c_str());
   std::printf("| hang: first failed probe -> DOWN | %zu | %s | %s | %s |\n", confirm_ms.size(),
               stat_s(confirm_ms, 50).c_str(), stat_s(confirm_ms, 99).c_str(), stat_s(confirm_ms, 100).c_str());
-  std::printf("| hang: onset -> DOWN (random onset in the 15 s interval) | %zu | %s | %s | %s |\n", onset_ms.size(),
+  std::printf("| hang: onset -> DOWN (onsets spread over the 5 s interval) | %zu | %s | %s | %s |\n", onset_ms.size(),
               stat_s(onset_ms, 50).c_str(), stat_s(onset_ms, 99).c_str(), stat_s(onset_ms, 100).c_str());
+  std::printf("\nfalse alarms (DOWN): %d in %d slow spells of 2.5 s; %d in a cold start with every core busy "
+              "(healthy after %.1f s)\n",
+              spell_alarms, spells_run, cold_alarms, cold_healthy_s);
   if (cpu_ok) {
     std::printf("\nprober CPU watching a healthy gateway: %.3f s over %.0f s = %.1f CPU-seconds per hour (%.4f%% of one core)\n",
                 cpu_s, secs, cpu_s / secs * 3600.0, cpu_s / secs * 100.0);

@@ -12,6 +12,7 @@
 
 #include "common/http_client.h"
 #include "common/proc.h"
+#include "common/sqlite.h"
 #include "tests/support/repair_scenario.h"
 
 namespace gwr::testing {
@@ -251,6 +252,109 @@ TEST_F(RepairerTest, RepairerKilledDuringTier2ResumesTheSameRepair) {
 // OpenClaw's crash-loop breaker: /health and /readyz 200, channels off.
 // gwr says so and never restarts (a restart is one more unclean boot); when
 // the breaker clears by itself, it is healthy again with no repair at all.
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+nlohmann::json fake_state(int port) {
+  CurlHttpClient http;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/_fake/state";
+  req.timeout = 2s;
+  const auto r = http.send(req);
+  return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+// OpenClaw counts unclean boots (kill -9, crashes) by their start in a
+// 300 s window; the third trips its breaker at the next boot. Two crashes
+// are on record, the running gateway is wedged (ignores SIGTERM): gwr's
+// SIGKILL would be the third, so it waits until the older crash ages out.
+TEST_F(RepairerTest, AKillThatWouldTripOpenClawsBreakerWaitsForTheWindow) {
+  service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_, "EXTRA_ARGS=\"--breaker\"\n");
+  fs::create_directories(service_->state_dir() + "/state");
+  const int64_t seeded_at = wall_now_ms();
+  const int64_t oldest = seeded_at - 278'000;  // counted until seeded_at + 22 s
+  {
+    auto db = Database::open(service_->state_dir() + "/state/openclaw.sqlite");
+    ASSERT_TRUE(db.ok()) << db.message();
+    ASSERT_TRUE((*db)->exec("CREATE TABLE gateway_boot_lifecycle (boot_id TEXT NOT NULL PRIMARY KEY, pid INTEGER NOT "
+                            "NULL, started_at_ms INTEGER NOT NULL, completed_at_ms INTEGER, outcome TEXT, "
+                            "startup_reason TEXT, reason TEXT) STRICT")
+                    .ok());
+    ASSERT_TRUE((*db)->exec("INSERT INTO gateway_boot_lifecycle VALUES ('crash-1', 1, " + std::to_string(oldest) +
+                            ", NULL, NULL, NULL, NULL), ('crash-2', 2, " + std::to_string(seeded_at - 200'000) +
+                            ", NULL, NULL, NULL, NULL)")
+                    .ok());
+  }
+  std::string config = yaml();
+  // The service's own stop without --force: it gives up, as systemd would
+  // before its stop timeout; what is killed after that is gwr's doing.
+  const std::string forced = "\"stop\", \"--force\"]";
+  ASSERT_NE(config.find(forced), std::string::npos);
+  config.replace(config.find(forced), forced.size(), "\"stop\"]");
+  ASSERT_TRUE(service_->start_healthy());
+  EXPECT_EQ(fake_state(port_)["unclean_boots_at_start"], 2);
+  daemon_ = std::make_unique<Daemon>(config);
+  ASSERT_TRUE(daemon_->start());
+  watch();
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  const pid_t wedged = service_->gateway_pid();
+  instance_mode("wedged");
+  auto kill = wait_repair(pb::RepairEvent::STEP, 60s, [](const pb::RepairEvent& e) {
+    return e.step().name() == "kill_port_owners" && e.step().duration_ms() > 0;
+  });
+  ASSERT_TRUE(kill);
+  const int64_t killed_by = wall_now_ms();
+  EXPECT_NE(kill->step().detail().find("pid " + std::to_string(wedged)), std::string::npos) << kill->step().detail();
+  EXPECT_NE(kill->step().detail().find("SIGKILL after waiting"), std::string::npos) << kill->step().detail();
+  EXPECT_NE(kill->step().detail().find("crash-loop"), std::string::npos) << kill->step().detail();
+  // Not before the oldest crash left the window.
+  EXPECT_GE(killed_by, oldest + 300'000);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_FALSE(done->impaired()) << done->details();
+  // The new gateway counted two unclean boots (the younger crash, the kill): not tripped.
+  const auto state = fake_state(port_);
+  EXPECT_EQ(state["breaker_tripped"], false) << state.dump();
+  EXPECT_EQ(state["unclean_boots_at_start"], 2) << state.dump();
+}
+
+// A gateway that closes its port on SIGTERM but stays alive (OpenClaw with
+// a Telegram channel lingers for minutes) gets linger_grace, then is
+// stopped; without that the service would not start a new one beside it.
+TEST_F(RepairerTest, AGatewayThatLingersAfterTheStopIsStoppedAfterTheLingerGrace) {
+  service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_, "EXTRA_ARGS=\"--linger-ms 60000\"\n");
+  std::string config = yaml();
+  const std::string forced = "\"stop\", \"--force\"]";
+  ASSERT_NE(config.find(forced), std::string::npos);
+  config.replace(config.find(forced), forced.size(), "\"stop\"]");
+  const std::string tier2 = "  tier2: {deadline: 10s}";
+  ASSERT_NE(config.find(tier2), std::string::npos);
+  config.replace(config.find(tier2), tier2.size(), "  tier2: {deadline: 10s, linger_grace: 2s}");
+  ASSERT_TRUE(service_->start_healthy());
+  daemon_ = std::make_unique<Daemon>(config);
+  ASSERT_TRUE(daemon_->start());
+  watch();
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  const pid_t lingering = service_->gateway_pid();
+  instance_mode("hang");
+  auto kill = wait_repair(pb::RepairEvent::STEP, 40s, [](const pb::RepairEvent& e) {
+    return e.step().name() == "kill_port_owners" && e.step().duration_ms() > 0;
+  });
+  ASSERT_TRUE(kill);
+  EXPECT_NE(kill->step().detail().find("the gateway (pid " + std::to_string(lingering) +
+                                       ") closed its port but was still alive 2s after the stop"),
+            std::string::npos)
+      << kill->step().detail();
+  EXPECT_FALSE(pid_alive(lingering));
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_NE(service_->gateway_pid(), lingering);
+}
+
 TEST_F(RepairerTest, TheCrashLoopBreakerIsDegradedAndNeverRestarted) {
   start();
   instance_mode("breaker");
