@@ -25,6 +25,25 @@ class RepairerTest : public RepairScenario {
  protected:
   // Puts the running service gateway into a mode (this instance only).
   void instance_mode(const std::string& mode) { ASSERT_TRUE(post_fake_mode(port_, mode)); }
+  // The config with `edit` applied: each (from, to) must be found.
+  static std::string edited(std::string config, const std::vector<std::pair<std::string, std::string>>& edits) {
+    for (const auto& [from, to] : edits) {
+      const auto at = config.find(from);
+      EXPECT_NE(at, std::string::npos) << from;
+      if (at != std::string::npos) config.replace(at, from.size(), to);
+    }
+    return config;
+  }
+  // The service's own stop without --force: it gives up, as systemd would
+  // before its stop timeout; what is killed after that is gwr's doing.
+  static std::pair<std::string, std::string> unforced_stop() { return {"\"stop\", \"--force\"]", "\"stop\"]"}; }
+  // Starts gwr on `config` and waits until it calls the gateway healthy.
+  void start_daemon(const std::string& config) {
+    daemon_ = std::make_unique<Daemon>(config);
+    ASSERT_TRUE(daemon_->start());
+    watch();
+    ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  }
   // A process that is not the service's gateway (a hung fake) takes the port.
   Process start_squatter() {
     Process squatter = Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {},
@@ -287,18 +306,9 @@ TEST_F(RepairerTest, AKillThatWouldTripOpenClawsBreakerWaitsForTheWindow) {
                             ", NULL, NULL, NULL, NULL)")
                     .ok());
   }
-  std::string config = yaml();
-  // The service's own stop without --force: it gives up, as systemd would
-  // before its stop timeout; what is killed after that is gwr's doing.
-  const std::string forced = "\"stop\", \"--force\"]";
-  ASSERT_NE(config.find(forced), std::string::npos);
-  config.replace(config.find(forced), forced.size(), "\"stop\"]");
   ASSERT_TRUE(service_->start_healthy());
   EXPECT_EQ(fake_state(port_)["unclean_boots_at_start"], 2);
-  daemon_ = std::make_unique<Daemon>(config);
-  ASSERT_TRUE(daemon_->start());
-  watch();
-  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  start_daemon(edited(yaml(), {unforced_stop()}));
   const pid_t wedged = service_->gateway_pid();
   instance_mode("wedged");
   auto kill = wait_repair(pb::RepairEvent::STEP, 60s, [](const pb::RepairEvent& e) {
@@ -326,18 +336,8 @@ TEST_F(RepairerTest, AKillThatWouldTripOpenClawsBreakerWaitsForTheWindow) {
 // stopped; without that the service would not start a new one beside it.
 TEST_F(RepairerTest, AGatewayThatLingersAfterTheStopIsStoppedAfterTheLingerGrace) {
   service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_, "EXTRA_ARGS=\"--linger-ms 60000\"\n");
-  std::string config = yaml();
-  const std::string forced = "\"stop\", \"--force\"]";
-  ASSERT_NE(config.find(forced), std::string::npos);
-  config.replace(config.find(forced), forced.size(), "\"stop\"]");
-  const std::string tier2 = "  tier2: {deadline: 10s}";
-  ASSERT_NE(config.find(tier2), std::string::npos);
-  config.replace(config.find(tier2), tier2.size(), "  tier2: {deadline: 10s, linger_grace: 2s}");
   ASSERT_TRUE(service_->start_healthy());
-  daemon_ = std::make_unique<Daemon>(config);
-  ASSERT_TRUE(daemon_->start());
-  watch();
-  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  start_daemon(edited(yaml(), {unforced_stop(), {"  tier2: {deadline: 10s}", "  tier2: {deadline: 10s, linger_grace: 2s}"}}));
   const pid_t lingering = service_->gateway_pid();
   instance_mode("hang");
   auto kill = wait_repair(pb::RepairEvent::STEP, 40s, [](const pb::RepairEvent& e) {
