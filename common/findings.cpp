@@ -50,10 +50,14 @@ const std::vector<FindingRule>& finding_rules() {
       // crash-loop breaker suppressed must never get a restart (it would be
       // one more unclean boot); a refused database is Tier 2's doctor step.
       {Finding::NOT_READY, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      // Past probes.readiness.channel_grace, once: a restart may bring it back.
+      {Finding::CHANNEL_FAILING, kAnyCheck, pb::CAUSE_PAST_GRACE, pb::DEGRADED, 1, true},
       {Finding::CHANNEL_FAILING, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
       {Finding::CHANNEL_SUPPRESSED, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
       {Finding::DATABASE_REFUSED, kAnyCheck, kAnyCause, pb::DEGRADED, 2, true},
       {Finding::PLUGIN_RELOAD_FAILED, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      // The PRD's "slow response": a warning with OpenClaw's figures, never a repair.
+      {Finding::EVENT_LOOP_LAGGING, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
   };
   return rules;
 }
@@ -213,11 +217,32 @@ std::string english(const Finding& f) {
                  : "memory critical: the machine has only " + number(f.value()) + "% available";
     case Finding::NOT_READY: return "the gateway says it is not ready: " + f.subject();
     case Finding::CHANNEL_FAILING:
+      if (f.cause() == pb::CAUSE_PAST_GRACE) {
+        return "channel " + f.subject() + " has been failing for over " +
+               format_duration_ms(static_cast<int64_t>(f.limit())) +
+               ", through OpenClaw's own restarts of it: one gateway restart";
+      }
+      if (f.count() > 0) {
+        return "channel " + f.subject() +
+               " is still failing after a gateway restart (OpenClaw's own health monitor keeps retrying it; no more "
+               "restarts)";
+      }
       return "channel " + f.subject() + " is failing (OpenClaw's own health monitor restarts it)";
     case Finding::CHANNEL_SUPPRESSED:
       return "channel " + f.subject() + " is off: OpenClaw's crash-loop breaker suppressed it after unclean boots";
     case Finding::DATABASE_REFUSED: return "the gateway refuses its database (" + f.subject() + ")";
     case Finding::PLUGIN_RELOAD_FAILED: return "a plugin reload failed";
+    case Finding::EVENT_LOOP_LAGGING: {
+      std::string s = "slow: the gateway's event loop is lagging (delay p99 " + number(f.value()) + " ms, max " +
+                      number(f.limit()) + " ms";
+      if (f.rate() > 0) {
+        char cores[32];
+        std::snprintf(cores, sizeof cores, "%.2f", f.rate());
+        s += std::string(", ") + cores + " CPU cores";
+      }
+      if (!f.detail().empty()) s += "; " + f.detail();
+      return s + ")";
+    }
     default: return "gateway finding " + Finding::Kind_Name(f.kind());
   }
 }

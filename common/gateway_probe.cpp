@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +205,26 @@ ReadinessObservation parse_readiness(int http_status, const std::string& body) {
   out.ready = j["ready"].get<bool>();
   take_names(j, "failing", out.failing);
   take_names(j, "suppressed", out.suppressed);
+  if (const auto el = j.find("eventLoop"); el != j.end() && el->is_object()) {
+    const auto d = el->find("degraded");
+    if (d != el->end() && d->is_boolean()) {
+      auto& e = out.event_loop;
+      e.known = true;
+      e.degraded = d->get<bool>();
+      take_names(*el, "reasons", e.reasons);
+      // Figures only when they are finite, non-negative numbers; anything else is 0 (not known).
+      auto figure = [&](const char* key) {
+        const auto v = el->find(key);
+        if (v == el->end() || !v->is_number()) return 0.0;
+        const double x = v->get<double>();
+        return std::isfinite(x) && x >= 0 && x < 1e9 ? x : 0.0;
+      };
+      e.delay_p99_ms = figure("delayP99Ms");
+      e.delay_max_ms = figure("delayMaxMs");
+      e.utilization = figure("utilization");
+      e.cpu_core_ratio = figure("cpuCoreRatio");
+    }
+  }
   return out;
 }
 

@@ -34,11 +34,22 @@ struct PortObservation {
 // loopback caller): the names it fails on and the channels its crash-loop
 // breaker keeps off. Outside text: names are valid UTF-8, at most 64 bytes,
 // at most kMaxReadinessNames of each.
+struct EventLoopSample {
+  bool known = false;  // /readyz carried an "eventLoop" object with a boolean "degraded"
+  bool degraded = false;
+  std::vector<std::string> reasons;  // event_loop_delay, event_loop_utilization, cpu
+  double delay_p99_ms = 0;
+  double delay_max_ms = 0;
+  double utilization = 0;
+  double cpu_core_ratio = 0;
+};
+
 struct ReadinessObservation {
   bool understood = false;  // a JSON object with a boolean "ready" (false: not asked, or not its JSON)
   bool ready = false;
   std::vector<std::string> failing;
   std::vector<std::string> suppressed;
+  EventLoopSample event_loop;
 };
 inline constexpr size_t kMaxReadinessNames = 16;
 

@@ -48,6 +48,8 @@ ProbeSettings ProbeSettings::from_config(const pb::Config& c) {
   s.startup_grace = Millis(p.startup_grace());
   s.recheck_interval = Millis(p.recheck_interval());
   s.republish_interval = Millis(p.republish_interval());
+  s.channel_grace = Millis(p.readiness().channel_grace());
+  s.lag_grace = Millis(p.readiness().lag_grace());
   return s;
 }
 
@@ -119,6 +121,7 @@ void ProberCore::new_instance(SteadyTime now) {
   healthy_since_start_ = false;
   startup_ = StartupStatus::kUnknown;
   readiness_.clear();
+  lag_since_ms_ = 0;
   recent_ok_latency_us_.clear();
   memory_known_ = false;
   memory_ = {};
@@ -264,6 +267,10 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
       };
       for (const auto& name : obs.readiness.failing) take(readiness_kind(name), name);
       for (const auto& name : obs.readiness.suppressed) take(pb::Finding::CHANNEL_SUPPRESSED, name);
+      note_channels(obs.readiness, wall_ms);
+      note_event_loop(obs.readiness.event_loop, wall_ms);
+    } else {
+      lag_since_ms_ = 0;
     }
     readiness_ = std::move(now_names);
     recent_ok_latency_us_.push_back(obs.latency_us);
@@ -279,6 +286,39 @@ void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t
     }
   }
   schedule_after(c, now);
+}
+
+void ProberCore::note_channels(const ReadinessObservation& r, int64_t wall_ms) {
+  for (const auto& name : r.failing) {
+    if (readiness_kind(name) != pb::Finding::CHANNEL_FAILING) continue;
+    auto ep = std::find_if(channels_.begin(), channels_.end(), [&](const ChannelEpisode& e) { return e.name == name; });
+    if (ep == channels_.end() || ep->last_failing_ms + kChannelGapMs < wall_ms) {
+      if (ep == channels_.end()) {
+        if (channels_.size() >= kMaxReadinessNames) channels_.erase(channels_.begin());
+        channels_.push_back({name, wall_ms, wall_ms, 0, false});
+        ep = channels_.end() - 1;
+      } else {
+        *ep = {name, wall_ms, wall_ms, 0, false};
+      }
+    }
+    ep->last_failing_ms = wall_ms;
+    // Past its grace: one restart is asked for, by the gateway this is; once
+    // another gateway process runs (whoever restarted it), only warnings.
+    if (ep->grace_pid == 0 && wall_ms - ep->since_ms >= settings_.channel_grace.count()) ep->grace_pid = pid_;
+  }
+  for (auto& ep : channels_) {
+    if (ep.grace_pid != 0 && pid_ != 0 && pid_ != ep.grace_pid) ep.restarted = true;
+  }
+  std::erase_if(channels_, [&](const ChannelEpisode& e) { return e.last_failing_ms + kChannelGapMs < wall_ms; });
+}
+
+void ProberCore::note_event_loop(const EventLoopSample& e, int64_t wall_ms) {
+  if (!e.known || !e.degraded) {
+    lag_since_ms_ = 0;
+    return;
+  }
+  if (lag_since_ms_ == 0) lag_since_ms_ = wall_ms;
+  event_loop_ = e;
 }
 
 void ProberCore::on_memory(const MemoryObservation& obs, SteadyTime now, int64_t wall_ms) {
@@ -456,7 +496,25 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
       f.set_since_ms(r.since_ms);
       f.set_subject(r.name);
       if (r.kind == pb::Finding::STARTING_REPORTED) f.set_value(static_cast<double>(up_s));
+      if (r.kind == pb::Finding::CHANNEL_FAILING) {
+        // Since the channel began failing, across OpenClaw's own retries.
+        for (const auto& ep : channels_) {
+          if (ep.name != r.name) continue;
+          f.set_since_ms(ep.since_ms);
+          f.set_limit(static_cast<double>(settings_.channel_grace.count()));
+          if (ep.grace_pid != 0 && !ep.restarted) f.set_cause(pb::CAUSE_PAST_GRACE);
+          if (ep.restarted) f.set_count(1);  // restarted once since it passed its grace
+        }
+      }
       add_finding(out, std::move(f));
+    }
+    if (lag_since_ms_ != 0 && wall_ms - lag_since_ms_ >= settings_.lag_grace.count()) {
+      std::string why;
+      for (const auto& r : event_loop_.reasons) why += (why.empty() ? "" : ", ") + r;
+      auto& f = add(pb::Finding::EVENT_LOOP_LAGGING, event_loop_.delay_p99_ms, event_loop_.delay_max_ms, lag_since_ms_);
+      f.set_check(pb::CHECK_HEALTH);
+      f.set_rate(event_loop_.cpu_core_ratio);
+      f.set_detail(why);
     }
     if (recent_ok_latency_us_.size() == 2 &&
         std::all_of(recent_ok_latency_us_.begin(), recent_ok_latency_us_.end(),

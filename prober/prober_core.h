@@ -45,6 +45,8 @@ struct ProbeSettings {
   Millis startup_grace{};
   Millis recheck_interval{};
   Millis republish_interval{};
+  Millis channel_grace{};
+  Millis lag_grace{};
   // A gateway reporting "starting" longer than startup_grace times this is stuck.
   uint32_t stuck_starting_factor = 5;
   // CPU use at or above this marks the gateway busy (serving users).
@@ -157,6 +159,24 @@ class ProberCore {
     int64_t since_ms;
   };
   std::vector<ReadinessName> readiness_;
+  // A failing channel's episode: OpenClaw's own monitor retries it (its
+  // /readyz says ready between tries), so gaps under kChannelGapMs are
+  // forgiven. Kept across gateway restarts: still failing after one is the
+  // same episode, and gets no second restart.
+  struct ChannelEpisode {
+    std::string name;
+    int64_t since_ms;
+    int64_t last_failing_ms;
+    pid_t grace_pid;  // the gateway process when the grace ran out (0: not yet)
+    bool restarted;   // another gateway process runs since then
+  };
+  static constexpr int64_t kChannelGapMs = 10 * 60'000;
+  std::vector<ChannelEpisode> channels_;
+  void note_channels(const ReadinessObservation& r, int64_t wall_ms);
+  // Since when /readyz's eventLoop says degraded without a break (0: it does not).
+  int64_t lag_since_ms_ = 0;
+  EventLoopSample event_loop_;
+  void note_event_loop(const EventLoopSample& e, int64_t wall_ms);
   std::deque<int64_t> recent_ok_latency_us_;
   MemoryObservation memory_;
   bool memory_known_ = false;

@@ -47,8 +47,12 @@ std::vector<std::string> not_ready_before(const std::vector<pb::GatewayHealth>& 
       default: return "";
     }
   };
+  // A channel past its grace gets a restart as a nudge; whether it connects
+  // is OpenClaw's (a bad token never will): still failing is named, not a
+  // reason for deeper tiers.
   std::vector<std::string> excluded;
   for (const auto& f : incident) {
+    if (f.kind() == pb::Finding::CHANNEL_FAILING) continue;
     if (auto n = name_of(f); !n.empty()) excluded.push_back(n);
   }
   std::vector<std::string> out;

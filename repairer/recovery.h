@@ -33,7 +33,8 @@ RecoveryJudgement judge_recovery(const HealthObservation& health, const Readines
 
 // The names /readyz failed on before the incident (from the newest health
 // that was neither DOWN nor STARTING; newest last), minus what made the
-// incident: a refused database that triggered the repair is not "as before".
+// incident: a refused database that triggered the repair is not "as before"
+// (a channel is: the restart past its grace is a nudge, not a promise).
 std::vector<std::string> not_ready_before(const std::vector<pb::GatewayHealth>& history,
                                           const google::protobuf::RepeatedPtrField<pb::Finding>& incident);
 

@@ -623,6 +623,92 @@ TEST_F(ReadinessCoreTest, AFailingChannelIsDegradedNamedAndKeepsItsSince) {
   EXPECT_NE(reasons().find("channel telegram is failing"), std::string::npos) << reasons();
 }
 
+TEST_F(ReadinessCoreTest, AChannelFailingThroughOpenClawsRetriesGetsOneRestartPastItsGrace) {
+  const auto failing = R"(503 {"ready":false,"failing":["telegram"]})";
+  const auto ready_again = R"(200 {"ready":true,"failing":[]})";
+  healthy_with(failing);
+  const int64_t began = wall();
+  // OpenClaw's monitor restarts the channel: ready for minutes, then failing again.
+  for (int round = 0; round < 2; ++round) {
+    clock_.advance(4min);
+    healthy_with(ready_again);
+    EXPECT_EQ(tier(), 0u);
+    clock_.advance(1min);
+    healthy_with(failing);
+    EXPECT_EQ(tier(), 0u) << round;
+  }
+  clock_.advance(4min);
+  healthy_with(ready_again);
+  EXPECT_EQ(tier(), 0u);
+  clock_.advance(2min);  // 16 min since it began failing
+  healthy_with(failing);
+  auto h = core_.evaluate(clock_.steady(), wall());
+  EXPECT_EQ(h.state(), pb::DEGRADED);
+  EXPECT_EQ(h.recommended_tier(), 1u);
+  ASSERT_EQ(subjects(pb::Finding::CHANNEL_FAILING), (std::vector<std::string>{"telegram"}));
+  for (const auto& f : h.findings()) {
+    if (f.kind() != pb::Finding::CHANNEL_FAILING) continue;
+    EXPECT_EQ(f.since_ms(), began);
+    EXPECT_EQ(f.cause(), pb::CAUSE_PAST_GRACE);
+  }
+  EXPECT_NE(reasons().find("failing for over 15m"), std::string::npos) << reasons();
+  // A new gateway process (gwr's restart, or anyone's): still failing is the
+  // same episode, and only a warning from now on.
+  clock_.advance(20s);
+  process_found(200, 10s);
+  healthy_with(ready_again);
+  clock_.advance(2min);
+  process_found(200, 2min);
+  port(true);
+  ready(failing);
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);
+  EXPECT_NE(reasons().find("still failing after a gateway restart"), std::string::npos) << reasons();
+}
+
+TEST_F(ReadinessCoreTest, AChannelThatRecoversForLongerThanTheGapStartsAfresh) {
+  const auto failing = R"(503 {"ready":false,"failing":["telegram"]})";
+  healthy_with(failing);
+  clock_.advance(1min);
+  healthy_with(R"(200 {"ready":true,"failing":[]})");
+  clock_.advance(11min);
+  healthy_with(failing);
+  const int64_t again = wall();
+  clock_.advance(5min);
+  healthy_with(failing);
+  EXPECT_EQ(tier(), 0u);  // 5 min into the new episode, not 17 into the old one
+  for (const auto& f : core_.evaluate(clock_.steady(), wall()).findings()) {
+    if (f.kind() == pb::Finding::CHANNEL_FAILING) {
+      EXPECT_EQ(f.since_ms(), again);
+    }
+  }
+}
+
+TEST_F(ReadinessCoreTest, AnEventLoopLaggingForLagGraceIsASlowWarningNeverARepair) {
+  const auto lagging =
+      R"(200 {"ready":true,"failing":[],"eventLoop":{"degraded":true,"reasons":["event_loop_delay","cpu"],)"
+      R"("delayP99Ms":1450.2,"delayMaxMs":3017.8,"utilization":0.97,"cpuCoreRatio":0.95}})";
+  healthy_with(lagging);
+  clock_.advance(59s);
+  healthy_with(lagging);
+  EXPECT_EQ(state(), pb::HEALTHY);  // not yet lag_grace (1 min)
+  clock_.advance(2s);
+  healthy_with(lagging);
+  EXPECT_EQ(state(), pb::DEGRADED);
+  EXPECT_EQ(tier(), 0u);
+  EXPECT_EQ(reasons(), "slow: the gateway's event loop is lagging (delay p99 1450 ms, max 3018 ms, 0.95 CPU cores; "
+                       "event_loop_delay, cpu)");
+  // One good sample ends it.
+  clock_.advance(5s);
+  healthy_with(R"(200 {"ready":true,"failing":[],"eventLoop":{"degraded":false,"reasons":[]}})");
+  EXPECT_EQ(state(), pb::HEALTHY);
+  // Garbage figures are not figures.
+  EXPECT_EQ(parse_readiness(200, R"({"ready":true,"eventLoop":{"degraded":true,"delayP99Ms":"x","cpuCoreRatio":-1}})")
+                .event_loop.delay_p99_ms,
+            0);
+  EXPECT_FALSE(parse_readiness(200, R"({"ready":true,"eventLoop":{"degraded":"yes"}})").event_loop.known);
+}
+
 TEST_F(ReadinessCoreTest, ARefusedDatabaseAsksForTier2AndIsPartOfTheSignature) {
   healthy_with(R"(503 {"ready":false,"failing":["agent-database:main"]})");
   EXPECT_EQ(state(), pb::DEGRADED);
