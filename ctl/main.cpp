@@ -48,6 +48,8 @@ constexpr const char* kUsage =
     "  status                      gateway state, repair policy, gwr's processes\n"
     "  repair [--tier N] [--reason TEXT] [--no-wait]\n"
     "                              run a manual repair and wait for its outcome\n"
+    "  repair --start-channel ID   start a channel OpenClaw's crash-loop breaker holds off\n"
+    "                              (channels.start with gateway.token)\n"
     "  pause [--reason TEXT]       stop automatic repairs (detection continues)\n"
     "  resume                      resume automatic repairs\n"
     "  history [-n N]              recent repairs\n"
@@ -199,6 +201,10 @@ class Ctl {
         auto v = flag_value(a, i);
         if (!v) return kExitUsage;
         r->set_reason(*v);
+      } else if (a == "--start-channel") {
+        auto v = flag_value(a, i);
+        if (!v) return kExitUsage;
+        r->set_start_channel(*v);  // the repairer checks it against what OpenClaw holds off
       } else {
         std::fprintf(stderr, "gwrctl: unknown repair option \"%s\"\n", a.c_str());
         return kExitUsage;

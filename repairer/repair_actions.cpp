@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/config.h"
 #include "common/duration.h"
 #include "common/gateway_finder.h"
@@ -22,7 +24,8 @@ namespace gwr::repairer {
 using namespace std::chrono_literals;
 
 std::map<std::string, std::string> command_environment(const pb::Config& config) {
-  static const std::set<std::string> kSecretNames = {"TELEGRAM_BOT_TOKEN", "QWEN_API_KEY", "TELEGRAM_CHAT_ID"};
+  static const std::set<std::string> kSecretNames = {"TELEGRAM_BOT_TOKEN", "QWEN_API_KEY", "TELEGRAM_CHAT_ID",
+                                                      "OPENCLAW_GATEWAY_TOKEN"};
   const auto secrets = config_secret_values(config);
   std::map<std::string, std::string> env;
   for (const auto& [k, v] : current_environment()) {
@@ -53,7 +56,15 @@ ActionSettings ActionSettings::from_config(const pb::Config& c) {
   s.allowed_uid = ::geteuid();
   s.protected_pids = {::getpid(), ::getppid()};
   s.command_env = command_environment(c);
+  s.call_argv.assign(c.gateway().commands().call().begin(), c.gateway().commands().call().end());
+  s.token = c.gateway().token();
   return s;
+}
+
+bool valid_channel_id(const std::string& name) {
+  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
 }
 
 SharedBootLedger& SharedBootLedger::instance() {
@@ -273,6 +284,86 @@ pb::RepairStep RealRepairActions::list_port_owners(uint32_t tier, const std::str
   step.set_detail(owners.empty() ? "nothing listens on port " + std::to_string(settings_.port)
                                  : std::to_string(owners.size()) + " process(es) listen on port " + std::to_string(settings_.port));
   step.set_output(SharedRedactor::instance().redact(out));
+  return step;
+}
+
+pb::RepairStep RealRepairActions::start_channel(uint32_t tier, const std::string& channel, Millis timeout) {
+  const int64_t started = clock_.wall_ms();
+  std::vector<std::string> argv = settings_.call_argv;
+  argv.insert(argv.end(), {"channels.start", "--params", nlohmann::json{{"channel", channel}}.dump(), "--port",
+                           std::to_string(settings_.port), "--json"});
+  pb::RepairStep refused;
+  refused.set_tier(tier);
+  refused.set_name("channels.start");
+  refused.set_started_at_ms(started);
+  refused.set_exit_code(-1);
+  if (!valid_channel_id(channel)) {
+    refused.set_detail("not a channel id OpenClaw gives; nothing was run");
+    return refused;
+  }
+  if (settings_.call_argv.empty() || settings_.token.empty()) {
+    refused.set_detail(settings_.token.empty() ? "gateway.token is not set; nothing was run"
+                                               : "gateway.commands.call is empty; nothing was run");
+    return refused;
+  }
+  CommandSpec spec;
+  spec.argv = argv;
+  spec.timeout = std::min(timeout, Millis(30'000));
+  auto env = settings_.command_env;
+  env["OPENCLAW_GATEWAY_TOKEN"] = settings_.token;  // the environment, never argv
+  spec.env = std::move(env);
+  spec.cancel = &cancel_;
+  log::info("channel_start", {{"channel", channel}});
+  const auto r = runner_.run(spec);
+  auto step = step_from_result(tier, "channels.start", argv, r, started, settings_.max_stored_output);
+  if (r.success()) {
+    // {"channel":"telegram","started":true,"outcome":{"status":"handed-off"}}, maybe after other lines.
+    const auto open = r.output.find('{');
+    const auto close = r.output.rfind('}');
+    const auto j = open == std::string::npos || close == std::string::npos || close < open
+                       ? nlohmann::json()
+                       : nlohmann::json::parse(r.output.substr(open, close - open + 1), nullptr, false);
+    const bool said_started = j.is_object() && j.value("started", false);
+    step.set_ok(said_started);
+    std::string status = j.is_object() && j.contains("outcome") && j["outcome"].is_object()
+                             ? j["outcome"].value("status", "")
+                             : "";
+    step.set_detail(said_started ? "OpenClaw started " + channel + (status.empty() ? "" : " (" + clip_end(valid_utf8(status), 40) + ")")
+                                 : "OpenClaw did not say it started " + channel);
+  }
+  return step;
+}
+
+pb::RepairStep RealRepairActions::verify_channel(uint32_t tier, const std::string& channel, SteadyTime deadline) {
+  pb::RepairStep step;
+  step.set_tier(tier);
+  step.set_name("verify");
+  step.set_started_at_ms(clock_.wall_ms());
+  const auto t0 = clock_.steady();
+  std::string last = "no answer from " + settings_.readiness_path;
+  while (!cancel_) {
+    const auto r = probe_readiness(*http_, settings_.host, settings_.port, settings_.readiness_path, settings_.health_timeout);
+    if (r.understood) {
+      const bool held = std::find(r.suppressed.begin(), r.suppressed.end(), channel) != r.suppressed.end();
+      const bool failing = std::find(r.failing.begin(), r.failing.end(), channel) != r.failing.end();
+      if (!held) {
+        step.set_ok(true);
+        step.set_exit_code(0);
+        step.set_detail("channel " + channel + " is no longer held off by the crash-loop breaker" +
+                        (failing ? ", but fails to connect (OpenClaw's health monitor retries it)" : ""));
+        break;
+      }
+      last = "the crash-loop breaker still holds " + channel + " off";
+    }
+    if (clock_.steady() >= deadline) {
+      step.set_exit_code(1);
+      step.set_detail(last);
+      break;
+    }
+    std::this_thread::sleep_for(std::min(Millis(500), std::chrono::duration_cast<Millis>(deadline - clock_.steady())));
+  }
+  if (cancel_ && !step.ok()) step.set_detail("cancelled");
+  step.set_duration_ms(std::chrono::duration_cast<Millis>(clock_.steady() - t0).count());
   return step;
 }
 

@@ -38,6 +38,8 @@ struct ActionSettings {
   uid_t allowed_uid = 0;
   std::set<pid_t> protected_pids;
   std::map<std::string, std::string> command_env;
+  std::vector<std::string> call_argv;  // gateway.commands.call
+  std::string token;                   // gateway.token (only channels.start gets it)
   size_t max_stored_output = 8 * 1024;
 
   static ActionSettings from_config(const pb::Config& config);
@@ -62,6 +64,10 @@ class SharedBootLedger {
   UncleanBootLedger ledger_;
 };
 
+// Whether a name can be a channel id OpenClaw gives (lower-case letters,
+// digits, '-' and '_', at most 32): only such a name is ever sent to it.
+bool valid_channel_id(const std::string& name);
+
 // A command's result as a step record (output bounded and redacted).
 pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                                 const CommandResult& r, int64_t started_at_ms, size_t max_output);
@@ -79,6 +85,8 @@ class RealRepairActions final : public RepairActions {
   pb::RepairStep kill_port_owner(uint32_t tier, const std::string& name, int pid, Millis timeout) override;
   pb::RepairStep list_port_owners(uint32_t tier, const std::string& name) override;
   void set_not_ready_before(const std::vector<std::string>& names) override { not_ready_before_ = names; }
+  pb::RepairStep start_channel(uint32_t tier, const std::string& channel, Millis timeout) override;
+  pb::RepairStep verify_channel(uint32_t tier, const std::string& channel, SteadyTime deadline) override;
 
  private:
   struct Starting {

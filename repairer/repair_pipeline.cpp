@@ -153,6 +153,48 @@ bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string
   return v.ok();
 }
 
+RepairOutcome RepairPipeline::run_channel_start(const std::string& channel) {
+  RepairOutcome out;
+  out.started_channel = channel;
+  std::vector<pb::RepairStep> history;
+  out.tiers_tried.push_back(1);
+  sink_.tier_started(1);
+  const SteadyTime started = clock_.steady();
+  pb::RepairStep announced;
+  announced.set_tier(1);
+  announced.set_name("channels.start");
+  announced.set_started_at_ms(clock_.wall_ms());
+  sink_.step_started(announced);
+  const auto call = record(actions_.start_channel(1, channel, settings_.command_timeout), history);
+  std::string why;
+  if (!call.ok()) {
+    why = "channels.start failed: " + call.detail();
+  } else if (!cancel_) {
+    pb::RepairStep v;
+    v.set_tier(1);
+    v.set_name("verify");
+    v.set_started_at_ms(clock_.wall_ms());
+    sink_.step_started(v);
+    const auto verified = record(actions_.verify_channel(1, channel, clock_.steady() + settings_.tier1_deadline), history);
+    if (verified.ok()) {
+      out.success = true;
+      out.fixed_by_tier = 1;
+      out.verified = verified.detail();
+      out.details = "channel " + channel + " started: " + verified.detail();
+      return out;
+    }
+    why = verified.detail();
+  }
+  if (cancel_) {
+    out.cancelled = true;
+    out.details = "cancelled: the repairer is stopping";
+    return out;
+  }
+  sink_.tier_failed(1, why, ms_between(started, clock_.steady()));
+  out.details = "channel " + channel + " not started; " + why;
+  return out;
+}
+
 RepairOutcome RepairPipeline::run(uint32_t start_tier) {
   RepairOutcome out;
   std::vector<pb::RepairStep> history;

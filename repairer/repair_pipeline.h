@@ -72,6 +72,25 @@ class RepairActions {
   // What /readyz failed on before the incident: verify accepts these still
   // failing (named in its detail) and nothing else.
   virtual void set_not_ready_before(const std::vector<std::string>& names) { (void)names; }
+  // A channel OpenClaw's crash-loop breaker holds off: started through the
+  // gateway's own channels.start RPC (with the gateway token), and verified
+  // by /readyz no longer holding it off.
+  virtual pb::RepairStep start_channel(uint32_t tier, const std::string& channel, Millis timeout) {
+    (void)timeout;
+    pb::RepairStep s;
+    s.set_tier(tier);
+    s.set_name("channels.start");
+    s.set_detail("not supported here: " + channel);
+    return s;
+  }
+  virtual pb::RepairStep verify_channel(uint32_t tier, const std::string& channel, SteadyTime deadline) {
+    (void)deadline;
+    pb::RepairStep s;
+    s.set_tier(tier);
+    s.set_name("verify");
+    s.set_detail("not supported here: " + channel);
+    return s;
+  }
 };
 
 // Tier 3 (AI diagnosis), plugged in by the worker.
@@ -114,6 +133,7 @@ struct RepairOutcome {
   bool replay_failed = false;
   std::string verified;   // what the verification that ended it saw
   bool impaired = false;  // up, but OpenClaw's crash-loop breaker keeps channels off
+  std::string started_channel;  // run_channel_start: the channel
 };
 
 class RepairPipeline {
@@ -122,6 +142,9 @@ class RepairPipeline {
                  const Clock& clock, const std::atomic<bool>& cancel);
   // Runs tiers from start_tier up until one verifies healthy.
   RepairOutcome run(uint32_t start_tier);
+  // The owner's Start button for a channel the breaker holds off: one
+  // channels.start call and its verification; no tier, no escalation.
+  RepairOutcome run_channel_start(const std::string& channel);
 
  private:
   bool run_tier1(std::vector<pb::RepairStep>& history, std::string& why);

@@ -64,6 +64,12 @@ void run(RunnerActor::Self& self, const Environment& env, const ActionsFactory& 
       return;
     }
   }
+  if (!context.start_channel.empty()) {
+    RepairPipeline pipeline(PipelineSettings::from_config(config), actions, nullptr, sink, clock, self.stop_flag());
+    outcome = pipeline.run_channel_start(context.start_channel);
+    self.post({RunnerMessage::Kind::kDone, 0, {}, {}, 0, outcome});
+    return;
+  }
   auto t3 = tier3 ? tier3(config, actions, context, env) : nullptr;
   RepairPipeline pipeline(PipelineSettings::from_config(config), actions, t3.get(), sink, clock, self.stop_flag());
   outcome = pipeline.run(start_tier);

@@ -10,6 +10,7 @@
 #include "common/findings.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/text.h"
 #include "repairer/recovery.h"
 #include "repairer/repair_actions.h"
 
@@ -181,9 +182,15 @@ void RepairerWorker::recover(WorkerContext& ctx) {
     // but only if that pid is still the process the step started: after a
     // power loss or a long outage the number may belong to a stranger.
     for (const auto& s : store_->interrupt_running_steps(r.id())) stop_interrupted_command(*env_.system, r.id(), s);
-    const bool resumable = !resumed && r.id() == policy_.active_repair_id() && now - r.started_at_ms() < 3'600'000;
+    bool resumable = !resumed && r.id() == policy_.active_repair_id() && now - r.started_at_ms() < 3'600'000;
+    auto full = resumable ? store_->get_repair(r.id()) : std::nullopt;
+    // The owner's Start for a channel is not a tiered repair to continue:
+    // it ends as interrupted and the owner may press it again.
+    if (full && std::any_of(full->steps().begin(), full->steps().end(),
+                            [](const pb::RepairStep& s) { return s.name() == "channels.start"; })) {
+      resumable = false;
+    }
     if (resumable) {
-      auto full = store_->get_repair(r.id());
       if (!full) continue;
       resumed = true;
       active_ = Active{};
@@ -646,6 +653,7 @@ void RepairerWorker::finish(WorkerContext& ctx, const RepairOutcome& outcome) {
   done.set_details(outcome.details);
   done.set_verified(outcome.verified);
   done.set_impaired(outcome.impaired);
+  done.set_started_channel(outcome.started_channel);
   for (auto t : s.tiers_tried()) done.add_tiers_tried(t);
   done.set_diagnosis(outcome.diagnosis);
   emit(ctx, done);
@@ -767,6 +775,7 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     case pb::Request::kRepair: {
       const auto& req = request.repair();
       const std::string actor = req.actor().empty() ? request.client() : req.actor();
+      if (!req.start_channel().empty()) return start_channel(ctx, actor, req.start_channel());
       if (active_) {
         log::warn("manual_repair_refused", {{"actor", actor}, {"running_repair_id", active_->summary.id()}});
         return error_reply(pb::Error::REFUSED, "repair #" + std::to_string(active_->summary.id()) +
@@ -856,11 +865,45 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
   return reply;
 }
 
+pb::Reply RepairerWorker::start_channel(WorkerContext& ctx, const std::string& actor, const std::string& channel) {
+  // The id must be one OpenClaw itself lists as held off right now: what a
+  // button or a message says is only a request for it.
+  std::vector<std::string> held;
+  if (health_ && now_ms() - health_->observed_at_ms() <= settings_.max_health_age_ms) {
+    for (const auto& f : health_->findings()) {
+      if (f.kind() == pb::Finding::CHANNEL_SUPPRESSED) held.push_back(f.subject());
+    }
+  }
+  const bool listed = std::find(held.begin(), held.end(), channel) != held.end();
+  log::info("channel_start_requested", {{"actor", actor}, {"channel", clip_end(valid_utf8(channel), 64)}, {"listed", listed}});
+  if (ctx.config().gateway().token().empty()) {
+    return error_reply(pb::Error::REFUSED, "gateway.token is not set: channels.start needs the gateway's token");
+  }
+  if (!listed || !valid_channel_id(channel)) {
+    std::string list;
+    for (const auto& h : held) list += (list.empty() ? "" : ", ") + h;
+    return error_reply(pb::Error::INVALID_ARGUMENT, "channel " + clip_end(valid_utf8(channel), 64) +
+                                                        " is not held off by OpenClaw's crash-loop breaker now" +
+                                                        (list.empty() ? "" : " (held off: " + list + ")"));
+  }
+  if (active_) {
+    return error_reply(pb::Error::REFUSED, "repair #" + std::to_string(active_->summary.id()) + " is running");
+  }
+  pending_channel_ = channel;
+  const int64_t id = start_repair(ctx, pb::TRIGGER_MANUAL, actor, "start channel " + channel + " (held off by OpenClaw's crash-loop breaker)", 1);
+  pending_channel_.clear();
+  if (id == 0) return error_reply(pb::Error::INTERNAL, "the request could not be recorded");
+  pb::Reply reply;
+  reply.mutable_repair_accepted()->set_repair_id(id);
+  return reply;
+}
+
 tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summary) {
   tier3::Tier3Context c;
   c.signature = summary.signature();
   c.reasons = reason_text(summary.reason(), summary.findings());
   c.health_history.assign(recent_health_.begin(), recent_health_.end());
+  c.start_channel = pending_channel_;
   {
     auto history = c.health_history;
     if (health_) history.push_back(*health_);

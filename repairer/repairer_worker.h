@@ -57,6 +57,9 @@ class RepairerWorker final : public Worker {
   void storage_recovered(WorkerContext& ctx);
   void recover(WorkerContext& ctx);
   void evaluate(WorkerContext& ctx);
+  // The owner's Start for a channel the crash-loop breaker holds off.
+  pb::Reply start_channel(WorkerContext& ctx, const std::string& actor, const std::string& channel);
+  std::string pending_channel_;  // set while start_channel starts its run
   // Remembers crashes the prober saw, for the breaker forecast (boot_ledger.h).
   void note_crash(const pb::GatewayHealth& h);
   int64_t start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,

@@ -81,6 +81,7 @@ std::string CommandHandler::callback_ack(const std::string& data) {
   if (data == button::kStats) return "Repair statistics";
   if (data == button::kRepairConfirm) return "Starting a repair…";
   if (data == button::kRepairCancel) return "Cancelled";
+  if (data.rfind(button::kChannelStartPrefix, 0) == 0) return "Starting the channel…";
   return "This button is no longer supported";
 }
 
@@ -94,7 +95,8 @@ bool CommandHandler::command_has_side_effect(const std::string& name, const std:
 }
 
 bool CommandHandler::callback_has_side_effect(const std::string& data) {
-  return data == button::kPause || data == button::kResume || data == button::kRepairConfirm;
+  return data == button::kPause || data == button::kResume || data == button::kRepairConfirm ||
+         data.rfind(button::kChannelStartPrefix, 0) == 0;
 }
 
 bool CommandHandler::command_changes_something(const std::string& name, const std::string& args) {
@@ -160,6 +162,9 @@ CommandResult CommandHandler::handle_callback(const std::string& data, const Com
   if (data == button::kStats) return history(ctx);
   if (data == button::kRepairConfirm) return repair_confirmed(ctx);
   if (data == button::kRepairCancel) return edit(ctx.message_id, "✖ Repair cancelled — nothing was started.", "cancelled");
+  if (data.rfind(button::kChannelStartPrefix, 0) == 0) {
+    return start_channel(data.substr(std::string_view(button::kChannelStartPrefix).size()), ctx);
+  }
   CommandResult r;
   r.outcome = "unknown button";
   return r;
@@ -222,6 +227,24 @@ CommandResult CommandHandler::repair_question(const CommandContext& ctx) {
   probe.mutable_probe_status();
   if (auto r = ask(kProber, probe, kReadTimeout); r && r->has_probe_status()) health = r->probe_status().health();
   return one(render_repair_confirmation(health, ctx.now_ms), confirm_keyboard(), "asked to confirm");
+}
+
+CommandResult CommandHandler::start_channel(const std::string& channel, const CommandContext& ctx) {
+  if (!channel_id_like(channel)) return one("✖ Not a channel id — nothing was started.", nullptr, "bad channel id");
+  pb::Request req;
+  req.mutable_repair()->set_actor(ctx.actor());
+  req.mutable_repair()->set_start_channel(channel);
+  auto r = ask(kRepairer, req, kWriteTimeout);
+  if (!r) {
+    return one("⚠️ Could not reach the repairer (" + esc(r.message(), 300) + "). Check /status.", nullptr,
+               "repairer unavailable");
+  }
+  if (r->has_error()) return one("✖ Not started: " + esc(r->error().message(), 400), nullptr, "refused");
+  if (!r->has_repair_accepted()) return one("⚠️ The repairer gave an unexpected answer.", nullptr, "unexpected");
+  const int64_t id = r->repair_accepted().repair_id();
+  return one("▶ <b>Starting channel " + esc(channel, 32) + "</b> (#" + std::to_string(id) + ", by " + esc(who(ctx), 80) +
+                 "). Its outcome follows in its own message.",
+             nullptr, "channel start #" + std::to_string(id));
 }
 
 CommandResult CommandHandler::repair_confirmed(const CommandContext& ctx) {

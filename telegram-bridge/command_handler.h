@@ -69,6 +69,7 @@ class CommandHandler {
   CommandResult status(const CommandContext& ctx);
   CommandResult repair_question(const CommandContext& ctx);
   CommandResult repair_confirmed(const CommandContext& ctx);
+  CommandResult start_channel(const std::string& channel, const CommandContext& ctx);
   CommandResult pause(const std::string& reason, const CommandContext& ctx);
   CommandResult resume(const CommandContext& ctx);
   CommandResult logs(const CommandContext& ctx);

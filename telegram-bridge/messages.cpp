@@ -46,6 +46,24 @@ json main_keyboard(bool paused) {
   return {{"inline_keyboard", rows}};
 }
 
+bool channel_id_like(std::string_view name) {
+  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+json channel_start_keyboard(const std::vector<std::string>& channels, bool paused) {
+  json keyboard = main_keyboard(paused);
+  json row = json::array();
+  for (const auto& c : channels) {
+    if (!channel_id_like(c) || row.size() >= 4) continue;
+    const std::string data = std::string(button::kChannelStartPrefix) + c;
+    row.push_back({{"text", "▶ Start " + c}, {"callback_data", data}});
+  }
+  if (!row.empty()) keyboard["inline_keyboard"].insert(keyboard["inline_keyboard"].begin(), row);
+  return keyboard;
+}
+
 json confirm_keyboard() {
   json row = json::array({button_json("✅ Repair now", button::kRepairConfirm), button_json("✖ Cancel", button::kRepairCancel)});
   return {{"inline_keyboard", json::array({row})}};

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,17 @@ inline constexpr const char* kResume = "resume";
 inline constexpr const char* kStats = "stats";
 inline constexpr const char* kRepairConfirm = "repair_confirm";
 inline constexpr const char* kRepairCancel = "repair_cancel";
+// "chstart:<channel id>": start a channel OpenClaw's crash-loop breaker holds
+// off. The id is only a request: the repairer takes it only if OpenClaw lists
+// that channel as held off at that moment.
+inline constexpr const char* kChannelStartPrefix = "chstart:";
 }  // namespace button
+
+// Whether a name can be a channel id (lower-case letters, digits, '-', '_';
+// at most 32): only such names get a button.
+bool channel_id_like(std::string_view name);
+// [▶ Start telegram] ... above the main keyboard (at most 4 channels).
+nlohmann::json channel_start_keyboard(const std::vector<std::string>& channels, bool paused);
 
 // [🔄 Repair Now] [📋 View Logs] / [⏸ Pause or ▶ Resume] [📊 Stats]
 nlohmann::json main_keyboard(bool paused);

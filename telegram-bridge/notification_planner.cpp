@@ -41,6 +41,7 @@ std::string step_line(const pb::RepairStep& s) {
 PlannerSettings PlannerSettings::from_config(const pb::Config& config) {
   PlannerSettings s;
   s.reminder_interval_ms = config.telegram().reminder_interval();
+  s.channel_start = !config.gateway().token().empty();
   return s;
 }
 
@@ -154,6 +155,14 @@ std::string render_incident(const Incident& inc, int64_t now_ms) {
 }
 
 std::string render_recovered(const Incident& inc) {
+  if (!inc.started_channel().empty()) {
+    std::string out = "▶ <b>Channel " + esc(inc.started_channel(), 32) + " started</b> (took " +
+                      human_duration(inc.duration_ms()) + ")\n";
+    if (!inc.verified().empty()) out += esc(inc.verified(), 300) + "\n";
+    out += "#" + std::to_string(inc.repair_id());
+    if (inc.manual()) out += " · by " + esc(actor_label(inc.actor()), 80);
+    return out;
+  }
   // Up with its channels held off is not recovered: no green for it.
   std::string out = std::string(inc.impaired() ? "🟡 <b>Gateway back, channels still off</b>" : "🟢 <b>Gateway recovered</b>") +
                     " (tier " + std::to_string(inc.fixed_by_tier()) + ", took " + human_duration(inc.duration_ms()) + ")\n";
@@ -433,6 +442,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       inc.set_diagnosis(e.diagnosis());
       inc.set_verified(e.verified());
       inc.set_impaired(e.impaired());
+      inc.set_started_channel(e.started_channel());
       if (!e.tiers_tried().empty()) inc.mutable_tiers_tried()->Assign(e.tiers_tried().begin(), e.tiers_tried().end());
       if (inc.reason().empty()) inc.set_reason(reason_text(e.reason(), e.findings()));
       inc.set_finished_at_ms(now_ms);
@@ -610,7 +620,15 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
     } else {
       for (const auto& f : fresh) text += "\n• " + esc(f);
     }
-    out.push_back(notice(text + gateway_line(), 0, true));
+    Outgoing o = notice(text + gateway_line(), 0, true);
+    if (severe && settings_.channel_start) {
+      std::vector<std::string> held;
+      for (const auto& f : h.findings()) {
+        if (f.kind() == pb::Finding::CHANNEL_SUPPRESSED) held.push_back(f.subject());
+      }
+      o.keyboard = channel_start_keyboard(held, notices_.paused());
+    }
+    out.push_back(std::move(o));
   }
   if (!reminders.empty()) {
     std::string text = "🟡 <b>Still</b>: ";

@@ -35,6 +35,7 @@ struct PlannerSettings {
   int64_t warning_clear_after_ms = 30'000;   // a warning gone this long is cleared (no flapping pairs)
   int64_t escalation_wait_ms = 5'000;        // FINISHED failure without an ESCALATION event: 🔴 after this
   int64_t incident_retention_ms = 6 * 3'600'000LL;  // finished incidents are forgotten after this
+  bool channel_start = false;                 // gateway.token is set: held-off channels get a Start button
 
   static PlannerSettings from_config(const pb::Config& config);
   // The built-in config's.

@@ -26,6 +26,8 @@ struct Tier3Context {
   std::vector<std::string> learned_plan;  // canonical lines; empty when none
   // Not Tier 3's alone: what the repair's verification tolerates (recovery.h).
   std::vector<std::string> not_ready_before;
+  // Not a tiered repair: the owner's Start for this channel (channels.start).
+  std::string start_channel;
 };
 
 // The instructions sent to the model (the allowlist rendered into them).

@@ -376,6 +376,56 @@ TEST_F(RepairerTest, TheCrashLoopBreakerIsDegradedAndNeverRestarted) {
   EXPECT_FALSE(calls_contain("gateway restart"));
 }
 
+// The owner's Start for a channel OpenClaw's breaker holds off runs
+// channels.start with the gateway token in its environment (never argv),
+// only for a channel OpenClaw lists as held off, and is verified by /readyz.
+TEST_F(RepairerTest, StartingAHeldOffChannelRunsChannelsStartWithTheTokenForListedChannelsOnly) {
+  const std::string token = "gw-secret-token-7f3a9";
+  service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_, "TOKEN=" + token + "\n");
+  ASSERT_TRUE(service_->start_healthy());
+  start_daemon(edited(yaml(), {{"gateway:\n", "gateway:\n  token: " + token + "\n"}}));
+  instance_mode("breaker");
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::DEGRADED; }, 5s));
+  // Not a channel OpenClaw holds off: refused, nothing run.
+  auto other = daemon_->gwrctl({"repair", "--start-channel", "discord"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.output.find("not held off"), std::string::npos) << other.output;
+  auto odd = daemon_->gwrctl({"repair", "--start-channel", "telegram\"; rm -rf /"});
+  EXPECT_NE(odd.exit_code, 0) << odd.output;
+  EXPECT_FALSE(calls_contain("gateway call"));
+  // The listed one: started and verified.
+  const pid_t before = service_->gateway_pid();
+  auto started = daemon_->gwrctl({"repair", "--start-channel", "telegram"}, 60s);
+  EXPECT_EQ(started.exit_code, 0) << started.output;
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->started_channel(), "telegram");
+  EXPECT_NE(done->verified().find("no longer held off"), std::string::npos) << done->verified();
+  EXPECT_TRUE(calls_contain("gateway call channels.start --params {\"channel\":\"telegram\"} --port " +
+                            std::to_string(port_) + " --json"));
+  for (const auto& c : service_->calls()) EXPECT_EQ(c.find(token), std::string::npos) << c;  // never on argv
+  EXPECT_EQ(service_->gateway_pid(), before);  // no restart, no kill
+  EXPECT_FALSE(calls_contain("gateway restart"));
+  EXPECT_TRUE(bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }, 5s));
+  // The token is in no log line and no history row.
+  for (const auto& name : {"gwr-repairer", "gwr-supervisor", "gwr-prober"}) {
+    EXPECT_EQ(read_file(daemon_->log_file(name)).find(token), std::string::npos) << name;
+  }
+  EXPECT_EQ(gwrctl_json({"history"}).dump().find(token), std::string::npos);
+}
+
+// Without gateway.token there is no Start: refused before anything runs.
+TEST_F(RepairerTest, StartingAChannelWithoutTheGatewayTokenIsRefused) {
+  start();
+  instance_mode("breaker");
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& x) { return x.state() == pb::DEGRADED; }, 5s));
+  auto r = daemon_->gwrctl({"repair", "--start-channel", "telegram"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("gateway.token is not set"), std::string::npos) << r.output;
+  EXPECT_FALSE(calls_contain("gateway call"));
+}
+
 // A channel that cannot connect is OpenClaw's own monitor's to restart:
 // named, degraded, no repair.
 TEST_F(RepairerTest, AFailingChannelIsNamedAndNotRepaired) {

@@ -92,7 +92,8 @@ std::string FakeOpenclaw::commands_yaml() const {
   };
   return "  state_dir: " + state_dir_ + "\n  commands:\n    restart: " + list({"gateway", "restart", "--force"}) +
          "\n    stop: " + list({"gateway", "stop", "--force"}) + "\n    start: " + list({"gateway", "start"}) +
-         "\n    doctor: " + list({"doctor", "--fix", "--non-interactive"}) + "\n";
+         "\n    doctor: " + list({"doctor", "--fix", "--non-interactive"}) + "\n    call: " + list({"gateway", "call"}) +
+         "\n";
 }
 
 void FakeOpenclaw::set_mode(const std::string& mode_line) { atomic_write(mode_file_, mode_line + "\n"); }

@@ -210,6 +210,21 @@ TEST_F(CommandHandlerTest, RepairAsksThenConfirmStartsItAndEditsTheQuestion) {
   EXPECT_EQ(again.outcome, "refused");
 }
 
+TEST_F(CommandHandlerTest, TheStartButtonAsksTheRepairerForThatChannelAndNothingOdd) {
+  auto c = handler_.handle_callback("chstart:telegram", context(500));
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_NE(visible(c.messages[0]).find("Starting channel telegram"), std::string::npos) << visible(c.messages[0]);
+  const auto it = std::find_if(port_.calls.begin(), port_.calls.end(), [](const auto& x) { return x.second.has_repair(); });
+  ASSERT_NE(it, port_.calls.end());
+  EXPECT_EQ(it->second.repair().start_channel(), "telegram");
+  EXPECT_EQ(it->second.repair().actor(), "telegram:42");
+  EXPECT_TRUE(CommandHandler::callback_has_side_effect("chstart:telegram"));  // owners only
+  port_.calls.clear();
+  auto odd = handler_.handle_callback("chstart:Tele gram;x", context(501));
+  EXPECT_NE(visible(odd.messages[0]).find("Not a channel id"), std::string::npos);
+  EXPECT_TRUE(std::none_of(port_.calls.begin(), port_.calls.end(), [](const auto& x) { return x.second.has_repair(); }));
+}
+
 TEST_F(CommandHandlerTest, AnOldConfirmationDoesNothing) {
   auto ctx = context(500);
   ctx.message_date = kNow / 1000 - 6 * 60;

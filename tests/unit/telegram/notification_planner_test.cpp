@@ -379,6 +379,28 @@ pb::Finding named_finding(pb::Finding::Kind kind, const std::string& subject) {
   return f;
 }
 
+TEST_F(PlannerTest, WithTheGatewayTokenEachHeldOffChannelGetsAStartButtonOnlyForAChannelId) {
+  auto settings = PlannerSettings::defaults();
+  settings.channel_start = true;
+  NotificationPlanner planner(settings);
+  pb::GatewayHealth h;
+  h.set_state(pb::DEGRADED);
+  *h.add_findings() = named_finding(pb::Finding::CHANNEL_SUPPRESSED, "telegram");
+  *h.add_findings() = named_finding(pb::Finding::CHANNEL_SUPPRESSED, "<b>discord</b>");
+  auto out = planner.on_health(h, now());
+  ASSERT_EQ(out.size(), 1u);
+  const auto& rows = out[0].keyboard["inline_keyboard"];
+  ASSERT_GE(rows.size(), 3u);  // the Start row above the main keyboard
+  ASSERT_EQ(rows[0].size(), 1u);
+  EXPECT_EQ(rows[0][0]["callback_data"], "chstart:telegram");
+  EXPECT_EQ(rows[0][0]["text"], "▶ Start telegram");
+  EXPECT_EQ(out[0].keyboard.dump().find("discord"), std::string::npos);
+  // Without the token: the main keyboard only.
+  auto plain = health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_SUPPRESSED, "telegram")});
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].keyboard.dump().find("chstart:"), std::string::npos);
+}
+
 TEST_F(PlannerTest, ChannelsOffByTheBreakerAreRedAndEachChannelIsItsOwnWarning) {
   auto out = health(pb::DEGRADED, {named_finding(pb::Finding::CHANNEL_SUPPRESSED, "telegram"),
                                    named_finding(pb::Finding::CHANNEL_SUPPRESSED, "<b>discord</b>")});
