@@ -228,8 +228,16 @@ std::string english(const Finding& f) {
                "restarts)";
       }
       return "channel " + f.subject() + " is failing (OpenClaw's own health monitor restarts it)";
-    case Finding::CHANNEL_SUPPRESSED:
-      return "channel " + f.subject() + " is off: OpenClaw's crash-loop breaker suppressed it after unclean boots";
+    case Finding::CHANNEL_SUPPRESSED: {
+      std::string s = "channel " + f.subject() + " is off: OpenClaw's crash-loop breaker suppressed it after " +
+                      (f.count() > 0 ? std::to_string(f.count()) + " unclean boots in 5 min" : std::string("unclean boots"));
+      if (!f.detail().empty()) s += " (last crash: " + f.detail() + ")";
+      if (f.eta_in_ms() > 0) {
+        s += "; it should lift by itself in ~" + format_duration_ms(std::max<int64_t>(60'000, (f.eta_in_ms() + 59'999) / 60'000 * 60'000)) +
+             ", with no restart (a restart before then keeps it on)";
+      }
+      return s;
+    }
     case Finding::DATABASE_REFUSED: return "the gateway refuses its database (" + f.subject() + ")";
     case Finding::PLUGIN_RELOAD_FAILED: return "a plugin reload failed";
     case Finding::EVENT_LOOP_LAGGING: {

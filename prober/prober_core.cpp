@@ -496,6 +496,11 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
       f.set_since_ms(r.since_ms);
       f.set_subject(r.name);
       if (r.kind == pb::Finding::STARTING_REPORTED) f.set_value(static_cast<double>(up_s));
+      if (r.kind == pb::Finding::CHANNEL_SUPPRESSED) {
+        f.set_count(breaker_.unclean_boots);
+        if (breaker_.clears_at_ms > wall_ms) f.set_eta_in_ms(breaker_.clears_at_ms - wall_ms);
+        f.set_detail(breaker_.cause);
+      }
       if (r.kind == pb::Finding::CHANNEL_FAILING) {
         // Since the channel began failing, across OpenClaw's own retries.
         for (const auto& ep : channels_) {

@@ -75,8 +75,17 @@ struct MemoryObservation {
   uint32_t connections = 0;          // established to the gateway port
 };
 
+// What OpenClaw's own records say about its tripped crash-loop breaker
+// (read by the worker, common/boot_lifecycle.h).
+struct BreakerView {
+  uint32_t unclean_boots = 0;
+  int64_t clears_at_ms = 0;  // wall clock; 0: not known
+  std::string cause;         // the newest crash's stability bundle, for people
+};
+
 class ProberCore {
  public:
+  void set_breaker_view(const BreakerView& v) { breaker_ = v; }
   ProberCore(const ProbeSettings& settings, uint64_t run_id, SteadyTime now);
 
   void update_settings(const ProbeSettings& settings, SteadyTime now);
@@ -172,6 +181,7 @@ class ProberCore {
   };
   static constexpr int64_t kChannelGapMs = 10 * 60'000;
   std::vector<ChannelEpisode> channels_;
+  BreakerView breaker_;
   void note_channels(const ReadinessObservation& r, int64_t wall_ms);
   // Since when /readyz's eventLoop says degraded without a break (0: it does not).
   int64_t lag_since_ms_ = 0;

@@ -1,5 +1,8 @@
 #include "prober/prober_worker.h"
 
+#include "common/boot_lifecycle.h"
+#include "common/redact.h"
+
 #include <unistd.h>
 
 #include <random>
@@ -226,9 +229,31 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
                                           {"startup", to_string(r.health.startup)}});
       }
       core_->on_health(r.health, now, r.started_wall_ms);
+      if (!r.health.readiness.suppressed.empty()) read_breaker(ctx, now);
     }
   }
   publish_if_needed(ctx);
+}
+
+void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {
+  // OpenClaw's own records say why and until when: read-only, twice a minute at most.
+  if (breaker_read_ != SteadyTime{} && now - breaker_read_ < std::chrono::seconds(30)) return;
+  breaker_read_ = now;
+  const auto& dir = ctx.config().gateway().state_dir();
+  const int64_t wall = clock_->wall_ms();
+  const auto life = read_boot_lifecycle(dir, wall);
+  BreakerView v;
+  if (life.read) {
+    v.unclean_boots = unclean_boots_at(life.boots, wall);
+    v.clears_at_ms = breaker_clears_at(life.boots, wall);
+  }
+  // The crashes that tripped it are within the window before the tripped boot.
+  v.cause = SharedRedactor::instance().redact(latest_crash_cause(dir, wall - 15 * 60'000));
+  log::info("breaker_read", {{"unclean_boots", v.unclean_boots},
+                             {"clears_at_ms", v.clears_at_ms},
+                             {"cause", v.cause},
+                             {"records", life.read ? "read" : life.error}});
+  core_->set_breaker_view(v);
 }
 
 void ProberWorker::publish_if_needed(WorkerContext& ctx) {

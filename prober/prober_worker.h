@@ -42,6 +42,8 @@ class ProberWorker final : public Worker {
   const Clock* clock_ = nullptr;
   SystemView* system_ = nullptr;
   std::unique_ptr<ProberCore> core_;
+  SteadyTime breaker_read_{};
+  void read_breaker(WorkerContext& ctx, SteadyTime now);
   std::unique_ptr<ProbeRunner> runner_;
   uint64_t run_id_ = 0;
   uint64_t generation_ = 0;

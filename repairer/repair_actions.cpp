@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/redact.h"
 #include "common/text.h"
-#include "repairer/boot_lifecycle.h"
+#include "common/boot_lifecycle.h"
 #include "repairer/port_owners.h"
 #include "repairer/recovery.h"
 #include "repairer/stale_lock_sweeper.h"

@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "common/http_client.h"
 #include "common/process.h"
-#include "repairer/boot_ledger.h"
+#include "common/boot_ledger.h"
 #include "repairer/port_owners.h"
 #include "repairer/repair_pipeline.h"
 

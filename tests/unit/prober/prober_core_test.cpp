@@ -609,6 +609,16 @@ TEST_F(ReadinessCoreTest, TheBreakerIsNeverHealthyAndNeverARepair) {
   EXPECT_EQ(state(), pb::HEALTHY);
 }
 
+TEST_F(ReadinessCoreTest, TheBreakerSaysWhatTrippedItAndWhenItLifts) {
+  core_.set_breaker_view({3, wall() + 5 * 60'000 + 20'000, "gateway.fatal (TypeError: boom)"});
+  healthy_with(R"(200 {"ready":true,"failing":[],"suppressed":["telegram"]})");
+  EXPECT_EQ(tier(), 0u);
+  EXPECT_EQ(reasons(),
+            "channel telegram is off: OpenClaw's crash-loop breaker suppressed it after 3 unclean boots in 5 min (last "
+            "crash: gateway.fatal (TypeError: boom)); it should lift by itself in ~6m, with no restart (a restart "
+            "before then keeps it on)");
+}
+
 TEST_F(ReadinessCoreTest, AFailingChannelIsDegradedNamedAndKeepsItsSince) {
   healthy_with(R"(503 {"ready":false,"failing":["telegram"]})");
   const auto since = core_.evaluate(clock_.steady(), wall()).findings(0).since_ms();

@@ -1,14 +1,14 @@
 // OpenClaw's crash-loop breaker, forecast: when a SIGKILL from gwr would be
 // the third unclean boot in 300 s, and when it no longer is; and OpenClaw's
 // own boot records read read-only from a live WAL database.
-#include "repairer/boot_ledger.h"
+#include "common/boot_ledger.h"
 
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "common/sqlite.h"
-#include "repairer/boot_lifecycle.h"
+#include "common/boot_lifecycle.h"
 #include "tests/support/test_support.h"
 
 namespace gwr::repairer {
@@ -106,6 +106,33 @@ TEST(BreakerForecast, ARecycledPidsOldRowIsNotTheRunningGateways) {
   const auto f = forecast_hard_kill(boots, kPid, kProcessStart, kNow);
   EXPECT_FALSE(f.own_row_counted);
   EXPECT_TRUE(f.trips_anyway);
+}
+
+TEST(BreakerClears, AtOpenClawsFirstHealthMonitorCheckAfterTheWindowDrains) {
+  BootRecord tripped = open_boot(kNow - 90'000, kPid);
+  tripped.startup_reason = "gateway.crash_loop_breaker";
+  const std::vector<BootRecord> boots{open_boot(kNow - 200'000), open_boot(kNow - 150'000), open_boot(kNow - 100'000),
+                                      tripped};
+  // Its own open row counts until its start + 300 s; the monitor looks at
+  // start + 60 s, then every 300 s: the first look after that lifts it.
+  EXPECT_EQ(breaker_clears_at(boots, kNow), kNow - 90'000 + 360'000);
+  EXPECT_EQ(breaker_clears_at({closed_boot(kNow - 100'000, kNow - 90'000, "clean_stop")}, kNow), 0);
+}
+
+TEST(BootLifecycle, TheNewestCrashBundleSaysWhatTrippedItNotTheBreakersOwn) {
+  testing::TempDir dir;
+  const std::string stability = dir.path() + "/logs/stability";
+  std::filesystem::create_directories(stability);
+  testing::write_file(stability + "/openclaw-stability-2026-12-02T10-00-00.000Z-11-gateway.fatal.json",
+                      R"({"version":1,"reason":"gateway.fatal","error":{"name":"TypeError","message":"cannot read \u0007x"}})");
+  testing::write_file(stability + "/openclaw-stability-2026-12-02T10-00-05.000Z-12-gateway.crash_loop_breaker.json",
+                      R"({"version":1,"reason":"gateway.crash_loop_breaker"})");
+  testing::write_file(stability + "/other.json", R"({"reason":"not a bundle"})");
+  EXPECT_EQ(latest_crash_cause(dir.path(), 0), "gateway.fatal (TypeError: cannot read  x)");
+  EXPECT_EQ(latest_crash_cause(dir.path(), kNow + 3'600'000'000), "");  // none that recent
+  EXPECT_EQ(latest_crash_cause(dir.path() + "/nope", 0), "");
+  testing::write_file(stability + "/openclaw-stability-2026-12-02T10-00-09.000Z-13-gateway.fatal.json", "{garbage");
+  EXPECT_EQ(latest_crash_cause(dir.path(), 0).size() <= 200, true);
 }
 
 TEST(UncleanBootLedger, CountsWhatGwrSawAndForgetsAfterTheWindow) {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "repairer/boot_ledger.h"
+#include "common/boot_ledger.h"
 
-namespace gwr::repairer {
+namespace gwr {
 
 struct BootLifecycle {
   // The table is there and was read. The database is there without it (a
@@ -24,4 +24,10 @@ struct BootLifecycle {
 std::string boot_lifecycle_path(const std::string& state_dir);
 BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms);
 
-}  // namespace gwr::repairer
+// What made the gateway crash, as its newest stability bundle says
+// ($STATE/logs/stability/openclaw-stability-*.json, not the breaker's own),
+// if written at or after since_ms: "<reason>: <error name and message>", one
+// line, valid UTF-8, at most 200 bytes. "" when there is none.
+std::string latest_crash_cause(const std::string& state_dir, int64_t since_ms);
+
+}  // namespace gwr

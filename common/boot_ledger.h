@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace gwr::repairer {
+namespace gwr {
 
 // OpenClaw's constants (src/infra/gateway-boot-lifecycle.ts, 2026.9).
 inline constexpr int64_t kBreakerWindowMs = 300'000;
@@ -54,6 +54,12 @@ struct KillForecast {
 KillForecast forecast_hard_kill(const std::vector<BootRecord>& boots, uint32_t pid, int64_t process_start_ms,
                                 int64_t now_ms);
 
+// When a tripped breaker should lift by itself: OpenClaw's health monitor
+// looks 60 s after the gateway started, then every 300 s, and lifts it once
+// no unclean boot is counted any more — the tripped boot's own open row
+// included. 0 when nothing is counted (these records do not keep it tripped).
+int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms);
+
 // gwr's own record, for when OpenClaw's table cannot be read: gateway boots
 // that ended uncleanly as gwr saw them (a crash the prober reported, a
 // SIGKILL it sent), pruned to the window.
@@ -68,4 +74,4 @@ class UncleanBootLedger {
   std::vector<BootRecord> boots_;
 };
 
-}  // namespace gwr::repairer
+}  // namespace gwr

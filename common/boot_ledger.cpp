@@ -1,9 +1,9 @@
-#include "repairer/boot_ledger.h"
+#include "common/boot_ledger.h"
 
 #include <algorithm>
 #include <functional>
 
-namespace gwr::repairer {
+namespace gwr {
 
 namespace {
 
@@ -67,6 +67,24 @@ KillForecast forecast_hard_kill(const std::vector<BootRecord>& boots, uint32_t p
   return f;
 }
 
+int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms) {
+  constexpr int64_t kFirstCheckMs = 60'000;
+  constexpr int64_t kCheckEveryMs = 300'000;
+  int64_t drained = 0;
+  const BootRecord* tripped = nullptr;
+  for (const auto& b : boots) {
+    if (const auto u = counted_until(b); u && *u >= now_ms) drained = std::max(drained, *u + 1);
+    if (b.startup_reason == "gateway.crash_loop_breaker" && (!tripped || b.started_at_ms > tripped->started_at_ms)) {
+      tripped = &b;
+    }
+  }
+  if (drained == 0) return 0;
+  if (!tripped) return drained;
+  int64_t check = tripped->started_at_ms + kFirstCheckMs;
+  while (check < drained) check += kCheckEveryMs;
+  return check;
+}
+
 std::string KillForecast::explain() const {
   std::string s = std::to_string(unclean_now) + " unclean boot(s) in OpenClaw's 5 min crash-loop window";
   if (trips_now) s += ": a kill now would make the third, and its breaker would start the gateway with every channel off";
@@ -107,4 +125,4 @@ std::vector<BootRecord> UncleanBootLedger::as_boots(int64_t now_ms, uint32_t run
   return out;
 }
 
-}  // namespace gwr::repairer
+}  // namespace gwr
