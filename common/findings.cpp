@@ -227,7 +227,8 @@ std::string english(const Finding& f) {
                " is still failing after a gateway restart (OpenClaw's own health monitor keeps retrying it; no more "
                "restarts)";
       }
-      return "channel " + f.subject() + " is failing (OpenClaw's own health monitor restarts it)";
+      return "channel " + f.subject() + " is failing (OpenClaw's own health monitor restarts it" +
+             (f.detail().empty() ? std::string(")") : "; its last restart: " + f.detail() + ")");
     case Finding::CHANNEL_SUPPRESSED: {
       std::string s = "channel " + f.subject() + " is off: OpenClaw's crash-loop breaker suppressed it after " +
                       (f.count() > 0 ? std::to_string(f.count()) + " unclean boots in 5 min" : std::string("unclean boots"));

@@ -510,6 +510,7 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
           if (ep.grace_pid != 0 && !ep.restarted) f.set_cause(pb::CAUSE_PAST_GRACE);
           if (ep.restarted) f.set_count(1);  // restarted once since it passed its grace
         }
+        if (const auto it = channel_restarts_.find(r.name); it != channel_restarts_.end()) f.set_detail(it->second);
       }
       add_finding(out, std::move(f));
     }

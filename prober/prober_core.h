@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -86,6 +87,8 @@ struct BreakerView {
 class ProberCore {
  public:
   void set_breaker_view(const BreakerView& v) { breaker_ = v; }
+  // Channel id -> the reason of OpenClaw's last restart of it (its log).
+  void set_channel_restarts(std::map<std::string, std::string> reasons) { channel_restarts_ = std::move(reasons); }
   ProberCore(const ProbeSettings& settings, uint64_t run_id, SteadyTime now);
 
   void update_settings(const ProbeSettings& settings, SteadyTime now);
@@ -182,6 +185,7 @@ class ProberCore {
   static constexpr int64_t kChannelGapMs = 10 * 60'000;
   std::vector<ChannelEpisode> channels_;
   BreakerView breaker_;
+  std::map<std::string, std::string> channel_restarts_;
   void note_channels(const ReadinessObservation& r, int64_t wall_ms);
   // Since when /readyz's eventLoop says degraded without a break (0: it does not).
   int64_t lag_since_ms_ = 0;

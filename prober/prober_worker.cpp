@@ -1,6 +1,9 @@
 #include "prober/prober_worker.h"
 
+#include <algorithm>
+
 #include "common/boot_lifecycle.h"
+#include "common/gateway_log.h"
 #include "common/redact.h"
 
 #include <unistd.h>
@@ -230,9 +233,26 @@ void ProberWorker::drain_results(WorkerContext& ctx) {
       }
       core_->on_health(r.health, now, r.started_wall_ms);
       if (!r.health.readiness.suppressed.empty()) read_breaker(ctx, now);
+      if (std::any_of(r.health.readiness.failing.begin(), r.health.readiness.failing.end(),
+                      [](const std::string& n) { return readiness_kind(n) == pb::Finding::CHANNEL_FAILING; })) {
+        read_channel_restarts(ctx, now);
+      }
     }
   }
   publish_if_needed(ctx);
+}
+
+void ProberWorker::read_channel_restarts(WorkerContext& ctx, SteadyTime now) {
+  // What OpenClaw's own health monitor last did about a failing channel, from
+  // the tail of its newest log: once a minute at most, 512 KB at most.
+  if (channel_log_read_ != SteadyTime{} && now - channel_log_read_ < std::chrono::seconds(60)) return;
+  channel_log_read_ = now;
+  const auto& g = ctx.config().gateway();
+  const std::string file = newest_match({g.log_files().begin(), g.log_files().end()});
+  auto reasons = file.empty() ? std::map<std::string, std::string>{} : channel_restart_reasons(read_tail(file, 512 * 1024));
+  for (auto& [channel, reason] : reasons) reason = SharedRedactor::instance().redact(reason);
+  log::debug("channel_restarts_read", {{"file", file}, {"channels", reasons.size()}});
+  core_->set_channel_restarts(std::move(reasons));
 }
 
 void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {

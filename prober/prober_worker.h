@@ -43,6 +43,8 @@ class ProberWorker final : public Worker {
   SystemView* system_ = nullptr;
   std::unique_ptr<ProberCore> core_;
   SteadyTime breaker_read_{};
+  SteadyTime channel_log_read_{};
+  void read_channel_restarts(WorkerContext& ctx, SteadyTime now);
   void read_breaker(WorkerContext& ctx, SteadyTime now);
   std::unique_ptr<ProbeRunner> runner_;
   uint64_t run_id_ = 0;

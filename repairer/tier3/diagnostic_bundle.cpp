@@ -121,25 +121,6 @@ std::string fence_untrusted(const std::string& label, const std::string& text, s
          "<<<" + marker + " END " + tag + ">>>\n";
 }
 
-std::string newest_match(const std::vector<std::string>& globs) {
-  std::string best;
-  int64_t best_mtime = -1;
-  for (const auto& pattern : globs) {
-    glob_t g{};
-    if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        struct stat st {};
-        if (::stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime > best_mtime) {
-          best_mtime = st.st_mtime;
-          best = g.gl_pathv[i];
-        }
-      }
-    }
-    ::globfree(&g);
-  }
-  return best;
-}
-
 std::vector<std::string> known_secret_values(const pb::Config& config) {
   auto out = config_secret_values(config);
   static const char* kMarkers[] = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"};

@@ -5,6 +5,8 @@
 // written fenced and labelled as untrusted data (prompt injection).
 #pragma once
 
+#include "common/gateway_log.h"  // newest_match
+
 #include <string>
 #include <vector>
 
@@ -42,9 +44,6 @@ std::string fence_untrusted(const std::string& label, const std::string& text, s
 
 // The last n lines of text, at most max_bytes.
 std::string tail_lines(const std::string& text, size_t n, size_t max_bytes);
-
-// The newest file matching any of the globs ("" if none).
-std::string newest_match(const std::vector<std::string>& globs);
 
 // Collects everything from this machine (bounded time: a few seconds).
 Bundle collect_bundle(const BundleInputs& in, const Redactor& redactor, CommandRunner& runner);

@@ -609,6 +609,13 @@ TEST_F(ReadinessCoreTest, TheBreakerIsNeverHealthyAndNeverARepair) {
   EXPECT_EQ(state(), pb::HEALTHY);
 }
 
+TEST_F(ReadinessCoreTest, AFailingChannelSaysHowOpenClawLastRestartedIt) {
+  core_.set_channel_restarts({{"telegram", "disconnected"}});
+  healthy_with(R"(503 {"ready":false,"failing":["telegram"]})");
+  EXPECT_EQ(reasons(), "channel telegram is failing (OpenClaw's own health monitor restarts it; its last restart: "
+                       "disconnected)");
+}
+
 TEST_F(ReadinessCoreTest, TheBreakerSaysWhatTrippedItAndWhenItLifts) {
   core_.set_breaker_view({3, wall() + 5 * 60'000 + 20'000, "gateway.fatal (TypeError: boom)"});
   healthy_with(R"(200 {"ready":true,"failing":[],"suppressed":["telegram"]})");
