@@ -85,6 +85,21 @@ int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms) 
   return check;
 }
 
+uint32_t breaker_trip_count(const std::vector<BootRecord>& boots, int64_t now_ms) {
+  const BootRecord* tripped = nullptr;
+  for (const auto& b : boots) {
+    if (b.startup_reason == "gateway.crash_loop_breaker" && (!tripped || b.started_at_ms > tripped->started_at_ms)) {
+      tripped = &b;
+    }
+  }
+  if (!tripped) return unclean_boots_at(boots, now_ms);
+  std::vector<BootRecord> before;
+  for (const auto& b : boots) {
+    if (&b != tripped && b.started_at_ms <= tripped->started_at_ms) before.push_back(b);
+  }
+  return unclean_boots_at(before, tripped->started_at_ms);
+}
+
 std::string KillForecast::explain() const {
   std::string s = std::to_string(unclean_now) + " unclean boot(s) in OpenClaw's 5 min crash-loop window";
   if (trips_now) s += ": a kill now would make the third, and its breaker would start the gateway with every channel off";

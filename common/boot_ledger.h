@@ -60,6 +60,11 @@ KillForecast forecast_hard_kill(const std::vector<BootRecord>& boots, uint32_t p
 // included. 0 when nothing is counted (these records do not keep it tripped).
 int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms);
 
+// The unclean boots OpenClaw counted when it tripped: at the newest boot
+// started with the breaker's reason, the others counted then (its own row is
+// not one of them). Without such a boot, what a boot now would count.
+uint32_t breaker_trip_count(const std::vector<BootRecord>& boots, int64_t now_ms);
+
 // gwr's own record, for when OpenClaw's table cannot be read: gateway boots
 // that ended uncleanly as gwr saw them (a crash the prober reported, a
 // SIGKILL it sent), pruned to the window.

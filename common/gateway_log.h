@@ -21,7 +21,13 @@ std::string read_tail(const std::string& path, size_t max_bytes);
 // "[<channel>:<account>] health-monitor: restarting (reason: <reason>)" in
 // these lines (the message is field "1" or "message" of each JSON line; plain
 // lines are read as they are). Reasons are one line, valid UTF-8, at most 80
-// bytes; at most 16 channels.
-std::map<std::string, std::string> channel_restart_reasons(std::string_view log_lines);
+// bytes; at most 16 channels. since_ms > 0: only lines whose "time" is at or
+// after it — OpenClaw's log file is one for every gateway on the machine, and
+// what a gateway that ran before the watched one said is not about it.
+std::map<std::string, std::string> channel_restart_reasons(std::string_view log_lines, int64_t since_ms = 0);
+
+// Pure: "2026-12-02T16:28:22.951+00:00" / "...Z" / without fraction -> epoch
+// ms; 0 when it is not such a time.
+int64_t iso_time_ms(std::string_view text);
 
 }  // namespace gwr

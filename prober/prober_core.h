@@ -114,6 +114,7 @@ class ProberCore {
   // State changes, oldest first (bounded).
   const std::deque<pb::GatewayHealth>& history() const { return history_; }
   pid_t pid() const { return pid_; }
+  int64_t process_start_ms() const { return process_start_ms_; }
   SteadyTime next_wake(SteadyTime now) const;
   // A short description of what the prober does, for heartbeats.
   std::string activity() const;

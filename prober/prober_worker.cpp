@@ -249,7 +249,12 @@ void ProberWorker::read_channel_restarts(WorkerContext& ctx, SteadyTime now) {
   channel_log_read_ = now;
   const auto& g = ctx.config().gateway();
   const std::string file = newest_match({g.log_files().begin(), g.log_files().end()});
-  auto reasons = file.empty() ? std::map<std::string, std::string>{} : channel_restart_reasons(read_tail(file, 512 * 1024));
+  // Only what was logged since the watched gateway started: the file is
+  // shared by every gateway on the machine (a rescue gateway running beside
+  // it at the same time still cannot be told apart: its lines name no port).
+  const int64_t since = core_->process_start_ms() > 0 ? core_->process_start_ms() : clock_->wall_ms();
+  auto reasons =
+      file.empty() ? std::map<std::string, std::string>{} : channel_restart_reasons(read_tail(file, 512 * 1024), since);
   for (auto& [channel, reason] : reasons) reason = SharedRedactor::instance().redact(reason);
   log::debug("channel_restarts_read", {{"file", file}, {"channels", reasons.size()}});
   core_->set_channel_restarts(std::move(reasons));
@@ -264,7 +269,7 @@ void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {
   const auto life = read_boot_lifecycle(dir, wall);
   BreakerView v;
   if (life.read) {
-    v.unclean_boots = unclean_boots_at(life.boots, wall);
+    v.unclean_boots = breaker_trip_count(life.boots, wall);
     v.clears_at_ms = breaker_clears_at(life.boots, wall);
   }
   // The crashes that tripped it are within the window before the tripped boot.

@@ -282,7 +282,7 @@ void log_event(const char *level, const std::string &msg) {
 
 enum class Kind {
   Healthy, Hang, Slow, Unhealthy, Error, Starting, Leak, Crash, StaleLock, NeedsDoctor,
-  ChannelFailing, Breaker, DatabaseRefused, Wedged
+  ChannelFailing, Breaker, DatabaseRefused, Wedged, Lagging, PluginReloadFailed
 };
 
 struct Mode {
@@ -334,6 +334,9 @@ const std::vector<ModeSpec> &mode_specs() {
       {"channel_failing", Kind::ChannelFailing, {}},
       {"breaker", Kind::Breaker, {}},
       {"database_refused", Kind::DatabaseRefused, {}},
+      // /readyz 200 with eventLoop degraded (OpenClaw's own figures), /health fine.
+      {"lagging", Kind::Lagging, {}},
+      {"plugin_reload_failed", Kind::PluginReloadFailed, {}},
       // hang, and SIGTERM/SIGINT are ignored too (a blocked event loop).
       {"wedged", Kind::Wedged, {}},
   };
@@ -693,6 +696,19 @@ Answer evaluate(Endpoint ep, const Mode &m) {
       return healthy_answer(ep);
     case Kind::DatabaseRefused:
       if (ep == Endpoint::Ready) return {503, ready_body(false, {"agent-database:main"})};
+      return healthy_answer(ep);
+    case Kind::Lagging:
+      if (ep == Endpoint::Ready) {
+        json b = ready_body(true, {});
+        b["eventLoop"] = {{"degraded", true},        {"reasons", {"event_loop_delay", "cpu"}},
+                          {"intervalMs", 1001.2},    {"delayP99Ms", 1450.2},
+                          {"delayMaxMs", 3017.8},    {"utilization", 0.97},
+                          {"cpuCoreRatio", 0.95}};
+        return {200, b};
+      }
+      return healthy_answer(ep);
+    case Kind::PluginReloadFailed:
+      if (ep == Endpoint::Ready) return {503, ready_body(false, {"plugin-reload"})};
       return healthy_answer(ep);
     case Kind::StaleLock: {
       if (auto msg = find_stale_lock()) {

@@ -28,6 +28,29 @@ TEST(ChannelRestartReasons, TheLastRestartOfEachChannelWins) {
   EXPECT_EQ(r.at("slack"), " gone");  // one line, no control characters
 }
 
+TEST(ChannelRestartReasons, AnotherGatewaysEarlierLinesAreNotAboutThisOne) {
+  const std::string log =
+      R"J({"1":"[telegram:default] health-monitor: restarting (reason: stuck)","time":"2026-12-02T16:10:00.000+00:00"})J"
+      "\n"
+      R"J({"1":"[discord:default] health-monitor: restarting (reason: disconnected)","time":"2026-12-02T16:30:00.500Z"})J"
+      "\n"
+      "16:31:00 [slack:x] health-monitor: restarting (reason: plain)\n";
+  const int64_t started = iso_time_ms("2026-12-02T16:28:22.951Z");
+  const auto r = channel_restart_reasons(log, started);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.at("discord"), "disconnected");
+}
+
+TEST(IsoTime, ReadsOpenClawsTimesAndNothingElse) {
+  EXPECT_EQ(iso_time_ms("1970-01-01T00:00:01.5Z"), 1500);
+  EXPECT_EQ(iso_time_ms("2026-12-02T16:28:22.951+00:00"), iso_time_ms("2026-12-02T16:28:22.951Z"));
+  EXPECT_EQ(iso_time_ms("2026-12-02T18:28:22.951+02:00"), iso_time_ms("2026-12-02T16:28:22.951Z"));
+  EXPECT_EQ(iso_time_ms("2026-12-02T16:28:22Z"), 1'796'228'902'000);
+  EXPECT_EQ(iso_time_ms("yesterday"), 0);
+  EXPECT_EQ(iso_time_ms("2026-13-02T16:28:22Z"), 0);
+  EXPECT_EQ(iso_time_ms("2026-12-02T16:28:22+0"), 0);
+}
+
 TEST(ChannelRestartReasons, NothingToSayIsEmpty) {
   EXPECT_TRUE(channel_restart_reasons("").empty());
   EXPECT_TRUE(channel_restart_reasons("health-monitor: restarting (reason: x)\n").empty());  // no channel

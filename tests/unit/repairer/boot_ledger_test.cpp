@@ -117,6 +117,9 @@ TEST(BreakerClears, AtOpenClawsFirstHealthMonitorCheckAfterTheWindowDrains) {
   // start + 60 s, then every 300 s: the first look after that lifts it.
   EXPECT_EQ(breaker_clears_at(boots, kNow), kNow - 90'000 + 360'000);
   EXPECT_EQ(breaker_clears_at({closed_boot(kNow - 100'000, kNow - 90'000, "clean_stop")}, kNow), 0);
+  // OpenClaw tripped on three; the tripped boot's own open row is not one of them.
+  EXPECT_EQ(breaker_trip_count(boots, kNow), 3u);
+  EXPECT_EQ(unclean_boots_at(boots, kNow), 4u);
 }
 
 TEST(BootLifecycle, TheNewestCrashBundleSaysWhatTrippedItNotTheBreakersOwn) {
