@@ -3,12 +3,14 @@
 # end-to-end tests (these machines have none, so `openclaw gateway
 # start|stop|restart` cannot work). gwr's gateway.commands point here.
 #
-#   openclaw-service.sh start|stop|restart|status --home DIR --port N --cache DIR
+#   openclaw-service.sh start|stop|restart|status --home DIR --port N --cache DIR [--with-channels]
 #
 # --home   the gateway's HOME (its state is DIR/.openclaw); the service keeps
 #          gateway.pid, gateway.out and its lock in DIR/service/
 # --port   the loopback port it listens on
 # --cache  where tests/e2e/install_openclaw.sh installed Node 24 and openclaw
+# --with-channels  start the channels openclaw.json configures (without it the
+#          gateway runs with OPENCLAW_SKIP_CHANNELS=1: no channel transports)
 #
 # start    like a service manager: launches `openclaw gateway run` detached in
 #          its own session (setsid), output to gateway.out, writes the pidfile
@@ -21,19 +23,20 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop|restart|status --home DIR --port N --cache DIR" >&2
+  echo "usage: $0 start|stop|restart|status --home DIR --port N --cache DIR [--with-channels]" >&2
   exit 2
 }
 
 (($# >= 1)) || usage
 action="$1"
 shift
-home="" port="" cache=""
+home="" port="" cache="" channels=0
 while (($# > 0)); do
   case "$1" in
     --home) home="${2:-}"; shift 2 || usage ;;
     --port) port="${2:-}"; shift 2 || usage ;;
     --cache) cache="${2:-}"; shift 2 || usage ;;
+    --with-channels) channels=1; shift ;;
     *) usage ;;
   esac
 done
@@ -135,12 +138,17 @@ do_start() {
     echo "openclaw is not installed in $cache (run install_openclaw.sh)" >&2
     return 1
   }
-  log "start: openclaw gateway run on port $port"
+  local with=""
+  ((channels)) && with=", with channels"
+  log "start: openclaw gateway run on port $port$with"
   # setsid: its own session and process group, detached from whoever called
   # us (gwr kills a timed-out command's group, never the gateway's).
   (
     cd "$home"
-    export HOME="$home" OPENCLAW_SKIP_CHANNELS=1 GWR_E2E_SERVICE="$home"
+    export HOME="$home" GWR_E2E_SERVICE="$home"
+    # With channels, only those openclaw.json configures (never a token from
+    # the caller's environment: TELEGRAM_BOT_TOKEN is its fallback).
+    if ((channels)); then unset OPENCLAW_SKIP_CHANNELS TELEGRAM_BOT_TOKEN; else export OPENCLAW_SKIP_CHANNELS=1; fi
     export PATH="$node_bin_dir:$PATH"
     exec setsid "$openclaw_bin" gateway run --allow-unconfigured --auth none --bind loopback --port "$port" \
       </dev/null >>"$outfile" 2>&1 9>&-

@@ -5,7 +5,10 @@
 // what gwr's gateway.commands point at (these machines have no service
 // manager). One gateway is shared by the scenarios to save its ~12 s cold
 // start; every scenario brings it to "healthy" first and uses a fresh gwr
-// daemon, so none depends on another's leftovers.
+// daemon, so none depends on another's leftovers. The shared gateway runs
+// without channels (OPENCLAW_SKIP_CHANNELS=1); the channel scenarios run a
+// gateway of their own with a Telegram channel, in their own HOME, so its
+// channel and OpenClaw's crash-loop breaker never reach the shared one.
 //
 // main() installs (or finds) OpenClaw first: when the npm registry cannot be
 // reached it prints why and exits 77, which ctest reports as skipped.
@@ -21,6 +24,7 @@
 #include <memory>
 #include <sstream>
 #include <cstdlib>
+#include <ctime>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -28,6 +32,7 @@
 
 #include "common/http_client.h"
 #include "common/proc.h"
+#include "common/sqlite.h"
 #include "tests/support/gateway_fakes.h"
 
 namespace gwr::testing {
@@ -99,6 +104,42 @@ std::string comm_of(pid_t pid) {
   return comm;
 }
 
+// Messages containing needle that OpenClaw wrote to its file log
+// (/tmp/openclaw/openclaw-*.log, JSON lines shared by every gateway on the
+// machine) at or after since_ms. The file has a message as it was logged;
+// the gateway's console output drops a prefix that repeats the subsystem
+// ("[gateway] restart-loop breaker tripped: ..." there, "gateway
+// restart-loop breaker tripped: ..." here).
+std::vector<std::string> file_log_messages(const std::string& needle, int64_t since_ms) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp/openclaw", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("openclaw-", 0) != 0 || !name.ends_with(".log")) continue;
+    std::istringstream lines(read_file(entry.path().string()));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(needle) == std::string::npos) continue;
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || !j.contains("_meta") || !j["_meta"].contains("date") || !j["_meta"]["date"].is_string() ||
+          !j.contains("message") || !j["message"].is_string()) {
+        continue;
+      }
+      // _meta.date is UTC: 2026-12-02T16:21:54.655Z
+      std::tm tm{};
+      int ms = 0;
+      if (std::sscanf(j["_meta"]["date"].get_ref<const std::string&>().c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year,
+                      &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+        continue;
+      }
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      if (static_cast<int64_t>(::timegm(&tm)) * 1000 + ms < since_ms) continue;
+      out.push_back(j["message"].get_ref<const std::string&>());
+    }
+  }
+  return out;
+}
+
 // The gateway's HOME: a temp dir of its own (not /tmp/gwrt-*, which other
 // runs' clean-ups may sweep while this long-lived gateway still uses it).
 class GatewayHome {
@@ -125,10 +166,27 @@ class GatewayHome {
   std::string path_;
 };
 
+// A bot token of the right shape that no bot has: Telegram would refuse it,
+// and here api.telegram.org does not even resolve, so the channel never
+// connects.
+constexpr const char* kBogusBotToken = "123456:AAAA-bogus-token-for-gwr-e2e";
+
 // The real gateway under a minimal service manager (openclaw-service.sh).
+// Without a channel it runs with OPENCLAW_SKIP_CHANNELS=1; with_telegram
+// gives it a Telegram channel (in its openclaw.json, as OpenClaw's docs
+// configure one: channels.telegram.{enabled, botToken}) that cannot connect,
+// and starts it with its channels.
 class OpenclawService {
  public:
-  explicit OpenclawService(std::string cache) : cache_(std::move(cache)), port_(free_tcp_port()) {}
+  explicit OpenclawService(std::string cache, bool with_telegram = false)
+      : cache_(std::move(cache)), port_(free_tcp_port()), telegram_(with_telegram) {
+    if (telegram_) {
+      std::filesystem::create_directories(state_dir());
+      write_file(state_dir() + "/openclaw.json",
+                 nlohmann::json{{"channels", {{"telegram", {{"enabled", true}, {"botToken", kBogusBotToken}}}}}}
+                     .dump(2) + "\n");
+    }
+  }
   ~OpenclawService() {
     const auto stopped = service("stop");
     if (stopped.exit_code != 0) {
@@ -146,8 +204,10 @@ class OpenclawService {
   std::string output() const { return read_file(home_ / "service/gateway.out"); }
 
   std::vector<std::string> argv(const std::string& action) const {
-    return {"/bin/bash", source_path("tests/e2e/openclaw-service.sh"), action, "--home", home_.path(),
-            "--port", std::to_string(port_), "--cache", cache_};
+    std::vector<std::string> a = {"/bin/bash", source_path("tests/e2e/openclaw-service.sh"), action, "--home",
+                                  home_.path(), "--port", std::to_string(port_), "--cache", cache_};
+    if (telegram_) a.emplace_back("--with-channels");
+    return a;
   }
   CommandOutput service(const std::string& action) const { return run(argv(action), 60s); }
 
@@ -169,6 +229,42 @@ class OpenclawService {
     req.timeout = timeout;
     const auto r = http.send(req);
     return r.status == 200 && r.body.find("\"ok\":true") != std::string::npos;
+  }
+
+  // GET /readyz from loopback: OpenClaw's own view (failing, suppressed).
+  HttpResponse readyz(std::chrono::milliseconds timeout = 3000ms) const {
+    CurlHttpClient http;
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/readyz";
+    req.timeout = timeout;
+    return http.send(req);
+  }
+
+  // OpenClaw's record of its boots (gateway_boot_lifecycle in its state
+  // database), read-only: all rows, and the open ones (never completed: the
+  // running boot, and every unclean one). -1 when it cannot be read.
+  struct BootRows {
+    int64_t total = -1;
+    int64_t open = -1;
+    int64_t open_recent = -1;  // open and started in the breaker's 300 s window
+    int64_t tripped = -1;      // boots that started with the breaker tripped
+  };
+  BootRows boot_rows() const {
+    BootRows out;
+    auto db = Database::open_read_only(state_dir() + "/state/openclaw.sqlite", /*live=*/true);
+    if (!db.ok()) return out;
+    auto q = (*db)->prepare(
+        "SELECT count(*), coalesce(sum(completed_at_ms IS NULL), 0), "
+        "coalesce(sum(completed_at_ms IS NULL AND started_at_ms >= ?1), 0), "
+        "coalesce(sum(startup_reason = 'gateway.crash_loop_breaker'), 0) FROM gateway_boot_lifecycle");
+    if (!q.ok()) return out;
+    q->bind(1, wall_ms() - 300'000);
+    if (!q->step()) return out;
+    out.total = q->int64(0);
+    out.open = q->int64(1);
+    out.open_recent = q->int64(2);
+    out.tripped = q->int64(3);
+    return out;
   }
 
   // The gateway: section of a gwr config watching this gateway. An observer
@@ -197,6 +293,7 @@ class OpenclawService {
   GatewayHome home_;
   std::string cache_;
   int port_;
+  bool telegram_;
   mutable pid_t last_pid_ = 0;
 };
 
@@ -208,11 +305,21 @@ class OpenclawE2E : public ::testing::Test {
     service_ = nullptr;
   }
   void TearDown() override {
-    // gwr goes first, so no repair of it races the next scenario's setup.
+    // gwr goes first, so no repair of it races the next scenario's setup
+    // (or restarts a scenario's own gateway while it is stopped).
     bus_.reset();
     daemon_.reset();
     if (HasFailure()) {
       std::fprintf(stderr, "[e2e] gateway service output (tail):\n%s\n", tail(service_->output(), 4000).c_str());
+      if (own_) {
+        std::fprintf(stderr, "[e2e] the scenario's own gateway's output (tail):\n%s\n",
+                     tail(own_->output(), 6000).c_str());
+      }
+    }
+    if (own_) {
+      const auto t0 = SteadyClock::now();
+      own_.reset();
+      std::fprintf(stderr, "[e2e] the scenario's own gateway stopped in %.1f s\n", seconds_since(t0));
     }
   }
 
@@ -222,8 +329,9 @@ class OpenclawE2E : public ::testing::Test {
   // (memory threshold, tier deadlines, the 2 min startup grace: the real
   // gateway needs ~12-24 s here, and a restart onto a squatted port must not
   // wait it out).
-  static std::string fast_yaml(bool observer = false) {
-    return service_->gateway_yaml(observer) +
+  static std::string fast_yaml(bool observer = false) { return fast_yaml(*service_, observer); }
+  static std::string fast_yaml(const OpenclawService& service, bool observer = false) {
+    return service.gateway_yaml(observer) +
            "probes:\n"
            "  process: {interval: 1s}\n"
            "  port: {interval: 1s}\n"
@@ -295,8 +403,13 @@ class OpenclawE2E : public ::testing::Test {
   // bus subscription that starts after the daemon).
   static std::vector<std::string> logged_states(const Daemon& daemon) {
     std::vector<std::string> out;
+    // find() and get_ref(), not value(): GCC's -Wnull-dereference sees a
+    // null in json::value()'s inlined string conversion here.
     for (const auto& l : read_json_lines(daemon.log_file("gwr-prober"))) {
-      if (l.value("event", "") == "gateway_state") out.push_back(l.value("to", "?"));
+      const auto event = l.find("event");
+      if (event == l.end() || *event != "gateway_state") continue;
+      const auto to = l.find("to");
+      out.push_back(to != l.end() && to->is_string() ? to->get_ref<const std::string&>() : std::string("?"));
     }
     return out;
   }
@@ -347,7 +460,36 @@ class OpenclawE2E : public ::testing::Test {
     EXPECT_GT(r["duration_ms"].get<int64_t>(), 0);
   }
 
+  // A gateway of the scenario's own (its own HOME and port), started and
+  // answering /health; the cold start's figures are printed.
+  static void start_own(OpenclawService& gw, const std::string& what) {
+    const auto t0 = SteadyClock::now();
+    const auto r = gw.service("start");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_TRUE(poll_until([&] { return gw.healthy(3s); }, 120s, what + " answering /health", 200ms))
+        << tail(gw.output(), 4000);
+    figure(what + ": /health 200 after", seconds_since(t0), "s");
+  }
+
+  // The finding of this kind about this subject, if the health has one.
+  static const pb::Finding* finding(const pb::GatewayHealth& h, pb::Finding::Kind kind, const std::string& subject) {
+    for (const auto& f : h.findings()) {
+      if (f.kind() == kind && f.subject() == subject) return &f;
+    }
+    return nullptr;
+  }
+  static bool has_finding_json(const nlohmann::json& status, const std::string& kind, const std::string& subject) {
+    if (!status.is_object() || !status["gateway"]["findings"].is_array()) return false;
+    for (const auto& f : status["gateway"]["findings"]) {
+      const auto k = f.find("kind");
+      const auto s = f.find("subject");
+      if (k != f.end() && *k == kind && s != f.end() && *s == subject) return true;
+    }
+    return false;
+  }
+
   static OpenclawService* service_;
+  std::unique_ptr<OpenclawService> own_;
   std::unique_ptr<Daemon> daemon_;
   std::unique_ptr<BusWatcher> bus_;
 };
@@ -604,6 +746,257 @@ TEST_F(OpenclawE2E, StaleProcessOnThePortIsClearedByTier2) {
   ASSERT_NO_FATAL_FAILURE(wait_watching_healthy(fresh));
   expect_history(*daemon_, {1, 2});
   expect_status_truthful(*daemon_, fresh);
+}
+
+// A Telegram channel that cannot connect (a bogus token; api.telegram.org
+// does not resolve here). OpenClaw keeps the gateway live and its own health
+// monitor restarts the channel; /readyz names it as failing once its connect
+// grace (120 s) is over. gwr reports it as DEGRADED, recommends nothing, and
+// leaves the gateway alone (the one Tier 1 restart comes only after
+// probes.readiness.channel_grace, 15 min by default).
+TEST_F(OpenclawE2E, AFailingTelegramChannelIsReportedNotRestarted) {
+  // One gateway on the machine at a time: the shared one is not needed here
+  // (the next scenario that is brings it back).
+  service_->service("stop");
+  own_ = std::make_unique<OpenclawService>(g_cache, /*with_telegram=*/true);
+  OpenclawService& gw = *own_;
+  const int64_t launched_ms = wall_ms();
+  ASSERT_NO_FATAL_FAILURE(start_own(gw, "telegram gateway"));
+  const pid_t pid = gw.pid();
+  ASSERT_GT(pid, 0);
+  ASSERT_NO_FATAL_FAILURE(start_daemon(fast_yaml(gw)));
+  ASSERT_NO_FATAL_FAILURE(wait_watching_healthy(pid));
+
+  // Throughout: /health every 2 s (it must never fail), and /readyz until
+  // OpenClaw itself names the channel (to tell its grace from gwr's delay).
+  int health_checks = 0;
+  int health_failures = 0;
+  int64_t readyz_failing_ms = 0;
+  std::string readyz_body;
+  auto next_health = SteadyClock::now();
+  const auto check_http = [&] {
+    if (readyz_failing_ms == 0) {
+      const auto r = gw.readyz();
+      if (r.status == 503 && r.body.find("\"telegram\"") != std::string::npos) {
+        readyz_failing_ms = wall_ms();
+        readyz_body = r.body;
+      }
+    }
+    if (SteadyClock::now() < next_health) return;
+    next_health = SteadyClock::now() + 2s;
+    ++health_checks;
+    if (!gw.healthy(5s)) {
+      ++health_failures;
+      std::fprintf(stderr, "[e2e] /health failed %.0f s after the launch\n", (wall_ms() - launched_ms) / 1000.0);
+    }
+  };
+  const auto named_by_gwr = [](const pb::Event& e) {
+    return e.has_gateway_health() && e.gateway_health().state() == pb::DEGRADED &&
+           finding(e.gateway_health(), pb::Finding::CHANNEL_FAILING, "telegram") != nullptr;
+  };
+  std::optional<pb::Event> named;
+  const auto deadline = SteadyClock::now() + 240s;
+  while (!named && SteadyClock::now() < deadline) {
+    check_http();
+    named = bus_->wait_for(named_by_gwr, 500ms);
+  }
+  ASSERT_TRUE(named) << "gwr never reported the failing channel; /readyz: " << gw.readyz().body
+                     << "\nprober states: " << joined(logged_states(*daemon_));
+  check_http();  // the /readyz the prober has just seen, if the test has not yet
+  const double named_after = static_cast<double>(named->sent_at_ms() - launched_ms) / 1000.0;
+  if (readyz_failing_ms != 0) {
+    figure("telegram: /readyz 503 failing after", static_cast<double>(readyz_failing_ms - launched_ms) / 1000.0, "s");
+    std::fprintf(stderr, "[e2e] /readyz said: %s\n", readyz_body.c_str());
+  }
+  figure("telegram: gwr named it CHANNEL_FAILING after", named_after, "s");
+  EXPECT_LT(named_after, 180.0) << "from the gateway's launch";
+  EXPECT_NE(readyz_failing_ms, 0) << "gwr named a channel /readyz never named";
+  const auto& h = named->gateway_health();
+  EXPECT_EQ(h.recommended_tier(), 0u);
+  EXPECT_EQ(h.pid(), static_cast<uint32_t>(pid));
+  const pb::Finding* f = finding(h, pb::Finding::CHANNEL_FAILING, "telegram");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->cause(), pb::CAUSE_PAST_GRACE);  // 15 min of grace are far away
+
+  // gwrctl says the same, and a while later nothing was done about it.
+  nlohmann::json status;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        status = gwrctl_json(*daemon_, {"status"});
+        return status.is_object() && status["gateway"]["state"] == "degraded" &&
+               has_finding_json(status, "CHANNEL_FAILING", "telegram");
+      },
+      15s, "gwrctl status naming the failing channel", 500ms))
+      << status.dump(2);
+  std::fprintf(stderr, "[e2e] gwrctl status: %s\n", status["gateway"]["reasons"].dump().c_str());
+  EXPECT_EQ(status["gateway"]["recommended_tier"], 0) << status.dump(2);
+  EXPECT_EQ(status["repair"]["in_progress"], false);
+  const auto settle = SteadyClock::now() + 10s;
+  while (SteadyClock::now() < settle) {
+    check_http();
+    bus_->pump_some(1s);
+  }
+
+  EXPECT_EQ(health_failures, 0) << "of " << health_checks << " /health checks";
+  EXPECT_GT(health_checks, 30);
+  EXPECT_EQ(count(*bus_, pb::RepairEvent::STARTED), 0) << "a repair of a gateway that is up";
+  const auto history = gwrctl_json(*daemon_, {"history"});
+  EXPECT_EQ(history["repairs"].size(), 0u) << history.dump(2);
+  EXPECT_EQ(gw.pid(), pid) << "the gateway was restarted";
+  const auto states = logged_states(*daemon_);
+  EXPECT_EQ(std::count(states.begin(), states.end(), "down"), 0) << joined(states);
+}
+
+// OpenClaw's crash-loop breaker: three unclean boots (kill -9) within 300 s
+// and the fourth boot keeps its channels off ("suppressed"), while /health
+// and even /readyz say 200. A restart now would be one more unclean boot
+// and keep it tripped, so gwr reports the suppressed channel, recommends
+// nothing and starts no repair, and OpenClaw's boot table shows no boot of
+// its making.
+TEST_F(OpenclawE2E, ThreeQuickKillsTripTheBreakerAndGwrStopsRepairing) {
+  service_->service("stop");
+  // Its own HOME: the breaker's state is in the state database there, and
+  // must not reach the shared gateway.
+  own_ = std::make_unique<OpenclawService>(g_cache, /*with_telegram=*/true);
+  OpenclawService& gw = *own_;
+  const auto port = static_cast<uint16_t>(gw.port());
+  const auto t_first = SteadyClock::now();
+  ASSERT_NO_FATAL_FAILURE(start_own(gw, "breaker: boot 1"));
+  ASSERT_NO_FATAL_FAILURE(start_daemon(fast_yaml(gw)));
+  ASSERT_NO_FATAL_FAILURE(wait_watching_healthy(gw.pid()));
+  const auto paused = daemon_->gwrctl({"pause", "--reason", "e2e: three quick kills"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.output;
+
+  // Three unclean boots: each one killed once it answers /health (its boot
+  // row is written by then), and the gateway started again.
+  int64_t tripped_launch_ms = 0;
+  int64_t tripped_health_ms = 0;
+  for (int boot = 2; boot <= 4; ++boot) {
+    const pid_t victim = gw.pid();
+    ASSERT_GT(victim, 0);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    ASSERT_TRUE(poll_until([&] { return !pid_alive(victim) && listening_pids(port).empty(); }, 15s,
+                           "the killed gateway gone and its port free"));
+    if (boot == 4) tripped_launch_ms = wall_ms();
+    ASSERT_NO_FATAL_FAILURE(start_own(gw, "breaker: boot " + std::to_string(boot)));
+    if (boot == 4) tripped_health_ms = wall_ms();
+    const auto rows = gw.boot_rows();
+    std::fprintf(stderr, "[e2e] boot %d up: %lld boot rows, %lld open (%lld in the last 300 s)\n", boot,
+                 static_cast<long long>(rows.total), static_cast<long long>(rows.open),
+                 static_cast<long long>(rows.open_recent));
+  }
+  const double window = seconds_since(t_first);
+  figure("breaker: 4 boots, 3 kills took", window, "s");
+  ASSERT_LT(window, 280.0) << "the kills were not quick enough for OpenClaw's 300 s window";
+
+  // OpenClaw's own word: /readyz 200 with the channel suppressed, the
+  // tripped boot in its boot table and a stability bundle of this pid, the
+  // ERROR line in its file log and the WARN line on its output.
+  HttpResponse ready;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        ready = gw.readyz();
+        return ready.status == 200 && ready.body.find("\"suppressed\":[\"telegram\"]") != std::string::npos;
+      },
+      60s, "/readyz 200 with telegram suppressed", 250ms))
+      << ready.status << " " << ready.body;
+  figure("breaker: /readyz suppressed after /health", static_cast<double>(wall_ms() - tripped_health_ms) / 1000.0,
+         "s");
+  std::fprintf(stderr, "[e2e] /readyz said: %s\n", ready.body.c_str());
+  const pid_t pid = gw.pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(gw.boot_rows().tripped, 1) << "boot 4's startup_reason is not gateway.crash_loop_breaker";
+  std::vector<std::string> tripped_lines;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        tripped_lines = file_log_messages("gateway restart-loop breaker tripped", tripped_launch_ms - 1000);
+        return !tripped_lines.empty();
+      },
+      20s, "\"gateway restart-loop breaker tripped\" in /tmp/openclaw/openclaw-*.log", 500ms));
+  for (const auto& l : tripped_lines) std::fprintf(stderr, "[e2e] gateway file log (ERROR): %s\n", l.c_str());
+  {
+    const std::string out = gw.output();
+    const auto at = out.find("restart-loop breaker tripped");
+    std::fprintf(stderr, "[e2e] gateway output (ERROR): %s\n",
+                 at == std::string::npos ? "(not there)" : out.substr(at, std::min<size_t>(80, out.size() - at)).c_str());
+  }
+  std::vector<std::string> bundles;
+  {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(gw.state_dir() + "/logs/stability", ec)) {
+      bundles.push_back(e.path().filename().string());
+    }
+  }
+  EXPECT_TRUE(std::any_of(bundles.begin(), bundles.end(), [&](const std::string& b) {
+    return b.find("-" + std::to_string(pid) + "-gateway.crash_loop_breaker.json") != std::string::npos;
+  })) << "no stability bundle of pid " << pid << " in " << gw.state_dir() << "/logs/stability: " << joined(bundles);
+  {
+    const std::string out = gw.output();
+    const auto at = out.find("channel autostart suppressed");
+    EXPECT_NE(at, std::string::npos) << tail(out, 4000);
+    if (at != std::string::npos) {
+      std::fprintf(stderr, "[e2e] gateway output (WARN): %s\n", out.substr(at, out.find('\n', at) - at).c_str());
+    }
+  }
+
+  const auto resumed = daemon_->gwrctl({"resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto rows_at_resume = gw.boot_rows();
+  ASSERT_GE(rows_at_resume.total, 4);
+  EXPECT_GE(rows_at_resume.open_recent, 4) << "three unclean boots and the running one";
+
+  const auto suppressed = bus_->wait_for(
+      [&](const pb::Event& e) {
+        return e.has_gateway_health() && e.gateway_health().state() == pb::DEGRADED &&
+               e.gateway_health().pid() == static_cast<uint32_t>(pid) &&
+               finding(e.gateway_health(), pb::Finding::CHANNEL_SUPPRESSED, "telegram") != nullptr;
+      },
+      30s);
+  ASSERT_TRUE(suppressed) << "prober states: " << joined(logged_states(*daemon_));
+  figure("breaker: gwr CHANNEL_SUPPRESSED after /health",
+         static_cast<double>(suppressed->sent_at_ms() - tripped_health_ms) / 1000.0, "s");
+  EXPECT_EQ(suppressed->gateway_health().recommended_tier(), 0u);
+
+  // 30 s after the resume: no repair, still DEGRADED for the same reason,
+  // the same gateway, and no boot OpenClaw did not see already.
+  const auto resumed_at = SteadyClock::now();
+  while (SteadyClock::now() < resumed_at + 30s) {
+    bus_->pump_some(1s);
+    const auto rows = gw.boot_rows();
+    EXPECT_EQ(rows.total, rows_at_resume.total) << "a boot after the resume";
+    EXPECT_EQ(rows.open, rows_at_resume.open) << "an unclean boot after the resume";
+    if (rows.total != rows_at_resume.total || rows.open != rows_at_resume.open) break;
+  }
+  EXPECT_EQ(count(*bus_, pb::RepairEvent::STARTED), 0) << "a repair of a gateway OpenClaw's breaker holds";
+  const auto last = bus_->healths().back();
+  EXPECT_EQ(last.state(), pb::DEGRADED);
+  EXPECT_EQ(last.recommended_tier(), 0u);
+  const auto* held = finding(last, pb::Finding::CHANNEL_SUPPRESSED, "telegram");
+  EXPECT_NE(held, nullptr);
+  if (held != nullptr) {
+    // What OpenClaw counted when it tripped, and when it should lift (its
+    // health monitor's first look after the window drains: about 6 min).
+    EXPECT_EQ(held->count(), 3u) << held->DebugString();
+    EXPECT_GT(held->eta_in_ms(), 4 * 60'000) << held->DebugString();
+    EXPECT_LT(held->eta_in_ms(), 7 * 60'000) << held->DebugString();
+    figure("breaker: gwr says it lifts in", static_cast<double>(held->eta_in_ms()) / 1000.0, "s");
+  }
+  EXPECT_EQ(gw.pid(), pid) << "the gateway was restarted";
+  EXPECT_TRUE(gw.healthy(5s));
+
+  const auto status = gwrctl_json(*daemon_, {"status"});
+  EXPECT_EQ(status["gateway"]["state"], "degraded") << status.dump(2);
+  EXPECT_TRUE(has_finding_json(status, "CHANNEL_SUPPRESSED", "telegram")) << status.dump(2);
+  EXPECT_EQ(status["gateway"]["recommended_tier"], 0);
+  EXPECT_EQ(status["repair"]["paused"], false);
+  EXPECT_EQ(status["repair"]["in_progress"], false);
+  std::fprintf(stderr, "[e2e] gwrctl status: %s\n", status["gateway"]["reasons"].dump().c_str());
+  const auto history = gwrctl_json(*daemon_, {"history"});
+  EXPECT_EQ(history["repairs"].size(), 0u) << history.dump(2);
+  const auto rows = gw.boot_rows();
+  std::fprintf(stderr, "[e2e] boot rows 30 s after the resume: %lld (%lld open); at the resume %lld (%lld open)\n",
+               static_cast<long long>(rows.total), static_cast<long long>(rows.open),
+               static_cast<long long>(rows_at_resume.total), static_cast<long long>(rows_at_resume.open));
 }
 
 }  // namespace
