@@ -37,7 +37,9 @@ bench() {
   echo
   bench "$b/footprint" "$(n 60 20)" --gateway
   echo
-  bench "$b/detection" "$(n 60 30)" "$(n 5 3)"
+  bench "$b/detection" "$(n 60 30)" 20 "$(n 20 10)"
+  echo
+  bench "$b/causes" "$(n 3 1)"
   echo
   bench "$b/recovery" "$(n 20 10)"
   echo
