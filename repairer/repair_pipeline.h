@@ -77,18 +77,19 @@ class RepairActions {
   // by /readyz no longer holding it off.
   virtual pb::RepairStep start_channel(uint32_t tier, const std::string& channel, Millis timeout) {
     (void)timeout;
-    pb::RepairStep s;
-    s.set_tier(tier);
-    s.set_name("channels.start");
-    s.set_detail("not supported here: " + channel);
-    return s;
+    return unsupported(tier, "channels.start", channel);
   }
   virtual pb::RepairStep verify_channel(uint32_t tier, const std::string& channel, SteadyTime deadline) {
     (void)deadline;
+    return unsupported(tier, "verify", channel);
+  }
+
+ protected:
+  static pb::RepairStep unsupported(uint32_t tier, const std::string& name, const std::string& what) {
     pb::RepairStep s;
     s.set_tier(tier);
-    s.set_name("verify");
-    s.set_detail("not supported here: " + channel);
+    s.set_name(name);
+    s.set_detail("not supported here: " + what);
     return s;
   }
 };
