@@ -126,6 +126,12 @@ std::string incident_signature(pb::GatewayState state, const std::vector<Finding
   return sig;
 }
 
+bool is_channel_id(std::string_view name) {
+  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
 // Two findings of these kinds are about different processes when their pids differ.
 std::string finding_identity(const Finding& f) {
   const bool per_process = f.kind() == Finding::OTHER_GATEWAY || f.kind() == Finding::PORT_HELD;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gwr.pb.h"
@@ -48,6 +49,12 @@ std::string finding_key(const pb::Finding& finding);
 // names (two failing channels are two warnings). Dedupes findings and keys
 // the bridge's warnings.
 std::string finding_identity(const pb::Finding& finding);
+
+// Whether a name can be a channel id as OpenClaw gives them (lower-case
+// letters, digits, '-' and '_'; at most 32): what /readyz fails on that is
+// such a name is a channel, and only such a name gets a Start button or is
+// ever sent to channels.start.
+bool is_channel_id(std::string_view name);
 
 // Whether the owner must act or be told at once (channels off by OpenClaw's
 // crash-loop breaker): a red notice instead of a yellow warning.

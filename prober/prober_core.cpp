@@ -217,11 +217,7 @@ pb::Finding::Kind readiness_kind(const std::string& name) {
   if (name == "state-database" || name.rfind("agent-database:", 0) == 0) return pb::Finding::DATABASE_REFUSED;
   if (name == "plugin-reload") return pb::Finding::PLUGIN_RELOAD_FAILED;
   if (name == "internal") return pb::Finding::NOT_READY;
-  const bool channel_like = !name.empty() && name.size() <= 32 &&
-                            std::all_of(name.begin(), name.end(), [](char c) {
-                              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-                            });
-  return channel_like ? pb::Finding::CHANNEL_FAILING : pb::Finding::NOT_READY;
+  return is_channel_id(name) ? pb::Finding::CHANNEL_FAILING : pb::Finding::NOT_READY;
 }
 
 void ProberCore::on_health(const HealthObservation& obs, SteadyTime now, int64_t wall_ms) {

@@ -7,14 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/boot_lifecycle.h"
 #include "common/config.h"
 #include "common/duration.h"
+#include "common/findings.h"
 #include "common/gateway_finder.h"
 #include "common/gateway_probe.h"
 #include "common/log.h"
 #include "common/redact.h"
 #include "common/text.h"
-#include "common/boot_lifecycle.h"
 #include "repairer/port_owners.h"
 #include "repairer/recovery.h"
 #include "repairer/stale_lock_sweeper.h"
@@ -59,12 +60,6 @@ ActionSettings ActionSettings::from_config(const pb::Config& c) {
   s.call_argv.assign(c.gateway().commands().call().begin(), c.gateway().commands().call().end());
   s.token = c.gateway().token();
   return s;
-}
-
-bool valid_channel_id(const std::string& name) {
-  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
 }
 
 SharedBootLedger& SharedBootLedger::instance() {
@@ -297,7 +292,7 @@ pb::RepairStep RealRepairActions::start_channel(uint32_t tier, const std::string
   refused.set_name("channels.start");
   refused.set_started_at_ms(started);
   refused.set_exit_code(-1);
-  if (!valid_channel_id(channel)) {
+  if (!is_channel_id(channel)) {
     refused.set_detail("not a channel id OpenClaw gives; nothing was run");
     return refused;
   }

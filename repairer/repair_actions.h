@@ -64,10 +64,6 @@ class SharedBootLedger {
   UncleanBootLedger ledger_;
 };
 
-// Whether a name can be a channel id OpenClaw gives (lower-case letters,
-// digits, '-' and '_', at most 32): only such a name is ever sent to it.
-bool valid_channel_id(const std::string& name);
-
 // A command's result as a step record (output bounded and redacted).
 pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                                 const CommandResult& r, int64_t started_at_ms, size_t max_output);

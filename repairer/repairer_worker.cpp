@@ -879,7 +879,7 @@ pb::Reply RepairerWorker::start_channel(WorkerContext& ctx, const std::string& a
   if (ctx.config().gateway().token().empty()) {
     return error_reply(pb::Error::REFUSED, "gateway.token is not set: channels.start needs the gateway's token");
   }
-  if (!listed || !valid_channel_id(channel)) {
+  if (!listed || !is_channel_id(channel)) {
     std::string list;
     for (const auto& h : held) list += (list.empty() ? "" : ", ") + h;
     return error_reply(pb::Error::INVALID_ARGUMENT, "channel " + clip_end(valid_utf8(channel), 64) +

@@ -4,6 +4,7 @@
 
 #include "common/components.h"
 #include "common/config.h"
+#include "common/findings.h"
 #include "common/strings.h"
 #include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
@@ -230,7 +231,7 @@ CommandResult CommandHandler::repair_question(const CommandContext& ctx) {
 }
 
 CommandResult CommandHandler::start_channel(const std::string& channel, const CommandContext& ctx) {
-  if (!channel_id_like(channel)) return one("✖ Not a channel id — nothing was started.", nullptr, "bad channel id");
+  if (!is_channel_id(channel)) return one("✖ Not a channel id — nothing was started.", nullptr, "bad channel id");
   pb::Request req;
   req.mutable_repair()->set_actor(ctx.actor());
   req.mutable_repair()->set_start_channel(channel);

@@ -46,17 +46,11 @@ json main_keyboard(bool paused) {
   return {{"inline_keyboard", rows}};
 }
 
-bool channel_id_like(std::string_view name) {
-  return !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
-
 json channel_start_keyboard(const std::vector<std::string>& channels, bool paused) {
   json keyboard = main_keyboard(paused);
   json row = json::array();
   for (const auto& c : channels) {
-    if (!channel_id_like(c) || row.size() >= 4) continue;
+    if (!is_channel_id(c) || row.size() >= 4) continue;
     const std::string data = std::string(button::kChannelStartPrefix) + c;
     row.push_back({{"text", "▶ Start " + c}, {"callback_data", data}});
   }

@@ -33,9 +33,6 @@ inline constexpr const char* kRepairCancel = "repair_cancel";
 inline constexpr const char* kChannelStartPrefix = "chstart:";
 }  // namespace button
 
-// Whether a name can be a channel id (lower-case letters, digits, '-', '_';
-// at most 32): only such names get a button.
-bool channel_id_like(std::string_view name);
 // [▶ Start telegram] ... above the main keyboard (at most 4 channels).
 nlohmann::json channel_start_keyboard(const std::vector<std::string>& channels, bool paused);
 
