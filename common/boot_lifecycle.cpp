@@ -116,11 +116,7 @@ std::string latest_crash_cause(const std::string& state_dir, int64_t since_ms) {
     }
     if (!what.empty()) text += " (" + what + ")";
   }
-  text = valid_utf8(text);
-  for (auto& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return clip_end(text, 200);
+  return clip_end(one_line_utf8(text), 200);
 }
 
 }  // namespace gwr

@@ -125,10 +125,7 @@ std::map<std::string, std::string> channel_restart_reasons(std::string_view line
     const std::string channel = target.substr(0, target.find(':'));
     const auto close = message.find(')', mark + kMarker.size());
     if (channel.empty() || close == std::string::npos) continue;
-    std::string reason = valid_utf8(message.substr(mark + kMarker.size(), close - mark - kMarker.size()));
-    for (auto& c : reason) {
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    }
+    const std::string reason = one_line_utf8(message.substr(mark + kMarker.size(), close - mark - kMarker.size()));
     if (out.size() >= 16 && !out.count(channel)) continue;
     out[clip_end(valid_utf8(channel), 32)] = clip_end(reason, 80);
   }

@@ -184,10 +184,7 @@ void take_names(const nlohmann::json& j, const char* field, std::vector<std::str
   if (!j.contains(field) || !j[field].is_array()) return;
   for (const auto& v : j[field]) {
     if (!v.is_string()) continue;
-    std::string name = clip_end(valid_utf8(v.get_ref<const std::string&>()), 64);
-    for (auto& c : name) {
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    }
+    std::string name = clip_end(one_line_utf8(v.get_ref<const std::string&>()), 64);
     if (name.empty() || std::find(out.begin(), out.end(), name) != out.end()) continue;
     out.push_back(std::move(name));
     if (out.size() >= kMaxReadinessNames) return;

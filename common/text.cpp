@@ -85,6 +85,14 @@ std::string valid_utf8(std::string_view text) {
 
 std::string printable_utf8(std::string_view text) { return repaired(text, true); }
 
+std::string one_line_utf8(std::string_view bytes) {
+  std::string out = valid_utf8(bytes);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return out;
+}
+
 std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   size_t cut = max_bytes;

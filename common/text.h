@@ -34,6 +34,10 @@ std::string valid_utf8(std::string_view bytes);
 // shown to people (Telegram rejects a whole message for one such byte).
 std::string printable_utf8(std::string_view bytes);
 
+// valid_utf8 on one line: every control character (newlines and tabs
+// included) becomes a space. For names and reasons taken from the outside.
+std::string one_line_utf8(std::string_view bytes);
+
 // The longest prefix (suffix) of at most max_bytes that does not end (start)
 // inside a UTF-8 sequence.
 std::string_view utf8_prefix(std::string_view text, size_t max_bytes);

@@ -182,3 +182,15 @@ TEST(DecodeWatch, ScatteredDropsAreNotAnEpisode) {
 
 }  // namespace
 }  // namespace gwr
+
+namespace gwr {
+namespace {
+
+TEST(OneLineUtf8, ControlCharactersBecomeSpacesAndBadBytesReplacementCharacters) {
+  EXPECT_EQ(one_line_utf8("a\nb\tc\x01" "d"), "a b c d");
+  EXPECT_EQ(one_line_utf8("\xff" "x"), "\xEF\xBF\xBD" "x");
+  EXPECT_EQ(one_line_utf8("€ ok"), "€ ok");
+}
+
+}  // namespace
+}  // namespace gwr
