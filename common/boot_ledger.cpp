@@ -22,6 +22,17 @@ std::optional<int64_t> counted_until(const BootRecord& b) {
   return std::nullopt;
 }
 
+// The newest boot OpenClaw started with its breaker tripped (nullptr: none).
+const BootRecord* latest_tripped(const std::vector<BootRecord>& boots) {
+  const BootRecord* tripped = nullptr;
+  for (const auto& b : boots) {
+    if (b.startup_reason == "gateway.crash_loop_breaker" && (!tripped || b.started_at_ms > tripped->started_at_ms)) {
+      tripped = &b;
+    }
+  }
+  return tripped;
+}
+
 }  // namespace
 
 uint32_t unclean_boots_at(const std::vector<BootRecord>& boots, int64_t at_ms) {
@@ -71,14 +82,11 @@ int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms) 
   constexpr int64_t kFirstCheckMs = 60'000;
   constexpr int64_t kCheckEveryMs = 300'000;
   int64_t drained = 0;
-  const BootRecord* tripped = nullptr;
   for (const auto& b : boots) {
     if (const auto u = counted_until(b); u && *u >= now_ms) drained = std::max(drained, *u + 1);
-    if (b.startup_reason == "gateway.crash_loop_breaker" && (!tripped || b.started_at_ms > tripped->started_at_ms)) {
-      tripped = &b;
-    }
   }
   if (drained == 0) return 0;
+  const BootRecord* tripped = latest_tripped(boots);
   if (!tripped) return drained;
   int64_t check = tripped->started_at_ms + kFirstCheckMs;
   while (check < drained) check += kCheckEveryMs;
@@ -86,12 +94,7 @@ int64_t breaker_clears_at(const std::vector<BootRecord>& boots, int64_t now_ms) 
 }
 
 uint32_t breaker_trip_count(const std::vector<BootRecord>& boots, int64_t now_ms) {
-  const BootRecord* tripped = nullptr;
-  for (const auto& b : boots) {
-    if (b.startup_reason == "gateway.crash_loop_breaker" && (!tripped || b.started_at_ms > tripped->started_at_ms)) {
-      tripped = &b;
-    }
-  }
+  const BootRecord* tripped = latest_tripped(boots);
   if (!tripped) return unclean_boots_at(boots, now_ms);
   std::vector<BootRecord> before;
   for (const auto& b : boots) {

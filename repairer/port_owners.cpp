@@ -25,6 +25,17 @@ std::string PortOwnerReport::summary() const {
   return out;
 }
 
+bool wait_exit_unless(const ProcessHandle& handle, std::chrono::milliseconds timeout,
+                      const std::function<bool()>& cancelled) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!handle.exited() && !(cancelled && cancelled())) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    (void)handle.wait_exit(std::min<std::chrono::milliseconds>(200ms, left));
+  }
+  return handle.exited();
+}
+
 namespace {
 
 // Stops a process whose identity is held: SIGTERM and SIGCONT, the grace,
@@ -41,14 +52,9 @@ void terminate(const ProcessHandle& handle, const ProcInfo& info, const std::str
     if (delay.wait.count() > 0) {
       log::warn("port_owner_kill_deferred",
                 {{"target_pid", pid}, {"wait_ms", delay.wait.count()}, {"reason", delay.why}, {"where", where}});
-      const auto until = std::chrono::steady_clock::now() + delay.wait;
-      while (!handle.exited() && !(hooks.cancelled && hooks.cancelled())) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        (void)handle.wait_exit(std::min<std::chrono::milliseconds>(200ms, left));
+      if (wait_exit_unless(handle, delay.wait, hooks.cancelled)) {
+        how = "SIGTERM (it exited while gwr waited: " + delay.why + ")";
       }
-      if (handle.exited()) how = "SIGTERM (it exited while gwr waited: " + delay.why + ")";
     }
     if (!handle.exited()) {
       log::warn("port_owner_kill", {{"target_pid", pid}, {"signal", "SIGKILL"}, {"cmdline", info.cmdline()}, {"where", where}});

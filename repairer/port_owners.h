@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/proc.h"
+
 namespace gwr::repairer {
 
 // Asked before a SIGKILL: how much longer to wait for the process to exit by
@@ -39,6 +41,11 @@ struct PortOwnerReport {
   bool ok() const { return failed.empty() && refused.empty(); }
   std::string summary() const;
 };
+
+// Waits up to timeout for the process to exit, in short slices so that
+// `cancelled` (if set) ends the wait early. True when it has exited.
+bool wait_exit_unless(const ProcessHandle& handle, std::chrono::milliseconds timeout,
+                      const std::function<bool()>& cancelled);
 
 PortOwnerReport kill_port_owners(uint16_t port, uid_t allowed_uid, const std::set<pid_t>& protect,
                                  std::chrono::milliseconds grace, const KillHooks& hooks = {});

@@ -78,11 +78,6 @@ std::vector<BootRecord> SharedBootLedger::as_boots(int64_t now_ms, uint32_t runn
   return ledger_.as_boots(now_ms, running_pid, running_started_ms);
 }
 
-void SharedBootLedger::clear() {
-  std::lock_guard lock(mu_);
-  ledger_ = {};
-}
-
 pb::RepairStep step_from_result(uint32_t tier, const std::string& name, const std::vector<std::string>& argv,
                                 const CommandResult& r, int64_t started_at_ms, size_t max_output) {
   pb::RepairStep step;
@@ -118,8 +113,10 @@ bool RealRepairActions::is_gateway_process(pid_t pid) const {
 }
 
 KillDelay RealRepairActions::before_sigkill(pid_t pid, int64_t start_wall_ms) {
-  // Only a gateway has a boot to count: a squatter's kill is no boot.
+  // Only a gateway has a boot to count: a squatter's kill is no boot. Told
+  // apart now, while it is alive: after the SIGKILL /proc no longer says.
   if (!is_gateway_process(pid)) return {};
+  gateway_kills_.insert(pid);
   const int64_t now = clock_.wall_ms();
   const auto life = read_boot_lifecycle(settings_.state_dir, now);
   if (life.no_breaker) return {};
@@ -141,7 +138,7 @@ KillDelay RealRepairActions::before_sigkill(pid_t pid, int64_t start_wall_ms) {
 }
 
 void RealRepairActions::after_sigkill(pid_t pid, int64_t start_wall_ms) {
-  if (!is_gateway_process(pid) && pid != lingering_pid_) return;
+  if (!gateway_kills_.count(pid)) return;
   SharedBootLedger::instance().record(static_cast<uint32_t>(pid), start_wall_ms, clock_.wall_ms());
 }
 
@@ -163,19 +160,14 @@ std::string RealRepairActions::stop_lingering_gateway(bool& ok) {
   const auto handle = ProcessHandle::open({gw.pid, gw.start_ticks, ""});
   if (!handle) return "";
   log::warn("gateway_lingering", {{"target_pid", gw.pid}, {"grace_ms", settings_.linger_grace.count()}});
-  const auto until = clock_.steady() + settings_.linger_grace;
-  while (!handle->exited() && !cancel_) {
-    const auto left = std::chrono::duration_cast<Millis>(until - clock_.steady());
-    if (left.count() <= 0) break;
-    (void)handle->wait_exit(std::min(Millis(200), left));
-  }
+  const auto waited_from = clock_.steady();
+  const bool exited = wait_exit_unless(*handle, settings_.linger_grace, [this] { return cancel_.load(); });
   const std::string who = "the gateway (pid " + std::to_string(gw.pid) + ") closed its port but ";
-  if (handle->exited()) {
-    return who + "took " + format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - (until - settings_.linger_grace))) +
+  if (exited) {
+    return who + "took " + format_duration(std::chrono::duration_cast<Millis>(clock_.steady() - waited_from)) +
            " to exit after the stop";
   }
   if (cancel_) return who + "was still alive when the repair was cancelled";
-  lingering_pid_ = gw.pid;
   const auto report = repairer::stop_process(gw.pid, gw.start_ticks, settings_.allowed_uid, settings_.protected_pids,
                                              Millis(2000), kill_hooks());
   ok = report.ok();

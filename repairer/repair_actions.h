@@ -57,7 +57,6 @@ class SharedBootLedger {
   static SharedBootLedger& instance();
   void record(uint32_t pid, int64_t process_started_ms, int64_t now_ms);
   std::vector<BootRecord> as_boots(int64_t now_ms, uint32_t running_pid, int64_t running_started_ms) const;
-  void clear();
 
  private:
   mutable std::mutex mu_;
@@ -107,7 +106,7 @@ class RealRepairActions final : public RepairActions {
   const Clock& clock_;
   const std::atomic<bool>& cancel_;
   int64_t created_ms_ = 0;   // when this repair's actions began
-  pid_t lingering_pid_ = 0;  // the gateway being stopped after it closed its port
+  std::set<pid_t> gateway_kills_;  // gateways before_sigkill was asked about (they are dead after it)
   std::vector<std::string> not_ready_before_;
 };
 
