@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +22,11 @@ namespace gwr::bench {
 // The p-th percentile (0..100, linear interpolation) of a non-empty set.
 // There is none of an empty set: use percentile_of() or stat_ms() where the
 // set may be empty.
+// Milliseconds since t, on the steady clock (what every figure is timed with).
+inline double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) throw std::logic_error("percentile of an empty sample set");
   std::sort(v.begin(), v.end());

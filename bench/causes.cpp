@@ -20,11 +20,10 @@
 using namespace std::chrono_literals;
 using namespace gwr::testing;
 using Clock = std::chrono::steady_clock;
+using gwr::bench::ms_since;
 using gwr::pb::Finding;
 
 namespace {
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 struct Cause {
   const char* name;

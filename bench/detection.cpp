@@ -24,10 +24,7 @@
 using namespace std::chrono_literals;
 using namespace gwr::testing;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-}  // namespace
+using gwr::bench::ms_since;
 
 int main(int argc, char** argv) {
   const int kills = argc > 1 ? std::atoi(argv[1]) : 60;

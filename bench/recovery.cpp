@@ -21,10 +21,9 @@
 using namespace std::chrono_literals;
 using namespace gwr::testing;
 using Clock = std::chrono::steady_clock;
+using gwr::bench::ms_since;
 
 namespace {
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Polls /health every 2 ms until it answers healthy.
 bool wait_healthy(int port, std::chrono::milliseconds timeout) {
