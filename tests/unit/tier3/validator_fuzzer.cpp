@@ -43,7 +43,10 @@ void check_action(const gwr::tier3::Action& a) {
   if (a.kind == ActionKind::kRemoveStaleLocks) {
     if (a.arg.rfind("agents/", 0) != 0) __builtin_trap();
     if (a.arg.find("..") != std::string::npos || a.arg.find("//") != std::string::npos) __builtin_trap();
-    if (a.arg.find("live.jsonl.lock") != std::string::npos) __builtin_trap();
+    // A named lock is checked now and must be stale; a wildcard one
+    // ("agents/*/sessions/live.jsonl.lock") is a sweep, and the sweeper
+    // checks every file it matches when it runs (stale_lock_sweeper.cpp).
+    if (a.arg.find('*') == std::string::npos && a.arg.find("live.jsonl.lock") != std::string::npos) __builtin_trap();
   }
 }
 
