@@ -36,7 +36,7 @@ struct Cause {
 
 bool has(const gwr::pb::GatewayHealth& h, Finding::Kind kind) {
   for (const auto& f : h.findings()) {
-    // A kill is seen as the exit (pidfd) or, if a scan came first, as no gateway.
+    // A kill is seen as the exit (the exit watch) or, if a scan came first, as no gateway.
     if (f.kind() == kind || (kind == Finding::EXITED && f.kind() == Finding::NOT_RUNNING)) return true;
   }
   return false;

@@ -28,7 +28,7 @@
 #include "common/duration.h"
 #include "common/gateway_probe.h"
 #include "common/http_client.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "tests/fakes/telegram/fake_telegram.h"
 #include "tests/support/gateway_fakes.h"
 

@@ -14,7 +14,7 @@
 
 #include "bench/bench_util.h"
 #include "common/gateway_probe.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/http_client.h"
 #include "tests/support/gateway_fakes.h"
 

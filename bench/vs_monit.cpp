@@ -21,7 +21,7 @@
 #include "bench/bench_util.h"
 #include "common/gateway_probe.h"
 #include "common/http_client.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "tests/support/gateway_fakes.h"
 
 using namespace std::chrono_literals;

@@ -20,11 +20,9 @@ class RealSystemView final : public SystemView {
   MemInfo meminfo() override { return read_meminfo(); }
   uint64_t oom_kills() override { return oom_kill_count(); }
   uint32_t established_connections(uint16_t port) override { return gwr::established_connections(port); }
-  double clock_ticks_per_second() override { return static_cast<double>(::sysconf(_SC_CLK_TCK)); }
+  double clock_ticks_per_second() override { return cpu_ticks_per_second(); }
   int watch_exit(pid_t pid) override { return open_pid_watch(pid); }
-  void close_watch(int fd) override {
-    if (fd >= 0) ::close(fd);
-  }
+  void close_watch(int fd) override { close_pid_watch(fd); }
   std::string boot_id() override { return gwr::boot_id(); }
   std::vector<pid_t> signal_group(const ProcessIdentity& leader, int sig) override {
     return gwr::signal_group(leader, sig);

@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/gateway_finder.h"
 #include "common/http_client.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 
 namespace gwr {
 

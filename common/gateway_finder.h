@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "gwr.pb.h"
 
 namespace gwr {
@@ -69,18 +69,19 @@ struct GatewayCandidate {
 
 using ClaimsLookup = std::function<GatewayClaims(const ProcInfo&)>;
 
-// Pure choice among a process table (tested without /proc). port_listeners:
+// Pure choice among a process table (tested without a real one). port_listeners:
 // who listens on spec.port; claims: asked only for candidates that do not.
 GatewayCandidate choose_gateway(const std::vector<ProcInfo>& table, const GatewaySpec& spec,
                                 const std::vector<pid_t>& port_listeners, int64_t now_wall_ms,
                                 const ClaimsLookup& claims);
 
-// Reads /proc. Keeps `previous` (pid and start time) while that process is
+// Reads the process table (common/platform/). Keeps `previous` (pid and start time) while that process is
 // still alive and named as the gateway: it was ours when it was chosen.
 GatewayCandidate find_gateway(const GatewaySpec& spec, pid_t previous, uint64_t previous_start_ticks,
                               int64_t now_wall_ms);
 
-// The claims of a live process, from /proc (arguments, environment, sockets).
+// The claims of a live process, as the platform tells them (arguments,
+// environment where readable, listening sockets).
 GatewayClaims read_claims(const ProcInfo& process);
 
 // A path as claims compare it: absolute, "." and ".." resolved, symlinks

@@ -1,14 +1,12 @@
 #include "common/process.h"
 
+#include "common/platform/service.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#endif
 
 #include <algorithm>
 #include <cctype>
@@ -38,14 +36,6 @@ std::vector<std::string> env_list(const std::map<std::string, std::string>& env)
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
-}
-
-void close_fds_from(int lowest) {
-#if defined(__linux__) && defined(SYS_close_range)
-  if (::syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
-#endif
-  const long max = ::sysconf(_SC_OPEN_MAX);
-  for (long fd = lowest; fd < (max > 0 ? max : 1024); ++fd) ::close(static_cast<int>(fd));
 }
 
 // PATH lookup done in the parent, so the child only calls execve.
@@ -103,12 +93,7 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
   }
   if (pid == 0) {
     // Child: async-signal-safe calls only.
-#ifdef __linux__
-    if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(127);
-    }
-#endif
+    if (options.die_with_parent && !child_dies_with_parent(SIGTERM, parent)) ::_exit(127);
     if (options.new_process_group) ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
@@ -127,7 +112,7 @@ Result<pid_t> spawn_process(const SpawnOptions& options) {
       ::dup2(keep, 3);
     }
     ::fcntl(3, F_SETFD, FD_CLOEXEC);
-    close_fds_from(4);
+    child_close_fds_from(4);
     ::execve(program.c_str(), args.get(), envp ? envp->get() : environ);
     const int e = errno;
     ssize_t ignored = ::write(3, &e, sizeof e);
@@ -198,10 +183,7 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
   }
   if (pid == 0) {
     ::setpgid(0, 0);  // its own group, so a timeout kills everything it started
-#ifdef __linux__
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-#endif
+    if (!child_dies_with_parent(SIGKILL, parent)) ::_exit(127);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -210,7 +192,7 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
     ::dup2(out_pipe[1], STDERR_FILENO);
     ::dup2(err_pipe[1], 3);
     ::fcntl(3, F_SETFD, FD_CLOEXEC);
-    close_fds_from(4);
+    child_close_fds_from(4);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
       const int e = errno;
       ssize_t ignored = ::write(3, &e, sizeof e);

@@ -21,7 +21,7 @@ namespace gwr {
 struct SpawnOptions {
   std::vector<std::string> argv;     // argv[0] is a path or looked up in PATH
   std::optional<std::map<std::string, std::string>> env;  // nullopt = inherit
-  bool die_with_parent = true;       // PR_SET_PDEATHSIG(SIGTERM) on Linux
+  bool die_with_parent = true;       // SIGTERM when gwr dies (child_dies_with_parent)
   bool new_process_group = false;
   std::string stdout_path;           // "" = inherit
 };

@@ -4,9 +4,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __APPLE__
-#include <mach-o/dyld.h>
-#endif
 
 #include <cerrno>
 #include <climits>
@@ -76,22 +73,6 @@ InstanceLock& InstanceLock::operator=(InstanceLock&& other) noexcept {
 }
 InstanceLock::~InstanceLock() {
   if (fd_ >= 0) ::close(fd_);
-}
-
-std::string self_exe_dir() {
-#ifdef __APPLE__
-  char buf[PATH_MAX];
-  uint32_t size = sizeof buf;
-  if (_NSGetExecutablePath(buf, &size) == 0) {
-    std::error_code ec;
-    return fs::canonical(buf, ec).parent_path().string();
-  }
-  return ".";
-#else
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : p.parent_path().string();
-#endif
 }
 
 }  // namespace gwr

@@ -31,7 +31,4 @@ class InstanceLock {
   int fd_ = -1;
 };
 
-// The directory holding this executable (for spawning sibling binaries).
-std::string self_exe_dir();
-
 }  // namespace gwr

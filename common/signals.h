@@ -1,6 +1,6 @@
 // SignalPipe: turns asynchronous signals into readable bytes on a pipe, so a
-// poll loop can wait for sockets, timers and signals at once (portable: no
-// signalfd on macOS).
+// poll loop can wait for sockets, timers and signals at once (the self-pipe
+// trick: every POSIX system has it).
 #pragma once
 
 #include <initializer_list>

@@ -1,4 +1,4 @@
-// Text that comes from outside gwr — HTTP bodies, command output, /proc,
+// Text that comes from outside gwr — HTTP bodies, command output, the process table,
 // files and their names, AI answers, Telegram updates — as gwr's messages
 // carry it. Protobuf `string` fields must hold valid UTF-8 (a message with
 // one bad byte does not decode), so:

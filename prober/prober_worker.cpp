@@ -14,7 +14,7 @@
 #include "common/bus.h"
 #include "common/config_schema.h"
 #include "common/pb_json.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/gateway_finder.h"
 
 namespace gwr::prober {

@@ -1,4 +1,4 @@
-// gwr-prober's I/O shell: feeds ProberCore with what /proc, a pidfd, TCP and
+// gwr-prober's I/O shell: feeds ProberCore with what the process table, an exit watch, TCP and
 // HTTP say about the gateway, and publishes its GatewayHealth on the bus.
 #pragma once
 

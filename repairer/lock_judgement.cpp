@@ -1,5 +1,5 @@
 // judge_lock: whether a session lock file is stale. Pure: the process it
-// names is looked up by the caller (stale_lock_sweeper.cpp reads /proc).
+// names is looked up by the caller (stale_lock_sweeper.cpp asks the platform seam).
 #include <nlohmann/json.hpp>
 
 #include "repairer/stale_lock_sweeper.h"

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "common/log.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 
 namespace gwr::repairer {
 

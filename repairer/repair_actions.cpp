@@ -114,7 +114,7 @@ bool RealRepairActions::is_gateway_process(pid_t pid) const {
 
 KillDelay RealRepairActions::before_sigkill(pid_t pid, int64_t start_wall_ms) {
   // Only a gateway has a boot to count: a squatter's kill is no boot. Told
-  // apart now, while it is alive: after the SIGKILL /proc no longer says.
+  // apart now, while it is alive: after the SIGKILL the process table no longer says.
   if (!is_gateway_process(pid)) return {};
   gateway_kills_.insert(pid);
   const int64_t now = clock_.wall_ms();

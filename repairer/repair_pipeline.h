@@ -1,6 +1,6 @@
 // RepairPipeline: the tiers of PRD §4.2 as a sequence of steps under
 // deadlines, with escalation. What a step does is behind RepairActions (real
-// commands, /proc, HTTP) and what happens to its record is behind
+// commands, the process table, HTTP) and what happens to its record is behind
 // ProgressSink (the worker persists and publishes), so the sequencing is
 // tested with fakes and a fake clock.
 //

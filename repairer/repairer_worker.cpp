@@ -9,7 +9,7 @@
 #include "common/duration.h"
 #include "common/findings.h"
 #include "common/log.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/text.h"
 #include "repairer/recovery.h"
 #include "repairer/repair_actions.h"

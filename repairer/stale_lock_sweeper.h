@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "common/proc.h"
+#include "common/platform/proc.h"
 
 namespace gwr::repairer {
 

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/platform/service.h"
 #include "common/runtime_dir.h"
 #include "common/version.h"
 #include "repairer/tier3/allowlist_loader.h"
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
 
   gwr::supervisor::SupervisorOptions options;
   options.load = load;
-  options.worker_dir = gwr::self_exe_dir();
+  options.worker_dir = gwr::self_exe_dir(argv[0]);
   const int rc = gwr::supervisor::run_supervisor(options, std::move(loaded));
   gwr::log::shutdown();
   return rc;

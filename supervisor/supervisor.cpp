@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "common/runtime_dir.h"
-#include "common/sd_notify.h"
+#include "common/platform/service.h"
 #include "common/signals.h"
 #include "common/version.h"
 #include "repairer/tier3/allowlist_loader.h"
@@ -107,7 +107,7 @@ int drive(const SupervisorOptions& options, LoadedConfig config) {
   BusPublisher bus(zctx, runtime_dir, kSupervisor);
   BusSubscriber sub(zctx, runtime_dir, {"heartbeat"});
   ControlServer control(zctx, control_endpoint(runtime_dir, kSupervisor));
-  SdNotifier notifier;
+  ServiceNotifier notifier;
   ProcessLauncher launcher;
   SupervisorPorts ports;
   ports.publish = [&](pb::Event ev) { bus.publish(std::move(ev)); };

@@ -36,7 +36,7 @@ class WorkerLauncher {
 // What the shell tells the world.
 struct SupervisorPorts {
   std::function<void(pb::Event)> publish;              // the bus
-  std::function<void(const std::string&)> notify;      // sd_notify ("READY=1", "WATCHDOG=1", ...)
+  std::function<void(const std::string&)> notify;      // the service manager ("READY=1", "WATCHDOG=1", ...)
   int64_t watchdog_interval_ms = 0;                    // systemd's; 0: none
   // Messages the supervisor itself could not decode (bus, control), for its status line.
   std::function<std::pair<uint64_t, uint64_t>()> own_errors;

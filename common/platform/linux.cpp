@@ -1,14 +1,19 @@
-#include "common/proc.h"
+// The Linux implementation of the platform seam: /proc, pidfd,
+// PR_SET_PDEATHSIG, close_range. Compiled only when GWR_PLATFORM is linux.
+#include "common/platform/proc.h"
+#include "common/platform/service.h"
 
 #include <dirent.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -110,17 +115,6 @@ int64_t ProcInfo::start_wall_ms() const {
   return boot_time_ms() + static_cast<int64_t>(start_ticks * 1000 / static_cast<uint64_t>(hz > 0 ? hz : 100));
 }
 
-std::string ProcInfo::cmdline(size_t max_bytes) const {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += a;
-    if (out.size() > max_bytes) break;
-  }
-  return valid_utf8(utf8_prefix(out, max_bytes));
-}
-
-std::string ProcInfo::comm_text() const { return valid_utf8(comm); }
 
 std::optional<ProcInfo> read_proc(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
@@ -179,33 +173,27 @@ std::vector<pid_t> list_pids() {
   return out;
 }
 
+bool process_stopped(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(tasks.c_str());
+  if (d == nullptr) return false;
+  bool all = true;
+  while (dirent* e = ::readdir(d)) {
+    if (!is_number(e->d_name)) continue;
+    const std::string stat = read_all(tasks + "/" + e->d_name + "/stat");
+    const auto rp = stat.rfind(')');
+    if (rp == std::string::npos || rp + 2 >= stat.size() || (stat[rp + 2] != 'T' && stat[rp + 2] != 't')) all = false;
+  }
+  ::closedir(d);
+  return all;
+}
+
 bool process_alive(pid_t pid) {
   if (pid <= 0) return false;
   auto p = read_proc(pid);
   return p && !p->zombie();
 }
 
-bool process_matches(const ProcInfo& p, const std::string& name) {
-  if (name.empty()) return false;
-  if (p.comm == name.substr(0, 15)) return true;
-  if (!p.argv.empty()) {
-    std::string first = p.argv[0];
-    // process.title-style argv[0] may carry the arguments in one string.
-    const auto space = first.find(' ');
-    if (space != std::string::npos) first = first.substr(0, space);
-    const auto slash = first.rfind('/');
-    if ((slash == std::string::npos ? first : first.substr(slash + 1)) == name) return true;
-  }
-  return false;
-}
-
-bool process_runs_script(const ProcInfo& p, const std::string& name) {
-  if (process_matches(p, name)) return true;
-  if (name.empty() || p.argv.size() < 2) return false;
-  const std::string& script = p.argv[1];
-  const auto slash = script.rfind('/');
-  return (slash == std::string::npos ? script : script.substr(slash + 1)) == name;
-}
 
 namespace {
 
@@ -278,32 +266,24 @@ std::vector<ProcInfo> process_table() {
   return out;
 }
 
-uint64_t descendants_rss_kib(pid_t pid, const std::vector<ProcInfo>& table) {
-  std::unordered_map<pid_t, std::vector<const ProcInfo*>> children;
-  for (const auto& p : table) children[p.ppid].push_back(&p);
-  uint64_t total = 0;
-  std::vector<pid_t> stack = {pid};
-  std::set<pid_t> seen;
-  while (!stack.empty()) {
-    const pid_t cur = stack.back();
-    stack.pop_back();
-    for (const ProcInfo* c : children[cur]) {
-      if (!seen.insert(c->pid).second) continue;
-      total += c->rss_kib;
-      stack.push_back(c->pid);
-    }
-  }
-  return total;
-}
 
 int open_pid_watch(pid_t pid) {
-#if defined(__linux__) && defined(SYS_pidfd_open)
+#ifdef SYS_pidfd_open
   const long fd = ::syscall(SYS_pidfd_open, pid, 0);
   return fd < 0 ? -1 : static_cast<int>(fd);
 #else
   (void)pid;
   return -1;
 #endif
+}
+
+void close_pid_watch(int fd) {
+  if (fd >= 0) ::close(fd);
+}
+
+double cpu_ticks_per_second() {
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  return static_cast<double>(hz > 0 ? hz : 100);
 }
 
 std::optional<std::map<std::string, std::string>> read_environ(pid_t pid) {
@@ -326,13 +306,6 @@ std::optional<std::map<std::string, std::string>> read_environ(pid_t pid) {
   return env;
 }
 
-std::string home_of_uid(uid_t uid) {
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || found == nullptr || pw.pw_dir == nullptr) return "";
-  return pw.pw_dir;
-}
 
 std::string boot_id() {
   static const std::string cached = [] {
@@ -363,7 +336,7 @@ std::optional<ProcessHandle> ProcessHandle::open(const ProcessIdentity& identity
   if (identity.pid <= 0) return std::nullopt;
   if (!identity.boot_id.empty() && identity.boot_id != boot_id()) return std::nullopt;  // recorded in another boot
   int fd = -1;
-#if defined(__linux__) && defined(SYS_pidfd_open)
+#ifdef SYS_pidfd_open
   const long r = ::syscall(SYS_pidfd_open, identity.pid, 0);
   if (r < 0 && errno != ENOSYS) return std::nullopt;  // gone
   fd = r < 0 ? -1 : static_cast<int>(r);
@@ -376,26 +349,9 @@ std::optional<ProcessHandle> ProcessHandle::open(const ProcessIdentity& identity
   return ProcessHandle(identity, fd);
 }
 
-ProcessHandle::ProcessHandle(ProcessHandle&& other) noexcept : identity_(std::move(other.identity_)), fd_(other.fd_) {
-  other.fd_ = -1;
-}
-
-ProcessHandle& ProcessHandle::operator=(ProcessHandle&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    identity_ = std::move(other.identity_);
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-ProcessHandle::~ProcessHandle() {
-  if (fd_ >= 0) ::close(fd_);
-}
 
 bool ProcessHandle::signal(int sig) const {
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+#ifdef SYS_pidfd_send_signal
   if (fd_ >= 0) return ::syscall(SYS_pidfd_send_signal, fd_, sig, nullptr, 0) == 0;
 #endif
   // No pidfd in this kernel: check, then signal (a window remains, but only
@@ -426,36 +382,27 @@ bool ProcessHandle::wait_exit(std::chrono::milliseconds timeout) const {
   }
 }
 
-std::vector<pid_t> signal_group(const ProcessIdentity& leader, int sig) {
-  std::vector<pid_t> out;
-  auto head = ProcessHandle::open(leader);
-  if (!head) return out;
-  std::vector<ProcessHandle> members;
-  for (pid_t m : group_members(leader.pid)) {
-    if (m == leader.pid) continue;
-    const auto id = identify_process(m);
-    if (!id) continue;
-    auto h = ProcessHandle::open(*id);
-    const auto p = read_proc(m);
-    if (h && p && p->pgrp == leader.pid) members.push_back(std::move(*h));
-  }
-  // Still the leader we recorded: the members held above are of its group.
-  if (head->exited()) return out;
-  if (head->signal(sig)) out.push_back(head->pid());
-  for (const auto& h : members) {
-    if (h.signal(sig)) out.push_back(h.pid());
-  }
-  return out;
+
+
+const char* platform_name() { return "linux"; }
+
+std::string self_exe_dir(const char* /*argv0*/) {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : p.parent_path().string();
 }
 
-std::vector<pid_t> group_members(pid_t pgrp) {
-  std::vector<pid_t> out;
-  if (pgrp <= 1) return out;
-  for (pid_t pid : list_pids()) {
-    const auto p = read_proc(pid);
-    if (p && !p->zombie() && p->pgrp == pgrp) out.push_back(pid);
-  }
-  return out;
+bool child_dies_with_parent(int sig, pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, sig);
+  return ::getppid() == parent;
+}
+
+void child_close_fds_from(int lowest) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
+  const long max = ::sysconf(_SC_OPEN_MAX);
+  for (long fd = lowest; fd < (max > 0 ? max : 1024); ++fd) ::close(static_cast<int>(fd));
 }
 
 }  // namespace gwr

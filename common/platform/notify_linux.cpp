@@ -1,4 +1,5 @@
-#include "common/sd_notify.h"
+// systemd's notify protocol, for the Linux build.
+#include "common/platform/service.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,7 +11,7 @@
 
 namespace gwr {
 
-SdNotifier::SdNotifier() {
+ServiceNotifier::ServiceNotifier() {
   if (const char* s = std::getenv("NOTIFY_SOCKET"); s != nullptr && *s != '\0') socket_path_ = s;
   if (const char* w = std::getenv("WATCHDOG_USEC"); w != nullptr) {
     const long long usec = std::atoll(w);
@@ -20,7 +21,7 @@ SdNotifier::SdNotifier() {
   }
 }
 
-void SdNotifier::notify(const std::string& state) const {
+void ServiceNotifier::notify(const std::string& state) const {
   if (socket_path_.empty()) return;
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;

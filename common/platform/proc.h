@@ -1,6 +1,11 @@
-// What the kernel knows about processes and sockets, read from /proc (Linux).
+// What the system knows about processes and sockets: the platform seam.
 // The prober uses it to find and measure the gateway; the repairer to find
 // who holds the gateway's port and whether a lock's owner is alive.
+//
+// Two implementations, one per build (GWR_PLATFORM): linux.cpp reads /proc
+// and holds processes by pidfd; posix.cpp (what macOS uses) asks ps and
+// lsof through the command runner and polls. portable.cpp is shared. Nothing
+// outside common/platform/ reads /proc or includes a Linux-only header.
 #pragma once
 
 #include <sys/types.h>
@@ -21,10 +26,13 @@ struct ProcInfo {
   char state = '?';             // R S D Z T ...
   std::string comm;             // kernel name, at most 15 bytes, as the kernel has it (any bytes)
   std::vector<std::string> argv;  // as the kernel has it (any bytes)
-  uint64_t start_ticks = 0;     // since boot, in clock ticks (field 22 of stat)
+  // When it started, as the platform stamps it: clock ticks since boot on
+  // Linux (field 22 of stat), seconds since the epoch on POSIX (ps lstart).
+  // Only compared for equality (identity) and turned into start_wall_ms().
+  uint64_t start_ticks = 0;
   uid_t uid = 0;
   uint64_t rss_kib = 0;
-  uint64_t cpu_ticks = 0;       // utime + stime
+  uint64_t cpu_ticks = 0;       // user + system, in cpu_ticks_per_second() units
 
   bool zombie() const { return state == 'Z' || state == 'X'; }
   // Wall-clock start time in ms since the epoch.
@@ -35,12 +43,15 @@ struct ProcInfo {
   std::string comm_text() const;
 };
 
-// Reads one process; nullopt when it does not exist.
+// Reads one process; nullopt when it does not exist. (POSIX: when ps cannot
+// run, what the last table said, if the pid still answers kill(pid, 0).)
 std::optional<ProcInfo> read_proc(pid_t pid);
-// Every pid currently in /proc.
+// Every pid currently running.
 std::vector<pid_t> list_pids();
 // A process exists and is not a zombie.
 bool process_alive(pid_t pid);
+// Every thread of pid is stopped (SIGSTOP has taken effect, not just been sent).
+bool process_stopped(pid_t pid);
 
 // Whether a process matches a name: its comm equals the name truncated to
 // 15 characters, or the basename of argv[0] equals the name.
@@ -54,30 +65,38 @@ std::vector<pid_t> listening_pids(uint16_t port);
 // Established TCP connections whose local port is port.
 uint32_t established_connections(uint16_t port);
 
+// 0 = not known (the POSIX build knows neither).
 struct MemInfo {
   uint64_t total_kib = 0;
   uint64_t available_kib = 0;
 };
 MemInfo read_meminfo();
-// The kernel's count of OOM kills since boot (/proc/vmstat oom_kill).
+// The kernel's count of OOM kills since boot (Linux; 0 elsewhere).
 uint64_t oom_kill_count();
 
 // Total RSS of pid's descendants.
 uint64_t descendants_rss_kib(pid_t pid, const std::vector<ProcInfo>& table);
 std::vector<ProcInfo> process_table();
 
-// A file descriptor that becomes readable when pid exits (pidfd on Linux);
-// -1 when the kernel cannot do it.
+// A file descriptor that becomes readable when pid exits: a pidfd on Linux;
+// on POSIX a pipe a watcher thread writes to once kill(pid, 0) fails or the
+// process at pid is no longer the one watched. -1 when it cannot be watched.
 int open_pid_watch(pid_t pid);
+// Ends a watch open_pid_watch began.
+void close_pid_watch(int fd);
+// The unit of ProcInfo::cpu_ticks.
+double cpu_ticks_per_second();
 
-// The process's initial environment (/proc/PID/environ); nullopt when it
-// cannot be read (gone, or another user's).
+// The process's environment; nullopt when it cannot be read (gone, or
+// another user's). Linux: the initial one (/proc/PID/environ); POSIX: what ps
+// shows after the arguments, where a value's own spaces are kept only when
+// the word after them does not look like NAME=.
 std::optional<std::map<std::string, std::string>> read_environ(pid_t pid);
 // The home directory of a user from the password database ("" if none).
 std::string home_of_uid(uid_t uid);
 
-// This boot's id (/proc/sys/kernel/random/boot_id): a pid stored on disk is
-// only meaningful within the boot it was recorded in.
+// This boot's id (Linux: the kernel's boot_id; POSIX: when pid 1 started):
+// a pid stored on disk is only meaningful within the boot it was recorded in.
 std::string boot_id();
 
 // Who a pid is: the pid, the start time that tells it from a later process
@@ -91,7 +110,7 @@ struct ProcessIdentity {
 std::optional<ProcessIdentity> identify_process(pid_t pid);
 
 // One process, held by identity (a pidfd on Linux, so the check and the
-// signal cannot be split by a pid being reused). Every signal gwr sends to a
+// signal cannot be split by a pid being reused; POSIX checks, then signals). Every signal gwr sends to a
 // process it did not just spawn goes through one of these.
 class ProcessHandle {
  public:

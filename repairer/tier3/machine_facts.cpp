@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "common/clock.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "repairer/stale_lock_sweeper.h"
 
 namespace gwr::tier3 {

@@ -1,4 +1,4 @@
-// ValidationFacts from the real machine: port owners from /proc, locks read
+// ValidationFacts from the real machine: port owners from the platform seam, locks read
 // by walking the state dir without following any symlink.
 #pragma once
 

@@ -51,7 +51,7 @@ class Allowlist {
   std::vector<AllowlistEntry> entries_;
 };
 
-// What the validator may ask about the machine. Implemented over /proc and
+// What the validator may ask about the machine. Implemented over the platform seam and
 // the filesystem by the repairer; faked in tests and the fuzzer.
 class ValidationFacts {
  public:

@@ -31,7 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_client.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/sqlite.h"
 #include "tests/support/gateway_fakes.h"
 

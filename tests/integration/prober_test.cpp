@@ -78,6 +78,8 @@ TEST_F(ProberTest, KilledGatewayIsDownAtOnceWithTier1) {
   ASSERT_TRUE(wait_state(pb::HEALTHY, 5s));
   const auto t0 = std::chrono::steady_clock::now();
   gateway_->process().signal(SIGKILL);
+  // Reaped at once, as its service manager (systemd, launchd) would.
+  (void)gateway_->process().wait(1s);
   auto h = wait_state(pb::DOWN, 2s);
   ASSERT_TRUE(h);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);

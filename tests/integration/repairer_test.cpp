@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "common/http_client.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/sqlite.h"
 #include "tests/support/repair_scenario.h"
 

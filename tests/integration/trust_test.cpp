@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/sqlite.h"
 #include "common/text.h"
 #include "repairer/history_store.h"

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/bus.h"
+#include "common/platform/proc.h"
 #include "common/process.h"
 
 extern char** environ;
@@ -145,33 +146,12 @@ int free_tcp_port() {
   return port;
 }
 
-bool pid_alive(pid_t pid) {
-  if (pid <= 0) return false;
-  if (::kill(pid, 0) != 0) return false;
-  // A zombie is not alive.
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  std::getline(f, s);
-  const auto rp = s.rfind(')');
-  return !(rp != std::string::npos && rp + 2 < s.size() && s[rp + 2] == 'Z');
-}
+bool pid_alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0 && gwr::process_alive(pid); }
 
 ::testing::AssertionResult stop_process(pid_t pid, std::chrono::milliseconds timeout) {
   if (pid <= 0 || ::kill(pid, SIGSTOP) != 0) return ::testing::AssertionFailure() << "cannot SIGSTOP pid " << pid;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  return wait_until([&] {
-    std::error_code ec;
-    for (const auto& t : fs::directory_iterator(tasks, ec)) {
-      std::ifstream f(t.path() / "stat");
-      std::string line;
-      std::getline(f, line);
-      const auto rp = line.rfind(')');
-      if (rp == std::string::npos || rp + 2 >= line.size()) return false;
-      const char state = line[rp + 2];
-      if (state != 'T' && state != 't') return false;
-    }
-    return !ec;
-  }, timeout, "every thread of pid " + std::to_string(pid) + " stopped");
+  return wait_until([&] { return gwr::process_stopped(pid); }, timeout,
+                    "every thread of pid " + std::to_string(pid) + " stopped");
 }
 
 std::string read_file(const std::string& path) {
@@ -214,16 +194,11 @@ std::vector<std::string> files_containing(const std::string& dir, const std::str
 
 std::vector<pid_t> pids_named(const std::string& name) {
   std::vector<pid_t> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string base = entry.path().filename().string();
-    if (base.empty() || !std::isdigit(static_cast<unsigned char>(base[0]))) continue;
-    std::ifstream f(entry.path() / "cmdline");
-    std::string argv0;
-    std::getline(f, argv0, '\0');
+  for (const auto& p : gwr::process_table()) {
+    if (p.argv.empty() || p.zombie()) continue;
+    const std::string& argv0 = p.argv[0];
     if (argv0.size() >= name.size() && argv0.compare(argv0.size() - name.size(), name.size(), name) == 0) {
-      const pid_t pid = static_cast<pid_t>(std::stol(base));
-      if (pid_alive(pid)) out.push_back(pid);
+      out.push_back(p.pid);
     }
   }
   return out;
