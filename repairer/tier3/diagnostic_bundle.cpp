@@ -17,12 +17,22 @@
 #include "common/gateway_finder.h"
 #include "common/findings.h"
 #include "common/log.h"
-#include "common/proc.h"
+#include "common/platform/proc.h"
 #include "common/strings.h"
 #include "common/text.h"
 #include "repairer/repair_actions.h"
 
 namespace gwr::tier3 {
+
+std::vector<std::string> service_journal_argv(bool macos, bool has_journalctl) {
+  // macOS: the unified log, where launchd and node write about the gateway
+  // (its own log file is read above, ~/Library/Logs/openclaw/gateway.log).
+  if (macos) return {"log", "show", "--last", "5m", "--style", "compact", "--predicate", "process == \"node\""};
+  if (has_journalctl) {
+    return {"journalctl", "--user", "-u", "openclaw-gateway.service", "-n", "100", "--no-pager", "-o", "short-iso"};
+  }
+  return {};
+}
 
 namespace {
 
@@ -181,16 +191,13 @@ Bundle collect_bundle(const BundleInputs& in, const Redactor& redactor, CommandR
   }
 
   b << "# Service journal\n";
-  std::vector<std::string> journal_argv;
 #ifdef __APPLE__
-  journal_argv = {"log", "show", "--last", "10m", "--style", "compact", "--predicate",
-                  "process == \"openclaw-gateway\""};
+  const bool macos = true;
 #else
-  if (::access("/usr/bin/journalctl", X_OK) == 0 || ::access("/bin/journalctl", X_OK) == 0) {
-    journal_argv = {"journalctl", "--user", "-u", "openclaw-gateway.service", "-n", "100", "--no-pager", "-o",
-                    "short-iso"};
-  }
+  const bool macos = false;
 #endif
+  const std::vector<std::string> journal_argv = service_journal_argv(
+      macos, ::access("/usr/bin/journalctl", X_OK) == 0 || ::access("/bin/journalctl", X_OK) == 0);
   if (journal_argv.empty()) {
     b << "(no journal on this machine)\n\n";
   } else {

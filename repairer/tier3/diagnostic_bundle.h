@@ -45,6 +45,11 @@ std::string fence_untrusted(const std::string& label, const std::string& text, s
 // The last n lines of text, at most max_bytes.
 std::string tail_lines(const std::string& text, size_t n, size_t max_bytes);
 
+// The command that reads the gateway's service log: `log show` (the last 5
+// minutes of node's unified log) on macOS, journalctl for OpenClaw's user
+// unit where there is one, else none (empty).
+std::vector<std::string> service_journal_argv(bool macos, bool has_journalctl);
+
 // Collects everything from this machine (bounded time: a few seconds).
 Bundle collect_bundle(const BundleInputs& in, const Redactor& redactor, CommandRunner& runner);
 

@@ -2,7 +2,9 @@
 // uninstall (of the tree and of the service) leave nothing behind, the .deb
 // holds what it must and installs on Debian 12.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -124,6 +126,60 @@ TEST_F(DeployTest, ServiceInstallThenUninstallLeavesNothing) {
   auto purge = with({"uninstall", "--purge"});
   EXPECT_EQ(purge.exit_code, 0) << purge.output;
   EXPECT_EQ(files_under(root.path()), std::vector<std::string>{});
+}
+
+// macOS, tried on Linux: gwr-service installs a LaunchAgent beside
+// ai.openclaw.gateway and drives launchctl (a stand-in that records its
+// calls and keeps the loaded state as launchd would).
+TEST_F(DeployTest, LaunchAgentInstallBootstrapsItAndUninstallBootsItOut) {
+  TempDir dir;
+  const std::string home = dir / "home";
+  const std::string calls = dir / "launchctl.calls";
+  const std::string loaded = dir / "launchctl.loaded";
+  write_file(dir / "bin/launchctl",
+             "#!/bin/sh\n"
+             "echo \"$*\" >> '" + calls + "'\n"
+             "case \"$1\" in\n"
+             "  print) [ -e '" + loaded + "' ] && exit 0; echo 'Could not find service' >&2; exit 113 ;;\n"
+             "  bootstrap) [ -e '" + loaded + "' ] && { echo 'Bootstrap failed: 5: Input/output error' >&2; exit 5; }\n"
+             "             [ -f \"$3\" ] || exit 2; touch '" + loaded + "' ;;\n"
+             "  bootout) rm -f '" + loaded + "' ;;\n"
+             "esac\n");
+  fs::permissions(dir / "bin/launchctl", fs::perms::owner_all);
+  const std::string path = dir / "bin:" + std::string(std::getenv("PATH"));
+  auto service = [&](std::vector<std::string> args) {
+    std::vector<std::string> a = {"/usr/bin/env", "GWR_SERVICE_OS=Darwin", "HOME=" + home, "PATH=" + path,
+                                  usr() + "/bin/gwr-service"};
+    a.insert(a.end(), args.begin(), args.end());
+    return run(a, 60s);
+  };
+  auto install = service({"install"});
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  const std::string uid = std::to_string(::getuid());
+  const std::string plist = home + "/Library/LaunchAgents/ai.openclaw.gwr.plist";
+  ASSERT_TRUE(fs::exists(plist)) << install.output;
+  EXPECT_TRUE(fs::is_directory(home + "/Library/Logs/gwr"));
+  const std::string text = read_file(plist);
+  EXPECT_NE(text.find(usr() + "/bin/gwr-supervisor"), std::string::npos) << text;
+  EXPECT_NE(text.find(home + "/Library/Logs/gwr/launchd.err.log"), std::string::npos) << text;
+  EXPECT_EQ(text.find("@GWR_"), std::string::npos) << "every placeholder filled";
+  EXPECT_EQ(read_file(calls), "print gui/" + uid + "/ai.openclaw.gwr\nbootstrap gui/" + uid + " " + plist + "\n");
+  EXPECT_NE(install.output.find("gwr runs now"), std::string::npos) << install.output;
+  // Installed again (an upgrade): the loaded copy goes out, the new one in.
+  fs::remove(calls);
+  auto again = service({"install"});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(read_file(calls), "print gui/" + uid + "/ai.openclaw.gwr\nbootout gui/" + uid +
+                                  "/ai.openclaw.gwr\nbootstrap gui/" + uid + " " + plist + "\n");
+  EXPECT_EQ(again.output.find("failed"), std::string::npos) << again.output;
+  // Uninstalled: booted out, the plist gone, the owner's config kept.
+  fs::remove(calls);
+  auto out = service({"uninstall"});
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(read_file(calls), "print gui/" + uid + "/ai.openclaw.gwr\nbootout gui/" + uid + "/ai.openclaw.gwr\n");
+  EXPECT_FALSE(fs::exists(plist));
+  EXPECT_FALSE(fs::exists(loaded));
+  EXPECT_TRUE(fs::exists(home + "/.config/gwr/gwr.yaml"));
 }
 
 TEST_F(DeployTest, TreeUninstallLeavesNothingBehind) {

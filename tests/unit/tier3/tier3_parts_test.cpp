@@ -131,6 +131,20 @@ TEST(Bundle, InstructionsNameTheFence) {
   EXPECT_NE(text.find("<<<" + marker + " END"), std::string::npos);
 }
 
+TEST(Bundle, TheServiceLogIsReadAsEachSystemKeepsIt) {
+  // macOS: the unified log for node, the last 5 minutes; never journalctl.
+  const auto mac = service_journal_argv(true, true);
+  ASSERT_FALSE(mac.empty());
+  EXPECT_EQ(mac.front(), "log");
+  EXPECT_EQ(join_argv(mac), "log show --last 5m --style compact --predicate 'process == \"node\"'");
+  // Linux: OpenClaw's user unit, where journalctl exists; nothing otherwise.
+  const auto linux_argv = service_journal_argv(false, true);
+  ASSERT_FALSE(linux_argv.empty());
+  EXPECT_EQ(linux_argv.front(), "journalctl");
+  EXPECT_NE(join_argv(linux_argv).find("openclaw-gateway.service"), std::string::npos);
+  EXPECT_TRUE(service_journal_argv(false, false).empty());
+}
+
 TEST(Bundle, TailLines) {
   EXPECT_EQ(tail_lines("a\nb\nc\nd\n", 2, 100), "c\nd\n");
   EXPECT_EQ(tail_lines("a\nb", 5, 100), "a\nb");
