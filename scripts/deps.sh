@@ -19,8 +19,9 @@ commands=()
 if [[ "$profile" == "test" ]]; then
   # googletest; curl for the fakes' self-checks; node+npm fetch the real
   # OpenClaw for the end-to-end tests; monit is the bench's point of comparison.
-  # clang builds the Tier 3 validator's libFuzzer target.
-  packages+=(libgtest-dev libgmock-dev curl ca-certificates procps libxml2-utils clang libclang-rt-14-dev dpkg-dev)
+  # clang builds the Tier 3 validator's libFuzzer target; lsof is what the
+  # POSIX platform build (-DGWR_PLATFORM=posix, tested too) asks about sockets.
+  packages+=(libgtest-dev libgmock-dev curl ca-certificates procps lsof libxml2-utils clang libclang-rt-14-dev dpkg-dev)
   commands+=("node:nodejs" "npm:npm" "monit:monit")
 fi
 

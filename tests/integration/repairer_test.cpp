@@ -191,6 +191,35 @@ TEST_F(RepairerTest, ZombieAfterUpgradeIsFixedByTier2) {
   EXPECT_FALSE(calls_contain("gateway restart"));  // a hung gateway is recommended tier 2 straight away
 }
 
+// PRD §1, the brew-upgrade case: the upgrade replaced the service's job, but
+// the old gateway binary still holds the port, answering nothing; the new
+// one cannot bind (EADDRINUSE) and exits. A restart cannot help; Tier 2
+// kills the stale listener (ours: our user, our state dir, identity-checked)
+// and starts the new one. Runs in both builds (linux and posix).
+TEST_F(RepairerTest, AnOldGatewayLeftOnThePortByAnUpgradeIsKilledAndTheNewOneStarted) {
+  start();
+  const pid_t old = service_->gateway_pid();
+  ASSERT_GT(old, 0);
+  instance_mode("hang");
+  std::filesystem::remove(service_->home() + "/gateway.pid");  // the service no longer knows it
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 45s);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(done->success()) << done->details();
+  EXPECT_EQ(done->tier(), 2u) << done->details();
+  EXPECT_TRUE(wait_until([&] { return !pid_alive(old); }, 5s, "the old gateway gone"));
+  auto kill_step = wait_repair(pb::RepairEvent::STEP, 0ms, [](const pb::RepairEvent& e) {
+    return e.step().name() == "kill_port_owners" || e.step().name() == "kill_gateway";
+  });
+  ASSERT_TRUE(kill_step);
+  EXPECT_NE(kill_step->step().detail().find(std::to_string(old)), std::string::npos) << kill_step->step().detail();
+  const pid_t now = service_->gateway_pid();
+  EXPECT_GT(now, 0);
+  EXPECT_NE(now, old);
+  EXPECT_TRUE(bus_->wait_health([&](const pb::GatewayHealth& h) {
+    return h.state() == pb::HEALTHY && static_cast<pid_t>(h.pid()) == now;
+  }, 10s));
+}
+
 TEST_F(RepairerTest, HungRestartCommandIsKilledAtTheTierDeadlineThenTier2) {
   start();
   service_->set_switch("hang-restart");

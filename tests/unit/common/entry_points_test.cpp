@@ -107,7 +107,7 @@ TEST(EntryPoints, CommandOutputIsValidAndCutBetweenWords) {
 TEST(EntryPoints, ProcessNamesAndArgumentsAreValidText) {
   testing::TempDir dir;
   // $0 of a shell is any bytes the caller likes...
-  auto p = testing::Process::start({"/bin/sh", "-c", "echo x > " + dir / "ready" + "; sleep 30; :", "n\xFFme\xE2\x82"});
+  auto p = testing::Process::start({"/bin/sh", "-c", "echo x > " + dir / "ready" + "; sleep 30 >/dev/null 2>&1; :", "n\xFFme\xE2\x82"});
   ASSERT_TRUE(testing::wait_until([&] { return ::access((dir / "ready").c_str(), F_OK) == 0; }, 5s, "child ready"));
   const auto info = read_proc(p.pid());
   ASSERT_TRUE(info);
