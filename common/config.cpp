@@ -95,16 +95,6 @@ bool field_is_secret(const FieldDescriptor* f) { return f->options().GetExtensio
 // Scalars from text.
 // ---------------------------------------------------------------------------
 
-template <class T>
-std::optional<T> parse_int(const std::string& text) {
-  T v{};
-  const char* b = text.data();
-  const char* e = text.data() + text.size();
-  auto r = std::from_chars(b, e, v);
-  if (r.ec != std::errc() || r.ptr != e) return std::nullopt;
-  return v;
-}
-
 std::optional<bool> parse_bool(const std::string& text) {
   const std::string t = to_lower(text);
   if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
@@ -137,25 +127,25 @@ std::optional<std::string> set_scalar_from_text(Message& msg, const FieldDescrip
         rep ? r->AddInt64(&msg, f, d->count()) : r->SetInt64(&msg, f, d->count());
         return std::nullopt;
       }
-      auto v = parse_int<int64_t>(text);
+      auto v = parse_decimal<int64_t>(text);
       if (!v) return "expected an integer, got \"" + text + "\"";
       rep ? r->AddInt64(&msg, f, *v) : r->SetInt64(&msg, f, *v);
       return std::nullopt;
     }
     case FieldDescriptor::CPPTYPE_UINT32: {
-      auto v = parse_int<uint32_t>(text);
+      auto v = parse_decimal<uint32_t>(text);
       if (!v) return "expected a non-negative integer, got \"" + text + "\"";
       rep ? r->AddUInt32(&msg, f, *v) : r->SetUInt32(&msg, f, *v);
       return std::nullopt;
     }
     case FieldDescriptor::CPPTYPE_INT32: {
-      auto v = parse_int<int32_t>(text);
+      auto v = parse_decimal<int32_t>(text);
       if (!v) return "expected an integer, got \"" + text + "\"";
       rep ? r->AddInt32(&msg, f, *v) : r->SetInt32(&msg, f, *v);
       return std::nullopt;
     }
     case FieldDescriptor::CPPTYPE_UINT64: {
-      auto v = parse_int<uint64_t>(text);
+      auto v = parse_decimal<uint64_t>(text);
       if (!v) return "expected a non-negative integer, got \"" + text + "\"";
       rep ? r->AddUInt64(&msg, f, *v) : r->SetUInt64(&msg, f, *v);
       return std::nullopt;

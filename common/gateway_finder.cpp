@@ -1,12 +1,12 @@
 #include "common/gateway_finder.h"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "common/findings.h"
+#include "common/strings.h"
 
 namespace gwr {
 namespace {
@@ -14,13 +14,6 @@ namespace {
 bool launching_as(const ProcInfo& p, const GatewaySpec& spec, int64_t now_wall_ms) {
   return !spec.launch_match.empty() && process_runs_script(p, spec.launch_match) &&
          now_wall_ms - p.start_wall_ms() < spec.launch_window_ms;
-}
-
-std::optional<uint16_t> parse_port(std::string_view text) {
-  unsigned v = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v == 0 || v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
 }
 
 // The value of --name X or --name=X in argv.

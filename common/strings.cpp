@@ -5,6 +5,22 @@
 
 namespace gwr {
 
+std::optional<uint16_t> parse_port(std::string_view text) {
+  const auto v = parse_decimal<unsigned>(text);
+  if (!v || *v == 0 || *v > 65535) return std::nullopt;
+  return static_cast<uint16_t>(*v);
+}
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    out.push_back(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  return out;
+}
+
 std::string trim(std::string_view text) {
   size_t b = 0;
   size_t e = text.size();

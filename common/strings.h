@@ -2,11 +2,30 @@
 // and model output are compared byte-wise, never by locale).
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gwr {
+
+// The whole of text as a decimal number of type T (a leading '-' only for
+// signed T); nullopt for anything else: empty, other characters, overflow.
+template <class T>
+std::optional<T> parse_decimal(std::string_view text) {
+  T v{};
+  const char* e = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), e, v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != e) return std::nullopt;
+  return v;
+}
+// A TCP port, 1-65535, written in decimal.
+std::optional<uint16_t> parse_port(std::string_view text);
+// The lines of text, split at '\n', without the '\n' (a last line without one
+// included; no empty line after a final '\n').
+std::vector<std::string_view> split_lines(std::string_view text);
 
 // Without leading and trailing ASCII whitespace.
 std::string trim(std::string_view text);

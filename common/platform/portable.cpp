@@ -95,12 +95,12 @@ std::vector<pid_t> signal_group(const ProcessIdentity& leader, int sig) {
   auto head = ProcessHandle::open(leader);
   if (!head) return out;
   std::vector<ProcessHandle> members;
-  for (pid_t m : group_members(leader.pid)) {
-    if (m == leader.pid) continue;
-    const auto id = identify_process(m);
-    if (!id) continue;
-    auto h = ProcessHandle::open(*id);
-    const auto p = read_proc(m);
+  // Group 1 is init's: never signalled as a member (group_members agrees).
+  for (const auto& row : leader.pid > 1 ? process_table() : std::vector<ProcInfo>{}) {
+    if (row.pid == leader.pid || row.pgrp != leader.pid || row.zombie()) continue;
+    // Held as the process the table saw, then asked again: still in the group.
+    auto h = ProcessHandle::open({row.pid, row.start_ticks, boot_id()});
+    const auto p = read_proc(row.pid);
     if (h && p && p->pgrp == leader.pid) members.push_back(std::move(*h));
   }
   // Still the leader we recorded: the members held above are of its group.

@@ -1,8 +1,8 @@
 #include "common/platform/ps_lsof.h"
 
 #include <array>
-#include <charconv>
-#include <cstring>
+
+#include "common/strings.h"
 
 namespace gwr {
 
@@ -26,15 +26,6 @@ std::vector<Word> split_words(std::string_view line, size_t max_words) {
   return out;
 }
 
-template <typename T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  if (s.empty()) return std::nullopt;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 int index_of(std::string_view word, const std::array<const char*, 12>& names, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (word == names[i]) return static_cast<int>(i);
@@ -46,12 +37,12 @@ constexpr std::array<const char*, 12> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu"
 constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-// The words of an lstart at words[k..k+5).
-bool lstart_at(const std::vector<Word>& words, size_t k) {
-  if (k + 5 > words.size()) return false;
+// The lstart in words[k..k+5), if those words are one.
+std::optional<int64_t> lstart_at(const std::vector<Word>& words, size_t k) {
+  if (k + 5 > words.size()) return std::nullopt;
   std::vector<std::string_view> w;
   for (size_t i = k; i < k + 5; ++i) w.push_back(words[i].text);
-  return parse_lstart(w).has_value();
+  return parse_lstart(w);
 }
 
 }  // namespace
@@ -63,16 +54,16 @@ std::vector<std::string> ps_argv() {
 std::optional<int64_t> parse_lstart(const std::vector<std::string_view>& w) {
   if (w.size() != 5 || index_of(w[0], kDays, 7) < 0) return std::nullopt;
   const int month = index_of(w[1], kMonths, 12);
-  const auto day = number<int>(w[2]);
-  const auto year = number<int>(w[4]);
+  const auto day = parse_decimal<int>(w[2]);
+  const auto year = parse_decimal<int>(w[4]);
   const std::string_view t = w[3];
   if (month < 0 || !day || *day < 1 || *day > 31 || !year || *year < 1970 || *year > 9999 || t.size() != 8 ||
       t[2] != ':' || t[5] != ':') {
     return std::nullopt;
   }
-  const auto h = number<int>(t.substr(0, 2));
-  const auto m = number<int>(t.substr(3, 2));
-  const auto s = number<int>(t.substr(6, 2));
+  const auto h = parse_decimal<int>(t.substr(0, 2));
+  const auto m = parse_decimal<int>(t.substr(3, 2));
+  const auto s = parse_decimal<int>(t.substr(6, 2));
   if (!h || !m || !s || *h > 23 || *m > 59 || *s > 60) return std::nullopt;
   std::tm tm{};
   tm.tm_year = *year - 1900;
@@ -90,7 +81,7 @@ std::optional<int64_t> parse_lstart(const std::vector<std::string_view>& w) {
 std::optional<uint64_t> parse_cpu_time(std::string_view text) {
   uint64_t days = 0;
   if (const auto dash = text.find('-'); dash != std::string_view::npos) {
-    const auto d = number<uint64_t>(text.substr(0, dash));
+    const auto d = parse_decimal<uint64_t>(text.substr(0, dash));
     if (!d) return std::nullopt;
     days = *d;
     text = text.substr(dash + 1);
@@ -98,7 +89,7 @@ std::optional<uint64_t> parse_cpu_time(std::string_view text) {
   uint64_t hundredths = 0;
   if (const auto dot = text.find('.'); dot != std::string_view::npos) {
     const std::string_view frac = text.substr(dot + 1);
-    const auto f = number<uint64_t>(frac);
+    const auto f = parse_decimal<uint64_t>(frac);
     if (!f || frac.size() > 2) return std::nullopt;
     hundredths = frac.size() == 1 ? *f * 10 : *f;
     text = text.substr(0, dot);
@@ -106,7 +97,7 @@ std::optional<uint64_t> parse_cpu_time(std::string_view text) {
   std::vector<uint64_t> parts;
   while (true) {
     const auto colon = text.find(':');
-    const auto part = number<uint64_t>(text.substr(0, colon));
+    const auto part = parse_decimal<uint64_t>(text.substr(0, colon));
     if (!part) return std::nullopt;
     parts.push_back(*part);
     if (colon == std::string_view::npos) break;
@@ -125,11 +116,11 @@ std::optional<ProcInfo> parse_ps_row(std::string_view line) {
   const auto words = split_words(line, 64);
   if (words.size() < 13) return std::nullopt;
   ProcInfo p;
-  const auto pid = number<pid_t>(words[0].text);
-  const auto ppid = number<pid_t>(words[1].text);
-  const auto pgid = number<pid_t>(words[2].text);
-  const auto uid = number<uid_t>(words[3].text);
-  const auto rss = number<uint64_t>(words[4].text);
+  const auto pid = parse_decimal<pid_t>(words[0].text);
+  const auto ppid = parse_decimal<pid_t>(words[1].text);
+  const auto pgid = parse_decimal<pid_t>(words[2].text);
+  const auto uid = parse_decimal<uid_t>(words[3].text);
+  const auto rss = parse_decimal<uint64_t>(words[4].text);
   const auto cpu = parse_cpu_time(words[6].text);
   if (!pid || *pid <= 0 || !ppid || !pgid || !uid || !rss || !cpu || words[5].text.empty()) return std::nullopt;
   p.pid = *pid;
@@ -140,13 +131,12 @@ std::optional<ProcInfo> parse_ps_row(std::string_view line) {
   p.state = words[5].text[0];
   p.cpu_ticks = *cpu;
   size_t k = 8;  // ucomm is at least one word
-  while (k + 5 <= words.size() && !lstart_at(words, k)) ++k;
-  if (k + 5 > words.size()) return std::nullopt;
+  std::optional<int64_t> started;
+  while (k + 5 <= words.size() && !(started = lstart_at(words, k))) ++k;
+  if (!started) return std::nullopt;
   const size_t comm_begin = words[7].end - words[7].text.size();
   p.comm = std::string(line.substr(comm_begin, words[k - 1].end - comm_begin));
-  std::vector<std::string_view> lw;
-  for (size_t i = k; i < k + 5; ++i) lw.push_back(words[i].text);
-  p.start_ticks = static_cast<uint64_t>(*parse_lstart(lw));
+  p.start_ticks = static_cast<uint64_t>(*started);
   std::string_view args = line.substr(words[k + 4].end);
   size_t i = 0;
   while (i < args.size()) {
@@ -162,10 +152,7 @@ std::optional<ProcInfo> parse_ps_row(std::string_view line) {
 std::vector<ProcInfo> parse_ps_table(std::string_view text, size_t* skipped) {
   std::vector<ProcInfo> out;
   size_t bad = 0;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    const std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  for (const auto line : split_lines(text)) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     if (auto p = parse_ps_row(line)) {
       out.push_back(std::move(*p));
@@ -226,24 +213,18 @@ std::optional<std::map<std::string, std::string>> parse_ps_environ(std::string_v
 std::vector<pid_t> parse_lsof_pids(std::string_view text) {
   std::vector<pid_t> out;
   std::set<pid_t> seen;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    const std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  for (const auto line : split_lines(text)) {
     if (line.size() < 2 || line[0] != 'p') continue;
     std::string_view digits = line.substr(1);
     while (!digits.empty() && digits.back() == '\r') digits.remove_suffix(1);
-    if (const auto pid = number<pid_t>(digits); pid && *pid > 0 && seen.insert(*pid).second) out.push_back(*pid);
+    if (const auto pid = parse_decimal<pid_t>(digits); pid && *pid > 0 && seen.insert(*pid).second) out.push_back(*pid);
   }
   return out;
 }
 
 std::set<std::string> parse_lsof_names(std::string_view text) {
   std::set<std::string> out;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  for (auto line : split_lines(text)) {
     while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.size() >= 2 && line[0] == 'n') out.emplace(line.substr(1));
   }
@@ -256,9 +237,7 @@ std::optional<uint16_t> lsof_local_port(std::string_view name) {
   if (const auto space = name.find(' '); space != std::string_view::npos) name = name.substr(0, space);
   const auto colon = name.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  const auto port = number<uint32_t>(name.substr(colon + 1));
-  if (!port || *port == 0 || *port > 65535) return std::nullopt;
-  return static_cast<uint16_t>(*port);
+  return parse_port(name.substr(colon + 1));
 }
 
 }  // namespace gwr
