@@ -46,6 +46,9 @@ class RepairerTest : public RepairScenario {
   }
   // A process that is not the service's gateway (a hung fake) takes the port.
   Process start_squatter() {
+    // The port must be free first: a killed gateway's socket can outlive
+    // its pid by a moment under load (CI saw the squatter fail to bind).
+    EXPECT_TRUE(wait_until([&] { return listening_pids(static_cast<uint16_t>(port_)).empty(); }, 5s, "port free"));
     Process squatter = Process::start({fake_path("fake-gateway"), "--port", std::to_string(port_), "--mode", "hang"}, {},
                                       dir_ / "squatter.out");
     EXPECT_TRUE(wait_until([&] { return !listening_pids(static_cast<uint16_t>(port_)).empty(); }, 3s, "squatter listening"));
