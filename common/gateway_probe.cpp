@@ -36,6 +36,29 @@ std::string gateway_base_url(const std::string& host, uint16_t port) {
   return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+namespace {
+
+// A non-blocking, close-on-exec socket for one connect attempt: in one call
+// where socket() takes the flags (Linux), with fcntl where it does not (macOS).
+int nonblocking_socket(const addrinfo* ai) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  return ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+#else
+  const int fd = ::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+  if (fd < 0) return fd;
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+#endif
+}
+
+}  // namespace
+
 PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
   PortObservation out;
   const auto start = std::chrono::steady_clock::now();
@@ -51,7 +74,7 @@ PortObservation probe_port(const std::string& host, uint16_t port, std::chrono::
   }
   std::string last_error = "no address";
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    const int fd = nonblocking_socket(ai);
     if (fd < 0) {
       last_error = std::strerror(errno);
       continue;
