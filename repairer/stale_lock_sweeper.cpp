@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/platform/stat_time.h"
 #include "common/text.h"
 
 namespace gwr::repairer {
@@ -106,7 +107,7 @@ struct Walker {
       if (n > 0) content.assign(buf, static_cast<size_t>(n));
       ::close(fd);
     }
-    const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+    const int64_t mtime_ms = stat_mtime_ms(st);
     const auto verdict = judge_lock(content, mtime_ms, now_ms, grace_ms, [](pid_t pid) { return lock_owner(read_proc(pid)); });
     if (!verdict.stale) {
       report.kept.push_back(path + ": " + verdict.why);

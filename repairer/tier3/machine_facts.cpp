@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/platform/proc.h"
+#include "common/platform/stat_time.h"
 #include "repairer/stale_lock_sweeper.h"
 
 namespace gwr::tier3 {
@@ -50,7 +51,7 @@ ValidationFacts::Lock MachineFacts::lock(const std::string& relative_path) const
         if (n > 0) content.assign(buf, static_cast<size_t>(n));
         ::close(fd);
       }
-      const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+      const int64_t mtime = stat_mtime_ms(st);
       const auto j = repairer::judge_lock(content, mtime, SystemClock::instance().wall_ms(), unreadable_grace_ms_,
                                           [](pid_t pid) { return repairer::lock_owner(read_proc(pid)); });
       out.exists = true;
