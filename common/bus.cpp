@@ -30,7 +30,7 @@ std::string ipc_path(const std::string& endpoint) {
 std::string topic_of(const pb::Event& event) {
   const auto* oneof = pb::Event::descriptor()->FindOneofByName("body");
   const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
-  return field == nullptr ? std::string() : field->name();
+  return field == nullptr ? std::string() : std::string(field->name());
 }
 
 std::string encode_event(const pb::Event& event) { return event.SerializeAsString(); }

@@ -760,7 +760,7 @@ void emit_message(YAML::Emitter& out, const Message& msg, bool reveal) {
   const Descriptor* d = msg.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    out << YAML::Key << f->name() << YAML::Value;
+    out << YAML::Key << std::string(f->name()) << YAML::Value;
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       emit_message(out, msg.GetReflection()->GetMessage(msg, f), reveal);
     } else if (f->is_repeated()) {

@@ -13,7 +13,8 @@ namespace {
 void collect(const Descriptor* d, const std::string& prefix, std::vector<KeyInfo>& out) {
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    const std::string key = prefix.empty() ? f->name() : prefix + "." + f->name();
+    const std::string name(f->name());  // a std::string before protobuf 31, a string_view since
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       collect(f->message_type(), key, out);
       continue;
@@ -143,18 +144,20 @@ void emit(const Descriptor* d, const std::string& prefix, int depth, std::string
       sections.push_back(f);
       continue;
     }
-    const KeyInfo* k = key_info(prefix + f->name());
+    const std::string name(f->name());
+    const KeyInfo* k = key_info(prefix + name);
     if (k->spec->platform().empty()) {
-      out += padded(indent + f->name() + ": " + default_yaml(*k), comment(*k));
+      out += padded(indent + name + ": " + default_yaml(*k), comment(*k));
     } else {
       // The default depends on the machine: shown, not set.
-      out += padded(indent + "# " + f->name() + ":", comment(*k) + ". Default: " + k->spec->platform());
+      out += padded(indent + "# " + name + ":", comment(*k) + ". Default: " + k->spec->platform());
     }
   }
   for (const auto* f : sections) {
+    const std::string name(f->name());
     if (depth == 0) out += "\n";
-    out += indent + f->name() + ":\n";
-    emit(f->message_type(), prefix + f->name() + ".", depth + 1, out);
+    out += indent + name + ":\n";
+    emit(f->message_type(), prefix + name + ".", depth + 1, out);
   }
 }
 

@@ -78,7 +78,7 @@ void ControlServer::serve_pending(const Handler& handler) {
       const auto* oneof = pb::Request::descriptor()->FindOneofByName("body");
       const auto* field = request.GetReflection()->GetOneofFieldDescriptor(request, oneof);
       reply = error_reply(pb::Error::UNRECOGNIZED,
-                          "this component does not serve \"" + (field ? field->name() : std::string("?")) + "\"");
+                          "this component does not serve \"" + (field ? std::string(field->name()) : std::string("?")) + "\"");
     }
     if (reply.body_case() == pb::Reply::kError &&
         (reply.error().code() == pb::Error::MALFORMED || reply.error().code() == pb::Error::VERSION_MISMATCH)) {

@@ -8,7 +8,13 @@
 #include <memory>
 #include <mutex>
 
+#include <google/protobuf/stubs/common.h>  // GOOGLE_PROTOBUF_VERSION
+// Protobuf before 22 (Debian 12 has 3.21) logs through a handler of its own;
+// from 22 on (Homebrew's) it logs through Abseil and has no such handler.
+#if GOOGLE_PROTOBUF_VERSION < 4022000
 #include <google/protobuf/stubs/logging.h>
+#define GWR_PROTOBUF_LOG_HANDLER 1
+#endif
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -113,6 +119,7 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 std::shared_ptr<spdlog::logger> g_logger;
 std::mutex g_init_mu;
 
+#ifdef GWR_PROTOBUF_LOG_HANDLER
 // libprotobuf prints parse complaints (e.g. invalid UTF-8 in garbage from a
 // peer) straight to stderr; route them into our log instead.
 void protobuf_log_handler(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
@@ -120,6 +127,7 @@ void protobuf_log_handler(google::protobuf::LogLevel level, const char* filename
   write(serious ? Level::kDebug : Level::kTrace, "protobuf_message",
         {{"message", message}, {"source", std::string(filename) + ":" + std::to_string(line)}});
 }
+#endif
 
 }  // namespace
 
@@ -142,7 +150,9 @@ Status init(const Options& options) {
   std::lock_guard lock(g_init_mu);
   g_process = options.process;
   g_pid = static_cast<long>(::getpid());
+#ifdef GWR_PROTOBUF_LOG_HANDLER
   google::protobuf::SetLogHandler(protobuf_log_handler);
+#endif
   Status status;
   std::shared_ptr<spdlog::sinks::sink> file;
   if (!options.log_dir.empty()) {

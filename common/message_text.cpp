@@ -1,6 +1,7 @@
 #include "common/message_text.h"
 
 #include <string>
+#include <utility>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -63,11 +64,14 @@ bool repair_bytes(const Descriptor* d, std::string& bytes, int depth) {
     if (u->type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
     const FieldDescriptor* f = d->FindFieldByNumber(u->number());
     if (f == nullptr) continue;
+    // Read, then set back: protobuf 31 dropped mutable_length_delimited().
     if (f->type() == FieldDescriptor::TYPE_STRING) {
-      std::string* v = u->mutable_length_delimited();
-      if (!is_valid_utf8(*v)) *v = valid_utf8(*v);
+      const std::string v(u->length_delimited());
+      if (!is_valid_utf8(v)) u->set_length_delimited(valid_utf8(v));
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (!repair_bytes(f->message_type(), *u->mutable_length_delimited(), depth + 1)) return false;
+      std::string v(u->length_delimited());
+      if (!repair_bytes(f->message_type(), v, depth + 1)) return false;
+      u->set_length_delimited(std::move(v));
     }
   }
   bytes.clear();

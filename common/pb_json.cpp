@@ -13,7 +13,7 @@ using google::protobuf::Reflection;
 namespace {
 
 std::string enum_text(const google::protobuf::EnumValueDescriptor* v) {
-  std::string s = v->name();
+  std::string s(v->name());  // const std::string& before protobuf 31, absl::string_view since
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -50,12 +50,12 @@ nlohmann::json to_json(const Message& message) {
       nlohmann::json arr = nlohmann::json::array();
       const int n = r->FieldSize(message, f);
       for (int j = 0; j < n; ++j) arr.push_back(value_of(message, f, j));
-      out[f->name()] = std::move(arr);
+      out[std::string(f->name())] = std::move(arr);
       continue;
     }
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(message, f)) continue;
     if (f->containing_oneof() != nullptr && !r->HasField(message, f)) continue;
-    out[f->name()] = value_of(message, f, 0);
+    out[std::string(f->name())] = value_of(message, f, 0);
   }
   return out;
 }
