@@ -35,12 +35,14 @@ cat >"$demo/shim/openclaw" <<EOF
 exec "$fakes/fake-openclaw" --home "$demo/service" "\$@"
 EOF
 chmod +x "$demo/shim/openclaw"
+# NAME is what the gateway calls itself: its comm on Linux (cut there to
+# 15 bytes), its argv[0] on macOS; gwr looks for "openclaw-gateway".
 cat >"$demo/service/config" <<EOF
 GATEWAY_BIN=$fakes/fake-gateway
 PORT=$port
 STATE_DIR=$demo/home/.openclaw
 MODE_FILE=$demo/service/gateway.mode
-NAME=openclaw-gatewa
+NAME=openclaw-gateway
 EOF
 # It behaves like OpenClaw <= 2026.7: a stale session lock wedges it.
 echo stale_lock >"$demo/service/gateway.mode"

@@ -16,11 +16,16 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#elif defined(__APPLE__)
+#include <mach-o/dyld.h>
+#include <mach/mach.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +33,7 @@
 #include <csignal>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -45,6 +51,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -134,6 +141,14 @@ const char *reason(int status) {
 }
 
 long rss_kb() {
+#ifdef __APPLE__
+  mach_task_basic_info_data_t info{};
+  mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+  if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, reinterpret_cast<task_info_t>(&info), &count) != KERN_SUCCESS) {
+    return -1;
+  }
+  return static_cast<long>(info.resident_size / 1024);
+#else
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
@@ -142,6 +157,7 @@ long rss_kb() {
     }
   }
   return -1;
+#endif
 }
 
 bool pid_alive(int64_t pid) {
@@ -470,7 +486,12 @@ FileSig file_sig(const std::string &path) {
   s.exists = true;
   s.ino = st.st_ino;
   s.size = st.st_size;
-  s.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+#ifdef __APPLE__
+  const struct timespec &mt = st.st_mtimespec;
+#else
+  const struct timespec &mt = st.st_mtim;
+#endif
+  s.mtime_ns = static_cast<int64_t>(mt.tv_sec) * 1000000000LL + mt.tv_nsec;
   return s;
 }
 
@@ -1026,7 +1047,11 @@ int sockaddr_port(const sockaddr_storage &ss) {
 // httplib does not hand the socket to handlers; find it by its address pair so
 // a hanging handler can notice that its client gave up and free its thread.
 int find_conn_fd(const httplib::Request &req) {
+#ifdef __linux__
   DIR *d = ::opendir("/proc/self/fd");
+#else
+  DIR *d = ::opendir("/dev/fd");  // macOS: this process's descriptors
+#endif
   if (d == nullptr) return -1;
   int found = -1;
   while (const dirent *e = ::readdir(d)) {
@@ -1149,12 +1174,17 @@ json state_json() {
   return j;
 }
 
+// TaskQueue::enqueue returns void up to cpp-httplib 0.14 (Debian 12 has
+// 0.11) and, since 0.15 (Homebrew's), bool: whether it took the task.
+using EnqueueResult = decltype(std::declval<httplib::TaskQueue &>().enqueue(std::function<void()>()));
+
 // Runs every connection on its own thread, so however many probes hang, the
 // control endpoints are still answered.
 class ThreadPerConnection : public httplib::TaskQueue {
  public:
-  void enqueue(std::function<void()> fn) override {
+  EnqueueResult enqueue(std::function<void()> fn) override {
     active_.fetch_add(1);
+    bool taken = true;
     try {
       std::thread([this, f = std::move(fn)]() mutable {
         f();
@@ -1163,7 +1193,9 @@ class ThreadPerConnection : public httplib::TaskQueue {
     } catch (const std::system_error &) {
       active_.fetch_sub(1);  // out of threads: the moved-from fn is lost; the
                              // connection is dropped like an overloaded server would
+      taken = false;
     }
+    return static_cast<EnqueueResult>(taken);
   }
   void shutdown() override {
     const auto until = Clock::now() + std::chrono::seconds(2);
@@ -1313,18 +1345,95 @@ void signal_thread(sigset_t set, httplib::Server *svr) {
   std::_Exit(0);
 }
 
+// ---------------------------------------------------------------- process name
+
+// What ps calls this process. Linux renames it in place (PR_SET_NAME sets
+// comm). Nothing renames a running process for macOS's ps, so there the fake
+// execs itself again, same pid and same start time, with argv[0] = the name:
+// ps's args then begin with it, and argv[0] is what gwr's process_match
+// reads on macOS (the real gateway's process.title works the same way).
+// When it started, and whether --launch-name is over, travel across the exec
+// in FAKE_GATEWAY_REEXEC.
+
+char **g_argv = nullptr;
+#ifndef __linux__
+constexpr const char *kReexecVar = "FAKE_GATEWAY_REEXEC";
+#endif
+
+// This executable, to exec again (children, a rename).
+std::string self_exe() {
+#if defined(__linux__)
+  return "/proc/self/exe";
+#elif defined(__APPLE__)
+  char buf[PATH_MAX];
+  uint32_t size = sizeof buf;
+  if (_NSGetExecutablePath(buf, &size) == 0) return buf;
+  return g_argv[0];
+#else
+  return g_argv[0];
+#endif
+}
+
+// launched: the --launch-name phase is over (only the exec needs to know).
+void set_process_name(const std::string &name, [[maybe_unused]] bool launched) {
+#ifdef __linux__
+  prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
+#else
+  if (name == g_argv[0]) return;
+  std::vector<char *> args = {const_cast<char *>(name.c_str())};
+  for (char **a = g_argv + 1; *a != nullptr; ++a) args.push_back(*a);
+  args.push_back(nullptr);
+  const std::string state = std::to_string(g_start_epoch_ms) + (launched ? ":launched" : ":launching");
+  ::setenv(kReexecVar, state.c_str(), 1);
+  const std::string exe = self_exe();
+  ::execv(exe.c_str(), args.data());
+  const int err = errno;
+  ::unsetenv(kReexecVar);
+  log_event("WARN", "cannot exec " + exe + " as " + name + ": " + std::strerror(err));
+#endif
+}
+
+// After set_process_name's exec: the start time it carried, and whether the
+// --launch-name phase is over. Nothing to do on Linux (no exec).
+bool resume_after_rename() {
+#ifdef __linux__
+  return false;
+#else
+  const char *carried = std::getenv(kReexecVar);
+  if (carried == nullptr) return false;
+  const std::string v = carried;
+  ::unsetenv(kReexecVar);
+  if (const auto started = parse_int(v.substr(0, v.find(':')))) {
+    g_start_epoch_ms = *started;
+    g_start = Clock::now() - milliseconds(std::max<int64_t>(0, epoch_ms() - *started));
+  }
+  return v.find(":launched") != std::string::npos;
+#endif
+}
+
 [[noreturn]] void run_child() {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+#ifdef __linux__
   prctl(PR_SET_NAME, "fake-gw-child", 0, 0, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+#endif
   if (g_opts.parent_pid != 0 && getppid() != g_opts.parent_pid) std::_Exit(0);
+#ifdef __linux__
   for (;;) pause();
+#else
+  // No parent-death signal to ask for: notice the parent's end by polling.
+  for (;;) {
+    std::this_thread::sleep_for(kPeerCheckPeriod);
+    if (g_opts.parent_pid != 0 && getppid() != g_opts.parent_pid) std::_Exit(0);
+  }
+#endif
 }
 
 void spawn_children() {
   const std::string parent = std::to_string(getpid());
+  const std::string exe = self_exe();
   for (int i = 0; i < g_opts.children; ++i) {
     const pid_t pid = fork();
     if (pid < 0) {
@@ -1332,8 +1441,12 @@ void spawn_children() {
       return;
     }
     if (pid == 0) {
-      execl("/proc/self/exe", "fake-gateway", "--child", "--parent-pid", parent.c_str(),
-            static_cast<char *>(nullptr));
+#ifdef __linux__
+      execl(exe.c_str(), "fake-gateway", "--child", "--parent-pid", parent.c_str(), static_cast<char *>(nullptr));
+#else
+      // Named by argv[0] where there is no PR_SET_NAME.
+      execl(exe.c_str(), "fake-gw-child", "--child", "--parent-pid", parent.c_str(), static_cast<char *>(nullptr));
+#endif
       std::_Exit(127);
     }
     g_children.push_back(pid);
@@ -1384,18 +1497,20 @@ void report_bind_failure() {
 int main(int argc, char **argv) {
   g_start = Clock::now();
   g_start_epoch_ms = epoch_ms();
+  g_argv = argv;
   g_opts = parse_args(argc, argv);
   if (g_opts.child) run_child();
+  const bool launched = resume_after_rename();
 
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGCHLD, SIG_IGN);  // children reap themselves
-  if (!g_opts.launch_name.empty()) {
+  if (!g_opts.launch_name.empty() && !launched) {
     // Like the real gateway: called something else while its CLI loads,
     // nothing bound yet, then renamed.
-    prctl(PR_SET_NAME, g_opts.launch_name.c_str(), 0, 0, 0);
+    set_process_name(g_opts.launch_name, false);
     std::this_thread::sleep_for(std::chrono::milliseconds(g_opts.launch_ms));
   }
-  if (!g_opts.name.empty()) prctl(PR_SET_NAME, g_opts.name.c_str(), 0, 0, 0);
+  if (!g_opts.name.empty()) set_process_name(g_opts.name, true);
   spawn_children();
 
   // SIGTERM/SIGINT go to a dedicated thread; block them before any thread starts.
