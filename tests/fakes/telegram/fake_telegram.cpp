@@ -26,7 +26,15 @@ namespace {
 
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
-using Files = std::map<std::string, httplib::MultipartFormData>;
+// One part of a multipart body: httplib::MultipartFormData up to cpp-httplib
+// 0.22 (Debian 12 has 0.11), httplib::FormData since 0.23 (Homebrew's), with
+// the same fields. CPPHTTPLIB_VERSION_NUM came with 0.23.1.
+#ifdef CPPHTTPLIB_VERSION_NUM
+using FormPart = httplib::FormData;
+#else
+using FormPart = httplib::MultipartFormData;
+#endif
+using Files = std::map<std::string, FormPart>;
 
 // Every long poll and every hung request holds a worker for as long as it waits.
 constexpr size_t kWorkerThreads = 32;
@@ -538,10 +546,10 @@ struct FakeTelegram::Impl {
     srv.Post(".*", [this, gen](const httplib::Request& req, httplib::Response& res,
                               const httplib::ContentReader& reader) {
       std::string body;
-      std::vector<httplib::MultipartFormData> parts;
+      std::vector<FormPart> parts;
       if (req.is_multipart_form_data()) {
         reader(
-            [&parts](const httplib::MultipartFormData& part) {
+            [&parts](const FormPart& part) {
               parts.push_back(part);
               return true;
             },
@@ -562,7 +570,7 @@ struct FakeTelegram::Impl {
   // --- Serving ----------------------------------------------------------------------------
 
   void serve(const httplib::Request& req, httplib::Response& res, uint64_t gen, const std::string& body,
-             const std::vector<httplib::MultipartFormData>& parts) {
+             const std::vector<FormPart>& parts) {
     if (control_api && req.path.rfind("/_fake/", 0) == 0) {
       control(req, res, body);
       return;

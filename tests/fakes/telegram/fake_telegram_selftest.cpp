@@ -328,7 +328,13 @@ TEST_F(FakeTelegramTest, CallbacksCommandsAndMultipartUploads) {
   EXPECT_EQ(post_json("setMyCommands", {{"commands", {{{"command", "Status"}, {"description", "x"}}}}}).status, 400);
 
   auto c = client_for(fake.port());
+  // The client's parts: MultipartFormDataItems up to cpp-httplib 0.22,
+  // UploadFormDataItems since 0.23 (CPPHTTPLIB_VERSION_NUM since 0.23.1).
+#ifdef CPPHTTPLIB_VERSION_NUM
+  const httplib::UploadFormDataItems items = {
+#else
   const httplib::MultipartFormDataItems items = {
+#endif
       {"chat_id", std::to_string(kChat), "", ""},
       {"caption", "<b>log</b>", "", ""},
       {"parse_mode", "HTML", "", ""},
