@@ -99,7 +99,9 @@ TEST_F(DeployTest, LaunchdPlistIsWellFormed) {
 
 TEST_F(DeployTest, ServiceInstallThenUninstallLeavesNothing) {
   TempDir root;
-  const std::vector<std::string> env = {"/usr/bin/env", "GWR_SERVICE_ROOT=" + root.path(), "HOME=/home/owner"};
+  // The systemd user unit, on any machine (macOS would install a LaunchAgent: the test below).
+  const std::vector<std::string> env = {"/usr/bin/env", "GWR_SERVICE_ROOT=" + root.path(), "GWR_SERVICE_OS=Linux",
+                                        "HOME=/home/owner"};
   auto with = [&](std::vector<std::string> args) {
     std::vector<std::string> a = env;
     a.push_back(usr() + "/bin/gwr-service");

@@ -229,7 +229,7 @@ TEST_F(InterruptedStepTest, AReusedPidIsNeverSignalled) {
 TEST_F(InterruptedStepTest, TheVeryProcessTheStepStartedIsStopped) {
   daemon_ = std::make_unique<Daemon>(yaml());
   // What a step runs: its own process group, like the command runner makes.
-  Process command = Process::start({"/usr/bin/setsid", "/bin/sleep", "300"});
+  Process command = Process::start(in_new_session({"/bin/sleep", "300"}));
   ASSERT_TRUE(wait_until([&] { const auto p = read_proc(command.pid()); return p && p->comm == "sleep"; }, 3s,
                          "command running"));
   seed_and_recover(*this, command, 0, boot_id());

@@ -47,6 +47,18 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::vector<std::string> in_new_session(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  if (::access("/usr/bin/setsid", X_OK) == 0) {
+    out = {"/usr/bin/setsid"};
+  } else {
+    out = {"/usr/bin/perl", "-MPOSIX", "-e",
+           "defined(POSIX::setsid()) or die \"setsid: $!\\n\"; exec { $ARGV[0] } @ARGV or die \"exec: $!\\n\""};
+  }
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
 Process Process::start(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
                        const std::string& output_file) {
   SpawnOptions opts;

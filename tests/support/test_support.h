@@ -57,6 +57,11 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> wall_ms_;
 };
 
+// argv run in a session (and process group) of its own, under the same pid:
+// setsid(1) where there is one (Linux), perl's POSIX::setsid where there is
+// none (macOS).
+std::vector<std::string> in_new_session(const std::vector<std::string>& argv);
+
 // A child process that is killed and reaped when the handle goes away.
 class Process {
  public:

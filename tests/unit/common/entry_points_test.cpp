@@ -122,6 +122,9 @@ TEST(EntryPoints, ProcessNamesAndArgumentsAreValidText) {
   EXPECT_LE(info->cmdline(10).size(), 10u);
   EXPECT_TRUE(is_valid_utf8(info->cmdline(10)));
   // ... and a program's name, which the process is known by, is any bytes too.
+#ifdef __APPLE__
+  GTEST_SKIP() << "APFS refuses a file name that is not UTF-8: no program on macOS can be named so";
+#endif
   const std::string odd = dir / "gw\xFF\xFE";
   std::filesystem::copy_file("/bin/sleep", odd);
   std::filesystem::permissions(odd, std::filesystem::perms::owner_all);

@@ -305,7 +305,7 @@ TEST(Platform, AHandleSignalsOnlyTheProcessItWasOpenedFor) {
 }
 
 TEST(Platform, AGroupIsSignalledThroughItsLeader) {
-  auto leader = testing::Process::start({"/usr/bin/setsid", "/bin/sh", "-c", "sleep 30 & sleep 30; wait"});
+  auto leader = testing::Process::start(testing::in_new_session({"/bin/sh", "-c", "sleep 30 & sleep 30; wait"}));
   ASSERT_TRUE(testing::wait_until([&] { return group_members(leader.pid()).size() >= 3; }, 5s, "the group running"));
   const auto id = identify_process(leader.pid());
   ASSERT_TRUE(id);
