@@ -64,8 +64,14 @@ function(gwr_core_symbols_test)
   foreach(core ${ARGN})
     list(APPEND archives "$<TARGET_FILE:${core}>")
   endforeach()
+  # Mach-O (macOS) puts an underscore before every C symbol: _open, _kill.
+  if(APPLE)
+    set(macho ON)
+  else()
+    set(macho OFF)
+  endif()
   add_test(NAME core_boundary_no_os_calls
-           COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} "-DARCHIVES=${archives}"
+           COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} "-DARCHIVES=${archives}" -DMACHO=${macho}
                    -P ${PROJECT_SOURCE_DIR}/cmake/check_core_symbols.cmake)
   set_tests_properties(core_boundary_no_os_calls PROPERTIES LABELS "unit")
 endfunction()

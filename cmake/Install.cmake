@@ -34,8 +34,14 @@ configure_file(cmake/uninstall.cmake.in ${CMAKE_BINARY_DIR}/cmake_uninstall.cmak
 add_custom_target(uninstall COMMAND ${CMAKE_COMMAND} -P ${CMAKE_BINARY_DIR}/cmake_uninstall.cmake
                   COMMENT "Removing the files listed in install_manifest.txt")
 
-# The Debian package: `apt install ./gwr_*.deb` on Debian 12.
-set(CPACK_GENERATOR "DEB")
+# The Debian package: `apt install ./gwr_*.deb` on Debian 12. macOS has no
+# dpkg (nor dpkg-shlibdeps, which the DEB generator runs): there `cpack`
+# makes a tarball; Homebrew builds from source (packaging/homebrew/gwr.rb).
+if(APPLE)
+  set(CPACK_GENERATOR "TGZ")
+else()
+  set(CPACK_GENERATOR "DEB")
+endif()
 set(CPACK_PACKAGE_NAME "gwr")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "gwr maintainers <gwr@localhost>")
