@@ -1,10 +1,32 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian 12 packages gwr needs that are missing.
+# Installs, with apt-get, the Debian 12 packages gwr needs that are missing
+# (on macOS: the same set from Homebrew, with brew install).
 #   scripts/deps.sh build   # to build and run gwr
 #   scripts/deps.sh test    # also what the tests and benchmarks use
 set -euo pipefail
 
 profile="${1:-build}"
+
+if [[ "$(uname -s)" == Darwin ]]; then
+  command -v brew >/dev/null || { echo "deps.sh: on macOS gwr's libraries come from Homebrew (https://brew.sh); install it first" >&2; exit 1; }
+  # curl and sqlite are macOS's own; so are ps, lsof, perl and xmllint.
+  # bash: the simulated gateway's CLI (the demo's, the tests') needs bash 4.4
+  # or later, and macOS's /bin/bash is 3.2.
+  formulae=(cmake pkg-config protobuf zeromq cppzmq yaml-cpp spdlog fmt nlohmann-json cpp-httplib bash)
+  if [[ "$profile" == "test" ]]; then
+    formulae+=(googletest)
+  fi
+  missing=()
+  for f in "${formulae[@]}"; do
+    brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
+  done
+  if ((${#missing[@]} > 0)); then
+    echo "deps.sh: brew install ${missing[*]}" >&2
+    brew install "${missing[@]}"
+  fi
+  exit 0
+fi
+
 packages=(
   build-essential cmake pkg-config
   protobuf-compiler libprotobuf-dev

@@ -9,6 +9,12 @@
 #   GWR_TEST_JOBS=N                   tests run at once (default: 2 per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "$(uname -s)" == Darwin ]]; then
+  # macOS: build/ is the POSIX build already (its default), so no second
+  # stage; and not what needs Linux (as in the POSIX stage below).
+  export GWR_TEST_POSIX=0 GWR_TEST_JOBS="${GWR_TEST_JOBS:-$((2 * $(sysctl -n hw.ncpu)))}"
+  set -- -LE "e2e|chaos" -E "^(Tier3ValidatorFuzz|DeployTest.DebianPackageHasEverythingAndInstalls|openclaw_e2e_skip_only_unless_required)$" "$@"
+fi
 scripts/deps.sh test
 # Most tests wait on timers and peers rather than compute, so two per core
 # run without slowing each other; the ones that measure or load the machine
