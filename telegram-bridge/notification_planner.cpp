@@ -602,7 +602,8 @@ std::vector<Outgoing> NotificationPlanner::on_health(const pb::GatewayHealth& h,
   }
   if (!inconclusive) {
     for (auto& [key, w] : warnings_) {
-      const bool here = std::any_of(present.begin(), present.end(), [&](const auto& p) { return p.key == key; });
+      // Captured through a name of its own: clang before 16 (Xcode 14) cannot capture a structured binding.
+      const bool here = std::any_of(present.begin(), present.end(), [&k = key](const auto& p) { return p.key == k; });
       if (!here && w.absent_since_ms == 0) {
         w.absent_since_ms = now_ms;
         changed(w);

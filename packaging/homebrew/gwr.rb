@@ -4,6 +4,12 @@
 #   brew install --HEAD --build-from-source packaging/homebrew/gwr.rb   # the main branch
 #   brew services start gwr                                             # a LaunchAgent, like gwr-service's
 #
+# Recent Homebrew (since 2025) takes a formula only from a tap: put this one
+# in a local tap first, then install it by name:
+#   brew tap-new --no-git local/gwr
+#   cp packaging/homebrew/gwr.rb "$(brew --repository local/gwr)/Formula/"
+#   brew install --HEAD --build-from-source local/gwr/gwr
+#
 # Before the first release from this formula: put the repository's real
 # owner in homepage, url and head (OWNER below), push the tag v1.0.0, then
 # fill in the tarball's checksum, printed by
