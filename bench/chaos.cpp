@@ -138,7 +138,8 @@ class Chaos {
     daemon_->supervisor().signal(SIGKILL);
     (void)daemon_->supervisor().wait(5s);
     for (const auto& [n, pid] : pids) {
-      if (n != "supervisor") wait_until([&] { return !gwr::process_alive(pid); }, 5s, n + " gone");
+      // By a name of its own: clang before 16 (Xcode 14) cannot capture a structured binding.
+      if (n != "supervisor") wait_until([p = pid] { return !gwr::process_alive(p); }, 5s, n + " gone");
     }
     // As systemd would: start it again with the same config.
     (void)daemon_->start(20s);
