@@ -7,5 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc 2>/dev/null || echo 2)"
+if [[ "$(uname -s)" == Darwin ]]; then
+  # Homebrew's packages (under /opt/homebrew on Apple silicon); all the cores.
+  export CMAKE_PREFIX_PATH="${CMAKE_PREFIX_PATH:-$(brew --prefix)}"
+  jobs="$(sysctl -n hw.ncpu)"
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGWR_PLATFORM= "$@" >/dev/null
 cmake --build build -j"$jobs"
