@@ -14,6 +14,27 @@ namespace gwr {
 
 std::string boot_lifecycle_path(const std::string& state_dir) { return state_dir + "/state/openclaw.sqlite"; }
 
+std::optional<BootRecord> newest_boot(const std::string& state_dir) {
+  const std::string path = boot_lifecycle_path(state_dir);
+  std::error_code ec;
+  if (state_dir.empty() || !std::filesystem::exists(path, ec)) return std::nullopt;
+  auto db = Database::open_read_only(path, /*live=*/true);
+  if (!db.ok()) return std::nullopt;
+  auto has = (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gateway_boot_lifecycle'");
+  if (!has.ok() || !has->step() || has->int64(0) == 0) return std::nullopt;
+  auto q = (*db)->prepare(
+      "SELECT started_at_ms, completed_at_ms, coalesce(outcome, ''), coalesce(startup_reason, ''), pid "
+      "FROM gateway_boot_lifecycle ORDER BY started_at_ms DESC LIMIT 1");
+  if (!q.ok() || !q->step()) return std::nullopt;
+  BootRecord b;
+  b.started_at_ms = q->int64(0);
+  if (!q->is_null(1)) b.completed_at_ms = q->int64(1);
+  b.outcome = q->text(2);
+  b.startup_reason = q->text(3);
+  b.pid = static_cast<uint32_t>(q->int64(4));
+  return b;
+}
+
 BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms) {
   BootLifecycle out;
   const std::string path = boot_lifecycle_path(state_dir);

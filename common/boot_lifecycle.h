@@ -3,6 +3,7 @@
 // (boot_ledger.h). gwr never writes OpenClaw's files.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct BootLifecycle {
 
 std::string boot_lifecycle_path(const std::string& state_dir);
 BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms);
+
+// The newest boot record (by start), whatever its age: how the last gateway
+// of this state dir ended (a clean stop sets completed_at_ms and outcome
+// "clean_stop"). nullopt when there is none or it cannot be read.
+std::optional<BootRecord> newest_boot(const std::string& state_dir);
 
 // What made the gateway crash, as its newest stability bundle says
 // ($STATE/logs/stability/openclaw-stability-*.json, not the breaker's own),

@@ -22,6 +22,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/config_schema.h"
+#include "common/maintenance_window.h"
 #include "common/duration.h"
 #include "common/env_file.h"
 #include "common/strings.h"
@@ -366,6 +367,9 @@ void platform_defaults(pb::Config& c, const EnvMap& env) {
   g->set_state_dir(env_or(env, "OPENCLAW_STATE_DIR", home + "/.openclaw"));
 #ifdef __APPLE__
   g->add_log_files(home + "/Library/Logs/openclaw/gateway.log");
+  g->set_service("ai.openclaw.gateway");
+#else
+  g->set_service("openclaw-gateway.service");
 #endif
   auto* paths = c.mutable_paths();
   if (::geteuid() == 0) {
@@ -661,6 +665,10 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
       return fail(key, "\"" + glob + "\" must name lock files by a specific suffix such as *.jsonl.lock");
     }
     if (segs.size() < 2) return fail(key, "\"" + glob + "\" must point into a subdirectory of the state dir");
+  }
+  if (auto windows = parse_maintenance_windows({r.maintenance_windows().begin(), r.maintenance_windows().end()});
+      !windows) {
+    return fail("repair.maintenance_windows", windows.message());
   }
   const auto& t3 = r.tier3();
   if (t3.engine() == "qwen-cli" && (t3.command().empty() || t3.command(0).empty())) {

@@ -16,6 +16,7 @@ class RealSystemView final : public SystemView {
     return gwr::find_gateway(spec, previous, previous_start_ticks, now_ms);
   }
   std::optional<ProcInfo> process(pid_t pid) override { return read_proc(pid); }
+  std::vector<ProcInfo> processes() override { return process_table(); }
   uint64_t descendants_rss_kib(pid_t pid) override { return gwr::descendants_rss_kib(pid, process_table()); }
   MemInfo meminfo() override { return read_meminfo(); }
   uint64_t oom_kills() override { return oom_kill_count(); }

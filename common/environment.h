@@ -32,6 +32,8 @@ class SystemView {
   virtual GatewayCandidate find_gateway(const GatewaySpec& spec, pid_t previous, uint64_t previous_start_ticks,
                                         int64_t now_ms) = 0;
   virtual std::optional<ProcInfo> process(pid_t pid) = 0;
+  // Every process (the prober looks for upgrades of the gateway in it).
+  virtual std::vector<ProcInfo> processes() = 0;
   // RSS of pid's descendants.
   virtual uint64_t descendants_rss_kib(pid_t pid) = 0;
   virtual MemInfo meminfo() = 0;

@@ -58,6 +58,11 @@ const std::vector<FindingRule>& finding_rules() {
       {Finding::PLUGIN_RELOAD_FAILED, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
       // The PRD's "slow response": a warning with OpenClaw's figures, never a repair.
       {Finding::EVENT_LOOP_LAGGING, kAnyCheck, kAnyCause, pb::DEGRADED, 0, false},
+      // The owner's intent (issue #20): facts beside the failure findings,
+      // never a state of their own. The repair policy holds repairs for
+      // them (a stop that is not gwr's own; an upgrade, within its grace).
+      {Finding::STOPPED_BY_SERVICE, kAnyCheck, kAnyCause, kKeeps, 0, false},
+      {Finding::UPGRADE_RUNNING, kAnyCheck, kAnyCause, kKeeps, 0, false},
   };
   return rules;
 }
@@ -258,6 +263,12 @@ std::string english(const Finding& f) {
       if (!f.detail().empty()) s += "; " + f.detail();
       return s + ")";
     }
+    case Finding::STOPPED_BY_SERVICE:
+      return "stopped on purpose: " + (f.subject().empty() ? std::string("its service manager") : f.subject()) +
+             (f.detail().empty() ? std::string() : " says " + f.detail());
+    case Finding::UPGRADE_RUNNING:
+      return "an upgrade of the gateway is running: " + (f.detail().empty() ? std::string("(unnamed)") : f.detail()) +
+             " (pid " + pid + ")";
     default: return "gateway finding " + Finding::Kind_Name(f.kind());
   }
 }
@@ -351,6 +362,9 @@ std::string defer_reason_key(pb::DeferReason reason) {
     case pb::DEFER_BUSY: return "busy";
     case pb::DEFER_PAUSED: return "paused";
     case pb::DEFER_STATE_UNSAVED: return "state_unsaved";
+    case pb::DEFER_UPGRADE: return "upgrade";
+    case pb::DEFER_MAINTENANCE: return "maintenance_window";
+    case pb::DEFER_STOPPED_BY_OWNER: return "stopped_by_owner";
     default: return "unknown";
   }
 }
@@ -360,6 +374,9 @@ std::string defer_reason_text(pb::DeferReason reason) {
     case pb::DEFER_BUSY: return "the gateway is busy serving users; waiting for a quiet moment";
     case pb::DEFER_PAUSED: return "automatic repairs are paused";
     case pb::DEFER_STATE_UNSAVED: return "automatic repairs are stopped: gwr cannot save its repair state";
+    case pb::DEFER_UPGRADE: return "an upgrade of the gateway is running; waiting for it to finish";
+    case pb::DEFER_MAINTENANCE: return "inside a maintenance window; automatic repairs wait until it ends";
+    case pb::DEFER_STOPPED_BY_OWNER: return "its owner stopped it through its service manager; not restarting";
     default: return "waiting";
   }
 }

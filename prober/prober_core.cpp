@@ -395,7 +395,53 @@ pb::Finding ProberCore::check_finding(const Check& c, pb::Finding::Kind kind, ui
   return f;
 }
 
+void ProberCore::set_service_state(const ServiceState& s, int64_t wall_ms) {
+  if (!s.deliberate()) {
+    service_deliberate_since_ms_ = 0;
+  } else if (!service_.deliberate() || service_deliberate_since_ms_ == 0) {
+    service_deliberate_since_ms_ = wall_ms;
+  }
+  service_ = s;
+}
+
+void ProberCore::set_upgrade(const UpgradeView& v, int64_t wall_ms) {
+  if (v.pid == 0) {
+    upgrade_since_ms_ = 0;
+  } else if (upgrade_.pid == 0) {
+    upgrade_since_ms_ = wall_ms;
+  }
+  upgrade_ = v;
+}
+
 std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
+  auto out = check_findings(wall_ms);
+  add_owner_findings(out);
+  return out;
+}
+
+void ProberCore::add_owner_findings(std::vector<pb::Finding>& out) const {
+  // A deliberate stop matters only while the gateway is not serving: a
+  // gateway that runs again was started again.
+  const bool failing = std::any_of(out.begin(), out.end(), [](const pb::Finding& f) { return rule_for(f).state == pb::DOWN; });
+  if (failing && service_.deliberate()) {
+    pb::Finding f;
+    f.set_kind(pb::Finding::STOPPED_BY_SERVICE);
+    f.set_subject(service_.manager);
+    f.set_detail(service_.detail);
+    f.set_since_ms(service_deliberate_since_ms_);
+    add_finding(out, std::move(f));
+  }
+  if (upgrade_.pid != 0) {
+    pb::Finding f;
+    f.set_kind(pb::Finding::UPGRADE_RUNNING);
+    f.set_value(upgrade_.pid);
+    f.set_detail(upgrade_.command);
+    f.set_since_ms(upgrade_since_ms_);
+    add_finding(out, std::move(f));
+  }
+}
+
+std::vector<pb::Finding> ProberCore::check_findings(int64_t wall_ms) const {
   std::vector<pb::Finding> out;
   auto add = [&](pb::Finding::Kind kind, double value = 0, double limit = 0, int64_t since = 0) -> pb::Finding& {
     pb::Finding f;
@@ -447,7 +493,11 @@ std::vector<pb::Finding> ProberCore::findings(int64_t wall_ms) const {
     const auto previous = health_.state();
     if (previous == pb::DOWN || previous == pb::STARTING) {
       for (const auto& f : health_.findings()) {
-        if (f.kind() != pb::Finding::CONFIRMING) add_finding(out, f);
+        // The owner's intent is added afresh (add_owner_findings).
+        if (f.kind() != pb::Finding::CONFIRMING && f.kind() != pb::Finding::STOPPED_BY_SERVICE &&
+            f.kind() != pb::Finding::UPGRADE_RUNNING) {
+          add_finding(out, f);
+        }
       }
     }
     const Check& c = health_failing ? hc : port;

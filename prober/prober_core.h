@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/gateway_probe.h"
+#include "common/service_state.h"
 #include "gwr.pb.h"
 
 namespace gwr::prober {
@@ -84,9 +85,22 @@ struct BreakerView {
   std::string cause;         // the newest crash's stability bundle, for people
 };
 
+// An upgrade of the gateway seen running in the process table.
+struct UpgradeView {
+  pid_t pid = 0;            // 0: none runs
+  std::string command;      // upgrade_command()'s description
+};
+
 class ProberCore {
  public:
   void set_breaker_view(const BreakerView& v) { breaker_ = v; }
+  // What the gateway's service manager says (asked while the gateway is
+  // gone or failing): a deliberate stop is reported beside the failure, from
+  // when it was first seen so.
+  void set_service_state(const ServiceState& s, int64_t wall_ms);
+  // Whether an upgrade of the gateway runs (the worker scans the process table).
+  void set_upgrade(const UpgradeView& v, int64_t wall_ms);
+  const ServiceState& service_state() const { return service_; }
   // Channel id -> the reason of OpenClaw's last restart of it (its log).
   void set_channel_restarts(std::map<std::string, std::string> reasons) { channel_restarts_ = std::move(reasons); }
   ProberCore(const ProbeSettings& settings, uint64_t run_id, SteadyTime now);
@@ -186,6 +200,13 @@ class ProberCore {
   static constexpr int64_t kChannelGapMs = 10 * 60'000;
   std::vector<ChannelEpisode> channels_;
   BreakerView breaker_;
+  ServiceState service_;
+  int64_t service_deliberate_since_ms_ = 0;
+  UpgradeView upgrade_;
+  int64_t upgrade_since_ms_ = 0;
+  // The owner's intent, beside what the checks found (issue #20).
+  void add_owner_findings(std::vector<pb::Finding>& out) const;
+  std::vector<pb::Finding> check_findings(int64_t wall_ms) const;
   std::map<std::string, std::string> channel_restarts_;
   void note_channels(const ReadinessObservation& r, int64_t wall_ms);
   // Since when /readyz's eventLoop says degraded without a break (0: it does not).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/boot_lifecycle.h"
+#include "common/service_query.h"
 #include "common/gateway_log.h"
 #include "common/redact.h"
 
@@ -106,8 +107,10 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   obs.looked_for = g.process_match();
   obs.seen_instead = found.seen_instead;
   const pid_t before = core_->pid();
+  scan_upgrades();
   core_->on_process(obs, now, began);
   if (found.found) {
+    last_gateway_pid_ = found.pid;
     watch_pid(found.pid);
     if (found.pid != before) {
       log::info("gateway_found",
@@ -281,7 +284,53 @@ void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {
   core_->set_breaker_view(v);
 }
 
+void ProberWorker::scan_upgrades() {
+  UpgradeView up;
+  for (const auto& p : system_->processes()) {
+    if (auto what = upgrade_command(p.argv)) {
+      up.pid = p.pid;
+      up.command = *what;
+      break;
+    }
+  }
+  if (up.pid != 0 && (up.pid != upgrade_pid_)) log::info("gateway_upgrade_seen", {{"upgrade_pid", up.pid}, {"command", up.command}});
+  if (up.pid == 0 && upgrade_pid_ != 0) log::info("gateway_upgrade_ended", {{"upgrade_pid", upgrade_pid_}});
+  upgrade_pid_ = up.pid;
+  core_->set_upgrade(up, clock_->wall_ms());
+}
+
+void ProberWorker::ask_service_manager(WorkerContext& ctx, SteadyTime now) {
+  const int64_t wall = clock_->wall_ms();
+  // Only a gateway that is not serving raises the question, and the answer
+  // is good for two seconds (a stop in progress turns into a stop).
+  if (core_->evaluate(now, wall).state() != pb::DOWN) {
+    core_->set_service_state({}, wall);
+    return;
+  }
+  if (service_asked_ != SteadyTime{} && now - service_asked_ < 2s) return;
+  service_asked_ = now;
+  const auto& g = ctx.config().gateway();
+  ServiceState s = query_service_manager(*ctx.env().commands, g.service());
+  if (s.verdict == ServiceState::Verdict::kUnknown && core_->pid() == 0) {
+    // No manager answers: OpenClaw's own boot record says whether the last
+    // gateway of this state dir stopped cleanly (read-only).
+    if (const auto boot = newest_boot(g.state_dir());
+        boot && boot->completed_at_ms && boot->outcome == "clean_stop" &&
+        (last_gateway_pid_ == 0 || boot->pid == static_cast<uint32_t>(last_gateway_pid_))) {
+      s.verdict = ServiceState::Verdict::kStopped;
+      s.manager = "openclaw";
+      s.detail = "its boot record says pid " + std::to_string(boot->pid) + " stopped cleanly";
+    }
+  }
+  if (s.verdict != core_->service_state().verdict || s.detail != core_->service_state().detail) {
+    log::info("gateway_service_state", {{"manager", s.manager}, {"detail", s.detail}, {"deliberate", s.deliberate()},
+                                        {"service", g.service()}});
+  }
+  core_->set_service_state(s, wall);
+}
+
 void ProberWorker::publish_if_needed(WorkerContext& ctx) {
+  ask_service_manager(ctx, clock_->steady());
   auto health = core_->publishable(clock_->steady(), clock_->wall_ms());
   if (!health) return;
   std::string keys;

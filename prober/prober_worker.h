@@ -46,6 +46,13 @@ class ProberWorker final : public Worker {
   SteadyTime channel_log_read_{};
   void read_channel_restarts(WorkerContext& ctx, SteadyTime now);
   void read_breaker(WorkerContext& ctx, SteadyTime now);
+  // The owner's intent (issue #20): upgrades in the process table, and
+  // whether the service manager stopped the gateway on purpose.
+  void scan_upgrades();
+  void ask_service_manager(WorkerContext& ctx, SteadyTime now);
+  SteadyTime service_asked_{};
+  pid_t last_gateway_pid_ = 0;
+  pid_t upgrade_pid_ = 0;
   std::unique_ptr<ProbeRunner> runner_;
   uint64_t run_id_ = 0;
   uint64_t generation_ = 0;

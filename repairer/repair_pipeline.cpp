@@ -124,6 +124,14 @@ bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string
     record(actions_.sweep_stale_locks(2), history);
   }
   if (cancel_) return false;
+  const bool doctor_ran = settings_.doctor_first && !settings_.doctor.empty();
+  if (doctor_ran) {
+    // Bounded by the command timeout, which the start's deadline does not pay for.
+    const SteadyTime before = clock_.steady();
+    record(command(2, "doctor", settings_.doctor, before + settings_.command_timeout), history);
+    deadline += clock_.steady() - before;
+    if (cancel_) return false;
+  }
   if (clock_.steady() >= deadline) {
     why = "deadline of " + format_duration(settings_.tier2_deadline) + " passed before the gateway was started";
   } else if (const auto start = record(command(2, "start", settings_.start, deadline), history); !start.ok()) {
@@ -134,7 +142,7 @@ bool RepairPipeline::run_tier2(std::vector<pb::RepairStep>& history, std::string
     if (v.ok()) return true;
     why = v.detail();
   }
-  if (cancel_ || settings_.doctor.empty()) return false;
+  if (cancel_ || settings_.doctor.empty() || doctor_ran) return false;
 
   // Second pass: doctor (bounded by the command timeout), then a restart
   // that gets a tier 2 deadline of its own.

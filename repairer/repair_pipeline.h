@@ -118,6 +118,9 @@ struct PipelineSettings {
   Millis startup_grace{120'000};
   bool tier3_enabled = true;
   std::vector<std::string> restart, stop, start, doctor;
+  // Tier 2 runs the doctor before the start (not only after a failed one):
+  // a crash loop right after an upgrade (repair_policy.h).
+  bool doctor_first = false;
 
   static PipelineSettings from_config(const pb::Config& config);
 };

@@ -17,6 +17,11 @@ PolicySettings PolicySettings::from_config(const pb::Config& c) {
   s.cooldown_ms = c.repair().cooldown();
   s.quiet_max_wait_ms = c.repair().quiet_max_wait();
   s.tier3_enabled = c.repair().tier3().enabled();
+  s.upgrade_grace_ms = c.repair().upgrade_grace();
+  // Validated when the config was loaded; an item that still does not parse is skipped.
+  for (const auto& item : c.repair().maintenance_windows()) {
+    if (auto w = parse_maintenance_window(item)) s.windows.push_back(std::move(*w));
+  }
   return s;
 }
 
@@ -53,6 +58,7 @@ const char* to_string(Verdict v) {
     case Verdict::kCooldown: return "cooldown";
     case Verdict::kRateLimited: return "rate_limited";
     case Verdict::kDeferred: return "deferred";
+    case Verdict::kStoppedByOwner: return "stopped_by_owner";
   }
   return "?";
 }
@@ -74,13 +80,50 @@ int64_t evidence_ms(const pb::GatewayHealth& h) {
   return newest != 0 ? newest : h.observed_at_ms();
 }
 
+namespace {
+
+const pb::Finding* find_kind(const pb::GatewayHealth& health, pb::Finding::Kind kind) {
+  for (const auto& f : health.findings()) {
+    if (f.kind() == kind) return &f;
+  }
+  return nullptr;
+}
+
+// A wait that is announced once per incident (and again if its reason changes).
+Decision waiting(PolicyState& state, Decision d, pb::DeferReason why, int64_t until_ms) {
+  d.verdict = Verdict::kDeferred;
+  d.defer_reason = why;
+  d.wait_until_ms = until_ms;
+  d.first_deferral = state.wait_noticed() != why;
+  state.set_wait_noticed(why);
+  return d;
+}
+
+}  // namespace
+
+const pb::Finding* owner_stop(const PolicyState& state, const pb::GatewayHealth& health) {
+  if (health.state() != pb::DOWN || state.active_repair_id() != 0) return nullptr;
+  const pb::Finding* stop = find_kind(health, pb::Finding::STOPPED_BY_SERVICE);
+  if (stop == nullptr || stop->since_ms() <= state.last_finished_ms()) return nullptr;
+  return stop;
+}
+
 Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms) {
+  return decide(state, health, settings, now_ms, local_moment(now_ms));
+}
+
+Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms,
+                const LocalMoment& local) {
   Decision d;
+  if (find_kind(health, pb::Finding::UPGRADE_RUNNING) != nullptr && now_ms - health.observed_at_ms() <= settings.max_health_age_ms) {
+    state.set_upgrade_seen_ms(now_ms);
+  }
   const bool down = health.state() == pb::DOWN && health.recommended_tier() > 0;
   const bool degraded_needing_repair = health.state() == pb::DEGRADED && health.recommended_tier() > 0;
   if (!down && !degraded_needing_repair) {
     state.set_deferred_since_ms(0);
     state.set_paused_incident_logged(false);
+    state.set_wait_noticed(pb::DEFER_REASON_UNSPECIFIED);
     return d;
   }
   if (now_ms - health.observed_at_ms() > settings.max_health_age_ms) return d;  // stale news
@@ -93,9 +136,23 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
     d.verdict = Verdict::kBusy;
     return d;
   }
+  if (const pb::Finding* stop = owner_stop(state, health)) {
+    d.verdict = Verdict::kStoppedByOwner;
+    d.stop = *stop;
+    d.first_deferral = state.owner_stop_noticed_ms() != stop->since_ms();
+    state.set_owner_stop_noticed_ms(stop->since_ms());
+    return d;
+  }
   if (state.paused()) {
     d.verdict = Verdict::kPaused;
     return d;
+  }
+  if (const pb::Finding* up = find_kind(health, pb::Finding::UPGRADE_RUNNING);
+      up != nullptr && now_ms - up->since_ms() < settings.upgrade_grace_ms) {
+    return waiting(state, d, pb::DEFER_UPGRADE, up->since_ms() + settings.upgrade_grace_ms);
+  }
+  if (const auto window = maintenance_window_at(settings.windows, local)) {
+    return waiting(state, d, pb::DEFER_MAINTENANCE, now_ms + window->ends_in_ms);
   }
   if (state.cooldown_until_ms() > now_ms) {
     d.verdict = Verdict::kCooldown;
@@ -115,7 +172,20 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
     }
     if (now_ms - state.deferred_since_ms() < settings.quiet_max_wait_ms) {
       d.verdict = Verdict::kDeferred;
+      d.defer_reason = pb::DEFER_BUSY;
+      d.wait_until_ms = state.deferred_since_ms() + settings.quiet_max_wait_ms;
       return d;
+    }
+  }
+  // A crash loop right after an upgrade: an unmigrated store or a changed
+  // config is what OpenClaw's doctor repairs, so the second automatic repair
+  // within upgrade_grace of the upgrade starts with it.
+  if (state.upgrade_seen_ms() != 0 && now_ms - state.upgrade_seen_ms() < settings.upgrade_grace_ms) {
+    const bool again = std::any_of(state.auto_starts_ms().begin(), state.auto_starts_ms().end(),
+                                   [&](int64_t t) { return t >= state.upgrade_seen_ms(); });
+    if (again) {
+      d.doctor_first = true;
+      d.tier = std::max<uint32_t>(d.tier, 2);
     }
   }
   d.verdict = Verdict::kStart;
@@ -161,11 +231,16 @@ bool cooldown_ended(PolicyState& state, int64_t now_ms) {
   return false;
 }
 
-void pause(PolicyState& state, const std::string& by, const std::string& reason, int64_t now_ms) {
+void pause(PolicyState& state, const std::string& by, const std::string& reason, int64_t now_ms, int64_t until_ms) {
   state.set_paused(true);
   state.set_paused_by(by);
   state.set_pause_reason(reason);
   state.set_paused_at_ms(now_ms);
+  state.set_paused_until_ms(until_ms);
+}
+
+bool pause_expired(const PolicyState& state, int64_t now_ms) {
+  return state.paused() && state.paused_until_ms() != 0 && now_ms >= state.paused_until_ms();
 }
 
 void resume(PolicyState& state) {
@@ -173,6 +248,7 @@ void resume(PolicyState& state) {
   state.clear_paused_by();
   state.clear_pause_reason();
   state.set_paused_at_ms(0);
+  state.set_paused_until_ms(0);
   state.set_paused_incident_logged(false);
 }
 
@@ -189,6 +265,7 @@ std::optional<int64_t> next_wake_ms(const PolicyState& state, const PolicySettin
     if (!wake || t < *wake) wake = t;
   };
   if (state.cooldown_active()) consider(state.cooldown_until_ms());
+  if (state.paused_until_ms() != 0) consider(state.paused_until_ms());
   if (state.deferred_since_ms() != 0) consider(state.deferred_since_ms() + settings.quiet_max_wait_ms);
   if (!state.auto_starts_ms().empty()) consider(state.auto_starts_ms(0) + 3'600'000);
   return wake;

@@ -8,7 +8,13 @@
 //    announced once;
 //  * pause/resume stop and restart automatic repairs only;
 //  * a degraded but alive gateway that is busy waits for a quiet moment, up
-//    to quiet_max_wait; a dead one is repaired at once.
+//    to quiet_max_wait; a dead one is repaired at once;
+//  * the owner's intent (issue #20): a gateway its owner stopped through its
+//    service manager is not repaired (a stop during or before gwr's own last
+//    repair is gwr's, and is); a running upgrade holds repairs for at most
+//    upgrade_grace; inside a maintenance window repairs wait; a pause may
+//    end by itself (paused_until_ms); a crash loop right after an upgrade
+//    starts at Tier 2 with OpenClaw's doctor first.
 // Pure: no I/O, no clock; the state is a value the caller persists.
 #pragma once
 
@@ -19,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/maintenance_window.h"
 #include "gwr.pb.h"
 
 namespace gwr::repairer {
@@ -32,6 +39,8 @@ struct PolicySettings {
   // Health older than this is not acted on (the prober may be gone). Not a key.
   int64_t max_health_age_ms = 30'000;
   bool tier3_enabled = false;
+  int64_t upgrade_grace_ms = 0;
+  std::vector<MaintenanceWindow> windows;  // repair.maintenance_windows, parsed (validated at load)
 
   static PolicySettings from_config(const pb::Config& config);
   static PolicySettings defaults();
@@ -52,7 +61,8 @@ enum class Verdict {
   kPaused,       // maintenance mode
   kCooldown,     // cooling down until cooldown_until_ms
   kRateLimited,  // the hourly limit was just hit: enter the cooldown now
-  kDeferred,     // degraded and busy: waiting for a quiet moment
+  kDeferred,     // waiting: for a quiet moment, an upgrade, the end of a maintenance window (defer_reason)
+  kStoppedByOwner,  // the owner stopped it through its service manager: no repair
 };
 const char* to_string(Verdict v);
 
@@ -61,15 +71,28 @@ struct Decision {
   uint32_t tier = 0;
   std::vector<pb::Finding> findings;  // what makes the incident (transient findings left out)
   int64_t cooldown_until_ms = 0;    // for kRateLimited
-  bool first_deferral = false;      // kDeferred: announce once
+  bool first_deferral = false;      // kDeferred / kStoppedByOwner: announce once
+  pb::DeferReason defer_reason = pb::DEFER_REASON_UNSPECIFIED;  // kDeferred: why
+  int64_t wait_until_ms = 0;        // kDeferred: at most until then (wall clock)
+  bool doctor_first = false;        // kStart: right after an upgrade, Tier 2 runs the doctor before starting
+  pb::Finding stop;                 // kStoppedByOwner: the service manager's word
 };
 
 // Removes starts older than an hour and counts the rest.
 uint32_t repairs_in_last_hour(PolicyState& state, int64_t now_ms);
 
 // The decision for the newest health. Mutates only bookkeeping that belongs
-// to deciding (deferral start, hour window pruning).
+// to deciding (deferral start, hour window pruning, what was announced).
+// `local`: now in local time, for the maintenance windows.
+Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms,
+                const LocalMoment& local);
+// The same at local_moment(now_ms) (the process's time zone).
 Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms);
+
+// The owner's stop the health reports, if it is not gwr's own: the service
+// manager's finding, first seen after the last repair ended and while none
+// runs (a stop inside a repair of gwr's is gwr's).
+const pb::Finding* owner_stop(const PolicyState& state, const pb::GatewayHealth& health);
 
 // Bookkeeping for the outcomes the worker reports back.
 void on_auto_start(PolicyState& state, int64_t repair_id, int64_t now_ms);
@@ -79,7 +102,10 @@ bool on_finished(PolicyState& state, bool success, bool automatic, const PolicyS
 void enter_cooldown(PolicyState& state, int64_t until_ms, const std::string& reason);
 // True once, when a cooldown has run out (announce "cooldown ended").
 bool cooldown_ended(PolicyState& state, int64_t now_ms);
-void pause(PolicyState& state, const std::string& by, const std::string& reason, int64_t now_ms);
+// until_ms > 0: the pause ends by itself then (pause_expired says when).
+void pause(PolicyState& state, const std::string& by, const std::string& reason, int64_t now_ms, int64_t until_ms = 0);
+// True when a timed pause has run out (the caller resumes and says so).
+bool pause_expired(const PolicyState& state, int64_t now_ms);
 void resume(PolicyState& state);
 
 // The earliest time the policy wants to look again without new health.

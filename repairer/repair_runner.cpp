@@ -71,7 +71,9 @@ void run(RunnerActor::Self& self, const Environment& env, const ActionsFactory& 
     return;
   }
   auto t3 = tier3 ? tier3(config, actions, context, env) : nullptr;
-  RepairPipeline pipeline(PipelineSettings::from_config(config), actions, t3.get(), sink, clock, self.stop_flag());
+  auto settings = PipelineSettings::from_config(config);
+  settings.doctor_first = context.doctor_first;
+  RepairPipeline pipeline(std::move(settings), actions, t3.get(), sink, clock, self.stop_flag());
   outcome = pipeline.run(start_tier);
   self.post({RunnerMessage::Kind::kDone, 0, {}, {}, 0, outcome});
 }

@@ -90,6 +90,7 @@ void RepairerWorker::connect_store(WorkerContext& ctx) {
           policy_.set_paused_by(seen->paused_by());
           policy_.set_pause_reason(seen->pause_reason());
           policy_.set_paused_at_ms(seen->paused_at_ms());
+          policy_.set_paused_until_ms(seen->paused_until_ms());
           policy_.set_cooldown_until_ms(std::max(policy_.cooldown_until_ms(), seen->cooldown_until_ms()));
           *policy_.mutable_auto_starts_ms() = seen->auto_starts_ms();
           peeked_ = true;
@@ -116,6 +117,7 @@ void RepairerWorker::connect_store(WorkerContext& ctx) {
       policy_.set_paused_by(owner_pause_->paused_by());
       policy_.set_pause_reason(owner_pause_->pause_reason());
       policy_.set_paused_at_ms(owner_pause_->paused_at_ms());
+      policy_.set_paused_until_ms(owner_pause_->paused_until_ms());
       owner_pause_.reset();
     }
     if (in_memory.cooldown_until_ms() > policy_.cooldown_until_ms()) {
@@ -295,6 +297,8 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
   const int64_t now = now_ms();
   const Decision d = decide(policy_, *health_, settings_, now);
   if (d.verdict == Verdict::kNothing) withheld_noticed_ = false;
+  last_wait_ = d.verdict == Verdict::kDeferred ? d.defer_reason : pb::DEFER_REASON_UNSPECIFIED;
+  last_wait_until_ms_ = d.verdict == Verdict::kDeferred ? d.wait_until_ms : 0;
   if (d.verdict == Verdict::kStart && !state_trusted()) {
     // Fail closed: a repair the policy cannot record could be repeated by
     // the next repairer, past the hourly limit or through a pause.
@@ -325,7 +329,14 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
           tier = start;
         }
       }
+      if (d.doctor_first) {
+        tier = std::max<uint32_t>(tier, 2);
+        log::info("repair_after_upgrade", {{"tier", tier}, {"upgrade_seen_at", log::iso_time(policy_.upgrade_seen_ms())},
+                                           {"details", "a crash loop right after an upgrade: Tier 2 runs OpenClaw's doctor first"}});
+      }
+      pending_doctor_first_ = d.doctor_first;
       start_repair(ctx, pb::TRIGGER_AUTO, "auto", "", tier);
+      pending_doctor_first_ = false;
       break;
     }
     case Verdict::kRateLimited: {
@@ -348,11 +359,38 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
       if (d.first_deferral) {
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::DEFERRED);
-        ev.set_defer_reason(pb::DEFER_BUSY);
+        ev.set_defer_reason(d.defer_reason);
         for (const auto& f : d.findings) *ev.add_findings() = f;
         ev.set_tier(d.tier);
-        ev.set_details("the gateway is busy serving users; waiting up to " +
-                       format_duration_ms(settings_.quiet_max_wait_ms) + " for a quiet moment");
+        // When the wait ends at the latest (the bridge shows it as a local time).
+        ev.set_cooldown_until_ms(d.wait_until_ms);
+        switch (d.defer_reason) {
+          case pb::DEFER_UPGRADE:
+            for (const auto& f : health_->findings()) {
+              if (f.kind() == pb::Finding::UPGRADE_RUNNING) *ev.add_findings() = f;
+            }
+            ev.set_details("an upgrade of the gateway is running; automatic repairs wait for it (at most " +
+                           format_duration_ms(settings_.upgrade_grace_ms) + "), then the gateway is checked again");
+            break;
+          case pb::DEFER_MAINTENANCE:
+            ev.set_details("inside a maintenance window (repair.maintenance_windows); automatic repairs wait until it ends, "
+                           "then repair what is still broken; /repair works now");
+            break;
+          default:
+            ev.set_details("the gateway is busy serving users; waiting up to " +
+                           format_duration_ms(settings_.quiet_max_wait_ms) + " for a quiet moment");
+            break;
+        }
+        emit(ctx, ev);
+      }
+      break;
+    case Verdict::kStoppedByOwner:
+      if (d.first_deferral) {
+        pb::RepairEvent ev;
+        ev.set_kind(pb::RepairEvent::DEFERRED);
+        ev.set_defer_reason(pb::DEFER_STOPPED_BY_OWNER);
+        *ev.add_findings() = d.stop;
+        ev.set_details("stopped by its service manager (" + describe(d.stop) + "); not restarting. /repair starts it");
         emit(ctx, ev);
       }
       break;
@@ -694,6 +732,18 @@ SteadyTime RepairerWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     ctx.publish_alert(*storage_alert_);
     next_alert_republish_ms_ = wall + 30'000;
   }
+  if (pause_expired(policy_, wall)) {
+    const int64_t lasted = wall - policy_.paused_at_ms();
+    resume(policy_);
+    if (!policy_loaded_) owner_pause_ = policy_;
+    save_policy(ctx);
+    pb::RepairEvent ev;
+    ev.set_kind(pb::RepairEvent::RESUMED);
+    ev.set_actor("timer");
+    ev.set_details("the " + format_duration_ms(lasted / 1000 * 1000) + " pause ended; automatic repairs resumed");
+    emit(ctx, ev);
+    update_activity(ctx);
+  }
   if (cooldown_ended(policy_, wall)) {
     pb::RepairEvent ev;
     ev.set_kind(pb::RepairEvent::COOLDOWN_ENDED);
@@ -762,6 +812,21 @@ pb::RepairStatusReply RepairerWorker::status_reply() {
   if (policy_.deferred_since_ms()) {
     r.set_waiting(pb::DEFER_BUSY);
     r.set_waiting_until_ms(policy_.deferred_since_ms() + settings_.quiet_max_wait_ms);
+  } else if (last_wait_ != pb::DEFER_REASON_UNSPECIFIED) {
+    r.set_waiting(last_wait_);
+    r.set_waiting_until_ms(last_wait_until_ms_);
+  }
+  r.set_paused_until_ms(policy_.paused() ? policy_.paused_until_ms() : 0);
+  if (const auto window = maintenance_window_at(settings_.windows, local_moment(now))) {
+    r.set_in_window(true);
+    r.set_window_ends_ms(now + window->ends_in_ms);
+  }
+  if (health_ && now - health_->observed_at_ms() <= settings_.max_health_age_ms) {
+    if (const pb::Finding* stop = owner_stop(policy_, *health_)) {
+      r.set_stopped_by_owner(true);
+      r.set_stopped_at_ms(stop->since_ms());
+      r.set_stopped_by(stop->subject());
+    }
   }
   return r;
 }
@@ -804,14 +869,26 @@ pb::Reply RepairerWorker::on_request(WorkerContext& ctx, const pb::Request& requ
     }
     case pb::Request::kPause: {
       const std::string actor = request.pause().actor().empty() ? request.client() : request.pause().actor();
+      const int64_t for_ms = request.pause().for_ms();
+      if (for_ms < 0 || for_ms > 30LL * 24 * 3'600'000) {
+        return error_reply(pb::Error::INVALID_ARGUMENT, "a timed pause lasts from 1s to 30 days");
+      }
+      // A timed pause over a running one sets when it ends (the owner's latest word).
+      if (policy_.paused() && for_ms > 0) {
+        policy_.set_paused_until_ms(now_ms() + for_ms);
+        if (!policy_loaded_) owner_pause_ = policy_;
+        save_policy(ctx);
+      }
       if (!policy_.paused()) {
-        pause(policy_, actor, request.pause().reason(), now_ms());
+        pause(policy_, actor, request.pause().reason(), now_ms(), for_ms > 0 ? now_ms() + for_ms : 0);
         if (!policy_loaded_) owner_pause_ = policy_;  // applied once the saved policy can be read
         save_policy(ctx);
         pb::RepairEvent ev;
         ev.set_kind(pb::RepairEvent::PAUSED);
         ev.set_actor(actor);
-        ev.set_details(request.pause().reason().empty() ? "maintenance mode" : request.pause().reason());
+        ev.set_details((request.pause().reason().empty() ? std::string("maintenance mode") : request.pause().reason()) +
+                       (for_ms > 0 ? " (for " + format_duration_ms(for_ms) + ", then automatic repairs resume)" : ""));
+        ev.set_cooldown_until_ms(policy_.paused_until_ms());
         emit(ctx, ev);
       }
       *reply.mutable_repair_status() = status_reply();
@@ -904,6 +981,7 @@ tier3::Tier3Context RepairerWorker::tier3_context(const pb::RepairSummary& summa
   c.reasons = reason_text(summary.reason(), summary.findings());
   c.health_history.assign(recent_health_.begin(), recent_health_.end());
   c.start_channel = pending_channel_;
+  c.doctor_first = pending_doctor_first_;
   {
     auto history = c.health_history;
     if (health_) history.push_back(*health_);
@@ -925,7 +1003,8 @@ void RepairerWorker::update_activity(WorkerContext& ctx) {
     a = "automatic repairs stopped: cannot " + std::string(store_ && policy_loaded_ ? "save" : "read") +
         " the repair state" + (policy_.paused() ? " (paused by " + policy_.paused_by() + ")" : "");
   } else if (policy_.paused()) {
-    a = "paused by " + policy_.paused_by();
+    a = "paused by " + policy_.paused_by() +
+        (policy_.paused_until_ms() ? " until " + log::iso_time(policy_.paused_until_ms()) : std::string());
   } else if (policy_.cooldown_until_ms() > now_ms()) {
     a = "cooling down until " + log::iso_time(policy_.cooldown_until_ms());
   } else {

@@ -60,6 +60,10 @@ class RepairerWorker final : public Worker {
   // The owner's Start for a channel the crash-loop breaker holds off.
   pb::Reply start_channel(WorkerContext& ctx, const std::string& actor, const std::string& channel);
   std::string pending_channel_;  // set while start_channel starts its run
+  bool pending_doctor_first_ = false;  // set while an automatic repair right after an upgrade starts
+  // What the last decision waits for (status: why no repair runs yet).
+  pb::DeferReason last_wait_ = pb::DEFER_REASON_UNSPECIFIED;
+  int64_t last_wait_until_ms_ = 0;
   // Remembers crashes the prober saw, for the breaker forecast (boot_ledger.h).
   void note_crash(const pb::GatewayHealth& h);
   int64_t start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,

@@ -28,6 +28,9 @@ struct Tier3Context {
   std::vector<std::string> not_ready_before;
   // Not a tiered repair: the owner's Start for this channel (channels.start).
   std::string start_channel;
+  // Not Tier 3's either: right after an upgrade, Tier 2 runs OpenClaw's
+  // doctor before it starts the gateway (repair_pipeline.h).
+  bool doctor_first = false;
 };
 
 // The instructions sent to the model (the allowlist rendered into them).

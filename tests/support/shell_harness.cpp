@@ -119,6 +119,13 @@ std::optional<ProcInfo> FakeSystem::process(pid_t pid) {
   return it->second;
 }
 
+std::vector<ProcInfo> FakeSystem::processes() {
+  std::lock_guard lock(mu_);
+  std::vector<ProcInfo> out;
+  for (const auto& [pid, info] : processes_) out.push_back(info);
+  return out;
+}
+
 uint64_t FakeSystem::descendants_rss_kib(pid_t) { return 0; }
 
 MemInfo FakeSystem::meminfo() {

@@ -57,6 +57,7 @@ class FakeSystem final : public SystemView {
   GatewayCandidate find_gateway(const GatewaySpec& spec, pid_t previous, uint64_t previous_start_ticks,
                                 int64_t now_ms) override;
   std::optional<ProcInfo> process(pid_t pid) override;
+  std::vector<ProcInfo> processes() override;
   uint64_t descendants_rss_kib(pid_t pid) override;
   MemInfo meminfo() override;
   uint64_t oom_kills() override;

@@ -136,6 +136,16 @@ TEST_F(ConfigTest, SemanticValidationNamesKeyAndLine) {
   EXPECT_EQ(error_of(t).key, "telegram.chat_id");
 }
 
+TEST_F(ConfigTest, MaintenanceWindowsAreCheckedItemByItemWithTheKeyAndItsLine) {
+  auto good = load_config(options(paths_yaml() + "repair:\n  maintenance_windows: [\"Sun 03:00-04:00\", \"daily 12:00-12:15\"]\n"));
+  ASSERT_FALSE(std::holds_alternative<ConfigError>(good)) << error_of(good).message;
+  auto bad = load_config(options(paths_yaml() + "repair:\n  maintenance_windows:\n    - \"Sun 03:00-04:00\"\n    - \"Sun 3:00-4\"\n"));
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
+  EXPECT_EQ(error_of(bad).key, "repair.maintenance_windows");
+  EXPECT_GT(error_of(bad).origin.line, 0);
+  EXPECT_NE(error_of(bad).message.find("\"Sun 3:00-4\": end \"4\""), std::string::npos) << error_of(bad).message;
+}
+
 TEST_F(ConfigTest, LaunchMatchMayBeEmptyButNotTheProcessName) {
   auto same = load_config(options(paths_yaml() + "gateway:\n  process_match: gw\n  launch_match: gw\n"));
   ASSERT_TRUE(std::holds_alternative<ConfigError>(same));

@@ -845,5 +845,56 @@ TEST_F(ProberCoreTest, OverTheThresholdTheWarningCarriesTheGrowth) {
   EXPECT_NE(reasons().find("growing +120 MB/h"), std::string::npos) << reasons();
 }
 
+// Issue #20: what the owner is doing is reported beside what the checks found.
+TEST_F(ProberCoreTest, AStopByTheServiceManagerIsReportedOnlyWhileTheGatewayIsDown) {
+  all_healthy();
+  ServiceState stopped;
+  stopped.verdict = ServiceState::Verdict::kStopped;
+  stopped.manager = "systemd (user)";
+  stopped.detail = "inactive (dead), result success";
+  core_.set_service_state(stopped, wall());
+  EXPECT_EQ(count(pb::Finding::STOPPED_BY_SERVICE), 0) << "a gateway that serves was started again";
+  EXPECT_EQ(state(), pb::HEALTHY);
+  const int64_t gone_at = wall();
+  process_missing();
+  core_.set_service_state(stopped, gone_at);
+  EXPECT_EQ(state(), pb::DOWN);
+  EXPECT_EQ(count(pb::Finding::STOPPED_BY_SERVICE), 1);
+  clock_.advance(30s);
+  core_.set_service_state(stopped, wall());  // asked again: the same stop, since when first seen
+  for (const auto& f : core_.evaluate(clock_.steady(), wall()).findings()) {
+    if (f.kind() != pb::Finding::STOPPED_BY_SERVICE) continue;
+    EXPECT_EQ(f.since_ms(), gone_at);
+    EXPECT_EQ(f.subject(), "systemd (user)");
+  }
+  EXPECT_NE(reasons().find("stopped on purpose: systemd (user) says inactive (dead), result success"), std::string::npos)
+      << reasons();
+  // The state and the tier are the failure's: the repairer judges whose stop it was.
+  EXPECT_EQ(tier(), 1u);
+  ServiceState failed;
+  failed.verdict = ServiceState::Verdict::kFailed;
+  core_.set_service_state(failed, wall());
+  EXPECT_EQ(count(pb::Finding::STOPPED_BY_SERVICE), 0);
+}
+
+TEST_F(ProberCoreTest, ARunningUpgradeIsAFindingThatChangesNoState) {
+  all_healthy();
+  const int64_t seen = wall();
+  core_.set_upgrade({4242, "openclaw update"}, seen);
+  EXPECT_EQ(state(), pb::HEALTHY);
+  EXPECT_EQ(count(pb::Finding::UPGRADE_RUNNING), 1);
+  clock_.advance(10s);
+  core_.set_upgrade({4242, "openclaw update"}, wall());
+  process_missing();
+  EXPECT_EQ(state(), pb::DOWN);
+  for (const auto& f : core_.evaluate(clock_.steady(), wall()).findings()) {
+    if (f.kind() == pb::Finding::UPGRADE_RUNNING) {
+      EXPECT_EQ(f.since_ms(), seen);
+    }
+  }
+  core_.set_upgrade({}, wall());
+  EXPECT_EQ(count(pb::Finding::UPGRADE_RUNNING), 0);
+}
+
 }  // namespace
 }  // namespace gwr::prober

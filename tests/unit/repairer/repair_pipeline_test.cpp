@@ -217,6 +217,26 @@ TEST_F(PipelineTest, Tier2DoctorPassAfterAFailedStart) {
                                                     "2:doctor", "2:restart", "2:verify"}));
 }
 
+// A crash loop right after an upgrade (repair_policy.h): the doctor runs
+// before the start, once, and its time is not the start's to lose.
+TEST_F(PipelineTest, Tier2WithTheDoctorFirstRunsItBeforeTheStartOnce) {
+  auto s = settings();
+  s.doctor_first = true;
+  s.tier3_enabled = false;
+  actions_.command_takes["doctor"] = 40s;  // longer than the tier's 30 s deadline
+  actions_.verify_results = {true};
+  auto out = run(2, s);
+  EXPECT_TRUE(out.success) << out.details;
+  EXPECT_EQ(actions_.log, (std::vector<std::string>{"2:stop", "2:kill_port_owners", "2:sweep_stale_locks", "2:doctor",
+                                                    "2:start", "2:verify"}));
+  // Failing after it, there is no second doctor pass.
+  actions_.log.clear();
+  actions_.verify_results = {};
+  out = run(2, s);
+  EXPECT_FALSE(out.success);
+  EXPECT_EQ(std::count(actions_.log.begin(), actions_.log.end(), "2:doctor"), 1) << ::testing::PrintToString(actions_.log);
+}
+
 TEST_F(PipelineTest, Tier2BothPassesFailingSaysWhyForEach) {
   auto s = settings();
   s.tier3_enabled = false;

@@ -192,5 +192,129 @@ TEST_F(PolicyTest, NextWakeCoversCooldownAndWindow) {
   EXPECT_EQ(next_wake_ms(state_, settings_), now_ + 1000);
 }
 
+// --- The owner's intent (issue #20) --------------------------------------------------------
+
+pb::GatewayHealth stopped_by_service(int64_t at_ms, int64_t since_ms) {
+  auto h = down(at_ms);
+  auto* f = h.add_findings();
+  f->set_kind(pb::Finding::STOPPED_BY_SERVICE);
+  f->set_subject("systemd (user)");
+  f->set_detail("inactive (dead), result success");
+  f->set_since_ms(since_ms);
+  return h;
+}
+
+pb::GatewayHealth with_upgrade(pb::GatewayHealth h, int64_t since_ms) {
+  auto* f = h.add_findings();
+  f->set_kind(pb::Finding::UPGRADE_RUNNING);
+  f->set_value(777);
+  f->set_detail("openclaw update");
+  f->set_since_ms(since_ms);
+  return h;
+}
+
+TEST_F(PolicyTest, TheOwnersStopIsNotRepairedAndIsToldOnce) {
+  auto first = decide(state_, stopped_by_service(now_, now_), settings_, now_);
+  EXPECT_EQ(first.verdict, Verdict::kStoppedByOwner);
+  EXPECT_TRUE(first.first_deferral);
+  EXPECT_EQ(first.stop.subject(), "systemd (user)");
+  for (int i = 1; i < 60; ++i) {
+    auto again = decide(state_, stopped_by_service(now_ + i * 1000, now_), settings_, now_ + i * 1000);
+    EXPECT_EQ(again.verdict, Verdict::kStoppedByOwner);
+    EXPECT_FALSE(again.first_deferral) << i;
+  }
+  EXPECT_TRUE(owner_stop(state_, stopped_by_service(now_ + 60'000, now_)));
+  // Started again, then stopped again: a new stop, told again.
+  EXPECT_EQ(decide(state_, healthy(now_ + 61'000), settings_, now_ + 61'000).verdict, Verdict::kNothing);
+  EXPECT_TRUE(decide(state_, stopped_by_service(now_ + 70'000, now_ + 65'000), settings_, now_ + 70'000).first_deferral);
+  // Pausing changes nothing about it: still the owner's stop, not "paused".
+  pause(state_, "gwrctl", "", now_ + 71'000);
+  EXPECT_EQ(decide(state_, stopped_by_service(now_ + 72'000, now_ + 65'000), settings_, now_ + 72'000).verdict,
+            Verdict::kStoppedByOwner);
+}
+
+TEST_F(PolicyTest, AStopDuringGwrsOwnRepairIsGwrsAndIsRepaired) {
+  // Tier 2 stops the gateway; its start fails; the service manager says
+  // "stopped" since the middle of that repair: not the owner's stop.
+  on_auto_start(state_, 1, now_);
+  const int64_t stopped_at = now_ + 1000;
+  EXPECT_EQ(decide(state_, stopped_by_service(now_ + 2000, stopped_at), settings_, now_ + 2000).verdict, Verdict::kBusy);
+  EXPECT_FALSE(owner_stop(state_, stopped_by_service(now_ + 2000, stopped_at)));
+  now_ += 30'000;
+  on_finished(state_, false, true, settings_, now_);
+  state_.set_cooldown_until_ms(0);
+  state_.set_cooldown_active(false);
+  EXPECT_FALSE(owner_stop(state_, stopped_by_service(now_ + 1000, stopped_at)));
+  EXPECT_EQ(decide(state_, stopped_by_service(now_ + 1000, stopped_at), settings_, now_ + 1000).verdict, Verdict::kStart);
+}
+
+TEST_F(PolicyTest, AnUpgradeHoldsRepairsForItsGraceThenTheGatewayIsRepaired) {
+  settings_.upgrade_grace_ms = 600'000;
+  const int64_t began = now_;
+  auto d = decide(state_, with_upgrade(down(now_), began), settings_, now_);
+  EXPECT_EQ(d.verdict, Verdict::kDeferred);
+  EXPECT_EQ(d.defer_reason, pb::DEFER_UPGRADE);
+  EXPECT_EQ(d.wait_until_ms, began + 600'000);
+  EXPECT_TRUE(d.first_deferral);
+  d = decide(state_, with_upgrade(down(now_ + 300'000), began), settings_, now_ + 300'000);
+  EXPECT_EQ(d.verdict, Verdict::kDeferred);
+  EXPECT_FALSE(d.first_deferral);
+  // Past the grace, an upgrade that never ends no longer holds anything.
+  EXPECT_EQ(decide(state_, with_upgrade(down(now_ + 600'001), began), settings_, now_ + 600'001).verdict, Verdict::kStart);
+}
+
+TEST_F(PolicyTest, ACrashLoopRightAfterAnUpgradeStartsWithTheDoctor) {
+  settings_.upgrade_grace_ms = 600'000;
+  (void)decide(state_, with_upgrade(healthy(now_), now_), settings_, now_);  // the upgrade runs while it is healthy
+  EXPECT_EQ(state_.upgrade_seen_ms(), now_);
+  now_ += 60'000;  // it ended; the gateway crashes
+  auto first = decide(state_, down(now_), settings_, now_);
+  ASSERT_EQ(first.verdict, Verdict::kStart);
+  EXPECT_FALSE(first.doctor_first) << "one crash after an upgrade gets a plain restart";
+  on_auto_start(state_, 1, now_);
+  now_ += 5000;
+  on_finished(state_, true, true, settings_, now_);
+  now_ += 10'000;  // and again: a crash loop
+  auto second = decide(state_, down(now_), settings_, now_);
+  ASSERT_EQ(second.verdict, Verdict::kStart);
+  EXPECT_TRUE(second.doctor_first);
+  EXPECT_EQ(second.tier, 2u);
+  // Long after the upgrade, a crash is a crash.
+  on_auto_start(state_, 2, now_);
+  on_finished(state_, true, true, settings_, now_ + 1000);
+  now_ += 900'000;
+  EXPECT_FALSE(decide(state_, down(now_), settings_, now_).doctor_first);
+}
+
+TEST_F(PolicyTest, InsideAMaintenanceWindowRepairsWaitAndAfterItTheyRun) {
+  settings_.windows = *parse_maintenance_windows({"Sun 03:00-04:00"});
+  const LocalMoment inside{0, 3 * 60 + 50, 0};
+  auto d = decide(state_, down(now_), settings_, now_, inside);
+  EXPECT_EQ(d.verdict, Verdict::kDeferred);
+  EXPECT_EQ(d.defer_reason, pb::DEFER_MAINTENANCE);
+  EXPECT_EQ(d.wait_until_ms, now_ + 10 * 60'000);
+  EXPECT_TRUE(d.first_deferral);
+  EXPECT_FALSE(decide(state_, down(now_ + 1000), settings_, now_ + 1000, {0, 3 * 60 + 50, 1}).first_deferral);
+  const LocalMoment after{0, 4 * 60, 0};
+  EXPECT_EQ(decide(state_, down(now_ + 600'000), settings_, now_ + 600'000, after).verdict, Verdict::kStart);
+  // A manual repair is not the policy's to hold (decide is for automatic ones);
+  // a healthy gateway inside the window is simply healthy.
+  EXPECT_EQ(decide(state_, healthy(now_), settings_, now_, inside).verdict, Verdict::kNothing);
+}
+
+TEST_F(PolicyTest, ATimedPauseEndsByItself) {
+  pause(state_, "telegram:42", "upgrading", now_, now_ + 30 * 60'000);
+  EXPECT_FALSE(pause_expired(state_, now_ + 30 * 60'000 - 1));
+  EXPECT_EQ(decide(state_, down(now_), settings_, now_).verdict, Verdict::kPaused);
+  EXPECT_EQ(next_wake_ms(state_, settings_), now_ + 30 * 60'000);
+  EXPECT_TRUE(pause_expired(state_, now_ + 30 * 60'000));
+  resume(state_);
+  EXPECT_EQ(state_.paused_until_ms(), 0);
+  EXPECT_FALSE(pause_expired(state_, now_ + 3'600'000));
+  // A plain pause never ends by itself.
+  pause(state_, "gwrctl", "", now_);
+  EXPECT_FALSE(pause_expired(state_, now_ + 365LL * 24 * 3'600'000));
+}
+
 }  // namespace
 }  // namespace gwr::repairer
