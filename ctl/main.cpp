@@ -21,6 +21,7 @@
 #include "common/control.h"
 #include "common/duration.h"
 #include "common/findings.h"
+#include "common/log.h"
 #include "common/version.h"
 #include "ctl/render.h"
 
@@ -50,7 +51,8 @@ constexpr const char* kUsage =
     "                              run a manual repair and wait for its outcome\n"
     "  repair --start-channel ID   start a channel OpenClaw's crash-loop breaker holds off\n"
     "                              (channels.start with gateway.token)\n"
-    "  pause [--reason TEXT]       stop automatic repairs (detection continues)\n"
+    "  pause [--for D] [--reason TEXT]\n"
+    "                              stop automatic repairs (detection continues); --for 30m resumes them then\n"
     "  resume                      resume automatic repairs\n"
     "  history [-n N]              recent repairs\n"
     "  show ID                     one repair with every step\n"
@@ -268,6 +270,15 @@ class Ctl {
         auto v = flag_value("--reason", i);
         if (!v) return kExitUsage;
         p->set_reason(*v);
+      } else if (cli_.args[i] == "--for") {
+        auto v = flag_value("--for", i);
+        if (!v) return kExitUsage;
+        const auto d = gwr::parse_duration(*v);
+        if (!d || d->count() < 1000 || d->count() > 30LL * 24 * 3'600'000) {
+          std::fprintf(stderr, "gwrctl: --for takes a duration from 1s to 30d, like 30m or 2h (not \"%s\")\n", v->c_str());
+          return kExitUsage;
+        }
+        p->set_for_ms(d->count());
       } else {
         std::fprintf(stderr, "gwrctl: unknown pause option \"%s\"\n", cli_.args[i].c_str());
         return kExitUsage;
@@ -275,7 +286,12 @@ class Ctl {
     }
     auto reply = call(gwr::kRepairer, req);
     if (!reply) return component_failure("pause failed", reply.message());
-    return print_repair_status(reply->repair_status(), "Automatic repairs paused. Detection and notifications continue.");
+    if (reply->has_error()) return component_failure("pause refused", reply->error().message());
+    const auto& st = reply->repair_status();
+    return print_repair_status(st, st.paused_until_ms() > 0
+                                       ? "Automatic repairs paused until " + gwr::log::iso_time(st.paused_until_ms()) +
+                                             ", then they resume by themselves. Detection and notifications continue."
+                                       : "Automatic repairs paused. Detection and notifications continue.");
   }
 
   int resume() {

@@ -67,6 +67,9 @@ nlohmann::json status_json(const StatusParts& parts) {
     gw["reasons"] = reasons;
     gw["findings"] = findings_json(h.findings());
     gw["recommended_tier"] = h.recommended_tier();
+    // The owner stopped it through its service manager (the repairer's
+    // judgement: a stop inside gwr's own repair is not the owner's).
+    gw["stopped_by_owner"] = parts.repair ? nlohmann::json(parts.repair->stopped_by_owner()) : nlohmann::json(nullptr);
     gw["observed_at"] = iso_or_null_text(h.observed_at_ms());
     gw["state_since"] = iso_or_null_text(h.state_since_ms());
     gw["cpu_percent"] = h.cpu_percent();
@@ -95,6 +98,9 @@ nlohmann::json status_json(const StatusParts& parts) {
     const auto& r = *parts.repair;
     rep["paused"] = r.paused();
     rep["paused_by"] = r.paused_by();
+    rep["paused_until"] = r.paused() && r.paused_until_ms() > 0 ? nlohmann::json(log::iso_time(r.paused_until_ms())) : nlohmann::json(nullptr);
+    rep["in_window"] = r.in_window();
+    rep["window_ends"] = r.in_window() ? nlohmann::json(log::iso_time(r.window_ends_ms())) : nlohmann::json(nullptr);
     rep["in_progress"] = r.in_progress();
     rep["current_repair_id"] = r.in_progress() ? nlohmann::json(r.current_repair_id()) : nlohmann::json(nullptr);
     rep["current_tier"] = r.current_tier();
@@ -111,6 +117,8 @@ nlohmann::json status_json(const StatusParts& parts) {
     if (r.has_last_repair()) rep["last_repair"] = repair_json(r.last_repair());
   } else {
     rep["paused"] = nullptr;
+    rep["paused_until"] = nullptr;
+    rep["in_window"] = nullptr;
     rep["in_progress"] = nullptr;
     rep["cooldown_until"] = nullptr;
     rep["repairs_last_hour"] = nullptr;
@@ -143,6 +151,7 @@ std::string status_text(const StatusParts& parts) {
     std::string state = gateway_state_name(h.state());
     for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out << "Gateway    " << state;
+    if (parts.repair && parts.repair->stopped_by_owner()) out << ", stopped (by owner)";
     if (h.state_since_ms() > 0) out << " for " << human_duration(parts.now_ms - h.state_since_ms());
     if (!h.findings().empty()) out << " - " << describe_all(h.findings());
     out << "\n";
@@ -181,6 +190,10 @@ std::string status_text(const StatusParts& parts) {
     const auto& r = *parts.repair;
     out << "Repair     auto-repair " << (r.paused() ? "PAUSED" : "on");
     if (r.paused() && !r.paused_by().empty()) out << " by " << r.paused_by();
+    if (r.paused() && r.paused_until_ms() > parts.now_ms) {
+      out << " until " << clock_time(r.paused_until_ms(), parts.now_ms) << " ("
+          << human_duration(r.paused_until_ms() - parts.now_ms) << " left)";
+    }
     out << ", " << r.repairs_last_hour() << "/" << r.max_per_hour() << " repairs in the last hour";
     if (r.cooldown_until_ms() > parts.now_ms) {
       out << ", COOLDOWN until " << clock_time(r.cooldown_until_ms(), parts.now_ms) << " ("
@@ -192,6 +205,14 @@ std::string status_text(const StatusParts& parts) {
           << "); manual repairs still run\n";
     }
     if (r.in_progress()) out << "           repair #" << r.current_repair_id() << " in progress, tier " << r.current_tier() << "\n";
+    if (r.stopped_by_owner()) {
+      out << "           stopped by its owner (" << r.stopped_by() << ") at " << clock_time(r.stopped_at_ms(), parts.now_ms)
+          << ": not restarting; `gwrctl repair` starts it\n";
+    }
+    if (r.in_window()) {
+      out << "           inside a maintenance window until " << clock_time(r.window_ends_ms(), parts.now_ms)
+          << ": automatic repairs wait\n";
+    }
     if (r.waiting() != pb::DEFER_REASON_UNSPECIFIED) {
       out << "           waiting: " << defer_reason_text(r.waiting());
       if (r.waiting_until_ms()) out << " (at most until " << clock_time(r.waiting_until_ms(), parts.now_ms) << ")";

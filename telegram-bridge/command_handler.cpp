@@ -4,6 +4,7 @@
 
 #include "common/components.h"
 #include "common/config.h"
+#include "common/duration.h"
 #include "common/findings.h"
 #include "common/strings.h"
 #include "telegram-bridge/html_text.h"
@@ -77,7 +78,9 @@ Result<pb::Reply> CommandHandler::ask(const std::string& component, const pb::Re
 std::string CommandHandler::callback_ack(const std::string& data) {
   if (data == button::kRepair) return "Confirm the repair below";
   if (data == button::kLogs) return "Recent repair events";
-  if (data == button::kPause) return "Pausing auto-repair…";
+  if (data == button::kPause) return "Pause for how long?";
+  if (data.rfind(button::kPauseForPrefix, 0) == 0) return "Pausing auto-repair…";
+  if (data == button::kStartGateway) return "Starting the gateway…";
   if (data == button::kResume) return "Resuming auto-repair…";
   if (data == button::kStats) return "Repair statistics";
   if (data == button::kRepairConfirm) return "Starting a repair…";
@@ -96,8 +99,8 @@ bool CommandHandler::command_has_side_effect(const std::string& name, const std:
 }
 
 bool CommandHandler::callback_has_side_effect(const std::string& data) {
-  return data == button::kPause || data == button::kResume || data == button::kRepairConfirm ||
-         data.rfind(button::kChannelStartPrefix, 0) == 0;
+  return data == button::kResume || data == button::kRepairConfirm || data == button::kStartGateway ||
+         data.rfind(button::kPauseForPrefix, 0) == 0 || data.rfind(button::kChannelStartPrefix, 0) == 0;
 }
 
 bool CommandHandler::command_changes_something(const std::string& name, const std::string& args) {
@@ -105,7 +108,7 @@ bool CommandHandler::command_changes_something(const std::string& name, const st
 }
 
 bool CommandHandler::callback_changes_something(const std::string& data) {
-  return callback_has_side_effect(data) || data == button::kRepair;
+  return callback_has_side_effect(data) || data == button::kRepair || data == button::kPause;
 }
 
 CommandResult CommandHandler::read_only_refusal(const std::string& what, const CommandContext& ctx) {
@@ -141,7 +144,19 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
   } else if (name == "config") {
     r = config(args, ctx);
   } else if (name == "pause") {
-    r = pause(args, ctx);
+    // "/pause 30m [reason]": a timed pause; anything else is the reason.
+    const auto [first, rest] = split_word(args);
+    if (!first.empty() && std::isdigit(static_cast<unsigned char>(first[0]))) {
+      const auto d = parse_duration(first);
+      if (!d || d->count() < 1000 || d->count() > 30LL * 24 * 3'600'000) {
+        r = one("✖ Not paused: \"" + esc(first, 20) + "\" is not a duration from 1s to 30d (like 30m or 2h).", nullptr,
+                "bad duration");
+      } else {
+        r = pause(std::string(rest), ctx, d->count());
+      }
+    } else {
+      r = pause(args, ctx);
+    }
   } else if (name == "resume") {
     r = resume(ctx);
   } else if (name == "start" || name == "help") {
@@ -158,7 +173,15 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
 CommandResult CommandHandler::handle_callback(const std::string& data, const CommandContext& ctx) {
   if (data == button::kRepair) return repair_question(ctx);
   if (data == button::kLogs) return logs(ctx);
-  if (data == button::kPause) return pause("", ctx);
+  if (data == button::kPause) return one("⏸ Pause automatic repairs for how long?", pause_menu_keyboard(), "pause menu");
+  if (data.rfind(button::kPauseForPrefix, 0) == 0) {
+    const std::string span = data.substr(std::string_view(button::kPauseForPrefix).size());
+    if (span.empty()) return pause("", ctx);
+    const auto d = parse_duration(span);
+    if (!d || d->count() < 1000 || d->count() > 30LL * 24 * 3'600'000) return one("✖ Not paused: an unknown button.", nullptr, "bad button");
+    return pause("", ctx, d->count());
+  }
+  if (data == button::kStartGateway) return start_gateway(ctx);
   if (data == button::kResume) return resume(ctx);
   if (data == button::kStats) return history(ctx);
   if (data == button::kRepairConfirm) return repair_confirmed(ctx);
@@ -273,14 +296,32 @@ CommandResult CommandHandler::repair_confirmed(const CommandContext& ctx) {
               "repair #" + std::to_string(id) + " started");
 }
 
-CommandResult CommandHandler::pause(const std::string& reason, const CommandContext& ctx) {
+CommandResult CommandHandler::start_gateway(const CommandContext& ctx) {
+  pb::Request req;
+  req.mutable_repair()->set_actor(ctx.actor());
+  req.mutable_repair()->set_reason("start the gateway its owner stopped (Telegram)");
+  req.mutable_repair()->set_start_tier(1);
+  auto r = ask(kRepairer, req, kWriteTimeout);
+  if (!r) {
+    return one("⚠️ Could not reach the repairer (" + esc(r.message(), 300) + "). The gateway may not have started — check /status.",
+               nullptr, "repairer unavailable");
+  }
+  if (r->has_error()) return one("✖ Not started: " + esc(r->error().message(), 400), nullptr, "refused");
+  if (!r->has_repair_accepted()) return one("⚠️ The repairer gave an unexpected answer.", nullptr, "unexpected");
+  const int64_t id = r->repair_accepted().repair_id();
+  return one("▶ <b>Starting the gateway</b> (#" + std::to_string(id) + ", by " + esc(who(ctx), 80) +
+                 "). Its outcome follows in its own message.",
+             nullptr, "gateway start #" + std::to_string(id));
+}
+
+CommandResult CommandHandler::pause(const std::string& reason, const CommandContext& ctx, int64_t for_ms) {
   pb::Request status;
   status.mutable_repair_status();
   auto st = ask(kRepairer, status, kReadTimeout);
   if (!st || !st->has_repair_status()) {
     return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
   }
-  if (st->repair_status().paused()) {
+  if (st->repair_status().paused() && for_ms == 0) {
     const auto& s = st->repair_status();
     return one("⏸ Auto-repair is already paused, by " + esc(actor_label(s.paused_by()), 80) +
                    (s.paused_at_ms() ? " since " + clock_time(s.paused_at_ms(), ctx.now_ms) : std::string()) + ".",
@@ -289,12 +330,18 @@ CommandResult CommandHandler::pause(const std::string& reason, const CommandCont
   pb::Request req;
   req.mutable_pause()->set_actor(ctx.actor());
   req.mutable_pause()->set_reason(reason.empty() ? "paused from Telegram by " + who(ctx) : reason);
+  req.mutable_pause()->set_for_ms(for_ms);
   auto r = ask(kRepairer, req, kWriteTimeout);
   if (!r) return one(render_unavailable("repairer", r.message()), nullptr, "repairer unavailable");
   if (r->has_error()) return one("✖ Not paused: " + esc(r->error().message()), nullptr, "refused");
   std::string text = "⏸ <b>Auto-repair paused</b>";
   if (!reason.empty()) text += ": " + esc(reason, 300);
-  text += "\nThe gateway is still watched, but nothing is repaired until /resume.";
+  if (r->has_repair_status() && r->repair_status().paused_until_ms() > 0) {
+    text += "\nThe gateway is still watched; automatic repairs resume by themselves at " +
+            clock_time(r->repair_status().paused_until_ms(), ctx.now_ms) + " (in " + human_duration(for_ms) + "), or on /resume.";
+  } else {
+    text += "\nThe gateway is still watched, but nothing is repaired until /resume.";
+  }
   return one(text, main_keyboard(true));
 }
 

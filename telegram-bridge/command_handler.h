@@ -70,7 +70,9 @@ class CommandHandler {
   CommandResult repair_question(const CommandContext& ctx);
   CommandResult repair_confirmed(const CommandContext& ctx);
   CommandResult start_channel(const std::string& channel, const CommandContext& ctx);
-  CommandResult pause(const std::string& reason, const CommandContext& ctx);
+  // for_ms > 0: the pause ends by itself then.
+  CommandResult pause(const std::string& reason, const CommandContext& ctx, int64_t for_ms = 0);
+  CommandResult start_gateway(const CommandContext& ctx);
   CommandResult resume(const CommandContext& ctx);
   CommandResult logs(const CommandContext& ctx);
   CommandResult history(const CommandContext& ctx);

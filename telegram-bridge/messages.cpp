@@ -58,6 +58,20 @@ json channel_start_keyboard(const std::vector<std::string>& channels, bool pause
   return keyboard;
 }
 
+json pause_menu_keyboard() {
+  json row = json::array({{{"text", "15 min"}, {"callback_data", std::string(button::kPauseForPrefix) + "15m"}},
+                          {{"text", "1 h"}, {"callback_data", std::string(button::kPauseForPrefix) + "1h"}},
+                          {{"text", "until resumed"}, {"callback_data", button::kPauseForPrefix}}});
+  return {{"inline_keyboard", json::array({row})}};
+}
+
+json start_gateway_keyboard(bool paused) {
+  json keyboard = main_keyboard(paused);
+  keyboard["inline_keyboard"].insert(keyboard["inline_keyboard"].begin(),
+                                     json::array({button_json("▶ Start gateway", button::kStartGateway)}));
+  return keyboard;
+}
+
 json confirm_keyboard() {
   json row = json::array({button_json("✅ Repair now", button::kRepairConfirm), button_json("✖ Cancel", button::kRepairCancel)});
   return {{"inline_keyboard", json::array({row})}};
@@ -133,6 +147,10 @@ std::string render_status(const StatusView& v) {
       out += "Auto-repair: ⏸ <b>paused</b>";
       if (!r.paused_by().empty()) out += " by " + esc(actor_label(r.paused_by()), 100);
       if (r.paused_at_ms() > 0) out += " since " + clock_time(r.paused_at_ms(), v.now_ms);
+      if (r.paused_until_ms() > v.now_ms) {
+        out += ", until " + clock_time(r.paused_until_ms(), v.now_ms) + " (" + human_duration(r.paused_until_ms() - v.now_ms) +
+               " left)";
+      }
     } else {
       out += "Auto-repair: ▶ on";
     }
@@ -141,6 +159,13 @@ std::string render_status(const StatusView& v) {
     if (r.cooldown_until_ms() > v.now_ms) {
       out += "⏳ Cooldown until " + clock_time(r.cooldown_until_ms(), v.now_ms) + " (" +
              human_duration(r.cooldown_until_ms() - v.now_ms) + " left)\n";
+    }
+    if (r.stopped_by_owner()) {
+      out += "⏹ Stopped by its owner (" + esc(r.stopped_by(), 60) + ") at " + clock_time(r.stopped_at_ms(), v.now_ms) +
+             ": not restarting; /repair starts it\n";
+    }
+    if (r.in_window()) {
+      out += "🛠 Maintenance window until " + clock_time(r.window_ends_ms(), v.now_ms) + ": automatic repairs wait\n";
     }
     if (r.in_progress()) {
       out += "🔧 Repair #" + std::to_string(r.current_repair_id()) + " in progress (tier " +
@@ -288,7 +313,7 @@ std::string render_help(std::string_view unknown_command) {
       "/logs — the last 10 repair events\n"
       "/history — success rate, average time per tier, counts\n"
       "/config — monitoring settings; <code>/config set KEY VALUE</code> to change one\n"
-      "/pause [reason] — pause automatic repairs (maintenance)\n"
+      "/pause [30m|2h] [reason] — pause automatic repairs (maintenance); with a duration they resume by themselves\n"
       "/resume — resume automatic repairs\n"
       "/help — this list";
   return out;

@@ -31,7 +31,16 @@ inline constexpr const char* kRepairCancel = "repair_cancel";
 // off. The id is only a request: the repairer takes it only if OpenClaw lists
 // that channel as held off at that moment.
 inline constexpr const char* kChannelStartPrefix = "chstart:";
+// The ⏸ menu: "pausefor:15m", "pausefor:1h", "pausefor:" (until resumed).
+inline constexpr const char* kPauseForPrefix = "pausefor:";
+// Start a gateway its owner stopped through its service manager (a manual repair).
+inline constexpr const char* kStartGateway = "start_gateway";
 }  // namespace button
+
+// [15 min] [1 h] [until resumed]
+nlohmann::json pause_menu_keyboard();
+// [▶ Start gateway] above the main keyboard.
+nlohmann::json start_gateway_keyboard(bool paused);
 
 // [▶ Start telegram] ... above the main keyboard (at most 4 channels).
 nlohmann::json channel_start_keyboard(const std::vector<std::string>& channels, bool paused);

@@ -519,9 +519,16 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       changes_.misc = true;
       // Someone who used the bot already got its answer; the chat hears about gwrctl and the like.
       if (starts_with(e.actor(), "telegram:")) break;
-      std::string text = pausing ? "⏸ <b>Auto-repair paused</b> by " : "▶️ <b>Auto-repair resumed</b> by ";
-      text += esc(actor_label(e.actor()), 80);
-      if (pausing && !e.details().empty()) text += ": " + esc(e.details(), 300);
+      std::string text;
+      if (!pausing && e.actor() == "timer") {
+        // A timed pause ran out: nobody asked, so the chat must hear it.
+        text = "▶️ <b>Auto-repair resumed</b>: " + esc(e.details(), 300);
+      } else {
+        text = pausing ? "⏸ <b>Auto-repair paused</b> by " : "▶️ <b>Auto-repair resumed</b> by ";
+        text += esc(actor_label(e.actor()), 80);
+        if (pausing && !e.details().empty()) text += ": " + esc(e.details(), 300);
+        if (pausing && e.cooldown_until_ms() > 0) text += "\nIt resumes by itself at " + clock_time(e.cooldown_until_ms(), now_ms) + ".";
+      }
       out.push_back(notice(text, id, true));
       break;
     }
@@ -536,6 +543,21 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       changes_.misc = true;
       const std::string found = describe_all(e.findings(), true);
       std::string text;
+      if (e.defer_reason() == pb::DEFER_STOPPED_BY_OWNER) {
+        // Not an incident: one message, with a way to start it.
+        int64_t since = 0;
+        for (const auto& f : e.findings()) {
+          if (f.kind() == pb::Finding::STOPPED_BY_SERVICE) since = f.since_ms();
+        }
+        text = "⏹ <b>Gateway stopped by its service manager</b>" +
+               (since > 0 ? " at " + clock_time(since, now_ms) : std::string()) + "; not restarting.\n";
+        if (!found.empty()) text += esc(found, 400) + "\n";
+        text += "Tap ▶ Start gateway or send /repair to start it.";
+        Outgoing o = notice(text, id, false);
+        o.keyboard = start_gateway_keyboard(notices_.paused());
+        out.push_back(std::move(o));
+        break;
+      }
       if (e.defer_reason() == pb::DEFER_PAUSED) {
         text = "⏸ <b>The gateway needs a repair, but auto-repair is paused</b>\n";
         if (!found.empty()) text += esc(found, 400) + "\n";
@@ -543,6 +565,7 @@ std::vector<Outgoing> NotificationPlanner::on_repair_event(const pb::RepairEvent
       } else {
         const std::string what = e.details().empty() ? defer_reason_text(e.defer_reason()) : e.details();
         text = "⌛ <b>Repair deferred</b>: " + esc(what, 400);
+        if (e.cooldown_until_ms() > now_ms) text += " (at most until " + clock_time(e.cooldown_until_ms(), now_ms) + ")";
         if (!found.empty()) text += "\nReason: " + esc(found, 400);
       }
       out.push_back(notice(text, id, true));

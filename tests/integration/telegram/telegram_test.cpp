@@ -248,9 +248,16 @@ TEST_F(TelegramTest, EveryCommandAndButtonWorks) {
   press(status->message_id, "resume");
   ASSERT_TRUE(wait_message("Auto-repair resumed"));
   EXPECT_FALSE(repair_paused());
+  // ⏸ asks for how long: 15 min / 1 h / until resumed.
   press(status->message_id, "pause");
+  auto menu = wait_message("for how long");
+  ASSERT_TRUE(menu);
+  EXPECT_NE(menu->markup.dump().find("pausefor:15m"), std::string::npos) << menu->markup.dump();
+  EXPECT_FALSE(repair_paused());
+  press(menu->message_id, "pausefor:15m");
   ASSERT_TRUE(tg_->wait_for([&] { return containing("Auto-repair paused").size() == 2; }, 10s));
   EXPECT_TRUE(repair_paused());
+  EXPECT_TRUE(wait_message("resume by themselves at"));
   command("/resume", "Auto-repair resumed");
   EXPECT_FALSE(repair_paused());
   // The bot answered those users itself: no extra "paused by" notices.
@@ -292,7 +299,7 @@ TEST_F(TelegramTest, EveryCommandAndButtonWorks) {
   // Every button press was answered exactly once.
   std::map<std::string, int> answers;
   for (const auto& r : tg_->requests("answerCallbackQuery")) ++answers[r.param("callback_query_id")];
-  EXPECT_EQ(answers.size(), 8u);
+  EXPECT_EQ(answers.size(), 9u);
   for (const auto& [id, n] : answers) EXPECT_EQ(n, 1) << id;
   // Nothing the bot sent was refused by Telegram's checks.
   for (const auto& r : tg_->requests()) {

@@ -73,10 +73,14 @@ class CommandHandlerTest : public ::testing::Test {
     port_.on("repairer", [this](const pb::Request& r) -> Result<pb::Reply> {
       pb::Reply reply;
       if (r.has_repair_status() || r.has_pause() || r.has_resume()) {
-        if (r.has_pause()) paused_ = true;
+        if (r.has_pause()) {
+          paused_ = true;
+          paused_until_ = r.pause().for_ms() > 0 ? kNow + r.pause().for_ms() : 0;
+        }
         if (r.has_resume()) paused_ = false;
         auto* s = reply.mutable_repair_status();
         s->set_paused(paused_);
+        s->set_paused_until_ms(paused_ ? paused_until_ : 0);
         s->set_paused_by(paused_ ? "gwrctl" : "");
         s->set_repairs_last_hour(1);
         s->set_max_per_hour(3);
@@ -151,6 +155,7 @@ class CommandHandlerTest : public ::testing::Test {
 
   ScriptedPort port_;
   CommandHandler handler_{port_};
+  int64_t paused_until_ = 0;
   bool paused_ = false;
   int64_t running_ = 0;
 };
@@ -245,10 +250,56 @@ TEST_F(CommandHandlerTest, PauseAndResume) {
   ASSERT_NE(pause, port_.calls.end());
   EXPECT_EQ(pause->second.pause().actor(), "telegram:42");
   EXPECT_EQ(pause->second.pause().reason(), "upgrading node");
-  EXPECT_NE(visible(handler_.handle_callback("pause", context()).messages[0]).find("already paused"), std::string::npos);
+  // The ⏸ button asks for how long; "until resumed" over a pause says so.
+  const auto menu = handler_.handle_callback("pause", context());
+  EXPECT_NE(visible(menu.messages[0]).find("for how long"), std::string::npos);
+  EXPECT_NE(menu.messages[0].keyboard.dump().find("\"pausefor:15m\""), std::string::npos);
+  EXPECT_NE(menu.messages[0].keyboard.dump().find("\"pausefor:1h\""), std::string::npos);
+  EXPECT_NE(menu.messages[0].keyboard.dump().find("\"pausefor:\""), std::string::npos);
+  EXPECT_NE(visible(handler_.handle_callback("pausefor:", context()).messages[0]).find("already paused"), std::string::npos);
   auto r = handler_.handle_callback("resume", context());
   EXPECT_NE(visible(r.messages[0]).find("Auto-repair resumed"), std::string::npos);
   EXPECT_NE(visible(handler_.handle_command("resume", "", context()).messages[0]).find("already on"), std::string::npos);
+}
+
+TEST_F(CommandHandlerTest, TimedPauseFromACommandOrTheMenuResumesByItself) {
+  const auto count_pauses = [&] {
+    return std::count_if(port_.calls.begin(), port_.calls.end(), [](const auto& x) { return x.second.has_pause(); });
+  };
+  auto p = handler_.handle_command("pause", "30m upgrading node", context());
+  const auto last_pause = [&] {
+    return std::find_if(port_.calls.rbegin(), port_.calls.rend(), [](const auto& x) { return x.second.has_pause(); })->second.pause();
+  };
+  EXPECT_EQ(last_pause().for_ms(), 30 * 60'000);
+  EXPECT_EQ(last_pause().reason(), "upgrading node");
+  EXPECT_NE(visible(p.messages[0]).find("resume by themselves at"), std::string::npos) << visible(p.messages[0]);
+  EXPECT_NE(visible(p.messages[0]).find("in 30m"), std::string::npos) << visible(p.messages[0]);
+  // A timed pause over a pause sets its end (the repairer keeps the latest word).
+  (void)handler_.handle_callback("pausefor:1h", context());
+  EXPECT_EQ(last_pause().for_ms(), 3'600'000);
+  (void)handler_.handle_callback("resume", context());
+  // Not a duration: nothing is paused, and the owner hears why.
+  const auto before = count_pauses();
+  for (const char* bad : {"99x", "0s", "45d", "5"}) {
+    const auto b = handler_.handle_command("pause", bad, context());
+    EXPECT_NE(visible(b.messages[0]).find("Not paused"), std::string::npos) << bad;
+  }
+  EXPECT_NE(visible(handler_.handle_callback("pausefor:forever", context()).messages[0]).find("Not paused"), std::string::npos);
+  EXPECT_EQ(count_pauses(), before);
+  // Words are a reason, and the pause lasts until resumed.
+  (void)handler_.handle_command("pause", "upgrading for 30m", context());
+  EXPECT_EQ(last_pause().for_ms(), 0);
+  EXPECT_EQ(last_pause().reason(), "upgrading for 30m");
+}
+
+TEST_F(CommandHandlerTest, StartGatewayButtonIsAManualTier1Repair) {
+  const auto r = handler_.handle_callback("start_gateway", context());
+  EXPECT_NE(visible(r.messages[0]).find("Starting the gateway"), std::string::npos) << visible(r.messages[0]);
+  const auto req = std::find_if(port_.calls.begin(), port_.calls.end(), [](const auto& x) { return x.second.has_repair(); });
+  ASSERT_NE(req, port_.calls.end());
+  EXPECT_EQ(req->second.repair().start_tier(), 1u);
+  EXPECT_EQ(req->second.repair().actor(), "telegram:42");
+  EXPECT_TRUE(CommandHandler::callback_has_side_effect("start_gateway"));
 }
 
 TEST_F(CommandHandlerTest, LogsAndHistory) {
@@ -335,7 +386,10 @@ TEST_F(CommandHandlerTest, SideEffectClassification) {
   EXPECT_FALSE(CommandHandler::command_has_side_effect("repair", ""));  // only asks
   EXPECT_FALSE(CommandHandler::command_has_side_effect("status", ""));
   EXPECT_TRUE(CommandHandler::callback_has_side_effect("repair_confirm"));
-  EXPECT_TRUE(CommandHandler::callback_has_side_effect("pause"));
+  EXPECT_FALSE(CommandHandler::callback_has_side_effect("pause"));  // only shows the menu
+  EXPECT_TRUE(CommandHandler::callback_changes_something("pause"));
+  EXPECT_TRUE(CommandHandler::callback_has_side_effect("pausefor:15m"));
+  EXPECT_TRUE(CommandHandler::callback_has_side_effect("pausefor:"));
   EXPECT_FALSE(CommandHandler::callback_has_side_effect("repair"));
   EXPECT_FALSE(CommandHandler::callback_has_side_effect("logs"));
   auto i = CommandHandler::interrupted("/pause", context());
