@@ -14,6 +14,25 @@ namespace gwr {
 
 std::string boot_lifecycle_path(const std::string& state_dir) { return state_dir + "/state/openclaw.sqlite"; }
 
+namespace {
+
+// The columns every boot query selects, in this order.
+constexpr const char* kBootColumns =
+    "SELECT started_at_ms, completed_at_ms, coalesce(outcome, ''), coalesce(startup_reason, ''), pid "
+    "FROM gateway_boot_lifecycle ";
+
+BootRecord boot_row(Statement& q) {
+  BootRecord b;
+  b.started_at_ms = q.int64(0);
+  if (!q.is_null(1)) b.completed_at_ms = q.int64(1);
+  b.outcome = q.text(2);
+  b.startup_reason = q.text(3);
+  b.pid = static_cast<uint32_t>(q.int64(4));
+  return b;
+}
+
+}  // namespace
+
 std::optional<BootRecord> newest_boot(const std::string& state_dir) {
   const std::string path = boot_lifecycle_path(state_dir);
   std::error_code ec;
@@ -22,17 +41,9 @@ std::optional<BootRecord> newest_boot(const std::string& state_dir) {
   if (!db.ok()) return std::nullopt;
   auto has = (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gateway_boot_lifecycle'");
   if (!has.ok() || !has->step() || has->int64(0) == 0) return std::nullopt;
-  auto q = (*db)->prepare(
-      "SELECT started_at_ms, completed_at_ms, coalesce(outcome, ''), coalesce(startup_reason, ''), pid "
-      "FROM gateway_boot_lifecycle ORDER BY started_at_ms DESC LIMIT 1");
+  auto q = (*db)->prepare(std::string(kBootColumns) + "ORDER BY started_at_ms DESC LIMIT 1");
   if (!q.ok() || !q->step()) return std::nullopt;
-  BootRecord b;
-  b.started_at_ms = q->int64(0);
-  if (!q->is_null(1)) b.completed_at_ms = q->int64(1);
-  b.outcome = q->text(2);
-  b.startup_reason = q->text(3);
-  b.pid = static_cast<uint32_t>(q->int64(4));
-  return b;
+  return boot_row(*q);
 }
 
 BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms) {
@@ -67,24 +78,14 @@ BootLifecycle read_boot_lifecycle(const std::string& state_dir, int64_t now_ms) 
   }
   // Everything that can still count: open rows started in the window and
   // failed start-ups completed in it (a small table: OpenClaw keeps 24 h).
-  auto q = (*db)->prepare(
-      "SELECT started_at_ms, completed_at_ms, coalesce(outcome, ''), coalesce(startup_reason, ''), pid "
-      "FROM gateway_boot_lifecycle WHERE started_at_ms >= ?1 OR completed_at_ms >= ?1 "
-      "ORDER BY started_at_ms LIMIT 1000");
+  auto q = (*db)->prepare(std::string(kBootColumns) +
+                          "WHERE started_at_ms >= ?1 OR completed_at_ms >= ?1 ORDER BY started_at_ms LIMIT 1000");
   if (!q.ok()) {
     out.error = q.message();
     return out;
   }
   q->bind(1, now_ms - kBreakerWindowMs);
-  while (q->step()) {
-    BootRecord b;
-    b.started_at_ms = q->int64(0);
-    if (!q->is_null(1)) b.completed_at_ms = q->int64(1);
-    b.outcome = q->text(2);
-    b.startup_reason = q->text(3);
-    b.pid = static_cast<uint32_t>(q->int64(4));
-    out.boots.push_back(std::move(b));
-  }
+  while (q->step()) out.boots.push_back(boot_row(*q));
   if (const auto st = q->status(); !st.ok()) {
     out.error = "cannot read " + path + ": " + st.message();
     out.boots.clear();
