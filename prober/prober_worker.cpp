@@ -305,9 +305,14 @@ void ProberWorker::ask_service_manager(WorkerContext& ctx, SteadyTime now) {
   // is good for two seconds (a stop in progress turns into a stop).
   if (core_->evaluate(now, wall).state() != pb::DOWN) {
     core_->set_service_state({}, wall);
+    same_answers_ = 0;
+    service_asked_ = SteadyTime{};  // the next DOWN asks at once
     return;
   }
-  if (service_asked_ != SteadyTime{} && now - service_asked_ < 2s) return;
+  // Every 2 s while the answer changes; a gateway stopped for hours is
+  // asked every 30 s (a spawn of systemctl each time).
+  const auto every = same_answers_ >= 10 ? 30s : 2s;
+  if (service_asked_ != SteadyTime{} && now - service_asked_ < every) return;
   service_asked_ = now;
   const auto& g = ctx.config().gateway();
   ServiceState s = query_service_manager(*ctx.env().commands, g.service());
@@ -322,7 +327,9 @@ void ProberWorker::ask_service_manager(WorkerContext& ctx, SteadyTime now) {
       s.detail = "its boot record says pid " + std::to_string(boot->pid) + " stopped cleanly";
     }
   }
-  if (s.verdict != core_->service_state().verdict || s.detail != core_->service_state().detail) {
+  const bool same = s.verdict == core_->service_state().verdict && s.detail == core_->service_state().detail;
+  same_answers_ = same ? same_answers_ + 1 : 0;
+  if (!same) {
     log::info("gateway_service_state", {{"manager", s.manager}, {"detail", s.detail}, {"deliberate", s.deliberate()},
                                         {"service", g.service()}});
   }

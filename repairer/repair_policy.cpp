@@ -115,7 +115,9 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
 Decision decide(PolicyState& state, const pb::GatewayHealth& health, const PolicySettings& settings, int64_t now_ms,
                 const LocalMoment& local) {
   Decision d;
-  if (find_kind(health, pb::Finding::UPGRADE_RUNNING) != nullptr && now_ms - health.observed_at_ms() <= settings.max_health_age_ms) {
+  // When an upgrade was last seen running, to 10 s (the state is saved when it changes).
+  if (find_kind(health, pb::Finding::UPGRADE_RUNNING) != nullptr &&
+      now_ms - health.observed_at_ms() <= settings.max_health_age_ms && now_ms - state.upgrade_seen_ms() >= 10'000) {
     state.set_upgrade_seen_ms(now_ms);
   }
   const bool down = health.state() == pb::DOWN && health.recommended_tier() > 0;

@@ -267,6 +267,8 @@ TEST_F(PolicyTest, ACrashLoopRightAfterAnUpgradeStartsWithTheDoctor) {
   settings_.upgrade_grace_ms = 600'000;
   (void)decide(state_, with_upgrade(healthy(now_), now_), settings_, now_);  // the upgrade runs while it is healthy
   EXPECT_EQ(state_.upgrade_seen_ms(), now_);
+  (void)decide(state_, with_upgrade(healthy(now_ + 5000), now_), settings_, now_ + 5000);
+  EXPECT_EQ(state_.upgrade_seen_ms(), now_) << "saved at most every 10 s";
   now_ += 60'000;  // it ended; the gateway crashes
   auto first = decide(state_, down(now_), settings_, now_);
   ASSERT_EQ(first.verdict, Verdict::kStart);
