@@ -270,6 +270,7 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
       tail_cut = true;
     }
   };
+  int idle_sleep_ms = 1;  // doubles while nothing is left to read and it has not exited
   while (true) {
     reap();
     const int64_t now = elapsed_ms(start);
@@ -294,7 +295,11 @@ CommandResult RealCommandRunner::run(const CommandSpec& spec) {
     int wait_ms = exited ? 20 : static_cast<int>(std::min<int64_t>(50, spec.timeout.count() - now));
     if (wait_ms < 1) wait_ms = 1;
     if (nfds == 0) {
-      ::usleep(static_cast<useconds_t>(wait_ms) * 1000);
+      // Its output is closed but it has not been reaped yet: that is usually
+      // the moment it exits, so look again soon, then less often (a command
+      // that closed its output and runs on is checked every 50 ms).
+      idle_sleep_ms = std::min(idle_sleep_ms * 2, wait_ms);
+      ::usleep(static_cast<useconds_t>(idle_sleep_ms) * 1000);
       continue;
     }
     const int pr = ::poll(fds, static_cast<nfds_t>(nfds), wait_ms);

@@ -37,6 +37,11 @@ void ProberWorker::start(WorkerContext& ctx) {
   oom_kills_seen_ = system_->oom_kills();
   reset_core(ctx, clock_->steady());
   const auto& g = ctx.config().gateway();
+  // Whether a service manager knows the gateway's unit, asked now rather
+  // than when the gateway exits (see ask_service_manager).
+  if (query_service_manager(*ctx.env().commands, g.service()).verdict == ServiceState::Verdict::kUnknown) {
+    no_manager_until_ = clock_->steady() + 10min;
+  }
   log::info("prober_watching", {{"host", g.host()},
                                 {"port", g.port()},
                                 {"process_match", g.process_match()},
@@ -52,6 +57,7 @@ void ProberWorker::reset_core(WorkerContext& ctx, SteadyTime now) {
 }
 
 void ProberWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
+  if (std::find(changed.begin(), changed.end(), "gateway.service") != changed.end()) no_manager_until_ = {};
   if (restarts_worker(changed, kProber)) {
     log::info("prober_target_changed", {{"changed", changed}});
     reset_core(ctx, clock_->steady());
@@ -315,7 +321,14 @@ void ProberWorker::ask_service_manager(WorkerContext& ctx, SteadyTime now) {
   if (service_asked_ != SteadyTime{} && now - service_asked_ < every) return;
   service_asked_ = now;
   const auto& g = ctx.config().gateway();
-  ServiceState s = query_service_manager(*ctx.env().commands, g.service());
+  // A machine where no manager knows the unit (no systemd, no such unit) is
+  // not asked again for ten minutes: a gateway's exit is reported without
+  // waiting on commands that cannot answer.
+  ServiceState s;
+  if (now >= no_manager_until_) {
+    s = query_service_manager(*ctx.env().commands, g.service());
+    if (s.verdict == ServiceState::Verdict::kUnknown) no_manager_until_ = now + 10min;
+  }
   if (s.verdict == ServiceState::Verdict::kUnknown && core_->pid() == 0) {
     // No manager answers: OpenClaw's own boot record says whether the last
     // gateway of this state dir stopped cleanly (read-only).

@@ -52,6 +52,7 @@ class ProberWorker final : public Worker {
   void ask_service_manager(WorkerContext& ctx, SteadyTime now);
   SteadyTime service_asked_{};
   int same_answers_ = 0;  // the service manager said the same this many times in a row
+  SteadyTime no_manager_until_{};  // no manager knew gateway.service when last asked
   pid_t last_gateway_pid_ = 0;
   pid_t upgrade_pid_ = 0;
   std::unique_ptr<ProbeRunner> runner_;
