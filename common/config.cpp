@@ -693,6 +693,13 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     if (t.chat_id() == 0) return fail("telegram.chat_id", "is required when telegram.bot_token is set");
   }
 
+  const auto& hb = c.heartbeat();
+  const auto http_url = [](const std::string& u) { return starts_with(u, "http://") || starts_with(u, "https://"); };
+  if (!hb.url().empty() && !http_url(hb.url())) return fail("heartbeat.url", "must be an http:// or https:// URL (or empty: off)");
+  if (!hb.fail_url().empty() && hb.fail_url() != "auto" && !http_url(hb.fail_url())) {
+    return fail("heartbeat.fail_url", "must be auto, an http:// or https:// URL, or empty (never)");
+  }
+
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.
   if (c.paths().runtime_dir().size() > 80) return fail("paths.runtime_dir", "must be at most 80 characters (socket path limit)");
 
@@ -810,7 +817,9 @@ void collect_secrets(const Message& msg, std::vector<std::string>& out) {
       collect_secrets(r->GetMessage(msg, f), out);
     } else if (field_is_secret(f) && f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated()) {
       const std::string v = r->GetString(msg, f);
-      if (!v.empty()) out.push_back(v);
+      // A declared default is no secret ("auto" would be redacted from every log line).
+      const bool is_default = f->options().HasExtension(pb::key) && f->options().GetExtension(pb::key).default_() == v;
+      if (!v.empty() && !is_default) out.push_back(v);
     }
   }
 }

@@ -43,8 +43,65 @@ std::string repair_event_key(const pb::RepairEvent& e) {
          std::to_string(e.repair_id()) + ":" + buf;
 }
 
+void BridgeWorker::heartbeat_settings(WorkerContext& ctx) {
+  heartbeat_.set_settings(HeartbeatSettings::from_config(ctx.config()));
+  if (!heartbeat_.settings().enabled() || pinger_) return;
+  auto started = PingActor::start({"heartbeat"}, [http = ctx.env().http](PingActor::Self& self) {
+    auto client = http();
+    self.ready();
+    while (auto ping = self.receive()) {
+      HttpRequest req;
+      req.url = ping->url;
+      req.timeout = std::chrono::seconds(10);
+      req.max_response_bytes = 4096;
+      req.use_proxy = true;  // the internet, like Telegram
+      self.post({*ping, client->send(req)});
+    }
+  });
+  if (!started) {
+    log::error("heartbeat_unavailable", {{"error", started.message()}});
+    return;
+  }
+  pinger_ = std::move(*started);
+  log::info("heartbeat_on", {{"url", url_for_logs(heartbeat_.settings().url)},
+                             {"fail_url", url_for_logs(heartbeat_.settings().fail_url)},
+                             {"interval_ms", heartbeat_.settings().interval_ms}});
+}
+
+void BridgeWorker::send_heartbeats(int64_t now_ms) {
+  if (!pinger_) return;
+  if (auto ping = heartbeat_.take_due(now_ms)) pinger_->send(*ping);
+}
+
+std::vector<zmq::pollitem_t> BridgeWorker::poll_items() {
+  if (!pinger_) return {};
+  return {{nullptr, pinger_->notify_fd(), ZMQ_POLLIN, 0}};
+}
+
+void BridgeWorker::on_ready(WorkerContext& /*ctx*/, size_t index) {
+  if (index != 0 || !pinger_) return;
+  const int64_t now = clock_->wall_ms();
+  for (auto& r : pinger_->drain()) {
+    const bool ok = r.response.completed() && r.response.status >= 200 && r.response.status < 300;
+    log::Fields f = {{"url", url_for_logs(r.ping.url)}, {"http_status", r.response.status},
+                     {"latency_ms", r.response.latency_us / 1000}};
+    if (r.ping.fail) f["repair_id"] = r.ping.repair_id;
+    if (!ok) f["error"] = r.response.error.empty() ? "HTTP " + std::to_string(r.response.status) : r.response.error;
+    const char* event = r.ping.fail ? "heartbeat_fail_sent" : "heartbeat_sent";
+    if (ok) {
+      log::write(r.ping.fail ? log::Level::kWarn : log::Level::kDebug, event, f);
+    } else {
+      f["failures_in_a_row"] = heartbeat_.failures() + (r.ping.fail ? 0 : 1);
+      log::warn(r.ping.fail ? "heartbeat_fail_not_sent" : "heartbeat_not_sent", f);
+    }
+    heartbeat_.done(r.ping, ok, now);
+  }
+  send_heartbeats(now);
+}
+
 void BridgeWorker::start(WorkerContext& ctx) {
   clock_ = &ctx.clock();
+  heartbeat_settings(ctx);
   if (ctx.config().telegram().bot_token().empty()) {
     ctx.set_activity("Telegram off: no bot token");
     log::info("telegram_off", {{"reason", "no bot token configured (telegram.bot_token / TELEGRAM_BOT_TOKEN)"}});
@@ -115,6 +172,9 @@ void BridgeWorker::retire_threads() {
 
 void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& changed) {
   const auto& cfg = ctx.config();
+  if (std::any_of(changed.begin(), changed.end(), [](const std::string& k) { return k.rfind("heartbeat.", 0) == 0; })) {
+    heartbeat_settings(ctx);
+  }
   const bool restart = restarts_worker(changed, kTelegramBridge);
   if (enabled_ && (has(changed, "telegram.chat_id") || has(changed, "telegram.allowed_user_ids"))) {
     chat_id_ = cfg.telegram().chat_id();
@@ -136,8 +196,11 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
 }
 
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
-  if (!enabled_ || !store_) return;
   const int64_t now = clock_->wall_ms();
+  if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now);
+  if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now);
+  send_heartbeats(now);
+  if (!enabled_ || !store_) return;
   if (event.has_repair_event()) {
     handle_repair_event(event.repair_event(), now);
   } else if (event.has_gateway_health()) {
@@ -234,8 +297,9 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     }
   }
   if (start_pending_ && retiring_.empty()) turn_on(ctx);
-  if (!enabled_ || !store_) return now + 1s;
   const int64_t wall = clock_->wall_ms();
+  send_heartbeats(wall);
+  if (!enabled_ || !store_) return now + 1s;
   save(planner_.on_tick(wall), "", 0, wall);
   if (wall >= next_catch_up_ms_) {
     catch_up(ctx, wall);
@@ -288,6 +352,8 @@ void BridgeWorker::stop(WorkerContext& /*ctx*/) {
   // Whatever a thread is doing, the process must exit within a second or two.
   if (threads_) abandoned_ |= !threads_->stop(1200ms);
   for (auto& t : retiring_) abandoned_ |= !t->stop(0ms);
+  if (pinger_) abandoned_ |= !pinger_->stop(200ms);  // a ping blocked in its 10 s call is left behind
+  pinger_.reset();
   threads_.reset();
   retiring_.clear();
 }

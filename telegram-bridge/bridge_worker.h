@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "common/actor.h"
+#include "common/http_client.h"
 #include "common/worker.h"
 #include "telegram-bridge/bridge_store.h"
+#include "telegram-bridge/heartbeat_plan.h"
 #include "telegram-bridge/bridge_threads.h"
 #include "telegram-bridge/notification_planner.h"
 
@@ -25,6 +28,8 @@ class BridgeWorker final : public Worker {
   void on_event(WorkerContext& ctx, const pb::Event& event) override;
   pb::Reply on_request(WorkerContext& ctx, const pb::Request& request) override;
   SteadyTime on_tick(WorkerContext& ctx, SteadyTime now) override;
+  std::vector<zmq::pollitem_t> poll_items() override;
+  void on_ready(WorkerContext& ctx, size_t index) override;
   void stop(WorkerContext& ctx) override;
 
   // A Telegram thread was still blocked in an HTTP call at shutdown and was
@@ -55,6 +60,19 @@ class BridgeWorker final : public Worker {
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_activity_ms_ = 0;
   bool abandoned_ = false;
+
+  // The dead-man's switch (heartbeat.*): planned here, sent by one thread
+  // (an HTTP call to the internet may take seconds), whether or not
+  // Telegram is on.
+  struct PingResult {
+    HeartbeatPing ping;
+    HttpResponse response;
+  };
+  using PingActor = Actor<HeartbeatPing, PingResult>;
+  HeartbeatPlan heartbeat_;
+  std::unique_ptr<PingActor> pinger_;
+  void heartbeat_settings(WorkerContext& ctx);
+  void send_heartbeats(int64_t now_ms);
 };
 
 // A repair event's identity, the same whether it came over the bus or from

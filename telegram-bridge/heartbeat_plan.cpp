@@ -1,0 +1,82 @@
+#include "telegram-bridge/heartbeat_plan.h"
+
+#include <limits>
+
+namespace gwr::telegram {
+
+HeartbeatSettings HeartbeatSettings::from_config(const pb::Config& c) {
+  HeartbeatSettings s;
+  s.url = c.heartbeat().url();
+  s.interval_ms = c.heartbeat().interval();
+  const std::string& fail = c.heartbeat().fail_url();
+  if (fail == "auto") {
+    s.fail_url = s.url.empty() ? "" : (s.url.back() == '/' ? s.url.substr(0, s.url.size() - 1) : s.url) + "/fail";
+  } else {
+    s.fail_url = fail;
+  }
+  return s;
+}
+
+void HeartbeatPlan::set_settings(HeartbeatSettings settings) {
+  if (settings.url != settings_.url) next_ping_ms_ = 0;  // a new check hears from us at once
+  settings_ = std::move(settings);
+}
+
+void HeartbeatPlan::on_health(pb::GatewayState state, int64_t now_ms) {
+  state_ = state;
+  state_at_ms_ = now_ms;
+}
+
+void HeartbeatPlan::on_repair_event(const pb::RepairEvent& e, int64_t /*now_ms*/) {
+  if (e.kind() != pb::RepairEvent::ESCALATION || settings_.fail_url.empty()) return;
+  if (failed_sent_.count(e.repair_id()) != 0) return;  // the same escalation again (catch-up, a restart)
+  pending_fail_ = e.repair_id();
+}
+
+bool HeartbeatPlan::serving(int64_t now_ms) const {
+  return (state_ == pb::HEALTHY || state_ == pb::DEGRADED) && now_ms - state_at_ms_ <= kHealthFreshMs;
+}
+
+std::optional<HeartbeatPing> HeartbeatPlan::take_due(int64_t now_ms) {
+  if (!settings_.enabled() || in_flight_) return std::nullopt;
+  if (pending_fail_) {
+    in_flight_ = true;
+    return HeartbeatPing{settings_.fail_url, true, *pending_fail_};
+  }
+  if (!serving(now_ms) || now_ms < next_ping_ms_) return std::nullopt;
+  in_flight_ = true;
+  return HeartbeatPing{settings_.url, false, 0};
+}
+
+void HeartbeatPlan::done(const HeartbeatPing& ping, bool ok, int64_t now_ms) {
+  in_flight_ = false;
+  if (ping.fail) {
+    // Once, whether it arrived or not: an unreachable service is not hammered,
+    // and the regular pings have stopped anyway while the gateway is down.
+    failed_sent_.insert(ping.repair_id);
+    while (failed_sent_.size() > 100) failed_sent_.erase(failed_sent_.begin());
+    if (pending_fail_ == ping.repair_id) pending_fail_.reset();
+    return;
+  }
+  failures_ = ok ? 0 : failures_ + 1;
+  next_ping_ms_ = now_ms + settings_.interval_ms;
+}
+
+int64_t HeartbeatPlan::next_due_ms(int64_t now_ms) const {
+  if (!settings_.enabled() || in_flight_) return std::numeric_limits<int64_t>::max();
+  if (pending_fail_) return now_ms;
+  if (!serving(now_ms)) return std::numeric_limits<int64_t>::max();
+  return std::max(now_ms, next_ping_ms_);
+}
+
+std::string url_for_logs(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return "(not a URL)";
+  const auto path = url.find_first_of("/?#", scheme + 3);
+  std::string host = url.substr(0, path);
+  // user:password@host: never the credentials.
+  if (const auto at = host.find('@', scheme + 3); at != std::string::npos) host = host.substr(0, scheme + 3) + host.substr(at + 1);
+  return path == std::string::npos ? host : host + "/…";
+}
+
+}  // namespace gwr::telegram
