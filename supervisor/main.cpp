@@ -6,6 +6,7 @@
 #endif
 #include <string>
 
+#include "common/openclaw_config.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/platform/service.h"
@@ -90,6 +91,17 @@ int main(int argc, char** argv) {
   if (auto err = gwr::supervisor::check_allowlist(loaded)) {
     std::fprintf(stderr, "gwr-supervisor: invalid config: %s\n", err->describe().c_str());
     return kExitConfig;
+  }
+  {
+    // Never the gateway's own bot (issue #19): at --check-config an error;
+    // when running, the Telegram bridge refuses to poll with it.
+    std::string note;
+    const std::string openclaw = gwr::openclaw_config_path(load.environment, loaded.config.gateway().state_dir());
+    if (auto clash = gwr::bot_token_clash(loaded.config.telegram().bot_token(), openclaw, &note); clash && check_only) {
+      std::fprintf(stderr, "gwr-supervisor: invalid config: telegram.bot_token: %s\n", clash->c_str());
+      return kExitConfig;
+    }
+    if (check_only && !loaded.config.telegram().bot_token().empty()) std::fprintf(stderr, "note: %s\n", note.c_str());
   }
   if (check_only) {
     std::printf("config OK: %s\n", loaded.describe_source().c_str());

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "common/config.h"
+#include "common/openclaw_config.h"
 #include "common/config_schema.h"
 #include "common/bus.h"
 #include "common/log.h"
@@ -112,6 +114,17 @@ void BridgeWorker::start(WorkerContext& ctx) {
 
 void BridgeWorker::turn_on(WorkerContext& ctx) {
   const auto& cfg = ctx.config();
+  // Never poll the gateway's own bot: Telegram would answer one of the two
+  // pollers 409 Conflict, and either gwr hears nothing or OpenClaw's channel
+  // breaks, which gwr would then try to repair (issue #19).
+  const std::string openclaw = openclaw_config_path(current_environment(), cfg.gateway().state_dir());
+  if (auto clash = bot_token_clash(cfg.telegram().bot_token(), openclaw)) {
+    enabled_ = false;
+    start_pending_ = false;
+    ctx.set_activity("Telegram off: its bot token is OpenClaw's own bot");
+    log::error("telegram_bot_shared", {{"details", *clash}, {"openclaw_config", openclaw}});
+    return;
+  }
   const std::string path = cfg.paths().state_dir() + "/telegram.db";
   if (!store_ || store_->db().path() != path) {
     auto store = BridgeStore::open(path);

@@ -4,6 +4,7 @@
 // 429/409, garbage updates; the token never on disk.
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -548,6 +549,47 @@ TEST_F(TelegramTest, RetryAfterIsHonoured) {
   const auto limited = bridge_log("telegram_rate_limited");
   ASSERT_FALSE(limited.empty());
   EXPECT_EQ(limited[0].value("retry_after", 0), 2);
+}
+
+// Issue #19: the gateway's own bot is never polled by gwr (two pollers of one
+// bot: Telegram answers one of them 409 Conflict).
+TEST_F(TelegramTest, TheGatewaysOwnBotIsNeverPolledAndCheckConfigSaysWhy) {
+  // OpenClaw's config as people write it (JSON5), giving an account this very bot.
+  const std::string openclaw = dir_ / "openclaw.json";
+  {
+    std::ofstream out(openclaw);
+    out << "{\n  // channels of the gateway\n  channels: {\n    telegram: {\n      enabled: true,\n"
+           "      accounts: { ops: { botToken: '" << kToken << "', }, },\n    },\n  },\n}\n";
+  }
+  ASSERT_TRUE(service_->start_healthy());
+  daemon_ = std::make_unique<Daemon>(yaml(""), std::map<std::string, std::string>{{"OPENCLAW_CONFIG_PATH", openclaw}});
+  ASSERT_TRUE(daemon_->start());
+  ASSERT_TRUE(wait_until([&] { return !bridge_log("telegram_bot_shared").empty(); }, 10s, "the shared bot refused"));
+  const std::string details = bridge_log("telegram_bot_shared")[0].value("details", "");
+  EXPECT_NE(details.find("channels.telegram.accounts.ops.botToken"), std::string::npos) << details;
+  tg_->wait_for([] { return false; }, 2s);
+  EXPECT_TRUE(tg_->requests("getUpdates").empty()) << "gwr polled the gateway's bot";
+  // --check-config fails with exit 78 and names the clash, never the token.
+  const std::string out_file = dir_ / "check.out";
+  Process check = Process::start({bin_path("gwr-supervisor"), "--config", daemon_->config_path(), "--check-config"},
+                                 {{"OPENCLAW_CONFIG_PATH", openclaw}}, out_file);
+  const auto status = check.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 78) << read_file(out_file);
+  const std::string said = read_file(out_file);
+  EXPECT_NE(said.find("telegram.bot_token"), std::string::npos) << said;
+  EXPECT_NE(said.find("409 Conflict"), std::string::npos) << said;
+  EXPECT_EQ(said.find(kTokenSecret), std::string::npos) << said;
+  // Another bot for gwr: no clash.
+  {
+    std::ofstream out(openclaw);
+    out << "{ channels: { telegram: { botToken: '987654321:BBX-the-gateways-own-bot-xxxxxxxxxxx' } } }\n";
+  }
+  Process again = Process::start({bin_path("gwr-supervisor"), "--config", daemon_->config_path(), "--check-config"},
+                                 {{"OPENCLAW_CONFIG_PATH", openclaw}}, out_file);
+  const auto ok = again.wait(10s);
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(WIFEXITED(*ok) && WEXITSTATUS(*ok) == 0) << read_file(out_file);
 }
 
 TEST_F(TelegramTest, ConflictIsExplainedInTheLog) {
