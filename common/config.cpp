@@ -311,6 +311,26 @@ std::optional<ConfigError> apply_env_value(pb::Config& config, const KeyInfo& k,
     text += k.spec->env_unit().empty() ? "s" : k.spec->env_unit();
   }
   auto leaf = find_leaf(config, k.key);
+  if (leaf.field->is_repeated()) {
+    // A list in one variable: "1,2" or "[1, 2]"; it replaces what came before (later wins).
+    if (text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+    leaf.msg->GetReflection()->ClearField(leaf.msg, leaf.field);
+    std::string item;
+    for (const char ch : text + ",") {
+      if (ch != ',') {
+        item += ch;
+        continue;
+      }
+      if (!trim(item).empty()) {
+        if (auto err = set_scalar_from_text(*leaf.msg, leaf.field, trim(item))) {
+          return ConfigError{k.spec->env() + " -> " + k.key, origin, *err};
+        }
+      }
+      item.clear();
+    }
+    origins[k.key] = origin;
+    return std::nullopt;
+  }
   if (auto err = set_scalar_from_text(*leaf.msg, leaf.field, k.secret ? value : text)) {
     return ConfigError{k.spec->env() + " -> " + k.key, origin, k.secret ? "invalid value" : *err};
   }

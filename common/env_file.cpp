@@ -1,8 +1,10 @@
 #include "common/env_file.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "common/strings.h"
 
@@ -86,6 +88,53 @@ Result<std::vector<EnvEntry>> read_env_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return parse_env_text(ss.str(), path);
+}
+
+namespace {
+
+std::string env_quoted(const std::string& v) {
+  const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_-.:,+/@").find(c) != std::string_view::npos;
+  });
+  if (plain) return v;
+  if (v.find('\'') == std::string::npos && v.find('\n') == std::string::npos) return "'" + v + "'";
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string set_env_values(const std::string& text, const std::vector<std::pair<std::string, std::string>>& values) {
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(text);
+    std::string l;
+    while (std::getline(in, l)) lines.push_back(l);
+  }
+  std::vector<bool> done(values.size(), false);
+  for (auto& l : lines) {
+    std::string t = trim(l);
+    const bool exported = t.rfind("export ", 0) == 0;
+    if (exported) t = trim(t.substr(7));
+    const auto eq = t.find('=');
+    if (t.empty() || t[0] == '#' || eq == std::string::npos) continue;
+    const std::string name = trim(t.substr(0, eq));
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (values[i].first != name) continue;
+      l = (exported ? "export " : "") + name + "=" + env_quoted(values[i].second);
+      done[i] = true;
+    }
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!done[i]) lines.push_back(values[i].first + "=" + env_quoted(values[i].second));
+  }
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
 }
 
 }  // namespace gwr

@@ -20,4 +20,10 @@ Result<std::vector<EnvEntry>> parse_env_text(const std::string& text, const std:
 // Reads and parses a .env file; a missing file is an error (callers decide).
 Result<std::vector<EnvEntry>> read_env_file(const std::string& path);
 
+// `text` (a .env file, or "") with each NAME=VALUE of `values` set: the line
+// that set NAME replaced in place (an `export ` kept), others appended; every
+// other line (comments, blank lines, other names) kept as it was. Values are
+// written single-quoted unless plain (letters, digits, _ - . : , + / @).
+std::string set_env_values(const std::string& text, const std::vector<std::pair<std::string, std::string>>& values);
+
 }  // namespace gwr

@@ -251,6 +251,16 @@ pb::Reply SupervisorShell::handle(const pb::Request& req) {
     }
     case pb::Request::kSetConfig:
       return set_config(req.set_config());
+    case pb::Request::kReloadConfig: {
+      // As SIGHUP: an invalid config is refused and the running one kept.
+      if (auto err = reload("gwrctl reload", req.reload_config().actor())) {
+        return error_reply(pb::Error::INVALID_ARGUMENT, err->describe());
+      }
+      auto* out = reply.mutable_components();
+      out->set_config_version(config_version_);
+      out->set_config_source(loaded_.describe_source());
+      break;
+    }
     default:
       break;  // answered "unrecognized" by the server
   }

@@ -4,6 +4,7 @@
 // 429/409, garbage updates; the token never on disk.
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,8 +43,10 @@ class TelegramTest : public RepairScenario {
       // Whatever the test did, the token reached no log and no database.
       EXPECT_TRUE(files_containing(daemon_->log_dir(), kTokenSecret).empty());
       EXPECT_TRUE(files_containing(daemon_->state_dir(), kTokenSecret).empty());
+      // Only where the owner keeps it: the config, or the 0600 .env beside it.
+      const std::string env_file = (std::filesystem::path(daemon_->config_path()).parent_path() / ".env").string();
       for (const auto& f : files_containing(daemon_->dir().path(), kTokenSecret)) {
-        EXPECT_EQ(f, daemon_->config_path()) << "the token leaked into " << f;
+        EXPECT_TRUE(f == daemon_->config_path() || f == env_file) << "the token leaked into " << f;
       }
     }
   }
@@ -590,6 +593,63 @@ TEST_F(TelegramTest, TheGatewaysOwnBotIsNeverPolledAndCheckConfigSaysWhy) {
   const auto ok = again.wait(10s);
   ASSERT_TRUE(ok);
   EXPECT_TRUE(WIFEXITED(*ok) && WEXITSTATUS(*ok) == 0) << read_file(out_file);
+}
+
+// Issue #19: from a bot token to a working set-up in one command, against the
+// fake Bot API: the chat and the user come from a /start, a test message goes
+// there, the .env is written 0600 with its other lines kept, gwr reloads and polls.
+TEST_F(TelegramTest, TelegramSetupLearnsTheChatFromAStartWritesTheEnvAndTurnsTelegramOn) {
+  ASSERT_TRUE(service_->start_healthy());
+  daemon_ = std::make_unique<Daemon>(RepairScenario::yaml("telegram:\n  api_base_url: " + tg_->base_url() +
+                                                          "\n  poll_timeout: 2s\n"));
+  ASSERT_TRUE(daemon_->start());
+  const std::string env_file = (std::filesystem::path(daemon_->config_path()).parent_path() / ".env").string();
+  {
+    std::ofstream out(env_file);
+    out << "# the owner's own lines stay\nQWEN_API_KEY=sk-kept\nTELEGRAM_CHAT_ID=1\n";
+  }
+  tg_->wait_for([] { return false; }, 1s);
+  EXPECT_EQ(tg_->active_long_polls(), 0) << "Telegram should be off before the set-up";
+  const std::string token_file = dir_ / "token";
+  std::ofstream(token_file) << kToken << "\n";
+  // The owner sends /start (the command waits for it; one sent just before counts too).
+  tg_->push_message(kChat, kOwner, "/start");
+  const std::string out_file = dir_ / "setup.out";
+  const auto began = std::chrono::steady_clock::now();
+  Process setup = Process::start({bin_path("gwrctl"), "--config", daemon_->config_path(), "telegram", "setup",
+                                  "--token-file", token_file, "--wait", "30s"},
+                                 {}, out_file);
+  const auto status = setup.wait(40s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  ASSERT_TRUE(status);
+  const std::string said = read_file(out_file);
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << said;
+  std::fprintf(stderr, "[setup] token -> test message sent and gwr reloaded in %.2f s\n%s", took, said.c_str());
+  EXPECT_NE(said.find("@"), std::string::npos);
+  EXPECT_EQ(said.find(kTokenSecret), std::string::npos) << "the token was printed";
+  // The test message, in that chat.
+  const auto sent = tg_->requests("sendMessage");
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front().int_param("chat_id"), kChat);
+  // The .env: 0600, the owner's lines kept, the three set.
+  struct stat st {};
+  ASSERT_EQ(::stat(env_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string env = read_file(env_file);
+  EXPECT_NE(env.find("# the owner's own lines stay\nQWEN_API_KEY=sk-kept\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("TELEGRAM_CHAT_ID=" + std::to_string(kChat) + "\n"), std::string::npos) << env;
+  EXPECT_EQ(env.find("TELEGRAM_CHAT_ID=1\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("TELEGRAM_ALLOWED_USER_IDS=" + std::to_string(kOwner) + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find(std::string("TELEGRAM_BOT_TOKEN=") + kToken), std::string::npos);
+  // gwr reloaded: the bridge polls with it now, and the owner's /status is answered.
+  ASSERT_TRUE(tg_->wait_for([&] { return tg_->active_long_polls() > 0; }, 15s)) << "the bridge never polled";
+  command("/status", "Gateway healthy");
+  // The token on the command line is refused, and so is a token that is not one.
+  const auto argv_token = daemon_->gwrctl({"telegram", "setup", "--token", kToken});
+  EXPECT_EQ(argv_token.exit_code, 2) << argv_token.output;
+  std::ofstream(token_file) << "not-a-token\n";
+  const auto bad = daemon_->gwrctl({"telegram", "setup", "--token-file", token_file, "--wait", "1s"});
+  EXPECT_EQ(bad.exit_code, 78) << bad.output;
 }
 
 TEST_F(TelegramTest, ConflictIsExplainedInTheLog) {

@@ -63,6 +63,25 @@ TEST_F(ConfigTest, SearchOrderUsesGwrConfigThenHome) {
   EXPECT_EQ(loaded(r2).config_path, dir_ / ".config/gwr/gwr.yaml");
 }
 
+TEST_F(ConfigTest, AListFromTheEnvironmentReplacesTheYamlOne) {
+  auto o = options("telegram:\n  allowed_user_ids: [1, 2]\n" + paths_yaml());
+  write_file(dir_ / ".env", "TELEGRAM_ALLOWED_USER_IDS=42\n");
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  EXPECT_EQ(std::vector<int64_t>(loaded(r).config.telegram().allowed_user_ids().begin(),
+                                 loaded(r).config.telegram().allowed_user_ids().end()),
+            (std::vector<int64_t>{42}));
+  o.environment["TELEGRAM_ALLOWED_USER_IDS"] = "[7, 8 ,9]";
+  auto r2 = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r2)) << error_of(r2).describe();
+  EXPECT_EQ(loaded(r2).config.telegram().allowed_user_ids_size(), 3);
+  EXPECT_EQ(loaded(r2).config.telegram().allowed_user_ids(2), 9);
+  o.environment["TELEGRAM_ALLOWED_USER_IDS"] = "7,x";
+  auto bad = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
+  EXPECT_EQ(error_of(bad).key, "TELEGRAM_ALLOWED_USER_IDS -> telegram.allowed_user_ids");
+}
+
 TEST_F(ConfigTest, PrecedenceYamlThenEnvFileThenEnvironmentThenOverrides) {
   auto o = options("gateway:\n  port: 1000\nrepair:\n  max_per_hour: 5\n  cooldown: 10m\n" + paths_yaml());
   write_file(dir_ / ".env", "GATEWAY_PORT=2000\nMAX_REPAIRS_PER_HOUR=7\n");

@@ -38,3 +38,36 @@ TEST(EnvFile, ErrorsNameTheLine) {
 
 }  // namespace
 }  // namespace gwr
+
+namespace gwr {
+namespace {
+
+TEST(SetEnvValues, ReplacesInPlaceKeepsEverythingElseAndAppendsTheRest) {
+  const std::string before =
+      "# gwr's secrets\n"
+      "export TELEGRAM_BOT_TOKEN=old:token\n"
+      "\n"
+      "QWEN_API_KEY='sk-keep me'\n"
+      "TELEGRAM_CHAT_ID=1\n";
+  const std::string after = set_env_values(before, {{"TELEGRAM_BOT_TOKEN", "123:AA-bb_cc"},
+                                                    {"TELEGRAM_CHAT_ID", "-1001234"},
+                                                    {"TELEGRAM_ALLOWED_USER_IDS", "42"}});
+  EXPECT_EQ(after,
+            "# gwr's secrets\n"
+            "export TELEGRAM_BOT_TOKEN=123:AA-bb_cc\n"
+            "\n"
+            "QWEN_API_KEY='sk-keep me'\n"
+            "TELEGRAM_CHAT_ID=-1001234\n"
+            "TELEGRAM_ALLOWED_USER_IDS=42\n");
+  // What it writes reads back as written, whatever the value holds.
+  for (const std::string v : {"plain", "with space", "it's", "a\"b\\c", "line\nbreak", "€uro"}) {
+    auto parsed = parse_env_text(set_env_values("", {{"X", v}}), "t");
+    ASSERT_TRUE(parsed.ok()) << v << ": " << parsed.message();
+    ASSERT_EQ(parsed->size(), 1u);
+    EXPECT_EQ((*parsed)[0].value, v);
+  }
+  EXPECT_EQ(set_env_values("", {{"A", "1"}}), "A=1\n");
+}
+
+}  // namespace
+}  // namespace gwr
