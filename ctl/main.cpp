@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "ctl/render.h"
+#include "ctl/doctor.h"
 #include "ctl/telegram_setup.h"
 #include "common/http_client.h"
 #include "common/openclaw_config.h"
@@ -72,6 +73,7 @@ constexpr const char* kUsage =
     "  config keys [--names]       every key: type, default, limits, env name, what a change needs\n"
     "  config example              the reference config (config/gwr.example.yaml), from the declarations\n"
     "  version                     versions of gwrctl and the daemon\n"
+    "  doctor [--offline]          a checklist of the set-up, each failing item with its fix (exit 1 if any fails)\n"
     "  telegram setup [--token-file FILE] [--wait D]\n"
     "                              check the bot token (TELEGRAM_BOT_TOKEN or the file; never argv), learn the chat\n"
     "                              from a /start sent to the bot, send a test message, write the .env, reload gwr\n"
@@ -91,6 +93,34 @@ struct Cli {
   std::vector<std::string> args;  // command and its arguments
 };
 
+// `gwrctl doctor`: exit 0 when every check passes, 1 otherwise (2: usage).
+int doctor(const Cli& cli, const std::optional<gwr::LoadedConfig>& config, const std::string& error,
+           bool daemon_reachable = false) {
+  gwr::ctl::DoctorInputs in;
+  for (size_t i = 1; i < cli.args.size(); ++i) {
+    if (cli.args[i] == "--offline") {
+      in.offline = true;
+    } else {
+      std::fprintf(stderr, "gwrctl: usage: gwrctl doctor [--json] [--offline]\n");
+      return kExitUsage;
+    }
+  }
+  in.config = config;
+  if (!config) in.config_error = error;
+  in.daemon_reachable = daemon_reachable;
+  in.daemon_error = daemon_reachable ? "" : error;
+  in.environment = cli.load.environment;
+  gwr::CurlHttpClient http;
+  gwr::RealCommandRunner commands;
+  const auto checks = gwr::ctl::run_doctor(in, http, commands);
+  if (cli.json) {
+    std::cout << gwr::ctl::doctor_json(checks).dump(2) << "\n";
+  } else {
+    std::cout << gwr::ctl::doctor_text(checks);
+  }
+  return gwr::ctl::doctor_passed(checks) ? kExitOk : kExitFailed;
+}
+
 class Ctl {
  public:
   Ctl(Cli cli, gwr::LoadedConfig config) : cli_(std::move(cli)), config_(std::move(config)), zctx_(1) {}
@@ -109,6 +139,11 @@ class Ctl {
     if (cmd == "config") return config();
     if (cmd == "version") return version();
     if (cmd == "telegram") return telegram();
+    if (cmd == "doctor") {
+      std::string why;
+      if (!reachable(&why)) return doctor(cli_, config_, why, false);
+      return doctor(cli_, config_, "", true);
+    }
     std::fprintf(stderr, "gwrctl: unknown command \"%s\"\n%s", cmd.c_str(), kUsage);
     return kExitUsage;
   }
@@ -689,6 +724,10 @@ int main(int argc, char** argv) {
   }
   cli.load.environment = gwr::current_environment();
   auto loaded = gwr::load_config(cli.load);
+  if (auto* err = std::get_if<gwr::ConfigError>(&loaded); err && !cli.args.empty() && cli.args[0] == "doctor") {
+    // The doctor reports a bad config as its first check, not as a refusal.
+    return doctor(cli, std::nullopt, err->describe());
+  }
   if (auto* err = std::get_if<gwr::ConfigError>(&loaded)) {
     if (cli.json) std::cout << nlohmann::json({{"error", "invalid config"}, {"detail", err->describe()}}).dump(2) << "\n";
     std::fprintf(stderr, "gwrctl: invalid config: %s\n", err->describe().c_str());

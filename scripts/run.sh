@@ -12,4 +12,5 @@ if ! command -v openclaw >/dev/null 2>&1 && ! (exec 3<>"/dev/tcp/127.0.0.1/$port
   echo "run.sh: no OpenClaw gateway on this machine; showing the demo on a simulated one (scripts/demo.sh)." >&2
   exec scripts/demo.sh
 fi
+echo "run.sh: starting gwr; in another terminal, build/bin/gwrctl doctor checks the whole set-up (each failing item with its fix)." >&2
 exec build/bin/gwr-supervisor "$@"

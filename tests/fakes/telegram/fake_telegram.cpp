@@ -435,6 +435,7 @@ struct FakeTelegram::Impl {
         {"deleteWebhook", &Impl::delete_webhook},
         {"getWebhookInfo", &Impl::get_webhook_info},
         {"sendChatAction", &Impl::send_chat_action},
+        {"getChat", &Impl::get_chat},
     };
     return table;
   }
@@ -1045,6 +1046,13 @@ struct FakeTelegram::Impl {
 
   Reply get_webhook_info(Call&) {
     return ok_reply({{"url", ""}, {"has_custom_certificate", false}, {"pending_update_count", updates.size()}});
+  }
+
+  // Any chat the bot could be in (the fake keeps no list of chats).
+  Reply get_chat(Call& c) {
+    int64_t chat_id = 0;
+    if (auto r = chat_param(c.params, chat_id)) return *r;
+    return ok_reply(json{{"id", chat_id}, {"type", chat_id < 0 ? "group" : "private"}});
   }
 
   Reply send_chat_action(Call& c) {

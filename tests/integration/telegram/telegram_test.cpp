@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "common/platform/proc.h"
 #include "tests/fakes/telegram/fake_telegram.h"
 #include "tests/support/repair_scenario.h"
 
@@ -650,6 +651,50 @@ TEST_F(TelegramTest, TelegramSetupLearnsTheChatFromAStartWritesTheEnvAndTurnsTel
   std::ofstream(token_file) << "not-a-token\n";
   const auto bad = daemon_->gwrctl({"telegram", "setup", "--token-file", token_file, "--wait", "1s"});
   EXPECT_EQ(bad.exit_code, 78) << bad.output;
+}
+
+// Issue #19: `gwrctl doctor --json` reports each check, on a healthy set-up
+// and on a broken one (the gateway gone, the gateway's own bot).
+TEST_F(TelegramTest, DoctorReportsEachCheckOnAHealthyAndOnABrokenSetUp) {
+  start();
+  int runs = 0;
+  const auto doctor = [&](const std::map<std::string, std::string>& env) {
+    const std::string out_file = dir_ / ("doctor" + std::to_string(++runs) + ".out");
+    Process p = Process::start({bin_path("gwrctl"), "--config", daemon_->config_path(), "doctor", "--json"}, env, out_file);
+    const auto status = p.wait(30s);
+    EXPECT_TRUE(status && WIFEXITED(*status)) << read_file(out_file);
+    auto j = nlohmann::json::parse(read_file(out_file), nullptr, false);
+    std::map<std::string, nlohmann::json> by_name;
+    if (j.is_object() && j.contains("checks")) {
+      for (const auto& c : j["checks"]) by_name[c.value("name", "")] = c;
+    }
+    std::fprintf(stderr, "[doctor] exit %d\n%s\n", status ? WEXITSTATUS(*status) : -1, read_file(out_file).c_str());
+    return std::make_pair(status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1, by_name);
+  };
+  auto [code, checks] = doctor({});
+  for (const char* name : {"config", "daemon", "gateway", "gateway commands", "runtime dir", "state dir", "log dir",
+                           "telegram bot", "telegram token", "telegram chat", "disk"}) {
+    ASSERT_TRUE(checks.count(name)) << name;
+    EXPECT_TRUE(checks[name]["ok"].get<bool>()) << name << ": " << checks[name].dump();
+  }
+  EXPECT_TRUE(checks.count("service"));  // no systemd on these machines: it fails here, with its fix
+  EXPECT_TRUE(checks["tier 3"]["skipped"].get<bool>()) << "Tier 3 is off in this scenario";
+  EXPECT_NE(checks["telegram token"]["detail"].get<std::string>().find("@gwr_test_bot"), std::string::npos);
+  EXPECT_EQ(code, checks["service"]["ok"].get<bool>() ? 0 : 1);
+
+  // Broken: the gateway's own bot, and no gateway.
+  const std::string openclaw = dir_ / "openclaw.json";
+  std::ofstream(openclaw) << "{ channels: { telegram: { botToken: '" << kToken << "' } } }\n";
+  ASSERT_EQ(daemon_->gwrctl({"pause"}).exit_code, 0);  // or gwr brings it back at once
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return listening_pids(static_cast<uint16_t>(port_)).empty(); }, 5s, "the port free"));
+  auto [bad_code, bad] = doctor({{"OPENCLAW_CONFIG_PATH", openclaw}});
+  EXPECT_EQ(bad_code, 1);
+  ASSERT_TRUE(bad.count("gateway") && bad.count("telegram bot"));
+  EXPECT_FALSE(bad["gateway"]["ok"].get<bool>()) << bad["gateway"].dump();
+  EXPECT_FALSE(bad["telegram bot"]["ok"].get<bool>()) << bad["telegram bot"].dump();
+  EXPECT_NE(bad["telegram bot"]["fix"].get<std::string>().find("@BotFather"), std::string::npos);
+  EXPECT_EQ(bad["telegram bot"]["detail"].get<std::string>().find(kTokenSecret), std::string::npos);
 }
 
 TEST_F(TelegramTest, ConflictIsExplainedInTheLog) {
