@@ -1,6 +1,8 @@
 #include "common/openclaw_config.h"
 
+#include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -131,6 +133,43 @@ std::string openclaw_config_path(const std::map<std::string, std::string>& env, 
   if (auto it = env.find("OPENCLAW_CONFIG_PATH"); it != env.end() && !it->second.empty()) return it->second;
   if (auto it = env.find("OPENCLAW_STATE_DIR"); it != env.end() && !it->second.empty()) return it->second + "/openclaw.json";
   return state_dir + "/openclaw.json";
+}
+
+std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir) {
+  namespace fs = std::filesystem;
+  std::vector<DiscoveredGateway> out;
+  auto add = [&](const std::string& profile, const std::string& dir) {
+    DiscoveredGateway g;
+    g.profile = profile;
+    g.state_dir = dir;
+    g.config = dir + "/openclaw.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(g.config, ec)) return false;
+    std::ifstream in(g.config);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = parse_json5(ss.str().substr(0, 4 << 20));
+    if (!j) {
+      g.error = j.message();
+    } else if (j->is_object() && j->contains("gateway") && (*j)["gateway"].is_object()) {
+      const auto& port = (*j)["gateway"]["port"];
+      if (port.is_number_integer() && port.get<int64_t>() > 0 && port.get<int64_t>() < 65536) g.port = port.get<uint32_t>();
+    }
+    out.push_back(std::move(g));
+    return true;
+  };
+  add("", state_dir);
+  std::error_code ec;
+  std::vector<std::pair<std::string, std::string>> profiles;
+  for (const auto& e : fs::directory_iterator(home, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(".openclaw-", 0) != 0 || name.size() <= 10 || !e.is_directory(ec)) continue;
+    if (e.path().string() == state_dir) continue;
+    profiles.emplace_back(name.substr(10), e.path().string());
+  }
+  std::sort(profiles.begin(), profiles.end());
+  for (const auto& [profile, dir] : profiles) add(profile, dir);
+  return out;
 }
 
 std::vector<ConfiguredToken> telegram_tokens(const nlohmann::json& config,

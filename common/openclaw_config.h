@@ -4,6 +4,7 @@
 // and either gwr hears nothing or the gateway's channel breaks). Issue #19.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -36,6 +37,19 @@ struct ConfiguredToken {
 // Tokens given as secret references (objects) cannot be resolved and are skipped.
 std::vector<ConfiguredToken> telegram_tokens(const nlohmann::json& config,
                                              const std::function<std::optional<std::string>(const std::string&)>& read_file);
+
+// A gateway OpenClaw's files describe: the default one (~/.openclaw) or a
+// profile's (~/.openclaw-<profile>, as `--profile rescue` makes).
+struct DiscoveredGateway {
+  std::string profile;    // "" for the default one
+  std::string state_dir;
+  std::string config;     // its openclaw.json
+  uint32_t port = 0;      // gateway.port; 0 = not set (the default, 18789)
+  std::string error;      // its config could not be read (why)
+};
+// The default state dir (state_dir) and every ~/.openclaw-<profile>/ that has
+// an openclaw.json, sorted by profile. Read-only.
+std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir);
 
 // A short, stable fingerprint of a token for logs and messages (never the token).
 std::string token_fingerprint(const std::string& token);

@@ -240,6 +240,36 @@ DoctorCheck tier3_check(const pb::Config& c, const EnvMap& env, bool offline, Ht
   return pass("tier 3", "the key is accepted by " + t3.base_url());
 }
 
+// What OpenClaw's own files say: is gwr watching the port its config names,
+// and which other gateways (profiles) live on this machine.
+DoctorCheck discovery_check(const pb::Config& c, const EnvMap& env) {
+  const auto home_it = env.find("HOME");
+  const std::string home = home_it != env.end() ? home_it->second : "/";
+  const auto found = discover_gateways(home, c.gateway().state_dir());
+  const auto it = env.find("OPENCLAW_CONFIG_PATH");
+  if (found.empty() || found.front().profile != "") {
+    return fail("openclaw config", "no openclaw.json in " + c.gateway().state_dir() +
+                                       (it != env.end() ? " (OPENCLAW_CONFIG_PATH is " + it->second + ")" : ""),
+                "set gateway.state_dir to OpenClaw's state dir (OPENCLAW_STATE_DIR, else ~/.openclaw)");
+  }
+  const auto& mine = found.front();
+  if (!mine.error.empty()) return fail("openclaw config", mine.config + ": " + mine.error, "fix OpenClaw's config (openclaw doctor)");
+  const uint32_t port = mine.port ? mine.port : 18789;
+  std::string others;
+  for (size_t i = 1; i < found.size(); ++i) {
+    others += (others.empty() ? "" : ", ") + found[i].profile + " (port " +
+              (found[i].port ? std::to_string(found[i].port) : std::string("18789")) + ", " + found[i].state_dir + ")";
+  }
+  const std::string also = others.empty() ? "" : "; other gateways here: " + others + " (gwr watches one: gateway.port)";
+  if (port != c.gateway().port()) {
+    return fail("openclaw config", mine.config + " says gateway.port " + std::to_string(port) + ", gwr watches " +
+                                       std::to_string(c.gateway().port()) + also,
+                "set gateway.port: " + std::to_string(port) + " (unless the gateway is started with --port or "
+                "OPENCLAW_GATEWAY_PORT, which win)");
+  }
+  return pass("openclaw config", mine.config + ": port " + std::to_string(port) + also);
+}
+
 }  // namespace
 
 std::vector<DoctorCheck> run_doctor(const DoctorInputs& in, HttpClient& http, CommandRunner& commands) {
@@ -252,6 +282,7 @@ std::vector<DoctorCheck> run_doctor(const DoctorInputs& in, HttpClient& http, Co
   out.push_back(pass("config", in.config->describe_source()));
   out.push_back(in.daemon_reachable ? pass("daemon", "gwr is running")
                                     : fail("daemon", "not reachable: " + in.daemon_error, "systemctl --user start gwr (or gwr-supervisor)"));
+  out.push_back(discovery_check(c, in.environment));
   out.push_back(gateway_check(c, http));
   out.push_back(commands_check(c, in.environment));
   out.push_back(service_check(commands, in.environment));

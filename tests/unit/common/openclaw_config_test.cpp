@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/test_support.h"
@@ -89,6 +90,31 @@ TEST(OpenclawConfig, TheClashNamesWhereAndNeverTheToken) {
   EXPECT_NE(note.find("not compared"), std::string::npos);
   EXPECT_EQ(token_fingerprint("a").size(), 12u);
   EXPECT_NE(token_fingerprint("a"), token_fingerprint("b"));
+}
+
+TEST(OpenclawConfig, DiscoversTheDefaultGatewayAndEveryProfile) {
+  testing::TempDir home;
+  std::filesystem::create_directories(home / ".openclaw");
+  std::ofstream(home / ".openclaw/openclaw.json") << "{\n  // the main one\n  gateway: { port: 19001, },\n}\n";
+  std::filesystem::create_directories(home / ".openclaw-rescue");
+  std::ofstream(home / ".openclaw-rescue/openclaw.json") << "{ gateway: { port: 19789 } }";
+  std::filesystem::create_directories(home / ".openclaw-broken");
+  std::ofstream(home / ".openclaw-broken/openclaw.json") << "{ gateway: ";
+  std::filesystem::create_directories(home / ".openclaw-empty");  // no config: not a gateway
+  std::ofstream(home / ".openclaw-file") << "not a directory";
+  const auto found = discover_gateways(home.path(), home / ".openclaw");
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0].profile, "");
+  EXPECT_EQ(found[0].port, 19001u);
+  EXPECT_EQ(found[1].profile, "broken");
+  EXPECT_FALSE(found[1].error.empty());
+  EXPECT_EQ(found[2].profile, "rescue");
+  EXPECT_EQ(found[2].port, 19789u);
+  EXPECT_EQ(found[2].state_dir, home / ".openclaw-rescue");
+  // No default gateway: the profiles still.
+  const auto elsewhere = discover_gateways(home.path(), home / "nowhere");
+  ASSERT_EQ(elsewhere.size(), 2u);
+  EXPECT_EQ(elsewhere[0].profile, "broken");
 }
 
 }  // namespace
