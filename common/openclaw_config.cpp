@@ -135,14 +135,15 @@ std::string openclaw_config_path(const std::map<std::string, std::string>& env, 
   return state_dir + "/openclaw.json";
 }
 
-std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir) {
+std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir,
+                                                 const std::string& config) {
   namespace fs = std::filesystem;
   std::vector<DiscoveredGateway> out;
-  auto add = [&](const std::string& profile, const std::string& dir) {
+  auto add = [&](const std::string& profile, const std::string& dir, const std::string& file) {
     DiscoveredGateway g;
     g.profile = profile;
     g.state_dir = dir;
-    g.config = dir + "/openclaw.json";
+    g.config = file;
     std::error_code ec;
     if (!fs::is_regular_file(g.config, ec)) return false;
     std::ifstream in(g.config);
@@ -158,7 +159,7 @@ std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const 
     out.push_back(std::move(g));
     return true;
   };
-  add("", state_dir);
+  add("", state_dir, config);
   std::error_code ec;
   std::vector<std::pair<std::string, std::string>> profiles;
   for (const auto& e : fs::directory_iterator(home, ec)) {
@@ -168,7 +169,7 @@ std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const 
     profiles.emplace_back(name.substr(10), e.path().string());
   }
   std::sort(profiles.begin(), profiles.end());
-  for (const auto& [profile, dir] : profiles) add(profile, dir);
+  for (const auto& [profile, dir] : profiles) add(profile, dir, dir + "/openclaw.json");
   return out;
 }
 

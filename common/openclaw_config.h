@@ -47,9 +47,11 @@ struct DiscoveredGateway {
   uint32_t port = 0;      // gateway.port; 0 = not set (the default, 18789)
   std::string error;      // its config could not be read (why)
 };
-// The default state dir (state_dir) and every ~/.openclaw-<profile>/ that has
-// an openclaw.json, sorted by profile. Read-only.
-std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir);
+// The default gateway (state_dir, its config at `config`: openclaw_config_path())
+// and every ~/.openclaw-<profile>/ that has an openclaw.json, sorted by
+// profile. Read-only.
+std::vector<DiscoveredGateway> discover_gateways(const std::string& home, const std::string& state_dir,
+                                                 const std::string& config);
 
 // A short, stable fingerprint of a token for logs and messages (never the token).
 std::string token_fingerprint(const std::string& token);

@@ -169,6 +169,8 @@ std::vector<DoctorCheck> telegram_checks(const pb::Config& c, const EnvMap& env,
   std::string note;
   if (auto clash = bot_token_clash(t.bot_token(), openclaw, &note)) {
     out.push_back(fail("telegram bot", *clash, "create a second bot with @BotFather, then gwrctl telegram setup"));
+  } else if (note.find("not compared") != std::string::npos) {
+    out.push_back(skip("telegram bot", note));  // nothing to compare with: not a pass
   } else {
     out.push_back(pass("telegram bot", note));
   }
@@ -245,12 +247,12 @@ DoctorCheck tier3_check(const pb::Config& c, const EnvMap& env, bool offline, Ht
 DoctorCheck discovery_check(const pb::Config& c, const EnvMap& env) {
   const auto home_it = env.find("HOME");
   const std::string home = home_it != env.end() ? home_it->second : "/";
-  const auto found = discover_gateways(home, c.gateway().state_dir());
-  const auto it = env.find("OPENCLAW_CONFIG_PATH");
+  const std::string config = openclaw_config_path(env, c.gateway().state_dir());
+  const auto found = discover_gateways(home, c.gateway().state_dir(), config);
   if (found.empty() || found.front().profile != "") {
-    return fail("openclaw config", "no openclaw.json in " + c.gateway().state_dir() +
-                                       (it != env.end() ? " (OPENCLAW_CONFIG_PATH is " + it->second + ")" : ""),
-                "set gateway.state_dir to OpenClaw's state dir (OPENCLAW_STATE_DIR, else ~/.openclaw)");
+    return fail("openclaw config", "no OpenClaw config at " + config,
+                "set gateway.state_dir to OpenClaw's state dir (OPENCLAW_STATE_DIR, else ~/.openclaw), or "
+                "OPENCLAW_CONFIG_PATH in gwr's environment");
   }
   const auto& mine = found.front();
   if (!mine.error.empty()) return fail("openclaw config", mine.config + ": " + mine.error, "fix OpenClaw's config (openclaw doctor)");

@@ -102,7 +102,7 @@ TEST(OpenclawConfig, DiscoversTheDefaultGatewayAndEveryProfile) {
   std::ofstream(home / ".openclaw-broken/openclaw.json") << "{ gateway: ";
   std::filesystem::create_directories(home / ".openclaw-empty");  // no config: not a gateway
   std::ofstream(home / ".openclaw-file") << "not a directory";
-  const auto found = discover_gateways(home.path(), home / ".openclaw");
+  const auto found = discover_gateways(home.path(), home / ".openclaw", home / ".openclaw/openclaw.json");
   ASSERT_EQ(found.size(), 3u);
   EXPECT_EQ(found[0].profile, "");
   EXPECT_EQ(found[0].port, 19001u);
@@ -112,7 +112,7 @@ TEST(OpenclawConfig, DiscoversTheDefaultGatewayAndEveryProfile) {
   EXPECT_EQ(found[2].port, 19789u);
   EXPECT_EQ(found[2].state_dir, home / ".openclaw-rescue");
   // No default gateway: the profiles still.
-  const auto elsewhere = discover_gateways(home.path(), home / "nowhere");
+  const auto elsewhere = discover_gateways(home.path(), home / "nowhere", home / "nowhere/openclaw.json");
   ASSERT_EQ(elsewhere.size(), 2u);
   EXPECT_EQ(elsewhere[0].profile, "broken");
 }
