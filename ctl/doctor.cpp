@@ -12,6 +12,7 @@
 #include "common/platform/proc.h"
 #include "common/strings.h"
 #include "common/text.h"
+#include "ctl/telegram_setup.h"
 
 namespace gwr::ctl {
 
@@ -179,21 +180,8 @@ std::vector<DoctorCheck> telegram_checks(const pb::Config& c, const EnvMap& env,
     return out;
   }
   auto call = [&](const std::string& method, const nlohmann::json& params) {
-    HttpRequest req;
-    req.method = "POST";
-    req.url = t.api_base_url() + "/bot" + t.bot_token() + "/" + method;
-    req.headers = {"Content-Type: application/json"};
-    req.body = params.dump();
-    req.timeout = 10s;
-    req.use_proxy = true;
-    const auto r = http.send(req);
-    const auto j = r.completed() ? nlohmann::json::parse(r.body, nullptr, false) : nlohmann::json();
-    const bool ok = j.is_object() && j.value("ok", false) == true;
-    std::string why = !r.completed() ? r.error
-                      : j.is_object() && j.contains("description") && j["description"].is_string()
-                          ? clip_end(one_line_utf8(j["description"].get<std::string>()), 160)
-                          : "HTTP " + std::to_string(r.status);
-    return std::make_pair(ok ? j["result"] : nlohmann::json(), ok ? std::string() : why);
+    auto a = bot_api_call(http, t.api_base_url(), t.bot_token(), method, params, 10s);
+    return std::make_pair(a.result, a.error);
   };
   const auto [me, me_error] = call("getMe", nlohmann::json::object());
   if (!me_error.empty()) {

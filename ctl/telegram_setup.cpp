@@ -36,46 +36,6 @@ bool token_shaped(const std::string& t) {
   return true;
 }
 
-struct Answer {
-  nlohmann::json result;
-  int status = 0;
-  std::string error;  // empty: ok
-};
-
-// One Bot API call. The URL holds the token: nothing here ever prints it.
-Answer call(HttpClient& http, const SetupOptions& o, const std::string& method, const nlohmann::json& params,
-            std::chrono::milliseconds timeout) {
-  HttpRequest req;
-  req.method = "POST";
-  req.url = o.api_base_url + "/bot" + o.token + "/" + method;
-  req.headers = {"Content-Type: application/json"};
-  req.body = params.dump();
-  req.timeout = timeout;
-  req.use_proxy = true;
-  const auto r = http.send(req);
-  Answer a;
-  a.status = r.status;
-  if (!r.completed()) {
-    a.error = r.timed_out ? "no answer from the Bot API in time" : "the Bot API cannot be reached (" +
-                                                                    std::string(r.connect_failed ? "connection failed" : "transport error") + ")";
-    return a;
-  }
-  const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (!j.is_object() || !j.contains("ok")) {
-    a.error = "the Bot API answered HTTP " + std::to_string(r.status) + " with something that is not its JSON";
-    return a;
-  }
-  if (j.value("ok", false) != true) {
-    const std::string description = j.contains("description") && j["description"].is_string()
-                                        ? clip_end(one_line_utf8(j["description"].get<std::string>()), 200)
-                                        : std::string("no description");
-    a.error = "HTTP " + std::to_string(r.status) + ": " + description;
-    return a;
-  }
-  a.result = j.contains("result") ? j["result"] : nlohmann::json();
-  return a;
-}
-
 Status write_private_file(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -102,7 +62,46 @@ Status write_private_file(const std::string& path, const std::string& text) {
   return {};
 }
 
+// Each call of setup, against the options' API and token.
+BotAnswer call(HttpClient& http, const SetupOptions& o, const std::string& method, const nlohmann::json& params,
+               std::chrono::milliseconds timeout) {
+  return bot_api_call(http, o.api_base_url, o.token, method, params, timeout);
+}
+
 }  // namespace
+
+BotAnswer bot_api_call(HttpClient& http, const std::string& base_url, const std::string& token, const std::string& method,
+                       const nlohmann::json& params, std::chrono::milliseconds timeout) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = base_url + "/bot" + token + "/" + method;
+  req.headers = {"Content-Type: application/json"};
+  req.body = params.dump();
+  req.timeout = timeout;
+  req.use_proxy = true;
+  const auto r = http.send(req);
+  BotAnswer a;
+  a.status = r.status;
+  if (!r.completed()) {
+    a.error = r.timed_out ? "no answer from the Bot API in time"
+                          : std::string("the Bot API cannot be reached (") + (r.connect_failed ? "connection failed" : "transport error") + ")";
+    return a;
+  }
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("ok")) {
+    a.error = "the Bot API answered HTTP " + std::to_string(r.status) + " with something that is not its JSON";
+    return a;
+  }
+  if (j.value("ok", false) != true) {
+    const std::string description = j.contains("description") && j["description"].is_string()
+                                        ? clip_end(one_line_utf8(j["description"].get<std::string>()), 200)
+                                        : std::string("no description");
+    a.error = "HTTP " + std::to_string(r.status) + ": " + description;
+    return a;
+  }
+  a.result = j.contains("result") ? j["result"] : nlohmann::json();
+  return a;
+}
 
 std::optional<StartSeen> find_start(const nlohmann::json& updates, int64_t& next_offset) {
   if (!updates.is_array()) return std::nullopt;

@@ -47,6 +47,17 @@ using SetupOutcome = std::variant<SetupResult, SetupError>;
 // Prints progress to `say`, one line at a time.
 SetupOutcome telegram_setup(const SetupOptions& options, HttpClient& http, const std::function<void(const std::string&)>& say);
 
+// One Bot API call as gwrctl makes them (setup, doctor): POST JSON, the
+// answer's `result`, or what went wrong in one line. The URL holds the token:
+// no error text ever contains it.
+struct BotAnswer {
+  nlohmann::json result;
+  int status = 0;     // HTTP status (0: no answer)
+  std::string error;  // empty: ok
+};
+BotAnswer bot_api_call(HttpClient& http, const std::string& base_url, const std::string& token, const std::string& method,
+                       const nlohmann::json& params, std::chrono::milliseconds timeout);
+
 // The first "/start" (or "/start@bot") message in a getUpdates result, and
 // the offset that acknowledges everything read (pure, for tests).
 struct StartSeen {
