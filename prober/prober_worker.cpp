@@ -292,7 +292,11 @@ void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {
 
 void ProberWorker::scan_upgrades() {
   UpgradeView up;
+  // Ours or root's (a global `sudo npm i -g openclaw`): another user's
+  // upgrade of their own copy is not one of this gateway.
+  const uid_t me = ::getuid();
   for (const auto& p : system_->processes()) {
+    if (p.uid != me && p.uid != 0) continue;
     if (auto what = upgrade_command(p.argv)) {
       up.pid = p.pid;
       up.command = *what;
