@@ -102,9 +102,7 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   // Stamped with when the scan began: a process that appeared during the
   // scan may have been missed, so "not found" is only known as of then.
   const int64_t began = clock_->wall_ms();
-  const GatewaySpec spec{g.process_match(), g.launch_match(), ctx.config().probes().startup_grace(),
-                         static_cast<uint16_t>(g.port()), g.state_dir()};
-  const auto found = system_->find_gateway(spec, core_->pid(), gateway_start_ticks_, began);
+  const auto found = system_->find_gateway(gateway_spec(ctx), core_->pid(), gateway_start_ticks_, began);
   gateway_start_ticks_ = found.found ? found.start_ticks : 0;
   ProcessObservation obs;
   obs.found = found.found;
@@ -128,9 +126,25 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   oom_kills_seen_ = system_->oom_kills();
 }
 
+GatewaySpec ProberWorker::gateway_spec(WorkerContext& ctx) const {
+  const auto& g = ctx.config().gateway();
+  return GatewaySpec{g.process_match(), g.launch_match(), ctx.config().probes().startup_grace(),
+                     static_cast<uint16_t>(g.port()), g.state_dir()};
+}
+
 void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
   const pid_t pid = watched_pid_;
   unwatch();
+  // Where exits are seen by polling (POSIX: an unreaped gateway only at the
+  // identity check), a restart may already have brought up the next gateway
+  // by the time this one's exit is noticed: a new instance to check, not a
+  // DOWN to repair (it was: a second, automatic repair after a manual one).
+  if (const auto next = system_->find_gateway(gateway_spec(ctx), 0, 0, clock_->wall_ms()); next.found && next.pid != pid) {
+    log::info("gateway_replaced", {{"gateway_pid", next.pid}, {"previous_pid", pid}});
+    check_process(ctx, clock_->steady());
+    publish_if_needed(ctx);
+    return;
+  }
   const uint64_t oom_now = system_->oom_kills();
   ProcessObservation obs;
   obs.found = false;
@@ -333,12 +347,14 @@ void ProberWorker::ask_service_manager(WorkerContext& ctx, SteadyTime now) {
     s = query_service_manager(*ctx.env().commands, g.service());
     if (s.verdict == ServiceState::Verdict::kUnknown) no_manager_until_ = now + 10min;
   }
-  if (s.verdict == ServiceState::Verdict::kUnknown && core_->pid() == 0) {
-    // No manager answers: OpenClaw's own boot record says whether the last
-    // gateway of this state dir stopped cleanly (read-only).
+  if (s.verdict == ServiceState::Verdict::kUnknown && core_->pid() == 0 && last_gateway_pid_ != 0) {
+    // No manager answers: OpenClaw's own boot record says whether the gateway
+    // this prober saw running stopped cleanly (read-only). Only that one: a
+    // clean stop gwr did not see (the machine's shutdown before a reboot) is
+    // no owner's word, and with no service manager gwr is what starts it again.
     if (const auto boot = newest_boot(g.state_dir());
         boot && boot->completed_at_ms && boot->outcome == "clean_stop" &&
-        (last_gateway_pid_ == 0 || boot->pid == static_cast<uint32_t>(last_gateway_pid_))) {
+        boot->pid == static_cast<uint32_t>(last_gateway_pid_)) {
       s.verdict = ServiceState::Verdict::kStopped;
       s.manager = "openclaw";
       s.detail = "its boot record says pid " + std::to_string(boot->pid) + " stopped cleanly";

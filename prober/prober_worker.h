@@ -30,6 +30,7 @@ class ProberWorker final : public Worker {
 
  private:
   void reset_core(WorkerContext& ctx, SteadyTime now);
+  GatewaySpec gateway_spec(WorkerContext& ctx) const;
   void check_process(WorkerContext& ctx, SteadyTime now);
   void check_memory(WorkerContext& ctx, SteadyTime now);
   void on_gateway_exit(WorkerContext& ctx);

@@ -139,6 +139,35 @@ TEST_F(OwnerIntentTest, AFailedUnitIsAnIncidentAsBefore) {
   EXPECT_TRUE(asked);
 }
 
+// No service manager answers (none on these machines): OpenClaw's own boot
+// record tells a clean stop of the gateway gwr saw from a crash.
+TEST_F(OwnerIntentTest, WithoutAServiceManagerTheBootRecordOfACleanStopIsTheOwnersWord) {
+  service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_, "EXTRA_ARGS=\"--breaker\"\n");  // keeps boot records
+  start();
+  const pid_t first = service_->gateway_pid();
+  ASSERT_EQ(service_->run({"gateway", "stop", "--force"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return !pid_alive(first); }, 5s, "the gateway stopped"));
+  auto told = wait_repair(pb::RepairEvent::DEFERRED, 10s,
+                          [](const pb::RepairEvent& e) { return e.defer_reason() == pb::DEFER_STOPPED_BY_OWNER; });
+  ASSERT_TRUE(told) << "a clean stop in OpenClaw's boot record was not taken for the owner's";
+  ASSERT_EQ(told->findings_size(), 1);
+  EXPECT_EQ(told->findings(0).subject(), "openclaw");
+  EXPECT_NE(told->findings(0).detail().find("pid " + std::to_string(first) + " stopped cleanly"), std::string::npos);
+  bus_->pump(5s);
+  EXPECT_EQ(count(pb::RepairEvent::STARTED), 0);
+  // Started again by the owner's repair, then killed: no clean stop, an incident.
+  ASSERT_EQ(daemon_->gwrctl({"repair", "--tier", "1"}).exit_code, 0);
+  ASSERT_TRUE(bus_->wait_health([](const pb::GatewayHealth& h) { return h.state() == pb::HEALTHY; }, 10s));
+  bus_->clear();
+  ::kill(service_->gateway_pid(), SIGKILL);
+  // (The manual repair's own FINISHED may still be on its way: the automatic one is the one to wait for.)
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 15s,
+                          [](const pb::RepairEvent& e) { return e.trigger() == pb::TRIGGER_AUTO; });
+  ASSERT_TRUE(done) << "the kill was not repaired";
+  EXPECT_TRUE(done->success());
+  EXPECT_EQ(deferrals(pb::DEFER_STOPPED_BY_OWNER), 0);
+}
+
 TEST_F(OwnerIntentTest, AnUpgradeHoldsRepairsUntilItEndsThenTheGatewayIsRepaired) {
   start_with_service_manager("  upgrade_grace: 2m\n");
   // `openclaw update` as the owner runs it (a script under sh, like node runs the real one).
