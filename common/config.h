@@ -43,6 +43,9 @@ struct LoadOptions {
   std::optional<std::string> env_file;     // --env-file; must exist when given
   EnvMap environment;                      // the process environment
   bool apply_overrides = true;             // read run-time overrides
+  // `gwrctl telegram setup` completes an unfinished telegram section: a bot
+  // token without a chat id is dropped before validation instead of refused.
+  bool telegram_unfinished_ok = false;
 };
 
 struct LoadedConfig {

@@ -26,7 +26,9 @@
 #include "common/findings.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/text.h"
 #include "ctl/render.h"
+#include "ctl/discover.h"
 #include "ctl/doctor.h"
 #include "ctl/telegram_setup.h"
 #include "common/http_client.h"
@@ -77,6 +79,8 @@ constexpr const char* kUsage =
     "  telegram setup [--token-file FILE] [--wait D]\n"
     "                              check the bot token (TELEGRAM_BOT_TOKEN or the file; never argv), learn the chat\n"
     "                              from a /start sent to the bot, send a test message, write the .env, reload gwr\n"
+    "  discover [--yaml]           the gateway OpenClaw's files describe (port, state dir) and the other\n"
+    "                              gateways here; --yaml: the config lines gwr-service install writes\n"
     "  completion bash             a bash completion script\n"
     "\n"
     "Exit codes: 0 ok, 1 failed, 2 usage, 3 daemon not reachable, 78 invalid config.\n";
@@ -723,6 +727,35 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   cli.load.environment = gwr::current_environment();
+  // The set-up is run with the new token in TELEGRAM_BOT_TOKEN (or in a .env
+  // the owner filled in by hand) and no chat id yet: what it is there to finish.
+  cli.load.telegram_unfinished_ok = cli.args.size() >= 2 && cli.args[0] == "telegram" && cli.args[1] == "setup";
+  if (!cli.args.empty() && cli.args[0] == "discover") {
+    // Needs no config and no daemon: gwr-service install runs it before either exists.
+    const bool yaml = cli.args.size() == 2 && cli.args[1] == "--yaml";
+    if (cli.args.size() > 2 || (cli.args.size() == 2 && !yaml)) {
+      std::fprintf(stderr, "gwrctl: usage: gwrctl discover [--yaml]\n");
+      return kExitUsage;
+    }
+    const auto found = gwr::ctl::discover(cli.load.environment);
+    if (yaml) {
+      std::fputs(gwr::ctl::discovery_yaml(found).c_str(), stdout);
+    } else if (cli.json) {
+      std::cout << gwr::ctl::discovery_json(found).dump(2) << "\n";
+    } else {
+      // Names from the file system, shown on a terminal: one line, no control characters.
+      auto shown = [](const std::string& s) { return s.empty() ? std::string("unknown") : gwr::one_line_utf8(s); };
+      std::printf("gateway: port %u (%s), state dir %s\n", found.port, shown(found.port_source).c_str(),
+                  shown(found.state_dir).c_str());
+      std::printf("config:  %s%s\n", shown(found.config).c_str(), found.config_found ? "" : " (not found)");
+      for (const auto& g : found.others) {
+        std::printf("also:    profile %s, port %u, state dir %s%s\n", shown(g.profile).c_str(), g.port ? g.port : 18789,
+                    shown(g.state_dir).c_str(), g.error.empty() ? "" : " (its config could not be read)");
+      }
+      for (const auto& n : found.notes) std::printf("note:    %s\n", shown(n).c_str());
+    }
+    return kExitOk;
+  }
   auto loaded = gwr::load_config(cli.load);
   if (auto* err = std::get_if<gwr::ConfigError>(&loaded); err && !cli.args.empty() && cli.args[0] == "doctor") {
     // The doctor reports a bad config as its first check, not as a refusal.

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/fakes/telegram/fake_telegram.h"
 #include "tests/support/test_support.h"
 
 namespace gwr::testing {
@@ -182,6 +183,79 @@ TEST_F(DeployTest, LaunchAgentInstallBootstrapsItAndUninstallBootsItOut) {
   EXPECT_FALSE(fs::exists(plist));
   EXPECT_FALSE(fs::exists(loaded));
   EXPECT_TRUE(fs::exists(home + "/.config/gwr/gwr.yaml"));
+}
+
+// Issue #19: from a clean install to the first test message, as a new owner
+// would go, against a fake OpenClaw home (JSON5 with comments, a rescue
+// profile), a fake gateway on the port that home names and the fake Bot API:
+// gwr-service install finds the port and the state dir, gwr starts on that
+// config, `gwrctl telegram setup` learns the chat from a /start and sends the
+// test message. The time it all takes is printed.
+TEST_F(DeployTest, FromACleanInstallToTheFirstTestMessage) {
+  TempDir root, home, run_dir;
+  const int port = free_tcp_port();
+  fs::create_directories(home / ".openclaw");
+  fs::create_directories(home / ".openclaw-rescue");
+  write_file(home / ".openclaw/openclaw.json",
+             "// written by `openclaw onboard`, then edited by hand\n"
+             "{\n  gateway: {\n    port: " + std::to_string(port) + ", /* not the default */\n    bind: 'loopback',\n  },\n"
+             "  channels: { telegram: { botToken: '555000111:AAE-the-gateways-own-bot-xxxxxxxxxxxx', }, },\n}\n");
+  write_file(home / ".openclaw-rescue/openclaw.json", "{ gateway: { port: 19789 } } // the rescue bot\n");
+  // Under the real gateway's name, as the installed config's defaults expect (this suite runs alone).
+  Process gateway = Process::start({fake_path("fake-gateway"), "--port", std::to_string(port), "--state-dir",
+                                    home / ".openclaw", "--name", "openclaw-gateway"},
+                                   {}, run_dir / "gateway.out");
+  const auto began = std::chrono::steady_clock::now();
+  auto install = run({"/usr/bin/env", "GWR_SERVICE_ROOT=" + root.path(), "GWR_SERVICE_OS=Linux", "HOME=" + home.path(),
+                      usr() + "/bin/gwr-service", "install"});
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  const std::string config = root.path() + home.path() + "/.config/gwr/gwr.yaml";
+  const std::string written = read_file(config);
+  EXPECT_NE(written.find("  port: " + std::to_string(port) + "\n"), std::string::npos) << written;
+  EXPECT_NE(written.find("  state_dir: \"" + home.path() + "/.openclaw\"\n"), std::string::npos) << written;
+  EXPECT_NE(written.find("rescue: port 19789"), std::string::npos) << "the other gateway is not mentioned:\n" << written;
+  EXPECT_NE(install.output.find("profile rescue, port 19789"), std::string::npos) << install.output;
+  // The one edit a test needs: the fake Bot API instead of api.telegram.org.
+  FakeTelegram tg("424242:AAH-gwrs-own-bot-abcdefghijklmnopqrstuvwx");
+  tg.start();
+  write_file(config, written + "telegram:\n  api_base_url: " + tg.base_url() + "\n  poll_timeout: 2s\n");
+  const std::map<std::string, std::string> env = {{"HOME", home.path()},
+                                                  {"GWR_RUNTIME_DIR", run_dir / "run"},
+                                                  {"GWR_STATE_DIR", run_dir / "state"},
+                                                  {"GWR_LOG_DIR", run_dir / "log"}};
+  Process gwr = Process::start({usr() + "/bin/gwr-supervisor", "--config", config}, env, run_dir / "gwr.out");
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
+    argv.push_back(usr() + "/bin/gwrctl");
+    argv.push_back("--config");
+    argv.push_back(config);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, 60s);
+  };
+  ASSERT_TRUE(wait_until([&] { return ctl({"status"}).output.find("Gateway    HEALTHY") != std::string::npos; }, 30s,
+                         "gwr reports the discovered gateway healthy"))
+      << ctl({"status"}).output << read_file(run_dir / "gwr.out");
+  tg.push_message(4242, 4242, "/start");
+  // The token comes from the environment, never argv: run it with TELEGRAM_BOT_TOKEN set.
+  std::vector<std::string> argv = {"/usr/bin/env", "TELEGRAM_BOT_TOKEN=" + tg.token()};
+  for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
+  for (const auto& a : std::vector<std::string>{usr() + "/bin/gwrctl", "--config", config, "telegram", "setup", "--wait",
+                                                "30s"}) {
+    argv.push_back(a);
+  }
+  const auto setup = run(argv, 60s);
+  ASSERT_EQ(setup.exit_code, 0) << setup.output;
+  ASSERT_TRUE(tg.wait_for([&] { return !tg.sent_messages().empty(); }, 10s));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::fprintf(stderr, "[onboarding] gwr-service install -> gwr running -> telegram setup -> first test message: %.2f s\n",
+               took);
+  EXPECT_EQ(tg.sent_messages().front().chat_id, 4242);
+  // And the doctor agrees with what was discovered.
+  auto doctor = ctl({"doctor", "--offline"});
+  EXPECT_NE(doctor.output.find("port " + std::to_string(port)), std::string::npos) << doctor.output;
+  EXPECT_EQ(doctor.output.find("AAH-gwrs-own-bot"), std::string::npos) << "the token was printed";
+  std::fprintf(stderr, "%s%s", setup.output.c_str(), doctor.output.c_str());
 }
 
 TEST_F(DeployTest, TreeUninstallLeavesNothingBehind) {

@@ -1,0 +1,147 @@
+#include "ctl/discover.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/text.h"
+
+namespace gwr::ctl {
+
+namespace {
+
+std::string get(const std::map<std::string, std::string>& env, const std::string& key) {
+  auto it = env.find(key);
+  return it == env.end() ? std::string() : it->second;
+}
+
+// 1..65535 written as plain digits; 0 otherwise.
+uint32_t parse_port(const std::string& s) {
+  if (s.empty() || s.size() > 5) return 0;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return v <= 65535 ? v : 0;
+}
+
+// A path that can stand in a YAML double-quoted scalar as it is: valid UTF-8,
+// no control characters (a directory name can hold a newline; it would end
+// the scalar and start a key of its own).
+bool plain_path(const std::string& p) {
+  if (p.empty() || one_line_utf8(p) != p) return false;
+  for (unsigned char c : p) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string yaml_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Text from the file system, safe in a one-line YAML comment.
+std::string comment_text(const std::string& s) { return clip_end(one_line_utf8(s), 200); }
+
+}  // namespace
+
+Discovery discover(const std::map<std::string, std::string>& env) {
+  namespace fs = std::filesystem;
+  Discovery d;
+  const std::string home = get(env, "HOME");
+  std::error_code ec;
+  if (const auto dir = get(env, "OPENCLAW_STATE_DIR"); !dir.empty()) {
+    d.state_dir = dir;
+  } else if (home.empty()) {
+    d.notes.push_back("HOME is not set, so OpenClaw's state dir is unknown: set gateway.state_dir");
+  } else {
+    d.state_dir = home + "/.openclaw";
+    // The name OpenClaw had before (it still reads it when the new one is absent).
+    if (!fs::exists(d.state_dir, ec) && fs::is_directory(home + "/.clawdbot", ec)) d.state_dir = home + "/.clawdbot";
+  }
+  d.config = openclaw_config_path(env, d.state_dir);
+  auto found = d.state_dir.empty() && get(env, "OPENCLAW_CONFIG_PATH").empty()
+                   ? std::vector<DiscoveredGateway>{}
+                   : discover_gateways(home.empty() ? std::string("/nonexistent") : home, d.state_dir, d.config);
+  uint32_t config_port = 0;
+  if (!found.empty() && found.front().profile.empty() && found.front().config == d.config) {
+    d.config_found = true;
+    d.config_error = found.front().error;
+    config_port = found.front().port;
+    found.erase(found.begin());
+  }
+  d.others = std::move(found);
+  if (!d.config_found && !d.config.empty()) {
+    d.notes.push_back("no OpenClaw config at " + d.config +
+                      " (is OpenClaw installed for this user?): gateway.port stays 18789; set it if the gateway uses another");
+  } else if (!d.config_error.empty()) {
+    d.notes.push_back(d.config + " could not be read (" + d.config_error + "): check gateway.port");
+  }
+  const std::string env_port = get(env, "OPENCLAW_GATEWAY_PORT");
+  if (const uint32_t p = parse_port(env_port); p != 0) {
+    d.port = p;
+    d.port_source = "OPENCLAW_GATEWAY_PORT";
+  } else {
+    if (!env_port.empty()) d.notes.push_back("OPENCLAW_GATEWAY_PORT=\"" + comment_text(env_port) + "\" is not a port; ignored");
+    if (config_port != 0) {
+      d.port = config_port;
+      d.port_source = "gateway.port in " + d.config;
+    } else {
+      d.port_source = "OpenClaw's default";
+    }
+  }
+  if (!d.state_dir.empty() && !plain_path(d.state_dir)) {
+    d.notes.push_back("the state dir's name has control characters or is not UTF-8: set gateway.state_dir by hand");
+  }
+  return d;
+}
+
+std::string discovery_yaml(const Discovery& d) {
+  std::ostringstream out;
+  out << "gateway:\n";
+  out << "  # " << comment_text(d.port_source == "OpenClaw's default" ? "OpenClaw's default port"
+                                                                      : "from " + d.port_source)
+      << "; a gateway started with --port P listens on P instead: set it here\n";
+  out << "  port: " << d.port << "\n";
+  if (plain_path(d.state_dir)) out << "  state_dir: " << yaml_quoted(d.state_dir) << "\n";
+  if (!d.others.empty()) {
+    out << "  # Other OpenClaw gateways on this host (gwr watches the one above; another\n"
+           "  # gwr with its own config, or the gateways: list once it exists, for them):\n";
+    for (const auto& g : d.others) {
+      out << "  #   " << comment_text(g.profile) << ": port " << (g.port ? g.port : 18789) << ", state_dir "
+          << comment_text(g.state_dir) << (g.error.empty() ? "" : " (config unreadable: " + comment_text(g.error) + ")")
+          << "\n";
+    }
+  }
+  for (const auto& n : d.notes) out << "  # Not found: " << comment_text(n) << "\n";
+  return out.str();
+}
+
+nlohmann::json discovery_json(const Discovery& d) {
+  auto others = nlohmann::json::array();
+  auto notes = nlohmann::json::array();
+  for (const auto& n : d.notes) notes.push_back(valid_utf8(n));
+  for (const auto& g : d.others) {
+    others.push_back({{"profile", valid_utf8(g.profile)},
+                      {"state_dir", valid_utf8(g.state_dir)},
+                      {"config", valid_utf8(g.config)},
+                      {"port", g.port ? g.port : 18789},
+                      {"error", g.error.empty() ? nlohmann::json() : nlohmann::json(valid_utf8(g.error))}});
+  }
+  return {{"config", valid_utf8(d.config)},
+          {"config_found", d.config_found},
+          {"config_error", d.config_error.empty() ? nlohmann::json() : nlohmann::json(valid_utf8(d.config_error))},
+          {"state_dir", valid_utf8(d.state_dir)},
+          {"port", d.port},
+          {"port_source", valid_utf8(d.port_source)},
+          {"others", others},
+          {"notes", notes}};
+}
+
+}  // namespace gwr::ctl

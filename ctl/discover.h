@@ -1,0 +1,38 @@
+// `gwrctl discover`: what OpenClaw's own files say about the gateway gwr is to
+// watch (port, state dir) and the other gateways on this host (profiles), as
+// the lines gwr-service writes into a new config. Read-only: OpenClaw's files
+// are never written. Issue #19.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/openclaw_config.h"
+
+namespace gwr::ctl {
+
+struct Discovery {
+  std::string state_dir;            // OpenClaw's state dir for the default profile
+  std::string config;               // its openclaw.json (OPENCLAW_CONFIG_PATH first)
+  bool config_found = false;        // the file exists
+  std::string config_error;         // it exists but could not be read (why)
+  uint32_t port = 18789;
+  std::string port_source;          // "OPENCLAW_GATEWAY_PORT", "gateway.port in <file>", "OpenClaw's default"
+  std::vector<DiscoveredGateway> others;  // ~/.openclaw-<profile>/ with a config, sorted
+  std::vector<std::string> notes;   // what could not be found, each with the key to set
+};
+
+// From the environment gwr-service or gwrctl runs in (HOME, OPENCLAW_STATE_DIR,
+// OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_PORT) and the files under HOME.
+Discovery discover(const std::map<std::string, std::string>& env);
+
+// The config lines for the discovered gateway: a `gateway:` block with port
+// and state_dir, and comments naming the other gateways and what was not found.
+std::string discovery_yaml(const Discovery& d);
+nlohmann::json discovery_json(const Discovery& d);
+
+}  // namespace gwr::ctl
