@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "bench/bench_util.h"
@@ -42,7 +43,8 @@ struct Figures {
   bool ran = false;  // this watchdog was part of the run (monit 30 s is optional)
   std::vector<double> kill_detect, kill_recover, hang_detect, hang_recover;
   std::optional<int> false_alarms;           // none when the slow spells were not watched
-  std::optional<double> rss_mb, cpu_percent;  // none when not measured
+  std::optional<double> rss_mb, pss_mb, cpu_percent;  // none when not measured
+  std::map<std::string, std::pair<double, double>> per_process;  // name -> RSS MB, PSS MB
 };
 
 class Bench {
@@ -169,12 +171,15 @@ class Bench {
     const auto c0 = Clock::now();
     std::this_thread::sleep_for(60s);
     const double secs = std::chrono::duration<double>(Clock::now() - c0).count();
-    double rss_mb = 0, cpu_percent = 0;
+    double rss_mb = 0, pss_mb = 0, cpu_percent = 0;
     bool all_there = !pids.empty();
     for (const auto& [name, pid] : pids) {
       const uint64_t rss = gwr::bench::rss_kib(pid);
+      const uint64_t pss = gwr::bench::pss_kib(pid);
       all_there &= pid > 0 && rss > 0;
       rss_mb += static_cast<double>(rss) / 1024.0;
+      pss_mb += static_cast<double>(pss) / 1024.0;
+      f.per_process[name] = {static_cast<double>(rss) / 1024.0, static_cast<double>(pss) / 1024.0};
       cpu_percent += static_cast<double>(gwr::bench::cpu_ticks(pid) - t_before[name]) /
                      static_cast<double>(::sysconf(_SC_CLK_TCK)) / secs * 100.0;
     }
@@ -182,6 +187,7 @@ class Bench {
     // replacement would not be the idle figure).
     if (all_there && d.worker_pids() == pids) {
       f.rss_mb = rss_mb;
+      f.pss_mb = pss_mb;
       f.cpu_percent = cpu_percent;
       runs_.ok();
     } else {
@@ -286,6 +292,7 @@ class Bench {
       const uint64_t rss = gwr::bench::rss_kib(pid);
       if (rss > 0 && monit.running()) {
         f.rss_mb = static_cast<double>(rss) / 1024.0;
+        f.pss_mb = static_cast<double>(gwr::bench::pss_kib(pid)) / 1024.0;
         f.cpu_percent = static_cast<double>(gwr::bench::cpu_ticks(pid) - t_before) /
                         static_cast<double>(::sysconf(_SC_CLK_TCK)) / secs * 100.0;
         runs_.ok();
@@ -393,9 +400,16 @@ int main(int argc, char** argv) {
               false_alarm_cell(m1).c_str(), false_alarm_cell(m30).c_str());
   std::printf("| watchdog RSS (all processes) | %s | %s | - | %s |\n", footprint_cell(g, g.rss_mb, 1, " MB").c_str(),
               footprint_cell(m1, m1.rss_mb, 1, " MB").c_str(), footprint_ratio(g.rss_mb, m1.rss_mb).c_str());
+  std::printf("| watchdog PSS (all processes) | %s | %s | - | %s |\n", footprint_cell(g, g.pss_mb, 1, " MB").c_str(),
+              footprint_cell(m1, m1.pss_mb, 1, " MB").c_str(), footprint_ratio(g.pss_mb, m1.pss_mb).c_str());
   std::printf("| watchdog CPU, idle, %% of one core | %s | %s | - | %s |\n",
               footprint_cell(g, g.cpu_percent, 3, "").c_str(), footprint_cell(m1, m1.cpu_percent, 3, "").c_str(),
               footprint_ratio(g.cpu_percent, m1.cpu_percent).c_str());
+  if (!g.per_process.empty()) {
+    std::printf("\n| gwr process, idle | RSS MB | PSS MB |\n|---|---|---|\n");
+    for (const auto& [name, mem] : g.per_process) std::printf("| %s | %.1f | %.1f |\n", name.c_str(), mem.first, mem.second);
+    if (m1.rss_mb) std::printf("| (monit, one process) | %.1f | %.1f |\n", *m1.rss_mb, m1.pss_mb.value_or(0));
+  }
   std::printf("\nkills %d, hangs %d per watchdog (monit 30 s: %d and %d).\n", kills, hangs, std::max(3, kills / 2),
               std::max(2, hangs / 2));
   return bench.runs().finish();

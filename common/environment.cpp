@@ -32,8 +32,8 @@ class RealSystemView final : public SystemView {
 
 }  // namespace
 
-RealEnvironment::RealEnvironment()
-    : system_(std::make_unique<RealSystemView>()), commands_(std::make_unique<RealCommandRunner>()) {}
+RealEnvironment::RealEnvironment(HttpFactory http)
+    : system_(std::make_unique<RealSystemView>()), commands_(std::make_unique<RealCommandRunner>()), http_(std::move(http)) {}
 
 RealEnvironment::~RealEnvironment() = default;
 
@@ -42,7 +42,7 @@ Environment RealEnvironment::env() {
   e.clock = &SystemClock::instance();
   e.system = system_.get();
   e.commands = commands_.get();
-  e.http = [] { return std::make_unique<CurlHttpClient>(); };
+  e.http = http_;
   return e;
 }
 

@@ -58,16 +58,19 @@ struct Environment {
   HttpFactory http;                   // one client per thread that needs one
 };
 
-// The real adapters, owned; env() lends them.
+// The real adapters, owned; env() lends them. `http` makes the process's
+// HTTP clients: each main picks the one it needs (the prober's speaks plain
+// HTTP to the gateway and links no TLS stack).
 class RealEnvironment {
  public:
-  RealEnvironment();
+  explicit RealEnvironment(HttpFactory http);
   ~RealEnvironment();
   Environment env();
 
  private:
   std::unique_ptr<SystemView> system_;
   std::unique_ptr<CommandRunner> commands_;
+  HttpFactory http_;
 };
 
 }  // namespace gwr

@@ -26,7 +26,7 @@ class Tier3WithEngine final : public gwr::repairer::Tier3Runner {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gwr::RealEnvironment env;
+  gwr::RealEnvironment env([] { return std::make_unique<gwr::CurlHttpClient>(); });
   gwr::repairer::RepairerWorker worker(
       [](const gwr::pb::Config& config, gwr::repairer::RepairActions& actions, const gwr::tier3::Tier3Context& context,
          const gwr::Environment& e) -> std::unique_ptr<gwr::repairer::Tier3Runner> {

@@ -3,11 +3,12 @@
 #include <cstdlib>
 
 #include "common/environment.h"
+#include "common/http_client.h"
 #include "common/worker.h"
 #include "telegram-bridge/bridge_worker.h"
 
 int main(int argc, char** argv) {
-  gwr::RealEnvironment env;
+  gwr::RealEnvironment env([] { return std::make_unique<gwr::CurlHttpClient>(); });
   gwr::telegram::BridgeWorker worker;
   const int rc = gwr::run_worker("telegram-bridge", worker, argc, argv, env.env());
   // A thread left blocked in a Telegram call owns nothing the exit needs,

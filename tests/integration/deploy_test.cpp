@@ -292,7 +292,7 @@ TEST_F(DeployTest, DebianPackageHasEverythingAndInstalls) {
     EXPECT_NE(contents.find(f), std::string::npos) << f;
   }
   const auto depends = run({"dpkg-deb", "-f", deb, "Depends"}).output;
-  for (const char* lib : {"libzmq5", "libprotobuf32", "libyaml-cpp0.7", "libcurl4", "libsqlite3-0", "libspdlog1.10"}) {
+  for (const char* lib : {"libzmq5", "libprotobuf32", "libyaml-cpp0.7", "libcurl4", "libsqlite3-0", "libfmt9"}) {
     EXPECT_NE(depends.find(lib), std::string::npos) << lib << " missing from Depends: " << depends;
   }
   EXPECT_NE(run({"dpkg-deb", "-f", deb, "Package"}).output.find("gwr"), std::string::npos);
