@@ -180,6 +180,21 @@ inline uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
+// Peak resident set size in KiB since the process started (VmHWM), 0 when gone.
+inline uint64_t peak_rss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream ss(line.substr(6));
+      uint64_t kb = 0;
+      ss >> kb;
+      return kb;
+    }
+  }
+  return 0;
+}
+
 // Proportional set size in KiB (Pss from smaps_rollup): shared library pages
 // divided among the processes that map them, so the sum over processes is
 // what they really cost together (a sum of RSS counts those pages N times).

@@ -4,16 +4,24 @@
 // default intervals, which is what an idle gwr really does.
 //
 //   build/bench/footprint [seconds=60] [--gateway]
+//   build/bench/footprint [seconds=60] --incident
+// --incident: a fake OpenClaw service and the fake Bot API (Telegram on, over
+// plain http on loopback), the idle window, then an incident: the gateway
+// killed with Tier 1 failing (so Tier 2 repairs it) while the owner sends 30
+// commands at once; prints each process's peak RSS (VmHWM) after it.
 // Exits non-zero when the daemon did not start or a process was gone before
 // the end of the window (its row then reads n/a).
 #include <unistd.h>
 
+#include <csignal>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "tests/fakes/telegram/fake_telegram.h"
 #include "tests/support/gateway_fakes.h"
 
 using namespace std::chrono_literals;
@@ -23,9 +31,12 @@ using gwr::testing::Process;
 int main(int argc, char** argv) {
   int seconds = 60;
   bool with_gateway = false;
+  bool incident = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--gateway") == 0) {
       with_gateway = true;
+    } else if (std::strcmp(argv[i], "--incident") == 0) {
+      incident = true;
     } else {
       seconds = std::atoi(argv[i]);
     }
@@ -37,6 +48,21 @@ int main(int argc, char** argv) {
     gateway = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port), "--name",
                               gwr::testing::gateway_name_for(port)});
     yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gwr::testing::gateway_name_for(port) + "\n";
+  }
+  gwr::testing::TempDir home;
+  std::unique_ptr<gwr::testing::FakeOpenclaw> service;
+  constexpr const char* kToken = "123456789:AAH-bench-token-abcdefghijklmnopqrstuvw";
+  gwr::testing::FakeTelegram tg(kToken);
+  if (incident) {
+    service = std::make_unique<gwr::testing::FakeOpenclaw>(home.path(), port);
+    if (!service->start_healthy()) {
+      std::fprintf(stderr, "the fake OpenClaw service did not start\n");
+      return 1;
+    }
+    tg.start();
+    yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + service->process_name() + "\n" +
+           service->commands_yaml() + "telegram:\n  api_base_url: " + tg.base_url() + "\n  bot_token: \"" + kToken +
+           "\"\n  chat_id: 4242\n  poll_timeout: 2s\n";
   }
   Daemon d(yaml);
   gwr::bench::Runs runs("footprint", "processes measured");
@@ -94,6 +120,37 @@ int main(int argc, char** argv) {
     std::printf("| **total** | **%.1f** | **%.1f** | **%.3f** |\n", rss_total, pss_total, cpu_total);
   } else {
     std::printf("| **total** | n/a | n/a | n/a |\n");  // not the sum of all of them
+  }
+  if (incident) {
+    // The gateway killed, Tier 1 failing: Tier 2 repairs it while 30 commands arrive at once.
+    service->set_switch("fail-restart");
+    const size_t replies_before = tg.sent_messages().size();
+    const pid_t victim = service->gateway_pid();
+    if (victim > 0) ::kill(victim, SIGKILL);
+    for (int i = 0; i < 30; ++i) tg.push_message(4242, 4242, i % 2 ? "/status" : "/history");
+    bool down_seen = false;
+    const bool healthy_again = tg.wait_for(
+        [&] {
+          const auto out = d.gwrctl({"status"}, 5s).output;
+          down_seen = down_seen || out.find("Gateway    HEALTHY") == std::string::npos;
+          return down_seen && out.find("Gateway    HEALTHY") != std::string::npos;
+        },
+        90s);
+    (void)tg.wait_for([&] { return tg.sent_messages().size() >= replies_before + 30; }, 30s);
+    const auto now_pids = d.worker_pids();
+    std::printf("\n## Peak RSS after an incident (Tier 2 repair and a burst of 30 Telegram commands)\n\n");
+    std::printf("repaired: %s; bot messages sent during it: %zu\n\n", healthy_again ? "yes" : "NO",
+                tg.sent_messages().size() - replies_before);
+    std::printf("| process | peak RSS MB (VmHWM) | RSS MB after |\n|---|---|---|\n");
+    double peak_total = 0;
+    for (const auto& [name, pid] : now_pids) {
+      const double peak = static_cast<double>(gwr::bench::peak_rss_kib(pid)) / 1024.0;
+      peak_total += peak;
+      std::printf("| gwr-%s | %.1f | %.1f |\n", name.c_str(), peak,
+                  static_cast<double>(gwr::bench::rss_kib(pid)) / 1024.0);
+    }
+    std::printf("| **total** | **%.1f** | |\n", peak_total);
+    if (!healthy_again) runs.fail("the incident was not repaired");
   }
   std::printf("\nRSS counts the shared libraries (libstdc++, protobuf, zmq, curl...) once per process; PSS divides "
               "them among the four, so the PSS total is the memory gwr really uses.\n");

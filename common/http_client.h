@@ -39,7 +39,9 @@ class HttpClient {
   virtual HttpResponse send(const HttpRequest& request) = 0;
 };
 
-// One curl easy handle; use one instance per thread.
+// One curl easy handle; use one instance per thread. libcurl is loaded when
+// the first request is sent (a process that never sends one never maps it,
+// nor its TLS stack); if it cannot be, every request fails saying so.
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient();
@@ -49,7 +51,19 @@ class CurlHttpClient final : public HttpClient {
   HttpResponse send(const HttpRequest& request) override;
 
  private:
-  void* curl_;
+  void* curl_ = nullptr;
+};
+
+// https (or a request that must go through a proxy) through libcurl, plain
+// http through PlainHttpClient: the gateway and local engines never load
+// libcurl. One instance per thread, like CurlHttpClient.
+class SplitHttpClient final : public HttpClient {
+ public:
+  HttpResponse send(const HttpRequest& request) override;
+
+ private:
+  std::unique_ptr<HttpClient> plain_;
+  std::unique_ptr<HttpClient> curl_;
 };
 
 // application/x-www-form-urlencoded escaping.

@@ -114,7 +114,7 @@ int doctor(const Cli& cli, const std::optional<gwr::LoadedConfig>& config, const
   in.daemon_reachable = daemon_reachable;
   in.daemon_error = daemon_reachable ? "" : error;
   in.environment = cli.load.environment;
-  gwr::CurlHttpClient http;
+  gwr::SplitHttpClient http;
   gwr::RealCommandRunner commands;
   const auto checks = gwr::ctl::run_doctor(in, http, commands);
   if (cli.json) {
@@ -640,7 +640,7 @@ class Ctl {
     }
     o.api_base_url = config_.config.telegram().api_base_url();
     o.openclaw_config = gwr::openclaw_config_path(cli_.load.environment, config_.config.gateway().state_dir());
-    gwr::CurlHttpClient http;
+    gwr::SplitHttpClient http;
     const auto outcome = gwr::ctl::telegram_setup(o, http, [&](const std::string& line) {
       if (!cli_.json) std::cout << line << std::endl;
     });

@@ -26,7 +26,8 @@ class Tier3WithEngine final : public gwr::repairer::Tier3Runner {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gwr::RealEnvironment env([] { return std::make_unique<gwr::CurlHttpClient>(); });
+  // https through libcurl (loaded at the first such request), plain http without it.
+  gwr::RealEnvironment env([] { return std::make_unique<gwr::SplitHttpClient>(); });
   gwr::repairer::RepairerWorker worker(
       [](const gwr::pb::Config& config, gwr::repairer::RepairActions& actions, const gwr::tier3::Tier3Context& context,
          const gwr::Environment& e) -> std::unique_ptr<gwr::repairer::Tier3Runner> {

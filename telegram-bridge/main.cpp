@@ -8,7 +8,8 @@
 #include "telegram-bridge/bridge_worker.h"
 
 int main(int argc, char** argv) {
-  gwr::RealEnvironment env([] { return std::make_unique<gwr::CurlHttpClient>(); });
+  // https through libcurl (loaded at the first such request), plain http without it.
+  gwr::RealEnvironment env([] { return std::make_unique<gwr::SplitHttpClient>(); });
   gwr::telegram::BridgeWorker worker;
   const int rc = gwr::run_worker("telegram-bridge", worker, argc, argv, env.env());
   // A thread left blocked in a Telegram call owns nothing the exit needs,

@@ -1,0 +1,247 @@
+// Reading and writing the config as YAML: the config file, the run-time
+// overrides, `gwrctl config` output. Only the supervisor and gwrctl call these.
+#include "common/config.h"
+
+// yaml-cpp 0.7's inline iterator code trips GCC 12's -Wdangling-pointer
+// (a known false positive in its headers, reported inlined into our code).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
+#include <filesystem>
+#include <fstream>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/config_detail.h"
+#include "common/config_schema.h"
+#include "common/env_file.h"
+
+namespace gwr {
+
+namespace fs = std::filesystem;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using config_detail::set_scalar;
+
+namespace {
+
+struct YamlContext {
+  std::string source;
+  std::map<std::string, ConfigOrigin>* origins;
+};
+
+std::optional<ConfigError> apply_yaml_map(const YAML::Node& node, Message& msg, const std::string& prefix,
+                                          const YamlContext& ctx);
+
+std::optional<ConfigError> apply_yaml_value(const YAML::Node& value, Message& msg, const FieldDescriptor* f,
+                                            const std::string& key, const YamlContext& ctx) {
+  const ConfigOrigin origin{ctx.source, value.Mark().line + 1};
+  auto fail = [&](const std::string& m) { return ConfigError{key, origin, m}; };
+  if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (value.IsNull()) return std::nullopt;
+    if (!value.IsMap()) return fail("expected a mapping of settings");
+    return apply_yaml_map(value, *msg.GetReflection()->MutableMessage(&msg, f), key, ctx);
+  }
+  if (f->is_repeated()) {
+    msg.GetReflection()->ClearField(&msg, f);
+    if (value.IsNull()) {
+      (*ctx.origins)[key] = origin;
+      return std::nullopt;
+    }
+    if (!value.IsSequence()) return fail("expected a list");
+    for (const auto& item : value) {
+      if (!item.IsScalar()) return ConfigError{key, {ctx.source, item.Mark().line + 1}, "list items must be plain values"};
+      if (auto err = set_scalar(msg, f, item.Scalar())) {
+        return ConfigError{key, {ctx.source, item.Mark().line + 1}, *err};
+      }
+    }
+    (*ctx.origins)[key] = origin;
+    return std::nullopt;
+  }
+  if (value.IsNull()) {
+    // "key:" with nothing after it: an empty string, otherwise an error.
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      msg.GetReflection()->SetString(&msg, f, "");
+      (*ctx.origins)[key] = origin;
+      return std::nullopt;
+    }
+    return fail("a value is required");
+  }
+  if (!value.IsScalar()) return fail("expected a single value, not a list or mapping");
+  if (auto err = set_scalar(msg, f, value.Scalar())) return fail(*err);
+  (*ctx.origins)[key] = origin;
+  return std::nullopt;
+}
+
+std::optional<ConfigError> apply_yaml_map(const YAML::Node& node, Message& msg, const std::string& prefix,
+                                          const YamlContext& ctx) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node& k = it->first;
+    const std::string name = k.IsScalar() ? k.Scalar() : "?";
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    const FieldDescriptor* f = msg.GetDescriptor()->FindFieldByName(name);
+    if (f == nullptr) {
+      return ConfigError{key, {ctx.source, k.Mark().line + 1}, "unknown key"};
+    }
+    if (auto err = apply_yaml_value(it->second, msg, f, key, ctx)) return err;
+  }
+  return std::nullopt;
+}
+
+void emit_message(YAML::Emitter& out, const Message& msg, bool reveal) {
+  out << YAML::BeginMap;
+  const Descriptor* d = msg.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    out << YAML::Key << std::string(f->name()) << YAML::Value;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      emit_message(out, msg.GetReflection()->GetMessage(msg, f), reveal);
+    } else if (f->is_repeated()) {
+      out << YAML::Flow << YAML::BeginSeq;
+      const int n = msg.GetReflection()->FieldSize(msg, f);
+      for (int j = 0; j < n; ++j) out << config_detail::scalar_text(msg, f, j);
+      out << YAML::EndSeq;
+    } else {
+      const std::string v = config_detail::leaf_text(msg, f, reveal);
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        out << YAML::DoubleQuoted << v;
+      } else {
+        out << v;
+      }
+    }
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
+  LoadedConfig out;
+  out.config = default_config(options.environment);
+
+  auto path = resolve_config_path(options);
+  if (auto* err = std::get_if<ConfigError>(&path)) return *err;
+  out.config_path = std::get<std::string>(path);
+
+  if (!out.config_path.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(out.config_path);
+    } catch (const YAML::BadFile&) {
+      return ConfigError{"--config", {out.config_path, 0}, "cannot read the config file"};
+    } catch (const YAML::ParserException& e) {
+      return ConfigError{"(syntax)", {out.config_path, e.mark.line + 1}, e.msg};
+    }
+    if (root.IsDefined() && !root.IsNull()) {
+      if (!root.IsMap()) return ConfigError{"(document)", {out.config_path, 1}, "the config must be a YAML mapping"};
+      YamlContext ctx{out.config_path, &out.origins};
+      if (auto err = apply_yaml_map(root, out.config, "", ctx)) return *err;
+    }
+  }
+
+  // .env: explicit, or beside the config file.
+  std::string env_path;
+  std::error_code ec;
+  if (options.env_file) {
+    if (!fs::exists(*options.env_file, ec)) return ConfigError{"--env-file", {*options.env_file, 0}, "env file not found"};
+    env_path = *options.env_file;
+  } else if (!out.config_path.empty()) {
+    const auto beside = fs::path(out.config_path).parent_path() / ".env";
+    if (fs::exists(beside, ec)) env_path = beside.string();
+  }
+  if (!env_path.empty()) {
+    auto entries = read_env_file(env_path);
+    if (!entries) return ConfigError{"(env file)", {env_path, 0}, entries.message()};
+    out.env_path = env_path;
+    for (const auto& e : *entries) {
+      for (const auto& k : config_schema()) {
+        if (k.spec->env().empty() || e.name != k.spec->env()) continue;
+        if (auto err = config_detail::apply_env(out.config, k, e.value, {env_path, e.line}, out.origins)) return *err;
+      }
+    }
+  }
+
+  for (const auto& k : config_schema()) {
+    if (k.spec->env().empty()) continue;
+    auto it = options.environment.find(k.spec->env());
+    if (it == options.environment.end()) continue;
+    if (auto err = config_detail::apply_env(out.config, k, it->second, {"environment " + k.spec->env(), 0}, out.origins)) {
+      return *err;
+    }
+  }
+
+  config_detail::expand_homes(out.config, options.environment);
+  if (options.apply_overrides) {
+    out.overrides_path = overrides_path_for(out.config);
+    if (fs::exists(out.overrides_path, ec)) {
+      auto overrides = read_overrides(out.overrides_path);
+      if (!overrides) return ConfigError{"(overrides)", {out.overrides_path, 0}, overrides.message()};
+      for (const auto& [key, value] : *overrides) {
+        if (!is_runtime_settable(key)) {
+          return ConfigError{key, {out.overrides_path, 0}, "cannot be changed at run time"};
+        }
+        if (auto err = set_config_value(out.config, key, value, {out.overrides_path, 0})) return *err;
+        out.origins[key] = {out.overrides_path, 0};
+        out.overridden_keys.push_back(key);
+      }
+    }
+  }
+
+  config_detail::expand_homes(out.config, options.environment);
+  if (options.telegram_unfinished_ok && out.config.telegram().chat_id() == 0) {
+    out.config.mutable_telegram()->clear_bot_token();
+  }
+  if (auto err = validate_config(out.config, out.origins)) return *err;
+  return out;
+}
+
+std::string render_config_yaml(const pb::Config& config, bool reveal) {
+  YAML::Emitter out;
+  emit_message(out, config, reveal);
+  return std::string(out.c_str()) + "\n";
+}
+
+Result<std::map<std::string, std::string>> read_overrides(const std::string& path) {
+  std::map<std::string, std::string> out;
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsDefined() || root.IsNull()) return out;
+    if (!root.IsMap()) return make_error(path + ": expected a mapping of key: value");
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      if (!it->first.IsScalar() || !it->second.IsScalar()) {
+        return make_error(path + " line " + std::to_string(it->first.Mark().line + 1) + ": expected key: value");
+      }
+      out[it->first.Scalar()] = it->second.Scalar();
+    }
+  } catch (const YAML::Exception& e) {
+    return make_error(path + ": " + e.what());
+  }
+  return out;
+}
+
+Status write_overrides(const std::string& path, const std::map<std::string, std::string>& values) {
+  YAML::Emitter out;
+  out << YAML::Comment("gwr run-time overrides (gwrctl config set / Telegram /config set). Edit with care.");
+  out << YAML::BeginMap;
+  for (const auto& [k, v] : values) out << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << v;
+  out << YAML::EndMap;
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return make_error("cannot write " + tmp);
+    f << out.c_str() << "\n";
+    f.flush();
+    if (!f) return make_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return make_error("cannot replace " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace gwr
