@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,8 +32,10 @@
 #include "ctl/discover.h"
 #include "ctl/doctor.h"
 #include "ctl/telegram_setup.h"
+#include "ctl/watch.h"
 #include "common/http_client.h"
 #include "common/openclaw_config.h"
+#include "common/pb_json.h"
 #include "common/strings.h"
 
 namespace gwr::ctl {
@@ -79,6 +82,8 @@ constexpr const char* kUsage =
     "  telegram setup [--token-file FILE] [--wait D]\n"
     "                              check the bot token (TELEGRAM_BOT_TOKEN or the file; never argv), learn the chat\n"
     "                              from a /start sent to the bot, send a test message, write the .env, reload gwr\n"
+    "  watch [--utc]               what gwr sees and does, live (state changes, repair steps, outcomes);\n"
+    "                              --json: one event per line\n"
     "  discover [--yaml]           the gateway OpenClaw's files describe (port, state dir) and the other\n"
     "                              gateways here; --yaml: the config lines gwr-service install writes\n"
     "  completion bash             a bash completion script\n"
@@ -143,6 +148,7 @@ class Ctl {
     if (cmd == "config") return config();
     if (cmd == "version") return version();
     if (cmd == "telegram") return telegram();
+    if (cmd == "watch") return watch();
     if (cmd == "doctor") {
       std::string why;
       if (!reachable(&why)) return doctor(cli_, config_, why, false);
@@ -440,6 +446,39 @@ class Ctl {
       std::cout << gwr::ctl::stats_text(reply->stats());
     }
     return kExitOk;
+  }
+
+  // `gwrctl watch`: the bus, as it happens, until interrupted.
+  int watch() {
+    gwr::ctl::WatchOptions o;
+    for (size_t i = 1; i < cli_.args.size(); ++i) {
+      if (cli_.args[i] == "--utc") {
+        o.utc = true;
+      } else {
+        std::fprintf(stderr, "gwrctl: usage: gwrctl [--json] watch [--utc]\n");
+        return kExitUsage;
+      }
+    }
+    std::string why;
+    if (!reachable(&why)) return unreachable(why);
+    const char* no_color = std::getenv("NO_COLOR");
+    o.color = !cli_.json && ::isatty(STDOUT_FILENO) && (no_color == nullptr || *no_color == '\0');
+    gwr::BusSubscriber sub(zctx_, config_.config.paths().runtime_dir(),
+                           {"gateway_health", "repair_event", "component_event", "alert", "shutdown"});
+    std::fprintf(stderr, "watching gwr (%s); Ctrl-C stops\n", config_.config.paths().runtime_dir().c_str());
+    gwr::ctl::WatchState state;
+    for (;;) {
+      zmq::pollitem_t item{sub.socket().handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(1000));
+      while (auto event = sub.receive()) {
+        if (cli_.json) {
+          if (event->body_case() == gwr::pb::Event::kHeartbeat) continue;
+          std::cout << gwr::to_json(*event).dump() << std::endl;
+        } else if (auto line = gwr::ctl::watch_line(*event, state, o)) {
+          std::cout << *line << std::endl;
+        }
+      }
+    }
   }
 
   int logs() {

@@ -76,7 +76,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 supervisor=""
+watcher=""
 cleanup() {
+  [[ -n "$watcher" ]] && kill -TERM "$watcher" 2>/dev/null || true
   [[ -n "$supervisor" ]] && kill -TERM "$supervisor" 2>/dev/null && wait "$supervisor" 2>/dev/null || true
   openclaw gateway stop --force >/dev/null 2>&1 || true
 }
@@ -86,12 +88,16 @@ trap 'exit 130' INT TERM
 bold "Starting the simulated OpenClaw gateway on 127.0.0.1:$port"
 openclaw gateway start
 
-bold "Starting gwr on its built-in defaults (logs below are gwr's own, one line per event)"
-# Only the lines that tell the story: state changes and every repair step.
-"$bin/gwr-supervisor" 2> >(grep --line-buffered -E 'gateway_state|repair_|port_owner|stale_lock|cooldown|tier3' >&2) &
+bold "Starting gwr on its built-in defaults; \`gwrctl watch\` below tells what it sees and does"
+# gwr's own JSON-lines logs go to $demo/log/ (and its stderr to a file);
+# `gwrctl watch` is the readable feed of the same story.
+"$bin/gwr-supervisor" 2>"$demo/gwr.stderr" &
 supervisor=$!
 wait_for 30 "gwr to see a healthy gateway" healthy
 gwrctl status
+echo
+gwrctl watch &
+watcher=$!
 
 bold "Fault 1: the gateway crashes (kill -9). Expect: detection at once, Tier 1 restart."
 kill -9 "$(cat "$demo/service/gateway.pid")"
@@ -105,6 +111,7 @@ wait_for 60 "the second repair" two_repairs_and_healthy
 echo "Locks left in the sessions directory (the live one must still be there):"
 ls "$demo/home/.openclaw/agents/main/sessions"
 
+sleep 1  # the feed's last lines
 bold "gwrctl history"
 gwrctl history
 bold "gwrctl show 2"

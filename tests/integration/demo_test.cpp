@@ -18,7 +18,10 @@ TEST(Demo, InjectsTwoFaultsAndShowsTheRepairs) {
                  150s);
   ASSERT_EQ(out.exit_code, 0) << out.output;
   EXPECT_NE(out.output.find("Fault 1"), std::string::npos);
-  EXPECT_NE(out.output.find("repair_completed"), std::string::npos) << out.output;
+  // The story as `gwrctl watch` tells it.
+  EXPECT_NE(out.output.find("gateway DOWN (was healthy)"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("repair #1 repaired tier 1"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("repair #2 repaired tier 2"), std::string::npos) << out.output;
   // History shows both repairs, by the tiers the demo promises.
   const auto history = out.output.substr(out.output.find("== gwrctl history"));
   EXPECT_NE(history.find("succeeded   1"), std::string::npos) << history;

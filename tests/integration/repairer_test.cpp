@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "common/http_client.h"
@@ -85,6 +87,55 @@ TEST_F(RepairerTest, KilledGatewayIsFixedByTier1) {
     EXPECT_EQ(l["success"], true);
   }
   EXPECT_TRUE(logged);
+}
+
+// `gwrctl watch` (issue #17, part 5): the kill and its repair as a story,
+// and the same events as JSON lines with --json.
+TEST_F(RepairerTest, WatchTellsTheIncidentAsItHappens) {
+  start();
+  const std::string text_out = dir_ / "watch.txt";
+  const std::string json_out = dir_ / "watch.json";
+  const std::map<std::string, std::string> env = {{"NO_COLOR", "1"}};
+  Process text = Process::start({bin_path("gwrctl"), "--config", daemon_->config_path(), "watch", "--utc"}, env, text_out);
+  Process json = Process::start({bin_path("gwrctl"), "--config", daemon_->config_path(), "--json", "watch"}, env, json_out);
+  // Both subscribed, and the current state heard (the prober publishes every evaluation).
+  ASSERT_TRUE(wait_until([&] { return read_file(text_out).find("gateway HEALTHY") != std::string::npos; }, 10s,
+                         "watch shows the current state"))
+      << read_file(text_out);
+  ::kill(service_->gateway_pid(), SIGKILL);
+  auto done = wait_repair(pb::RepairEvent::FINISHED, 15s);
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(wait_until([&] { return read_file(text_out).find("repaired tier 1") != std::string::npos; }, 5s,
+                         "watch shows the outcome"))
+      << read_file(text_out);
+  const std::string said = read_file(text_out);
+  const auto at = [&](const std::string& what) { return said.find(what); };
+  EXPECT_LT(at("gateway HEALTHY"), at("gateway DOWN (was healthy)")) << said;
+  EXPECT_LT(at("gateway DOWN (was healthy)"), at("repair #1 started (automatic)")) << said;
+  EXPECT_LT(at("repair #1 started (automatic)"), at("repair #1 tier 1  restart ok")) << said;
+  EXPECT_LT(at("repair #1 tier 1  restart ok"), at("repair #1 repaired tier 1")) << said;
+  EXPECT_EQ(said.find('\033'), std::string::npos) << "colour without a terminal";
+  EXPECT_EQ(said.find("heartbeat"), std::string::npos);
+  std::fprintf(stderr, "[watch]\n%s", said.c_str());
+  ASSERT_TRUE(wait_until([&] { return read_file(json_out).find("\"finished\"") != std::string::npos; }, 5s, "json lines"))
+      << read_file(json_out);
+  size_t lines = 0;
+  std::istringstream in(read_file(json_out));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("watching gwr", 0) == 0) continue;  // the banner, on stderr (the file has both)
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << line;
+    ++lines;
+  }
+  EXPECT_GE(lines, 4u);
+  // Without a daemon: exit 3, like every command that needs one.
+  text.signal(SIGTERM);
+  json.signal(SIGTERM);
+  ASSERT_TRUE(daemon_->stop());
+  Process gone = Process::start({bin_path("gwrctl"), "--config", daemon_->config_path(), "watch"}, {}, dir_ / "gone.txt");
+  const auto status = gone.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 3) << read_file(dir_ / "gone.txt");
 }
 
 TEST_F(RepairerTest, StaleProcessOnThePortNeedsTier2) {
