@@ -1,5 +1,6 @@
 #include "ctl/discover.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -49,7 +50,103 @@ std::string yaml_quoted(const std::string& s) {
 // Text from the file system, safe in a one-line YAML comment.
 std::string comment_text(const std::string& s) { return clip_end(one_line_utf8(s), 200); }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str().substr(0, 256 * 1024);
+}
+
+// Words of a systemd command line or assignment list: blanks separate, double
+// or single quotes group.
+std::vector<std::string> unit_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  char quote = 0;
+  bool any = false;
+  for (char c : s) {
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        cur += c;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      any = true;
+    } else if (c == ' ' || c == '\t') {
+      if (any || !cur.empty()) out.push_back(cur);
+      cur.clear();
+      any = false;
+    } else {
+      cur += c;
+    }
+  }
+  if (any || !cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// OpenClaw's user unit and its drop-ins (later files override earlier ones).
+UnitPorts unit_ports(const std::string& home) {
+  namespace fs = std::filesystem;
+  UnitPorts out;
+  if (home.empty()) return out;
+  std::error_code ec;
+  for (const std::string& dir : {home + "/.config/systemd/user", home + "/.local/share/systemd/user"}) {
+    const std::string unit = dir + "/openclaw-gateway.service";
+    if (!fs::is_regular_file(unit, ec)) continue;
+    std::vector<std::string> files = {unit};
+    std::vector<std::string> dropins;
+    for (const auto& e : fs::directory_iterator(unit + ".d", ec)) {
+      if (e.path().extension() == ".conf") dropins.push_back(e.path().string());
+    }
+    std::sort(dropins.begin(), dropins.end());
+    files.insert(files.end(), dropins.begin(), dropins.end());
+    for (const auto& f : files) {
+      const UnitPorts p = parse_unit_ports(read_text(f));
+      if (p.exec_start) out.flag = p.flag;
+      if (p.env) out.env = p.env;
+    }
+    break;  // the first directory with the unit is the one systemd uses
+  }
+  return out;
+}
+
 }  // namespace
+
+UnitPorts parse_unit_ports(const std::string& unit_text) {
+  UnitPorts out;
+  std::istringstream in(unit_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string t = line.substr(0, line.find_last_not_of(" \t\r") + 1);
+    const size_t eq = t.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = t.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const std::string value = t.substr(eq + 1);
+    if (key == "ExecStart") {
+      out.exec_start = true;
+      out.flag = 0;  // the last ExecStart= is the one that runs
+      const auto words = unit_words(value);
+      for (size_t i = 0; i < words.size(); ++i) {
+        if (words[i] == "--port" && i + 1 < words.size()) {
+          if (const uint32_t p = parse_port(words[i + 1])) out.flag = p;
+        } else if (words[i].rfind("--port=", 0) == 0) {
+          if (const uint32_t p = parse_port(words[i].substr(7))) out.flag = p;
+        }
+      }
+    } else if (key == "Environment") {
+      for (const auto& w : unit_words(value)) {
+        if (w.rfind("OPENCLAW_GATEWAY_PORT=", 0) == 0) {
+          if (const uint32_t p = parse_port(w.substr(22))) out.env = p;
+        }
+      }
+    }
+  }
+  return out;
+}
 
 Discovery discover(const std::map<std::string, std::string>& env) {
   namespace fs = std::filesystem;
@@ -84,7 +181,14 @@ Discovery discover(const std::map<std::string, std::string>& env) {
     d.notes.push_back(d.config + " could not be read (" + d.config_error + "): check gateway.port");
   }
   const std::string env_port = get(env, "OPENCLAW_GATEWAY_PORT");
-  if (const uint32_t p = parse_port(env_port); p != 0) {
+  const UnitPorts unit = unit_ports(home);
+  if (unit.flag != 0) {
+    d.port = unit.flag;
+    d.port_source = "--port in openclaw-gateway.service";
+  } else if (unit.env != 0) {
+    d.port = unit.env;
+    d.port_source = "OPENCLAW_GATEWAY_PORT in openclaw-gateway.service";
+  } else if (const uint32_t p = parse_port(env_port); p != 0) {
     d.port = p;
     d.port_source = "OPENCLAW_GATEWAY_PORT";
   } else {

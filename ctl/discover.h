@@ -26,8 +26,21 @@ struct Discovery {
   std::vector<std::string> notes;   // what could not be found, each with the key to set
 };
 
+// What a systemd unit's text says of the gateway's port: `--port N` or
+// `--port=N` on its ExecStart (OpenClaw's first source), and
+// OPENCLAW_GATEWAY_PORT in its Environment= (its second). 0: not said.
+struct UnitPorts {
+  uint32_t flag = 0;         // from the last ExecStart= line
+  bool exec_start = false;   // the text has an ExecStart= line (an empty one resets it)
+  uint32_t env = 0;
+};
+UnitPorts parse_unit_ports(const std::string& unit_text);
+
 // From the environment gwr-service or gwrctl runs in (HOME, OPENCLAW_STATE_DIR,
-// OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_PORT) and the files under HOME.
+// OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_PORT) and the files under HOME,
+// OpenClaw's systemd user unit (openclaw-gateway.service and its drop-ins)
+// included: what the gateway is started with wins over the config, as in
+// OpenClaw's own precedence.
 Discovery discover(const std::map<std::string, std::string>& env);
 
 // The config lines for the discovered gateway: a `gateway:` block with port

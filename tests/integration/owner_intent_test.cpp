@@ -174,6 +174,8 @@ TEST_F(OwnerIntentTest, AnUpgradeHoldsRepairsUntilItEndsThenTheGatewayIsRepaired
   // (No long-lived child: a killed sh must leave nothing that holds the test's output open.)
   write_script("openclaw", "#!/bin/sh\nwhile :; do sleep 0.2; done\n");
   Process upgrade = Process::start({"/bin/sh", bin_ + "/openclaw", "update"});
+  // While the gateway is healthy, upgrades are looked for at every sixth
+  // process check (1 s here): seen within 6 s.
   ASSERT_TRUE(bus_->wait_health(
       [](const pb::GatewayHealth& h) {
         for (const auto& f : h.findings()) {
@@ -181,7 +183,7 @@ TEST_F(OwnerIntentTest, AnUpgradeHoldsRepairsUntilItEndsThenTheGatewayIsRepaired
         }
         return false;
       },
-      5s))
+      10s))
       << "the upgrade was not seen";
   // The upgrade stops the old gateway (uncleanly, as a failed upgrade may).
   ::kill(service_->gateway_pid(), SIGKILL);

@@ -65,6 +65,40 @@ TEST(Discover, PortPrecedenceIsOpenClawsOwn) {
   EXPECT_EQ(d.port_source, "OpenClaw's default");
 }
 
+TEST(Discover, WhatTheServiceStartsTheGatewayWithWinsOverItsConfig) {
+  EXPECT_EQ(parse_unit_ports("[Service]\nExecStart=/usr/bin/node /opt/openclaw.mjs gateway run --port 18900\n").flag, 18900u);
+  EXPECT_EQ(parse_unit_ports("ExecStart=/usr/bin/openclaw gateway run --port=18901 --force\n").flag, 18901u);
+  EXPECT_EQ(parse_unit_ports("Environment=\"OPENCLAW_GATEWAY_PORT=18902\" NODE_ENV=production\n").env, 18902u);
+  EXPECT_EQ(parse_unit_ports("Environment=A=1 OPENCLAW_GATEWAY_PORT=18903\n").env, 18903u);
+  // Not ports: nothing taken.
+  for (const std::string& bad : std::vector<std::string>{"ExecStart=openclaw gateway run --port\n", "ExecStart=openclaw --port 0\n",
+                                "ExecStart=openclaw --port 70000\n", "ExecStart=openclaw --portal 18904\n",
+                                "# ExecStart=openclaw --port 18905\n", "Environment=OPENCLAW_GATEWAY_PORT=x\n",
+                                std::string("ExecStart=\xff --port \xfe\n")}) {
+    const auto p = parse_unit_ports(bad);
+    EXPECT_EQ(p.flag, 0u) << bad;
+    EXPECT_EQ(p.env, 0u) << bad;
+  }
+  TempDir home;
+  put(home / ".openclaw/openclaw.json", "{ gateway: { port: 18800 } }");
+  put(home / ".config/systemd/user/openclaw-gateway.service",
+      "[Service]\nExecStart=/usr/bin/openclaw gateway run\nEnvironment=OPENCLAW_GATEWAY_PORT=18810\n");
+  auto d = discover({{"HOME", home.path()}, {"OPENCLAW_GATEWAY_PORT", "18820"}});
+  EXPECT_EQ(d.port, 18810u) << "the unit's environment is the gateway's, the installer's is not";
+  EXPECT_EQ(d.port_source, "OPENCLAW_GATEWAY_PORT in openclaw-gateway.service");
+  // A drop-in that adds --port wins over everything.
+  put(home / ".config/systemd/user/openclaw-gateway.service.d/override.conf",
+      "[Service]\nExecStart=\nExecStart=/usr/bin/openclaw gateway run --port 18830\n");
+  d = discover({{"HOME", home.path()}});
+  EXPECT_EQ(d.port, 18830u);
+  EXPECT_EQ(d.port_source, "--port in openclaw-gateway.service");
+  // A later drop-in that starts it without --port takes that back.
+  put(home / ".config/systemd/user/openclaw-gateway.service.d/zz-plain.conf",
+      "[Service]\nExecStart=\nExecStart=/usr/bin/openclaw gateway run\n");
+  d = discover({{"HOME", home.path()}});
+  EXPECT_EQ(d.port, 18810u);
+}
+
 TEST(Discover, StateDirAndConfigFromTheEnvironmentAndTheLegacyName) {
   TempDir home, elsewhere;
   put(elsewhere / "state/openclaw.json", "{ gateway: { port: 20001 } }");
