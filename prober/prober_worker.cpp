@@ -111,7 +111,7 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   obs.looked_for = g.process_match();
   obs.seen_instead = found.seen_instead;
   const pid_t before = core_->pid();
-  scan_upgrades(false);
+  scan_upgrades();
   core_->on_process(obs, now, began);
   if (found.found) {
     last_gateway_pid_ = found.pid;
@@ -154,7 +154,6 @@ void ProberWorker::on_gateway_exit(WorkerContext& ctx) {
   obs.oom_killed = oom_now > oom_kills_seen_;
   oom_kills_seen_ = oom_now;
   log::warn("gateway_exited", {{"gateway_pid", pid}, {"oom_killed", obs.oom_killed}});
-  scan_upgrades(true);  // an upgrade that stopped it goes out with this DOWN, not a check later
   core_->on_process(obs, clock_->steady(), clock_->wall_ms());
   publish_if_needed(ctx);
 }
@@ -305,13 +304,7 @@ void ProberWorker::read_breaker(WorkerContext& ctx, SteadyTime now) {
   core_->set_breaker_view(v);
 }
 
-void ProberWorker::scan_upgrades(bool force) {
-  if (!force && upgrade_pid_ == 0 && checks_since_upgrade_scan_ > 0 && checks_since_upgrade_scan_ < 6 &&
-      core_->current().state() == pb::HEALTHY) {
-    ++checks_since_upgrade_scan_;
-    return;
-  }
-  checks_since_upgrade_scan_ = 1;
+void ProberWorker::scan_upgrades() {
   UpgradeView up;
   // Ours or root's (a global `sudo npm i -g openclaw`): another user's
   // upgrade of their own copy is not one of this gateway.

@@ -49,19 +49,13 @@ class ProberWorker final : public Worker {
   void read_breaker(WorkerContext& ctx, SteadyTime now);
   // The owner's intent (issue #20): upgrades in the process table, and
   // whether the service manager stopped the gateway on purpose.
-  // Upgrades of the gateway in the process table: at every process check
-  // while the gateway is not healthy or an upgrade runs, at every sixth while
-  // it is healthy (once a minute at the default 10 s: a whole-table read
-  // costs), and always (force) when the gateway exits: an upgrade that stops
-  // it must be known with that DOWN.
-  void scan_upgrades(bool force);
+  void scan_upgrades();
   void ask_service_manager(WorkerContext& ctx, SteadyTime now);
   SteadyTime service_asked_{};
   int same_answers_ = 0;  // the service manager said the same this many times in a row
   SteadyTime no_manager_until_{};  // no manager knew gateway.service when last asked
   pid_t last_gateway_pid_ = 0;
   pid_t upgrade_pid_ = 0;
-  int checks_since_upgrade_scan_ = 0;  // 0: never scanned
   std::unique_ptr<ProbeRunner> runner_;
   uint64_t run_id_ = 0;
   uint64_t generation_ = 0;

@@ -119,19 +119,8 @@ std::optional<ProcInfo> FakeSystem::process(pid_t pid) {
   return it->second;
 }
 
-void FakeSystem::add_process(const ProcInfo& p) {
-  std::lock_guard lock(mu_);
-  processes_[p.pid] = p;
-}
-
-int FakeSystem::process_scans() const {
-  std::lock_guard lock(mu_);
-  return process_scans_;
-}
-
 std::vector<ProcInfo> FakeSystem::processes() {
   std::lock_guard lock(mu_);
-  ++process_scans_;
   std::vector<ProcInfo> out;
   for (const auto& [pid, info] : processes_) out.push_back(info);
   return out;

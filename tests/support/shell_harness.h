@@ -78,10 +78,6 @@ class FakeSystem final : public SystemView {
   void add_live_process(const ProcessIdentity& who);
   std::vector<std::pair<pid_t, int>> signalled() const;
   std::string last_spec_match() const;
-  // Another process in the table (an `openclaw update`, say).
-  void add_process(const ProcInfo& p);
-  // How often the whole process table was read (processes()).
-  int process_scans() const;
 
  private:
   mutable std::mutex mu_;
@@ -93,7 +89,6 @@ class FakeSystem final : public SystemView {
   std::vector<ProcessIdentity> live_;
   std::vector<std::pair<pid_t, int>> signalled_;
   std::string spec_match_;
-  int process_scans_ = 0;
   int watch_r_ = -1, watch_w_ = -1;
 };
 

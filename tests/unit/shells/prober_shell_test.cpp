@@ -3,8 +3,6 @@
 // The network is replaced (ProbeFunctions), the process table is FakeSystem.
 #include <atomic>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "common/findings.h"
@@ -113,39 +111,6 @@ TEST_F(ProberShellTest, AnExitIsSeenThroughTheWatchAtOnceWithTheOomKill) {
     oom |= f.kind() == pb::Finding::OOM_KILLED;
   }
   EXPECT_TRUE(exited && oom) << describe_all(down.findings());
-}
-
-// Issue #16: the process table is read whole for upgrades at every sixth process check (once a minute) while
-// the gateway is healthy, not at every process check (10 s); and an upgrade
-// that stops the gateway is known with the DOWN its exit makes (issue #20).
-TEST_F(ProberShellTest, UpgradesAreLookedForOnceAMinuteWhileHealthyAndAtOnceOnAnExit) {
-  shell_.system.gateway_runs(4242, 300, shell_.clock.wall_ms() - 600'000);
-  worker_.start(shell_.ctx());
-  ASSERT_TRUE(until([](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }));
-  const int scans = shell_.system.process_scans();
-  for (int i = 0; i < 30; ++i) {  // five minutes of process checks
-    shell_.clock.advance(10s);
-    tick();
-  }
-  EXPECT_LE(shell_.system.process_scans() - scans, 6) << "a whole-table read at every process check";
-  EXPECT_GE(shell_.system.process_scans() - scans, 4) << "upgrades no longer looked for while healthy";
-  // `openclaw update` starts and stops the gateway before the next scan.
-  ProcInfo update;
-  update.pid = 5151;
-  update.state = 'S';
-  update.uid = ::getuid();
-  update.comm = "node";
-  update.argv = {"node", "/usr/lib/node_modules/openclaw/openclaw.mjs", "update"};
-  shell_.system.add_process(update);
-  shell_.system.gateway_exits();
-  ASSERT_TRUE(shell_.pump_until(worker_, [&] {
-    const auto hs = shell_.transport.healths();
-    return !hs.empty() && hs.back().state() == pb::DOWN;
-  }));
-  const auto down = shell_.transport.healths().back();
-  bool upgrade = false;
-  for (const auto& f : down.findings()) upgrade |= f.kind() == pb::Finding::UPGRADE_RUNNING && f.value() == 5151;
-  EXPECT_TRUE(upgrade) << "the DOWN went out without the upgrade: " << describe_all(down.findings());
 }
 
 TEST_F(ProberShellTest, A500IsConfirmedThenDownWithTier2) {
