@@ -165,13 +165,13 @@ class Runs {
   std::vector<std::pair<std::string, int>> reasons_;
 };
 
-// Resident set size in KiB (VmRSS), 0 when the process is gone.
-inline uint64_t rss_kib(pid_t pid) {
+// A "Name:   123 kB" line of /proc/PID/status in KiB, 0 when absent or gone.
+inline uint64_t status_kib(pid_t pid, const std::string& name) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      std::istringstream ss(line.substr(6));
+    if (line.rfind(name + ":", 0) == 0) {
+      std::istringstream ss(line.substr(name.size() + 1));
       uint64_t kb = 0;
       ss >> kb;
       return kb;
@@ -180,20 +180,11 @@ inline uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
+// Resident set size in KiB (VmRSS), 0 when the process is gone.
+inline uint64_t rss_kib(pid_t pid) { return status_kib(pid, "VmRSS"); }
+
 // Peak resident set size in KiB since the process started (VmHWM), 0 when gone.
-inline uint64_t peak_rss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream ss(line.substr(6));
-      uint64_t kb = 0;
-      ss >> kb;
-      return kb;
-    }
-  }
-  return 0;
-}
+inline uint64_t peak_rss_kib(pid_t pid) { return status_kib(pid, "VmHWM"); }
 
 // Proportional set size in KiB (Pss from smaps_rollup): shared library pages
 // divided among the processes that map them, so the sum over processes is

@@ -14,6 +14,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace gwr {
 
 namespace {
@@ -218,11 +220,6 @@ bool send_all(int fd, const std::string& data, Steady::time_point deadline, Http
   return true;
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string trim_ows(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
@@ -259,7 +256,7 @@ std::optional<Head> parse_head(const std::string& block, std::string* why) {
       *why = "a header line without a name";
       return std::nullopt;
     }
-    const std::string name = lower(trim_ows(line.substr(0, colon)));
+    const std::string name = to_lower(trim_ows(line.substr(0, colon)));
     const std::string value = trim_ows(line.substr(colon + 1));
     if (name == "content-length") {
       if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos) {
@@ -273,7 +270,7 @@ std::optional<Head> parse_head(const std::string& block, std::string* why) {
       }
       h.content_length = n;
     } else if (name == "transfer-encoding") {
-      const std::string v = lower(value);
+      const std::string v = to_lower(value);
       h.chunked = v.size() >= 7 && v.compare(v.size() - 7, 7, "chunked") == 0;
     }
   }
