@@ -26,8 +26,10 @@ class Tier3WithEngine final : public gwr::repairer::Tier3Runner {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // https through libcurl (loaded at the first such request), plain http without it.
-  gwr::RealEnvironment env([] { return std::make_unique<gwr::SplitHttpClient>(); });
+  // libcurl for everything, loaded at the first request (an idle repairer never
+  // maps it). Not SplitHttpClient: a faster plain-http verification widens a
+  // race between a manual restart's end and the old gateway's exit (see #16's note).
+  gwr::RealEnvironment env([] { return std::make_unique<gwr::CurlHttpClient>(); });
   gwr::repairer::RepairerWorker worker(
       [](const gwr::pb::Config& config, gwr::repairer::RepairActions& actions, const gwr::tier3::Tier3Context& context,
          const gwr::Environment& e) -> std::unique_ptr<gwr::repairer::Tier3Runner> {
