@@ -685,6 +685,12 @@ std::string health_key(const pb::GatewayHealth& h) {
   for (const auto& f : h.findings()) key += finding_identity(f) + ";";
   key += "|";
   for (const auto& c : h.checks()) key += (c.probed() ? (c.ok() ? "1" : "0") : "_");
+  // The first scan after an exit that still finds no gateway is news too:
+  // the repairer waits for it before taking a late-seen exit for gwr's own
+  // restart (repair_policy's own_exit_seen_late).
+  for (const auto& c : h.checks()) {
+    if (c.kind() == pb::CHECK_PROCESS && !c.ok() && c.consecutive_failures() > 1) key += "+";
+  }
   return key;
 }
 

@@ -132,6 +132,10 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
   // Evidence from before the last repair ended describes the gateway that
   // repair replaced; wait for the prober to look again.
   if (evidence_ms(health) <= state.last_finished_ms()) return d;
+  if (const pb::Finding* exit = own_exit_seen_late(state, health)) {
+    d.own_exit_pid = static_cast<uint32_t>(exit->value());
+    return d;
+  }
   d.findings = incident_findings({health.findings().begin(), health.findings().end()});
   d.tier = std::clamp<uint32_t>(health.recommended_tier(), 1, settings.tier3_enabled ? 3 : 2);
   if (state.active_repair_id() != 0) {
@@ -194,13 +198,53 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
   return d;
 }
 
+namespace {
+constexpr int64_t kLateExitMs = 5'000;
+}  // namespace
+
+const pb::Finding* own_exit_seen_late(const PolicyState& state, const pb::GatewayHealth& health) {
+  if (state.active_repair_id() != 0 || state.replaced_pids().empty()) return nullptr;
+  const pb::Finding* exit = find_kind(health, pb::Finding::EXITED);
+  // Seen within a few seconds of the repair's end: a prober that is that
+  // late is busy, not blind.
+  if (exit == nullptr || exit->since_ms() < state.last_finished_ms() ||
+      exit->since_ms() - state.last_finished_ms() > kLateExitMs) {
+    return nullptr;
+  }
+  const auto& pids = state.replaced_pids();
+  if (std::find(pids.begin(), pids.end(), static_cast<uint32_t>(exit->value())) == pids.end()) return nullptr;
+  // Only until the prober has looked for the gateway again: a later scan
+  // that still finds none is news of its own.
+  for (const auto& c : health.checks()) {
+    if (c.kind() == pb::CHECK_PROCESS && c.at_ms() > exit->since_ms()) return nullptr;
+  }
+  // The exit alone: an OOM kill or anything else that fails is an incident.
+  for (const auto& f : health.findings()) {
+    if (&f != exit && rule_for(f).state == pb::DOWN) return nullptr;
+  }
+  return exit;
+}
+
+void note_replaced_pid(PolicyState& state, uint32_t pid) {
+  if (pid == 0) return;
+  const auto& pids = state.replaced_pids();
+  if (std::find(pids.begin(), pids.end(), pid) != pids.end()) return;
+  // A repair meets a handful of gateways; keep the newest few.
+  if (pids.size() >= 8) state.mutable_replaced_pids()->erase(state.mutable_replaced_pids()->begin());
+  state.add_replaced_pids(pid);
+}
+
 void on_auto_start(PolicyState& state, int64_t repair_id, int64_t now_ms) {
+  state.clear_replaced_pids();
   state.set_active_repair_id(repair_id);
   state.add_auto_starts_ms(now_ms);
   state.set_deferred_since_ms(0);
 }
 
-void on_manual_start(PolicyState& state, int64_t repair_id) { state.set_active_repair_id(repair_id); }
+void on_manual_start(PolicyState& state, int64_t repair_id) {
+  state.clear_replaced_pids();
+  state.set_active_repair_id(repair_id);
+}
 
 bool on_finished(PolicyState& state, bool success, bool automatic, const PolicySettings& settings, int64_t now_ms) {
   state.set_active_repair_id(0);

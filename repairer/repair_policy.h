@@ -76,6 +76,7 @@ struct Decision {
   int64_t wait_until_ms = 0;        // kDeferred: at most until then (wall clock)
   bool doctor_first = false;        // kStart: right after an upgrade, Tier 2 runs the doctor before starting
   pb::Finding stop;                 // kStoppedByOwner: the service manager's word
+  uint32_t own_exit_pid = 0;        // kNothing: a replaced gateway's exit, seen late (own_exit_seen_late)
 };
 
 // Removes starts older than an hour and counts the rest.
@@ -95,6 +96,7 @@ Decision decide(PolicyState& state, const pb::GatewayHealth& health, const Polic
 const pb::Finding* owner_stop(const PolicyState& state, const pb::GatewayHealth& health);
 
 // Bookkeeping for the outcomes the worker reports back.
+// A repair's start forgets the pids the previous one replaced.
 void on_auto_start(PolicyState& state, int64_t repair_id, int64_t now_ms);
 void on_manual_start(PolicyState& state, int64_t repair_id);
 // Returns true when the failure put the policy into cooldown.
@@ -107,6 +109,16 @@ void pause(PolicyState& state, const std::string& by, const std::string& reason,
 // True when a timed pause has run out (the caller resumes and says so).
 bool pause_expired(const PolicyState& state, int64_t now_ms);
 void resume(PolicyState& state);
+
+// A gateway pid known while a repair runs (at its start too): the repair
+// stops it, so its exit is gwr's own. 0 and repeats are ignored.
+void note_replaced_pid(PolicyState& state, uint32_t pid);
+
+// The exit of a gateway the last repair replaced, noticed only after that
+// repair ended and not yet looked at again (the prober saw it late, a
+// restart had already brought the next one up): gwr's own stop, not an
+// incident. The EXITED finding, or nullptr.
+const pb::Finding* own_exit_seen_late(const PolicyState& state, const pb::GatewayHealth& health);
 
 // The earliest time the policy wants to look again without new health.
 std::optional<int64_t> next_wake_ms(const PolicyState& state, const PolicySettings& settings);

@@ -243,6 +243,8 @@ void RepairerWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
       while (recent_health_.size() > 20) recent_health_.pop_front();
     }
     health_ = h;
+    // Every gateway a running repair meets is one it stops or replaces.
+    if (active_) note_replaced_pid(policy_, h.pid());
     note_crash(h);
   }
   evaluate(ctx);
@@ -255,14 +257,22 @@ void RepairerWorker::note_crash(const pb::GatewayHealth& h) {
                (f.kind() == pb::Finding::EXITED && static_cast<uint32_t>(f.value()) == last_instance_.first);
   }
   // Exits during a repair are gwr's own stops (its kills are recorded where
-  // they are sent); any other is a crash, an unclean boot for OpenClaw's
-  // crash-loop breaker.
-  if (crashed && last_instance_.first != 0 && !active_) {
+  // they are sent), and so are those of the gateways it replaced, however
+  // late they are seen; any other is a crash, an unclean boot for
+  // OpenClaw's crash-loop breaker.
+  if (crashed && last_instance_.first != 0 && !active_ && own_exit_seen_late(policy_, h) == nullptr) {
     SharedBootLedger::instance().record(last_instance_.first, last_instance_.second, now_ms());
     log::info("gateway_crash_counted", {{"target_pid", last_instance_.first}, {"started_at_ms", last_instance_.second}});
     last_instance_ = {};
   }
   if (h.pid() != 0 && h.uptime_ms() > 0) last_instance_ = {h.pid(), h.observed_at_ms() - h.uptime_ms()};
+}
+
+void RepairerWorker::note_repair_targets() {
+  // The gateway as the prober last saw it, and the last one known to run
+  // (the prober may already say DOWN while it is still stopping).
+  if (health_) note_replaced_pid(policy_, health_->pid());
+  note_replaced_pid(policy_, last_instance_.first);
 }
 
 bool RepairerWorker::save_policy(WorkerContext& ctx, bool force) {
@@ -297,6 +307,13 @@ void RepairerWorker::evaluate(WorkerContext& ctx) {
   const int64_t now = now_ms();
   const Decision d = decide(policy_, *health_, settings_, now);
   if (d.verdict == Verdict::kNothing) withheld_noticed_ = false;
+  if (d.own_exit_pid != 0 && d.own_exit_pid != own_exit_logged_) {
+    own_exit_logged_ = d.own_exit_pid;
+    log::info("gateway_exit_was_repair",
+              {{"gateway_pid", d.own_exit_pid},
+               {"details", "the exit of a gateway the last repair restarted, seen after it ended: waiting for the "
+                           "prober to look again"}});
+  }
   last_wait_ = d.verdict == Verdict::kDeferred ? d.defer_reason : pb::DEFER_REASON_UNSPECIFIED;
   last_wait_until_ms_ = d.verdict == Verdict::kDeferred ? d.wait_until_ms : 0;
   if (d.verdict == Verdict::kStart && !state_trusted()) {
@@ -443,6 +460,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
       } else {
         on_manual_start(policy_, *created);
       }
+      note_repair_targets();
       if (auto st = store_->save_policy(policy_); !st) {
         error = st.message();
       } else if (auto committed = tx.commit(); !committed) {
@@ -464,6 +482,7 @@ int64_t RepairerWorker::start_repair(WorkerContext& ctx, pb::RepairTrigger trigg
     if (trigger == pb::TRIGGER_AUTO) return 0;
     id = next_unsaved_id_++;
     on_manual_start(policy_, id);
+    note_repair_targets();
     policy_saved_ = false;
     summary.set_details("not recorded in gwr.db: the state directory cannot be written");
     log::warn("repair_in_memory_only", {{"repair_id", id}, {"actor", actor}});

@@ -66,6 +66,9 @@ class RepairerWorker final : public Worker {
   int64_t last_wait_until_ms_ = 0;
   // Remembers crashes the prober saw, for the breaker forecast (boot_ledger.h).
   void note_crash(const pb::GatewayHealth& h);
+  // At a repair's start: the gateways it is about to stop (note_replaced_pid).
+  void note_repair_targets();
+  uint32_t own_exit_logged_ = 0;  // gateway_exit_was_repair said for this pid
   int64_t start_repair(WorkerContext& ctx, pb::RepairTrigger trigger, const std::string& actor,
                        const std::string& reason, uint32_t tier);
   void handle(WorkerContext& ctx, RunnerMessage& m);

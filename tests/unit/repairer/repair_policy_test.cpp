@@ -77,6 +77,59 @@ TEST_F(PolicyTest, EvidenceFromBeforeTheLastRepairIsIgnored) {
   EXPECT_EQ(decide(state_, down(now_ + 1), settings_, now_ + 1).verdict, Verdict::kStart);
 }
 
+// The prober noticed the exit of `pid` at `noticed` (its pidfd fired late)
+// and last scanned the process table at `scanned`.
+pb::GatewayHealth exit_seen(uint32_t pid, int64_t noticed, int64_t scanned) {
+  pb::GatewayHealth h = down(scanned);
+  h.mutable_checks(0)->set_at_ms(scanned);
+  h.mutable_findings(0)->set_value(pid);
+  h.mutable_findings(0)->set_since_ms(noticed);
+  return h;
+}
+
+TEST_F(PolicyTest, TheExitOfAGatewayTheRepairReplacedSeenAfterItEndedIsNotAnIncident) {
+  // A manual restart of healthy gateway 42; its exit is noticed 1 ms after
+  // the repair ended (it was: a second, automatic repair followed).
+  on_manual_start(state_, 1);
+  note_replaced_pid(state_, 42);
+  note_replaced_pid(state_, 0);   // ignored
+  note_replaced_pid(state_, 42);  // once
+  EXPECT_EQ(state_.replaced_pids_size(), 1);
+  now_ += 50;
+  on_finished(state_, true, false, settings_, now_);
+  auto d = decide(state_, exit_seen(42, now_ + 1, now_ + 1), settings_, now_ + 1);
+  EXPECT_EQ(d.verdict, Verdict::kNothing);
+  EXPECT_EQ(d.own_exit_pid, 42u);
+  // Until the prober has looked again: a scan after it that finds no gateway is an incident.
+  d = decide(state_, exit_seen(42, now_ + 1, now_ + 500), settings_, now_ + 500);
+  EXPECT_EQ(d.verdict, Verdict::kStart);
+  EXPECT_EQ(d.own_exit_pid, 0u);
+  // Another gateway's exit is a crash.
+  EXPECT_EQ(decide(state_, exit_seen(43, now_ + 1, now_ + 1), settings_, now_ + 1).verdict, Verdict::kStart);
+  // So is one seen long after the repair (the pid lives on in the new gateway's place only briefly).
+  EXPECT_EQ(decide(state_, exit_seen(42, now_ + 6'000, now_ + 6'000), settings_, now_ + 6'000).verdict,
+            Verdict::kStart);
+  // And an OOM kill beside the exit is not gwr's restart.
+  auto oom = exit_seen(42, now_ + 1, now_ + 1);
+  oom.add_findings()->set_kind(pb::Finding::OOM_KILLED);
+  EXPECT_EQ(decide(state_, oom, settings_, now_ + 1).verdict, Verdict::kStart);
+  // Facts beside it (another gateway seen instead) change nothing.
+  auto other = exit_seen(42, now_ + 1, now_ + 1);
+  other.add_findings()->set_kind(pb::Finding::OTHER_GATEWAY);
+  EXPECT_EQ(decide(state_, other, settings_, now_ + 1).verdict, Verdict::kNothing);
+  // The next repair forgets the pids of the last one.
+  on_auto_start(state_, 2, now_ + 2);
+  EXPECT_EQ(state_.replaced_pids_size(), 0);
+}
+
+TEST_F(PolicyTest, AtMostEightReplacedPidsAreKeptTheNewest) {
+  on_manual_start(state_, 1);
+  for (uint32_t pid = 100; pid < 110; ++pid) note_replaced_pid(state_, pid);
+  ASSERT_EQ(state_.replaced_pids_size(), 8);
+  EXPECT_EQ(state_.replaced_pids(0), 102u);
+  EXPECT_EQ(state_.replaced_pids(7), 109u);
+}
+
 TEST_F(PolicyTest, StaleHealthIsIgnored) {
   EXPECT_EQ(decide(state_, down(now_ - 60'000), settings_, now_).verdict, Verdict::kNothing);
 }
