@@ -63,6 +63,16 @@ class Actor {
       s_->inbox.pop_front();
       return m;
     }
+    // The next message, waiting at most until `deadline`: nullopt when the
+    // deadline passed first or on a stop (stopping() tells which).
+    std::optional<In> receive_until(std::chrono::steady_clock::time_point deadline) {
+      std::unique_lock lock(s_->mu);
+      s_->cv.wait_until(lock, deadline, [&] { return s_->stop.load() || !s_->inbox.empty(); });
+      if (s_->stop.load() || s_->inbox.empty()) return std::nullopt;
+      In m = std::move(s_->inbox.front());
+      s_->inbox.pop_front();
+      return m;
+    }
     // Sleeps until `deadline` or a stop; false when stopping.
     bool sleep_until(std::chrono::steady_clock::time_point deadline) {
       std::unique_lock lock(s_->mu);

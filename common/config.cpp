@@ -567,10 +567,42 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   }
 
   const auto& hb = c.heartbeat();
-  const auto http_url = [](const std::string& u) { return starts_with(u, "http://") || starts_with(u, "https://"); };
+  // An address goes into a request line as it is: no spaces or control
+  // characters (a CR/LF would write headers of its own), a host after the scheme.
+  const auto http_url = [](const std::string& u) {
+    const size_t scheme = starts_with(u, "http://") ? 7 : starts_with(u, "https://") ? 8 : 0;
+    if (scheme == 0 || u.size() <= scheme || u[scheme] == '/') return false;
+    return std::none_of(u.begin(), u.end(), [](char ch) { return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f; });
+  };
   if (!hb.url().empty() && !http_url(hb.url())) return fail("heartbeat.url", "must be an http:// or https:// URL (or empty: off)");
   if (!hb.fail_url().empty() && hb.fail_url() != "auto" && !http_url(hb.fail_url())) {
     return fail("heartbeat.fail_url", "must be auto, an http:// or https:// URL, or empty (never)");
+  }
+
+  const auto& n = c.notify();
+  if (!n.ntfy().url().empty()) {
+    // ntfy's topics: 1-64 of [A-Za-z0-9_-], the address's last path segment.
+    const std::string u = n.ntfy().url().substr(0, n.ntfy().url().find_first_of("?#"));
+    const size_t host = u.find("://");
+    const size_t slash = host == std::string::npos ? std::string::npos : u.find('/', host + 3);
+    std::string topic = slash == std::string::npos ? "" : u.substr(u.rfind('/') + 1);
+    const bool topic_ok = !topic.empty() && topic.size() <= 64 && std::all_of(topic.begin(), topic.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+    });
+    if (!http_url(n.ntfy().url()) || !topic_ok) {
+      return fail("notify.ntfy.url", "must be an ntfy server and topic, like https://ntfy.sh/my-gwr-alerts (or empty: off)");
+    }
+  }
+  if (!n.discord().webhook_url().empty() && !http_url(n.discord().webhook_url())) {
+    return fail("notify.discord.webhook_url", "must be an http:// or https:// URL, a Discord webhook (or empty: off)");
+  }
+  if (!n.webhook().url().empty() && !http_url(n.webhook().url())) {
+    return fail("notify.webhook.url", "must be an http:// or https:// URL (or empty: off)");
+  }
+  for (const auto& [key, token] : {std::pair{"notify.ntfy.token", n.ntfy().token()}, std::pair{"notify.webhook.token", n.webhook().token()}}) {
+    if (std::any_of(token.begin(), token.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f; })) {
+      return fail(key, "must not contain spaces or control characters (it is sent in a header)");
+    }
   }
 
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.

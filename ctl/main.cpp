@@ -229,6 +229,9 @@ class Ctl {
     } else {
       parts.repair_error = r.message();
     }
+    Request nreq;
+    nreq.mutable_notify_status();
+    if (auto n = call(gwr::kTelegramBridge, nreq); n && n->has_notify_status()) parts.notify = n->notify_status();
     if (cli_.json) {
       std::cout << gwr::ctl::status_json(parts).dump(2) << "\n";
     } else {

@@ -47,6 +47,20 @@ std::string clock_time(int64_t wall_ms, int64_t now_ms) {
   return buf;
 }
 
+namespace {
+
+const char* channel_state_name(pb::ChannelStatus::State s) {
+  switch (s) {
+    case pb::ChannelStatus::IDLE: return "idle";
+    case pb::ChannelStatus::OK: return "ok";
+    case pb::ChannelStatus::RETRYING: return "retrying";
+    case pb::ChannelStatus::REJECTED: return "refused";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
 nlohmann::json status_json(const StatusParts& parts) {
   nlohmann::json out;
   nlohmann::json gw;
@@ -140,6 +154,20 @@ nlohmann::json status_json(const StatusParts& parts) {
                      {"control_errors", c.control_errors()}});
   }
   out["components"] = comps;
+  if (parts.notify) {
+    nlohmann::json channels = nlohmann::json::array();
+    for (const auto& c : parts.notify->channels()) {
+      channels.push_back({{"name", c.name()},
+                          {"state", channel_state_name(c.state())},
+                          {"detail", c.detail()},
+                          {"queued", c.queued()},
+                          {"last_sent_ms", c.last_sent_ms()},
+                          {"retry_at_ms", c.retry_at_ms()},
+                          {"sent", c.sent()},
+                          {"dropped", c.dropped()}});
+    }
+    out["notifications"] = channels;
+  }
   out["config"] = {{"version", parts.components.config_version()}, {"source", parts.components.config_source()}};
   return out;
 }
@@ -226,6 +254,21 @@ std::string status_text(const StatusParts& parts) {
     }
   } else {
     out << "Repair     unknown (repairer: " << parts.repair_error << ")\n";
+  }
+  if (parts.notify && parts.notify->channels_size() > 0) {
+    out << "Notify    ";
+    bool first = true;
+    for (const auto& c : parts.notify->channels()) {
+      out << (first ? " " : "           ") << pad(c.name(), 10) << channel_state_name(c.state());
+      if (c.state() == pb::ChannelStatus::RETRYING || c.state() == pb::ChannelStatus::REJECTED) {
+        if (!c.detail().empty()) out << ": " << c.detail();
+        if (c.retry_at_ms() > parts.now_ms) out << ", next try in " << human_duration(c.retry_at_ms() - parts.now_ms);
+      }
+      if (c.queued() > 0) out << " (" << c.queued() << " queued)";
+      if (c.last_sent_ms() > 0) out << ", last sent " << clock_time(c.last_sent_ms(), parts.now_ms);
+      out << "\n";
+      first = false;
+    }
   }
   out << "Components\n";
   out << "  " << pad("NAME", 16) << pad("PID", 8) << pad("STATE", 10) << pad("RESTARTS", 9) << pad("UPTIME", 9)

@@ -18,6 +18,7 @@ struct StatusParts {
   std::optional<pb::RepairStatusReply> repair;
   std::string repair_error;
   pb::ComponentsReply components;
+  std::optional<pb::NotifyStatusReply> notify;  // the channels (the bridge's word)
   int64_t now_ms = 0;
 };
 

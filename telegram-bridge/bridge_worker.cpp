@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include <unistd.h>
+
 #include "common/config.h"
 #include "common/openclaw_config.h"
 #include "common/config_schema.h"
@@ -75,13 +77,122 @@ void BridgeWorker::send_heartbeats(int64_t now_ms) {
   if (auto ping = heartbeat_.take_due(now_ms)) pinger_->send(*ping);
 }
 
+void BridgeWorker::notify_settings(WorkerContext& ctx) {
+  const auto& cfg = ctx.config();
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  source_.host = host;
+  source_.gateway = cfg.gateway().host() + ":" + std::to_string(cfg.gateway().port());
+  const auto targets = channel_targets(cfg);
+  const bool any = std::any_of(targets.begin(), targets.end(), [](const ChannelTarget& t) { return t.enabled(); });
+  if (any && !notices_) {
+    const std::string path = cfg.paths().state_dir() + "/notify.db";
+    auto store = NoticeStore::open(path);
+    if (!store) {
+      // Telegram and the heartbeat go on; the channels wait for a restart.
+      log::error("notify_store_unavailable", {{"path", path}, {"error", store.message()}});
+      return;
+    }
+    notices_ = std::move(*store);
+    notices_->prune(clock_->wall_ms());
+  }
+  for (const auto& t : targets) {
+    auto it = std::find_if(senders_.begin(), senders_.end(), [&](const auto& s) { return s->channel() == t.channel; });
+    auto before = std::find_if(targets_.begin(), targets_.end(), [&](const auto& o) { return o.channel == t.channel; });
+    const bool changed = before == targets_.end() || before->url != t.url || before->token != t.token;
+    if (!t.enabled()) {
+      if (it != senders_.end()) {
+        // What waits stays in notify.db for when it is set again.
+        abandoned_ |= !(*it)->stop(200ms);
+        senders_.erase(it);
+        log::info("notify_channel_off", {{"channel", channel_name(t.channel)}});
+      }
+      continue;
+    }
+    if (it != senders_.end()) {
+      if (changed) (*it)->retarget(t);
+      continue;
+    }
+    ChannelSenderSettings s;
+    s.target = t;
+    s.source = source_;
+    s.db_path = notices_->db().path();
+    s.clock = clock_;
+    s.http = ctx.env().http;
+    auto sender = ChannelSender::start(std::move(s));
+    if (!sender) {
+      log::error("notify_channel_unavailable", {{"channel", channel_name(t.channel)}, {"error", sender.message()}});
+      continue;
+    }
+    (void)notices_->since(channel_name(t.channel), clock_->wall_ms());
+    log::info("notify_channel_on", {{"channel", channel_name(t.channel)},
+                                    {"address", url_for_logs(t.url)},
+                                    {"queued", notices_->queued(channel_name(t.channel))}});
+    senders_.push_back(std::move(*sender));
+  }
+  targets_ = targets;
+  // Events missed while no channel listened are looked up soon.
+  if (!senders_.empty() && next_catch_up_ms_ == 0) next_catch_up_ms_ = clock_->wall_ms() + 1'000;
+}
+
+void BridgeWorker::notify(const std::optional<Notice>& notice, int64_t event_at_ms, int64_t now_ms) {
+  if (!notice || !notices_ || senders_.empty()) return;
+  for (auto& sender : senders_) {
+    const std::string name = channel_name(sender->channel());
+    // History from before the channel was set is not news for it.
+    if (event_at_ms < notices_->since(name, now_ms)) continue;
+    int64_t evicted = 0;
+    auto added = notices_->enqueue(name, *notice, now_ms, &evicted);
+    if (!added) {
+      log::error("notice_not_queued", {{"channel", name}, {"notice", notice->event}, {"error", added.message()}});
+      continue;
+    }
+    if (evicted > 0) {
+      log::warn("notices_evicted", {{"channel", name}, {"count", evicted},
+                                    {"reason", "more than " + std::to_string(kNoticeQueueLimit) + " waiting"}});
+    }
+    if (*added) sender->wake();
+  }
+}
+
+pb::NotifyStatusReply BridgeWorker::notify_status(int64_t /*now_ms*/) {
+  pb::NotifyStatusReply out;
+  if (enabled_ && threads_ && store_) {
+    auto* t = out.add_channels();
+    t->set_name("telegram");
+    const auto sender = threads_->shared()->sender();
+    const auto poller = threads_->shared()->poller();
+    const auto& worst = sender.state == ThreadState::kIdle || sender.state == ThreadState::kSending ? poller : sender;
+    switch (worst.state) {
+      case ThreadState::kStarting: t->set_state(pb::ChannelStatus::IDLE); break;
+      case ThreadState::kUnreachable:
+      case ThreadState::kRateLimited: t->set_state(pb::ChannelStatus::RETRYING); break;
+      case ThreadState::kTokenRejected:
+      case ThreadState::kConflict: t->set_state(pb::ChannelStatus::REJECTED); break;
+      default: t->set_state(pb::ChannelStatus::OK); break;
+    }
+    t->set_detail(std::string(thread_state_text(worst.state)) + (worst.detail.empty() ? "" : ": " + worst.detail));
+    t->set_retry_at_ms(worst.retry_at_ms);
+    t->set_queued(static_cast<uint32_t>(store_->count_pending()));
+  }
+  for (auto& sender : senders_) *out.add_channels() = sender->status();
+  return out;
+}
+
 std::vector<zmq::pollitem_t> BridgeWorker::poll_items() {
-  if (!pinger_) return {};
-  return {{nullptr, pinger_->notify_fd(), ZMQ_POLLIN, 0}};
+  // The pinger first (index 0, or none), then one per channel sender.
+  std::vector<zmq::pollitem_t> items;
+  if (pinger_) items.push_back({nullptr, pinger_->notify_fd(), ZMQ_POLLIN, 0});
+  for (const auto& s : senders_) items.push_back({nullptr, s->notify_fd(), ZMQ_POLLIN, 0});
+  return items;
 }
 
 void BridgeWorker::on_ready(WorkerContext& /*ctx*/, size_t index) {
-  if (index != 0 || !pinger_) return;
+  if (!pinger_ || index > 0) {
+    const size_t i = index - (pinger_ ? 1 : 0);
+    if (i < senders_.size()) (void)senders_[i]->status();  // takes what it reported
+    return;
+  }
   const int64_t now = clock_->wall_ms();
   for (auto& r : pinger_->drain()) {
     const bool ok = r.response.completed() && r.response.status >= 200 && r.response.status < 300;
@@ -104,6 +215,7 @@ void BridgeWorker::on_ready(WorkerContext& /*ctx*/, size_t index) {
 void BridgeWorker::start(WorkerContext& ctx) {
   clock_ = &ctx.clock();
   heartbeat_settings(ctx);
+  notify_settings(ctx);
   if (ctx.config().telegram().bot_token().empty()) {
     ctx.set_activity("Telegram off: no bot token");
     log::info("telegram_off", {{"reason", "no bot token configured (telegram.bot_token / TELEGRAM_BOT_TOKEN)"}});
@@ -188,6 +300,9 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
   if (std::any_of(changed.begin(), changed.end(), [](const std::string& k) { return k.rfind("heartbeat.", 0) == 0; })) {
     heartbeat_settings(ctx);
   }
+  if (std::any_of(changed.begin(), changed.end(), [](const std::string& k) { return k.rfind("notify.", 0) == 0; })) {
+    notify_settings(ctx);
+  }
   const bool restart = restarts_worker(changed, kTelegramBridge);
   if (enabled_ && (has(changed, "telegram.chat_id") || has(changed, "telegram.allowed_user_ids"))) {
     chat_id_ = cfg.telegram().chat_id();
@@ -213,10 +328,14 @@ void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now);
   if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now);
   send_heartbeats(now);
+  if (event.has_repair_event()) handle_repair_event(event.repair_event(), now);
+  if (event.has_alert()) {
+    pb::Alert alert = event.alert();
+    redact_strings(alert, SharedRedactor::instance());
+    notify(notice_for(alert, now, source_), now, now);
+  }
   if (!enabled_ || !store_) return;
-  if (event.has_repair_event()) {
-    handle_repair_event(event.repair_event(), now);
-  } else if (event.has_gateway_health()) {
+  if (event.has_gateway_health()) {
     // Redacted whole before the planner cuts anything out of it.
     pb::GatewayHealth health = event.gateway_health();
     redact_strings(health, SharedRedactor::instance());
@@ -230,9 +349,11 @@ void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
 
 void BridgeWorker::handle_repair_event(const pb::RepairEvent& e, int64_t now_ms) {
   const std::string key = repair_event_key(e);
-  if (store_->seen_event(key)) return;
   pb::RepairEvent event = e;
   redact_strings(event, SharedRedactor::instance());
+  // The channels deduplicate by notice_key in notify.db; Telegram by its seen mark.
+  if (!senders_.empty()) notify(notice_for(event, notice_key(e), source_), e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
+  if (!enabled_ || !store_ || store_->seen_event(key)) return;
   save(planner_.on_repair_event(event, now_ms), key, e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
 }
 
@@ -278,27 +399,38 @@ void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string
 void BridgeWorker::catch_up(WorkerContext& ctx, int64_t now_ms) {
   // Pub/sub drops what is published while this process restarts; the
   // repairer's log has it. Events already turned into messages are skipped.
-  pb::Request status;
-  status.mutable_repair_status();
-  if (auto r = ctx.call(kRepairer, status, 1000ms, 0); r && r->has_repair_status()) {
-    planner_.set_paused(r->repair_status().paused());
+  const bool telegram = enabled_ && store_;
+  if (telegram) {
+    pb::Request status;
+    status.mutable_repair_status();
+    if (auto r = ctx.call(kRepairer, status, 1000ms, 0); r && r->has_repair_status()) {
+      planner_.set_paused(r->repair_status().paused());
+    }
   }
   pb::Request logs;
   logs.mutable_logs()->set_limit(50);
   auto r = ctx.call(kRepairer, logs, 1000ms, 0);
-  if (!r || !r->has_logs()) {
-    save({}, "", 0, now_ms);
-    return;
+  if (r && r->has_logs()) {
+    for (const auto& e : r->logs().events()) {
+      if (e.at_ms() < now_ms - kCatchUpWindowMs) continue;
+      // Telegram's watermark is its own; the channels have theirs (since()).
+      if (e.at_ms() < watermark_ms_ && senders_.empty()) continue;
+      if (e.at_ms() < watermark_ms_) {
+        pb::RepairEvent event = e;
+        redact_strings(event, SharedRedactor::instance());
+        notify(notice_for(event, notice_key(e), source_), e.at_ms(), now_ms);
+        continue;
+      }
+      handle_repair_event(e, now_ms);
+    }
   }
-  for (const auto& e : r->logs().events()) {
-    if (e.at_ms() < watermark_ms_ || e.at_ms() < now_ms - kCatchUpWindowMs) continue;
-    handle_repair_event(e, now_ms);
-  }
-  save({}, "", 0, now_ms);
+  if (telegram) save({}, "", 0, now_ms);
 }
 
-pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& /*request*/) {
-  return {};  // nothing to serve beyond ping
+pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& request) {
+  pb::Reply reply;
+  if (request.has_notify_status()) *reply.mutable_notify_status() = notify_status(clock_->wall_ms());
+  return reply;
 }
 
 SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
@@ -312,12 +444,19 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   if (start_pending_ && retiring_.empty()) turn_on(ctx);
   const int64_t wall = clock_->wall_ms();
   send_heartbeats(wall);
-  if (!enabled_ || !store_) return now + 1s;
-  save(planner_.on_tick(wall), "", 0, wall);
-  if (wall >= next_catch_up_ms_) {
+  if (catching_up() && next_catch_up_ms_ != 0 && wall >= next_catch_up_ms_) {
     catch_up(ctx, wall);
     next_catch_up_ms_ = wall + kCatchUpEveryMs;
   }
+  if (notices_ && wall >= next_notice_prune_ms_) {
+    notices_->prune(wall);
+    next_notice_prune_ms_ = wall + kPruneEveryMs;
+  }
+  if (!enabled_ || !store_) {
+    if (wall >= next_activity_ms_) update_activity(ctx, wall);
+    return now + 1s;
+  }
+  save(planner_.on_tick(wall), "", 0, wall);
   if (wall >= next_prune_ms_) {
     store_->prune(wall);
     next_prune_ms_ = wall + kPruneEveryMs;
@@ -337,12 +476,26 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
 
 void BridgeWorker::update_activity(WorkerContext& ctx, int64_t now_ms) {
   next_activity_ms_ = now_ms + 500;
+  // The other channels, after Telegram's own words: "ntfy ok; discord HTTP 404 (2 queued)".
+  std::string others;
+  for (auto& sender : senders_) {
+    const auto& st = sender->status();
+    others += "; " + st.name() + " ";
+    switch (st.state()) {
+      case pb::ChannelStatus::OK: others += "ok"; break;
+      case pb::ChannelStatus::IDLE: others += "idle"; break;
+      case pb::ChannelStatus::RETRYING: others += "retrying: " + st.detail(); break;
+      case pb::ChannelStatus::REJECTED: others += "refused: " + st.detail(); break;
+      default: others += "?"; break;
+    }
+    if (st.queued() > 0) others += " (" + std::to_string(st.queued()) + " queued)";
+  }
   if (!enabled_) {
-    ctx.set_activity("Telegram off: no bot token");
+    ctx.set_activity("Telegram off: no bot token" + others);
     return;
   }
   if (!threads_) {
-    ctx.set_activity("restarting the Telegram connection");
+    ctx.set_activity("restarting the Telegram connection" + others);
     return;
   }
   const auto poller = threads_->shared()->poller();
@@ -358,7 +511,7 @@ void BridgeWorker::update_activity(WorkerContext& ctx, int64_t now_ms) {
     a += std::string("; sender ") + thread_state_text(sender.state) + retry(sender.retry_at_ms);
   }
   a += "; outbox " + std::to_string(store_->count_pending()) + " queued";
-  ctx.set_activity(a);
+  ctx.set_activity(a + others);
 }
 
 void BridgeWorker::stop(WorkerContext& /*ctx*/) {
@@ -366,6 +519,8 @@ void BridgeWorker::stop(WorkerContext& /*ctx*/) {
   if (threads_) abandoned_ |= !threads_->stop(1200ms);
   for (auto& t : retiring_) abandoned_ |= !t->stop(0ms);
   if (pinger_) abandoned_ |= !pinger_->stop(200ms);  // a ping blocked in its 10 s call is left behind
+  for (auto& s : senders_) abandoned_ |= !s->stop(200ms);  // so is a notice (it stays queued)
+  senders_.clear();
   pinger_.reset();
   threads_.reset();
   retiring_.clear();

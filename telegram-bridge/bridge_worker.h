@@ -16,6 +16,8 @@
 #include "telegram-bridge/bridge_store.h"
 #include "telegram-bridge/heartbeat_plan.h"
 #include "telegram-bridge/bridge_threads.h"
+#include "telegram-bridge/channel_sender.h"
+#include "telegram-bridge/notice_store.h"
 #include "telegram-bridge/notification_planner.h"
 
 namespace gwr::telegram {
@@ -59,6 +61,7 @@ class BridgeWorker final : public Worker {
   int64_t next_prune_ms_ = 0;
   int64_t next_checkpoint_ms_ = 0;
   int64_t next_activity_ms_ = 0;
+  int64_t next_notice_prune_ms_ = 0;
   bool abandoned_ = false;
 
   // The dead-man's switch (heartbeat.*): planned here, sent by one thread
@@ -73,6 +76,17 @@ class BridgeWorker final : public Worker {
   std::unique_ptr<PingActor> pinger_;
   void heartbeat_settings(WorkerContext& ctx);
   void send_heartbeats(int64_t now_ms);
+
+  // The channels beside Telegram (notify.*): queued in notify.db here, sent
+  // by one ChannelSender thread each, whether or not Telegram is on.
+  std::unique_ptr<NoticeStore> notices_;
+  std::vector<std::unique_ptr<ChannelSender>> senders_;
+  std::vector<ChannelTarget> targets_;  // as last configured, one per channel
+  NoticeSource source_;
+  void notify_settings(WorkerContext& ctx);
+  void notify(const std::optional<Notice>& notice, int64_t event_at_ms, int64_t now_ms);
+  bool catching_up() const { return (enabled_ && store_) || !senders_.empty(); }
+  pb::NotifyStatusReply notify_status(int64_t now_ms);
 };
 
 // A repair event's identity, the same whether it came over the bus or from
