@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "common/text.h"
+
 namespace gwr {
 
 using google::protobuf::Descriptor;
@@ -40,21 +42,12 @@ std::string empty_value(const KeyInfo& k) {
   }
 }
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // A list item needs quotes in YAML flow style unless it is plain.
 std::string list_item(const std::string& item) {
   const bool plain = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/' || c == '*';
   }) && item[0] != '*' && item[0] != '-';
-  return plain || item.rfind("--", 0) == 0 ? item : quoted(item);
+  return plain || item.rfind("--", 0) == 0 ? item : yaml_double_quoted(item);
 }
 
 }  // namespace
@@ -105,7 +98,7 @@ std::string default_yaml(const KeyInfo& k) {
     for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + list_item(items[i]);
     return out + "]";
   }
-  if (k.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) return quoted(d);
+  if (k.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) return yaml_double_quoted(d);
   return d;
 }
 

@@ -39,16 +39,6 @@ bool visible(const std::string& s) {
   return true;
 }
 
-bool port_ok(const std::string& p) {
-  if (p.empty() || p.size() > 5) return false;
-  unsigned v = 0;
-  for (char c : p) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  return v >= 1 && v <= 65535;
-}
-
 std::optional<Url> parse_url(const std::string& url, std::string* why) {
   if (url.rfind("https://", 0) == 0) {
     *why = "https is not spoken by the plain HTTP client (the gateway's endpoints are http)";
@@ -91,7 +81,7 @@ std::optional<Url> parse_url(const std::string& url, std::string* why) {
     if (colon != std::string::npos) port = u.authority.substr(colon + 1);
   }
   if (!port.empty() || u.authority.find(':') != std::string::npos) {
-    if (!port_ok(port)) {
+    if (!parse_port(port)) {
       *why = "the URL's port is not 1..65535";
       return std::nullopt;
     }

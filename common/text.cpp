@@ -146,4 +146,13 @@ std::string clip_middle(std::string_view text, size_t max_bytes) {
   return std::string(head) + marker(text.size() - head.size() - tail.size()) + std::string(tail);
 }
 
+std::string yaml_double_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 }  // namespace gwr

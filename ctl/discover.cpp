@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/strings.h"
 #include "common/text.h"
 
 namespace gwr::ctl {
@@ -16,17 +17,6 @@ std::string get(const std::map<std::string, std::string>& env, const std::string
   return it == env.end() ? std::string() : it->second;
 }
 
-// 1..65535 written as plain digits; 0 otherwise.
-uint32_t parse_port(const std::string& s) {
-  if (s.empty() || s.size() > 5) return 0;
-  uint32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return v <= 65535 ? v : 0;
-}
-
 // A path that can stand in a YAML double-quoted scalar as it is: valid UTF-8,
 // no control characters (a directory name can hold a newline; it would end
 // the scalar and start a key of its own).
@@ -36,15 +26,6 @@ bool plain_path(const std::string& p) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
-}
-
-std::string yaml_quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // Text from the file system, safe in a one-line YAML comment.
@@ -132,15 +113,15 @@ UnitPorts parse_unit_ports(const std::string& unit_text) {
       const auto words = unit_words(value);
       for (size_t i = 0; i < words.size(); ++i) {
         if (words[i] == "--port" && i + 1 < words.size()) {
-          if (const uint32_t p = parse_port(words[i + 1])) out.flag = p;
+          if (const auto p = parse_port(words[i + 1])) out.flag = *p;
         } else if (words[i].rfind("--port=", 0) == 0) {
-          if (const uint32_t p = parse_port(words[i].substr(7))) out.flag = p;
+          if (const auto p = parse_port(words[i].substr(7))) out.flag = *p;
         }
       }
     } else if (key == "Environment") {
       for (const auto& w : unit_words(value)) {
         if (w.rfind("OPENCLAW_GATEWAY_PORT=", 0) == 0) {
-          if (const uint32_t p = parse_port(w.substr(22))) out.env = p;
+          if (const auto p = parse_port(w.substr(22))) out.env = *p;
         }
       }
     }
@@ -188,8 +169,8 @@ Discovery discover(const std::map<std::string, std::string>& env) {
   } else if (unit.env != 0) {
     d.port = unit.env;
     d.port_source = "OPENCLAW_GATEWAY_PORT in openclaw-gateway.service";
-  } else if (const uint32_t p = parse_port(env_port); p != 0) {
-    d.port = p;
+  } else if (const auto p = parse_port(env_port)) {
+    d.port = *p;
     d.port_source = "OPENCLAW_GATEWAY_PORT";
   } else {
     if (!env_port.empty()) d.notes.push_back("OPENCLAW_GATEWAY_PORT=\"" + comment_text(env_port) + "\" is not a port; ignored");
@@ -213,7 +194,7 @@ std::string discovery_yaml(const Discovery& d) {
                                                                       : "from " + d.port_source)
       << "; a gateway started with --port P listens on P instead: set it here\n";
   out << "  port: " << d.port << "\n";
-  if (plain_path(d.state_dir)) out << "  state_dir: " << yaml_quoted(d.state_dir) << "\n";
+  if (plain_path(d.state_dir)) out << "  state_dir: " << yaml_double_quoted(d.state_dir) << "\n";
   if (!d.others.empty()) {
     out << "  # Other OpenClaw gateways on this host (gwr watches the one above; another\n"
            "  # gwr with its own config, or the gateways: list once it exists, for them):\n";
