@@ -6,7 +6,7 @@ include(GNUInstallDirs)
 
 # Templates keep their @GWR_...@ placeholders: gwr-service fills them in from
 # where it is installed, so an installed tree can live under any prefix.
-install(TARGETS gwr-supervisor gwr-prober gwr-repairer gwr-telegram-bridge gwrctl
+install(TARGETS gwr-supervisor gwr-prober gwr-repairer gwr-telegram-bridge gwr-web gwrctl
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS deploy/gwr-service.in DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME gwr-service)
 install(FILES config/gwr.example.yaml config/allowlist.yaml DESTINATION ${CMAKE_INSTALL_DATADIR}/gwr)
@@ -17,6 +17,8 @@ install(FILES deploy/systemd/gwr-system.service.in DESTINATION ${CMAKE_INSTALL_D
 install(FILES deploy/launchd/ai.openclaw.gwr.plist.in DESTINATION ${CMAKE_INSTALL_DATADIR}/gwr/launchd
         RENAME ai.openclaw.gwr.plist)
 install(FILES deploy/bash-completion/gwrctl DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(FILES deploy/prometheus/gwr-rules.yml deploy/prometheus/grafana-dashboard.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/gwr/prometheus)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # A ready user unit where systemctl --user looks (<prefix>/lib/systemd/user),
 # with the real install prefix in it (also right inside the .deb: /usr).

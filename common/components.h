@@ -8,5 +8,7 @@ inline constexpr const char* kSupervisor = "supervisor";
 inline constexpr const char* kProber = "prober";
 inline constexpr const char* kRepairer = "repairer";
 inline constexpr const char* kTelegramBridge = "telegram-bridge";
+// Optional: only when http.listen is set.
+inline constexpr const char* kWeb = "web";
 
 }  // namespace gwr

@@ -605,6 +605,35 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     }
   }
 
+  if (const auto& h = c.http(); !h.listen().empty()) {
+    // HOST:PORT, [IPv6]:PORT; off loopback only with a token.
+    std::string host, port;
+    if (h.listen()[0] == '[') {
+      const size_t close = h.listen().find("]:");
+      if (close != std::string::npos) {
+        host = h.listen().substr(1, close - 1);
+        port = h.listen().substr(close + 2);
+      }
+    } else if (const size_t colon = h.listen().rfind(':'); colon != std::string::npos) {
+      host = h.listen().substr(0, colon);
+      port = h.listen().substr(colon + 1);
+    }
+    const bool host_ok = !host.empty() && std::none_of(host.begin(), host.end(), [](char ch) {
+      return static_cast<unsigned char>(ch) <= 0x20 || ch == '/' || ch == '@' ;
+    });
+    if (!host_ok || !parse_port(port) || (h.listen()[0] != '[' && host.find(':') != std::string::npos)) {
+      return fail("http.listen", "must be HOST:PORT, like 127.0.0.1:9477 or [::1]:9477 (or empty: off)");
+    }
+    const bool loopback = host == "localhost" || host == "::1" || starts_with(host, "127.");
+    if (!loopback && h.token().empty()) {
+      return fail("http.listen", "is not a loopback address: set http.token (GWR_HTTP_TOKEN) too, or listen on 127.0.0.1");
+    }
+  }
+  if (std::any_of(c.http().token().begin(), c.http().token().end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f; })) {
+    return fail("http.token", "must not contain spaces or control characters");
+  }
+
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.
   if (c.paths().runtime_dir().size() > 80) return fail("paths.runtime_dir", "must be at most 80 characters (socket path limit)");
 

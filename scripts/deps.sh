@@ -43,8 +43,9 @@ if [[ "$profile" == "test" ]]; then
   # OpenClaw for the end-to-end tests; monit is the bench's point of comparison.
   # clang builds the Tier 3 validator's libFuzzer target; lsof is what the
   # POSIX platform build (-DGWR_PLATFORM=posix, tested too) asks about sockets.
+  # prometheus: its promtool checks gwr-web's /metrics and the shipped alert rules.
   packages+=(libgtest-dev libgmock-dev curl ca-certificates procps lsof libxml2-utils clang libclang-rt-14-dev dpkg-dev)
-  commands+=("node:nodejs" "npm:npm" "monit:monit")
+  commands+=("node:nodejs" "npm:npm" "monit:monit" "promtool:prometheus")
 fi
 
 missing=()

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/openclaw_config.h"
+#include "common/components.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/platform/service.h"
@@ -126,6 +127,9 @@ int main(int argc, char** argv) {
   gwr::supervisor::SupervisorOptions options;
   options.load = load;
   options.worker_dir = gwr::self_exe_dir(argv[0]);
+  // gwr-web only when asked for: the default footprint does not grow. A
+  // change of http.listen takes effect when gwr restarts (RELOAD_RESTART_GWR).
+  if (!cfg.http().listen().empty()) options.workers.push_back(gwr::kWeb);
   const int rc = gwr::supervisor::run_supervisor(options, std::move(loaded));
   gwr::log::shutdown();
   return rc;

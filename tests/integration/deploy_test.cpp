@@ -49,7 +49,7 @@ class DeployTest : public ::testing::Test {
 TempDir* DeployTest::prefix_ = nullptr;
 
 TEST_F(DeployTest, InstalledTreeHasEverything) {
-  for (const char* f : {"bin/gwr-supervisor", "bin/gwr-prober", "bin/gwr-repairer", "bin/gwr-telegram-bridge",
+  for (const char* f : {"bin/gwr-supervisor", "bin/gwr-prober", "bin/gwr-repairer", "bin/gwr-telegram-bridge", "bin/gwr-web",
                         "bin/gwrctl", "bin/gwr-service", "share/gwr/gwr.example.yaml", "share/gwr/allowlist.yaml",
                         "share/gwr/env.example", "share/gwr/systemd/gwr.service", "share/gwr/systemd/gwr-system.service",
                         "share/gwr/launchd/ai.openclaw.gwr.plist", "lib/systemd/user/gwr.service",
@@ -286,7 +286,7 @@ TEST_F(DeployTest, DebianPackageHasEverythingAndInstalls) {
   EXPECT_NE(deb.find("gwr_1.0.0_"), std::string::npos);
   const auto contents = run({"dpkg-deb", "-c", deb}).output;
   for (const char* f : {"./usr/bin/gwr-supervisor", "./usr/bin/gwr-prober", "./usr/bin/gwr-repairer",
-                        "./usr/bin/gwr-telegram-bridge", "./usr/bin/gwrctl", "./usr/bin/gwr-service",
+                        "./usr/bin/gwr-telegram-bridge", "./usr/bin/gwr-web", "./usr/bin/gwrctl", "./usr/bin/gwr-service",
                         "./usr/lib/systemd/user/gwr.service", "./usr/share/gwr/allowlist.yaml",
                         "./usr/share/gwr/gwr.example.yaml", "./usr/share/bash-completion/completions/gwrctl"}) {
     EXPECT_NE(contents.find(f), std::string::npos) << f;

@@ -1,0 +1,241 @@
+#include "web/metrics.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "common/findings.h"
+#include "common/text.h"
+
+namespace gwr::web {
+
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // The shortest text that reads back as the same double ("0.005", not "0.0050000000000000001").
+  char buf[40];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string number(uint64_t v) { return std::to_string(v); }
+
+void family(std::string& out, const std::string& name, const char* type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void sample(std::string& out, const std::string& name, const std::string& labels, const std::string& value) {
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += " " + value + "\n";
+}
+
+const char* check_label(pb::CheckKind k) {
+  switch (k) {
+    case pb::CHECK_PROCESS: return "process";
+    case pb::CHECK_PORT: return "port";
+    case pb::CHECK_HEALTH: return "health";
+    case pb::CHECK_MEMORY: return "memory";
+    default: return "unknown";
+  }
+}
+
+const char* trigger_label(pb::RepairTrigger t) {
+  switch (t) {
+    case pb::TRIGGER_AUTO: return "auto";
+    case pb::TRIGGER_MANUAL: return "manual";
+    default: return "unknown";
+  }
+}
+
+const char* channel_state_label(pb::ChannelStatus::State s) {
+  switch (s) {
+    case pb::ChannelStatus::IDLE: return "idle";
+    case pb::ChannelStatus::OK: return "ok";
+    case pb::ChannelStatus::RETRYING: return "retrying";
+    case pb::ChannelStatus::REJECTED: return "refused";
+    default: return "unknown";
+  }
+}
+
+// Probe latencies: 1 ms .. 10 s (the health timeout is 2 s by default).
+std::vector<double> probe_bounds() { return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}; }
+
+}  // namespace
+
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : valid_utf8(text)) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return "\"" + out + "\"";
+}
+
+void Histogram::observe(double v) {
+  if (!std::isfinite(v)) return;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    if (v <= bounds_[i]) {
+      ++counts_[i];
+      break;
+    }
+  }
+  sum_ += v;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+  const std::string sep = labels.empty() ? "" : labels + ",";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    sample(out, name + "_bucket", sep + "le=\"" + number(bounds_[i]) + "\"", number(cumulative));
+  }
+  sample(out, name + "_bucket", sep + "le=\"+Inf\"", number(count_));
+  sample(out, name + "_sum", labels, number(sum_));
+  sample(out, name + "_count", labels, number(count_));
+}
+
+Metrics::Metrics() : repair_seconds_({1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
+  for (auto k : {pb::CHECK_PORT, pb::CHECK_HEALTH}) {
+    probe_seconds_.emplace(k, Histogram(probe_bounds()));
+    probe_failures_[k] = 0;
+  }
+}
+
+void Metrics::on_health(const pb::GatewayHealth& h) {
+  // Each published health repeats the last result of every check: a probe
+  // is counted once, when its time is new.
+  for (const auto& c : h.checks()) {
+    auto it = probe_seconds_.find(c.kind());
+    if (it == probe_seconds_.end() || !c.probed() || c.at_ms() == 0) continue;
+    auto& last = last_probe_at_[c.kind()];
+    if (c.at_ms() == last) continue;
+    last = c.at_ms();
+    if (c.ok()) {
+      it->second.observe(static_cast<double>(c.latency_us()) / 1e6);
+    } else {
+      ++probe_failures_[c.kind()];
+    }
+  }
+  health_ = h;
+}
+
+void Metrics::on_repair_event(const pb::RepairEvent& e) {
+  if (e.kind() == pb::RepairEvent::STARTED) {
+    ++repairs_started_[trigger_label(e.trigger())];
+    return;
+  }
+  if (e.kind() != pb::RepairEvent::FINISHED || e.repair_id() == 0) return;
+  if (!finished_.insert(e.repair_id()).second) return;
+  while (finished_.size() > 1000) finished_.erase(finished_.begin());
+  ++repairs_[std::to_string(e.tier()) + "|" + trigger_label(e.trigger()) + "|" + (e.success() ? "success" : "failure")];
+  repair_seconds_.observe(static_cast<double>(e.duration_ms()) / 1000.0);
+}
+
+std::string Metrics::render(const std::string& version) const {
+  std::string out;
+  out.reserve(8192);
+  family(out, "gwr_build_info", "gauge", "gwr's version (always 1).");
+  sample(out, "gwr_build_info", "version=" + label_value(version), "1");
+
+  const pb::GatewayState state = health_ ? health_->state() : pb::GATEWAY_STATE_UNKNOWN;
+  family(out, "gwr_gateway_up", "gauge", "1 while the gateway serves (healthy or degraded), else 0.");
+  sample(out, "gwr_gateway_up", "", state == pb::HEALTHY || state == pb::DEGRADED ? "1" : "0");
+  family(out, "gwr_gateway_state", "gauge", "The gateway's state as gwr-prober sees it: 1 for the current one.");
+  for (auto s : {pb::GATEWAY_STATE_UNKNOWN, pb::HEALTHY, pb::STARTING, pb::DEGRADED, pb::DOWN}) {
+    sample(out, "gwr_gateway_state", "state=" + label_value(gateway_state_name(s)), s == state ? "1" : "0");
+  }
+  if (health_) {
+    family(out, "gwr_gateway_state_since_timestamp_seconds", "gauge", "When the gateway entered its current state.");
+    sample(out, "gwr_gateway_state_since_timestamp_seconds", "", number(static_cast<double>(health_->state_since_ms()) / 1000.0));
+    family(out, "gwr_gateway_resident_memory_bytes", "gauge", "Resident memory of the gateway process (0 when none runs).");
+    sample(out, "gwr_gateway_resident_memory_bytes", "", number(health_->rss_bytes()));
+    family(out, "gwr_gateway_children_resident_memory_bytes", "gauge", "Resident memory of the gateway's descendants.");
+    sample(out, "gwr_gateway_children_resident_memory_bytes", "", number(health_->children_rss_bytes()));
+    family(out, "gwr_gateway_resident_memory_growth_bytes_per_second", "gauge",
+           "The gateway's RSS trend over probes.memory.trend_window (0 until known).");
+    sample(out, "gwr_gateway_resident_memory_growth_bytes_per_second", "", number(health_->rss_growth_bytes_per_hour() / 3600.0));
+    family(out, "gwr_gateway_recommended_tier", "gauge", "The repair tier the prober recommends (0: none).");
+    sample(out, "gwr_gateway_recommended_tier", "", number(static_cast<uint64_t>(health_->recommended_tier())));
+  }
+
+  family(out, "gwr_probe_duration_seconds", "histogram", "Time of the successful port and health probes.");
+  for (const auto& [kind, h] : probe_seconds_) {
+    h.render(out, "gwr_probe_duration_seconds", std::string("check=\"") + check_label(kind) + "\"");
+  }
+  family(out, "gwr_probe_failures_total", "counter", "Failed port and health probes.");
+  for (const auto& [kind, n] : probe_failures_) {
+    sample(out, "gwr_probe_failures_total", std::string("check=\"") + check_label(kind) + "\"", number(n));
+  }
+
+  family(out, "gwr_repairs_started_total", "counter", "Repairs started, by trigger.");
+  for (const char* t : {"auto", "manual"}) {
+    const auto it = repairs_started_.find(t);
+    sample(out, "gwr_repairs_started_total", std::string("trigger=\"") + t + "\"", number(it == repairs_started_.end() ? uint64_t{0} : it->second));
+  }
+  family(out, "gwr_repairs_total", "counter", "Repairs finished, by the tier they ended at, trigger and outcome.");
+  for (const auto& [key, n] : repairs_) {
+    const size_t a = key.find('|'), b = key.rfind('|');
+    sample(out, "gwr_repairs_total",
+           "tier=\"" + key.substr(0, a) + "\",trigger=\"" + key.substr(a + 1, b - a - 1) + "\",outcome=\"" + key.substr(b + 1) + "\"",
+           number(n));
+  }
+  family(out, "gwr_repair_duration_seconds", "histogram", "Time of finished repairs, from start to outcome.");
+  repair_seconds_.render(out, "gwr_repair_duration_seconds", "");
+
+  if (repair_status_) {
+    const auto& r = *repair_status_;
+    family(out, "gwr_repair_running", "gauge", "1 while a repair runs.");
+    sample(out, "gwr_repair_running", "", r.in_progress() ? "1" : "0");
+    family(out, "gwr_repairs_paused", "gauge", "1 while automatic repairs are paused.");
+    sample(out, "gwr_repairs_paused", "", r.paused() ? "1" : "0");
+    family(out, "gwr_repair_cooldown_until_timestamp_seconds", "gauge",
+           "Until when automatic repairs cool down (0: no cooldown).");
+    sample(out, "gwr_repair_cooldown_until_timestamp_seconds", "", number(static_cast<double>(r.cooldown_until_ms()) / 1000.0));
+    family(out, "gwr_repairs_last_hour", "gauge", "Automatic repairs in the last sliding hour.");
+    sample(out, "gwr_repairs_last_hour", "", number(static_cast<uint64_t>(r.repairs_last_hour())));
+    family(out, "gwr_repairs_per_hour_limit", "gauge", "repair.max_per_hour.");
+    sample(out, "gwr_repairs_per_hour_limit", "", number(static_cast<uint64_t>(r.max_per_hour())));
+    family(out, "gwr_repair_consecutive_failures", "gauge", "Repairs in a row whose every tier failed.");
+    sample(out, "gwr_repair_consecutive_failures", "", number(static_cast<uint64_t>(r.consecutive_failures())));
+    family(out, "gwr_repair_state_unsaved", "gauge", "1 while the repairer cannot keep its state (automatic repairs stop).");
+    sample(out, "gwr_repair_state_unsaved", "", r.state_unsaved() ? "1" : "0");
+  }
+
+  if (components_) {
+    family(out, "gwr_component_up", "gauge", "1 while a gwr process runs and heartbeats.");
+    for (const auto& c : components_->components()) {
+      sample(out, "gwr_component_up", "component=" + label_value(c.name()), c.state() == pb::COMPONENT_RUNNING ? "1" : "0");
+    }
+    family(out, "gwr_component_restarts_total", "counter", "Restarts of each gwr process by the supervisor.");
+    for (const auto& c : components_->components()) {
+      sample(out, "gwr_component_restarts_total", "component=" + label_value(c.name()), number(static_cast<uint64_t>(c.restarts())));
+    }
+  }
+
+  if (notify_ && notify_->channels_size() > 0) {
+    family(out, "gwr_notifications_pending", "gauge", "Notifications waiting to be sent, per channel.");
+    for (const auto& c : notify_->channels()) {
+      sample(out, "gwr_notifications_pending", "channel=" + label_value(c.name()), number(static_cast<uint64_t>(c.queued())));
+    }
+    family(out, "gwr_notification_channel_state", "gauge", "Each channel's state: 1 for the current one.");
+    for (const auto& c : notify_->channels()) {
+      for (auto s : {pb::ChannelStatus::IDLE, pb::ChannelStatus::OK, pb::ChannelStatus::RETRYING, pb::ChannelStatus::REJECTED}) {
+        sample(out, "gwr_notification_channel_state",
+               "channel=" + label_value(c.name()) + ",state=\"" + channel_state_label(s) + "\"", c.state() == s ? "1" : "0");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace gwr::web
