@@ -45,7 +45,8 @@ if [[ "$profile" == "test" ]]; then
   # POSIX platform build (-DGWR_PLATFORM=posix, tested too) asks about sockets.
   # prometheus: its promtool checks gwr-web's /metrics and the shipped alert rules.
   packages+=(libgtest-dev libgmock-dev curl ca-certificates procps lsof libxml2-utils clang libclang-rt-14-dev dpkg-dev)
-  commands+=("node:nodejs" "npm:npm" "monit:monit" "promtool:prometheus")
+  # chromium renders gwr-web's status page in a test (headless).
+  commands+=("node:nodejs" "npm:npm" "monit:monit" "promtool:prometheus" "chromium:chromium")
 fi
 
 missing=()

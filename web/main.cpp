@@ -1,5 +1,5 @@
-// gwr-web: gwr's read-only web endpoints (/metrics). Started by
-// gwr-supervisor only when http.listen is set; see web_worker.h.
+// gwr-web: gwr's read-only web endpoints (/metrics, the status page, /api).
+// Started by gwr-supervisor only when http.listen is set; see web_worker.h.
 #include <memory>
 
 #include "common/environment.h"

@@ -1,6 +1,9 @@
 #include "web/web_worker.h"
 
+#include <algorithm>
 #include <cstdlib>
+
+#include <unistd.h>
 
 #include "common/components.h"
 #include "common/log.h"
@@ -13,6 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kRefreshEvery = 5s;
+constexpr int64_t kRssEveryMs = 10 * 60'000;
 
 std::string bearer(const std::string& authorization) {
   static const std::string kPrefix = "Bearer ";
@@ -23,6 +27,19 @@ std::string bearer(const std::string& authorization) {
 
 void WebWorker::start(WorkerContext& ctx) {
   version_ = kGwrVersion;
+  data_.version = version_;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) data_.host = host;
+  const int64_t now = ctx.clock().wall_ms();
+  const std::string path = ctx.config().paths().state_dir() + "/web.db";
+  if (auto store = WebStore::open(path)) {
+    store_ = std::move(*store);
+    data_.states = store_->states(now - kTimelineMs);
+    data_.rss = store_->rss(now - kTimelineMs);
+  } else {
+    log::error("web_store_unavailable", {{"path", path}, {"error", store.message()},
+                                         {"effect", "the timeline starts now and is not kept"}});
+  }
   const auto& http = ctx.config().http();
   shared_->token = http.token();
   auto where = parse_listen(http.listen());
@@ -42,7 +59,7 @@ void WebWorker::start(WorkerContext& ctx) {
   }
   server_ = std::move(*server);
   log::info("web_listening", {{"listen", http.listen()}, {"port", server_->port()}, {"token", !http.token().empty()}});
-  ctx.set_activity("serving /metrics on " + http.listen());
+  ctx.set_activity("serving on " + http.listen());
   refresh(ctx);
 }
 
@@ -63,26 +80,87 @@ WebResponse WebWorker::handle(Shared& shared, const WebRequest& r) {
         return out;
       }
     }
-    page = shared.metrics;
-    if (r.path == "/metrics") ++shared.scrapes;
+    if (r.path == "/metrics") {
+      page = shared.metrics;
+      ++shared.scrapes;
+    } else if (r.path == "/") {
+      page = shared.page;
+    } else if (r.path == "/api/status") {
+      page = shared.status;
+    } else if (r.path == "/api/history") {
+      page = shared.history;
+    }
   }
-  if (r.path == "/metrics") {
-    out.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    out.body = *page;
+  if (!page) {
+    out.status = 404;
+    out.body = "not found: gwr-web serves /, /api/status, /api/history and /metrics\n";
     return out;
   }
-  out.status = 404;
-  out.body = "not found: gwr-web serves /metrics\n";
+  out.body = *page;
+  // Nothing on these pages may run or load anything: no script at all, no
+  // resource from elsewhere, no framing.
+  out.headers["Content-Security-Policy"] =
+      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  out.headers["Referrer-Policy"] = "no-referrer";
+  if (r.path == "/metrics") {
+    out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  } else if (r.path == "/") {
+    out.content_type = "text/html; charset=utf-8";
+  } else {
+    out.content_type = "application/json";
+  }
   return out;
 }
 
 void WebWorker::publish_page() {
-  auto page = std::make_shared<const std::string>(metrics_.render(version_));
+  auto metrics = std::make_shared<const std::string>(metrics_.render(version_));
+  data_.now_ms = now_ms_;
+  auto page = std::make_shared<const std::string>(page_html(data_));
+  auto status = std::make_shared<const std::string>(
+      status_document(data_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  auto history = std::make_shared<const std::string>(
+      history_document(data_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   std::lock_guard lock(shared_->mu);
-  shared_->metrics = std::move(page);
+  shared_->metrics = std::move(metrics);
+  shared_->page = std::move(page);
+  shared_->status = std::move(status);
+  shared_->history = std::move(history);
+}
+
+void WebWorker::record_health(const pb::GatewayHealth& h, int64_t now) {
+  data_.health = h;
+  const pb::GatewayState last = data_.states.empty() ? pb::GATEWAY_STATE_UNKNOWN : data_.states.back().state;
+  if (data_.states.empty() || h.state() != last) {
+    // When the prober says the state began, never before what is recorded.
+    const int64_t floor = data_.states.empty() ? 0 : data_.states.back().at_ms;
+    const int64_t at = h.state_since_ms() > 0 ? std::clamp(h.state_since_ms(), floor, now) : now;
+    const StateChange c{at, h.state()};
+    data_.states.push_back(c);
+    if (store_) {
+      if (auto st = store_->add_state(c); !st) log::warn("web_store_failed", {{"error", st.message()}});
+    }
+  }
+  if (h.rss_bytes() > 0 && (data_.rss.empty() || now - data_.rss.back().at_ms >= kRssEveryMs)) {
+    const RssSample s{now, h.rss_bytes()};
+    data_.rss.push_back(s);
+    if (store_) (void)store_->add_rss(s);
+  }
+}
+
+void WebWorker::refresh_history(WorkerContext& ctx) {
+  pb::Request hist;
+  hist.mutable_history()->set_limit(100);
+  if (auto r = ctx.call(kRepairer, hist, 1000ms, 0); r && r->has_history()) {
+    data_.history = r->history();
+    history_due_ = false;
+  }
+  pb::Request stats;
+  stats.mutable_stats();
+  if (auto r = ctx.call(kRepairer, stats, 1000ms, 0); r && r->has_stats()) data_.stats = r->stats();
 }
 
 void WebWorker::refresh(WorkerContext& ctx) {
+  now_ms_ = ctx.clock().wall_ms();
   // Short calls: a component that does not answer leaves its part out of
   // the page until it does (its series vanish, which Prometheus reads as
   // "not known" rather than a stale value).
@@ -90,6 +168,8 @@ void WebWorker::refresh(WorkerContext& ctx) {
   status.mutable_repair_status();
   auto r = ctx.call(kRepairer, status, 500ms, 0);
   metrics_.set_repair_status(r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt);
+  data_.repair = r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt;
+  if (history_due_) refresh_history(ctx);
   pb::Request comps;
   comps.mutable_components();
   auto c = ctx.call(kSupervisor, comps, 500ms, 0);
@@ -113,15 +193,36 @@ void WebWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& ch
   }
 }
 
-void WebWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
-  if (event.has_gateway_health()) metrics_.on_health(event.gateway_health());
-  if (event.has_repair_event()) metrics_.on_repair_event(event.repair_event());
+void WebWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
+  now_ms_ = ctx.clock().wall_ms();
+  if (event.has_gateway_health()) {
+    metrics_.on_health(event.gateway_health());
+    record_health(event.gateway_health(), now_ms_);
+  }
+  if (event.has_repair_event()) {
+    metrics_.on_repair_event(event.repair_event());
+    // The page's incidents and statistics come from the repairer's history.
+    const auto k = event.repair_event().kind();
+    if (k == pb::RepairEvent::STARTED || k == pb::RepairEvent::FINISHED) {
+      history_due_ = true;
+      refresh_history(ctx);
+    }
+  }
   publish_page();
 }
 
 pb::Reply WebWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& /*request*/) { return {}; }
 
 SteadyTime WebWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
+  now_ms_ = ctx.clock().wall_ms();
+  if (store_ && now_ms_ >= next_prune_ms_) {
+    store_->prune(now_ms_ - kTimelineMs - 24 * 3'600'000LL);
+    next_prune_ms_ = now_ms_ + 3'600'000;
+  }
+  if (server_ && now >= next_history_) {
+    history_due_ = true;  // the statistics' windows move with time
+    next_history_ = now + 60s;
+  }
   if (server_ && now >= next_refresh_) {
     refresh(ctx);
     next_refresh_ = now + (complete_ ? kRefreshEvery : std::chrono::seconds(1));
@@ -130,11 +231,17 @@ SteadyTime WebWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
       std::lock_guard lock(shared_->mu);
       scrapes = shared_->scrapes;
     }
-    ctx.set_activity("serving /metrics on " + ctx.config().http().listen() + "; " + std::to_string(scrapes) + " scrapes");
+    ctx.set_activity("serving on " + ctx.config().http().listen() + "; " + std::to_string(scrapes) + " scrapes");
   }
   return std::min(next_refresh_, now + 1s);
 }
 
-void WebWorker::stop(WorkerContext& /*ctx*/) { server_.reset(); }
+void WebWorker::stop(WorkerContext& ctx) {
+  server_.reset();
+  // While gwr-web is not running, nobody watches for the page: "not watched".
+  if (store_ && !data_.states.empty() && data_.states.back().state != pb::GATEWAY_STATE_UNKNOWN) {
+    (void)store_->add_state({ctx.clock().wall_ms(), pb::GATEWAY_STATE_UNKNOWN});
+  }
+}
 
 }  // namespace gwr::web

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include <httplib.h>
@@ -169,6 +170,66 @@ TEST_F(WebTest, OffByDefaultAndRefusedOffLoopbackWithoutAToken) {
   }
   Daemon ok(yaml("http:\n  listen: 0.0.0.0:9477\n  token: abc\n"));
   EXPECT_EQ(ok.gwrctl({"config", "check"}).exit_code, 0);
+}
+
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+TEST_F(WebTest, TheStatusPageShowsTheStateAndTheIncidentInARealBrowser) {
+  ASSERT_FALSE(chromium().empty()) << "chromium is missing: scripts/deps.sh test installs Debian's chromium";
+  start("http:\n  listen: 127.0.0.1:" + std::to_string(web_port_) + "\n");
+  ::kill(service_->gateway_pid(), SIGKILL);
+  ASSERT_TRUE(wait_repair(pb::RepairEvent::FINISHED, 20s));
+  nlohmann::json history;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        history = nlohmann::json::parse(get("/api/history"), nullptr, false);
+        return history.is_object() && history["incidents"].size() == 1 &&
+               nlohmann::json::parse(get("/api/status"), nullptr, false).value("gateway", nlohmann::json::object()).value("state", "") ==
+                   "healthy";
+      },
+      10s, "the incident in /api/history and HEALTHY in /api/status"))
+      << history.dump(2);
+  EXPECT_EQ(history["incidents"][0]["id"], 1);
+  EXPECT_EQ(history["incidents"][0]["outcome"], "repaired");
+  EXPECT_EQ(history["incidents"][0]["trigger"], "auto");
+  EXPECT_GE(history["timeline"].size(), 3u) << history["timeline"].dump();  // down, then healthy again
+
+  httplib::Client c("127.0.0.1", web_port_);
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+
+  // What a browser makes of it: the DOM after parsing, and a phone-sized screenshot.
+  const std::string profile = dir_.path() + "/chromium";
+  const std::string url = "http://127.0.0.1:" + std::to_string(web_port_) + "/";
+  const std::vector<std::string> common = {chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
+                                           "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + profile};
+  auto args = common;
+  args.insert(args.end(), {"--dump-dom", url});
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto dom = run(args, 60s);
+  const auto render_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(dom.exit_code, 0) << dom.output;
+  EXPECT_NE(dom.output.find("id=\"state\""), std::string::npos) << dom.output;
+  EXPECT_NE(dom.output.find(">healthy</span>"), std::string::npos) << dom.output;
+  EXPECT_NE(dom.output.find("id=\"repair-1\""), std::string::npos) << dom.output;
+  EXPECT_NE(dom.output.find("<svg id=\"timeline\""), std::string::npos) << dom.output;
+  const std::string shot = std::string(GWR_BIN_DIR) + "/../web-status.png";
+  args = common;
+  args.insert(args.end(), {"--hide-scrollbars", "--window-size=412,1400", "--screenshot=" + shot, url});
+  const auto png = run(args, 60s);
+  ASSERT_EQ(png.exit_code, 0) << png.output;
+  const std::string bytes = read_file(shot);
+  ASSERT_GT(bytes.size(), 2000u) << shot;
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  std::printf("[web] the page rendered in headless Chromium in %lld ms (DOM dump, browser start included); screenshot %s\n",
+              static_cast<long long>(render_ms), shot.c_str());
 }
 
 TEST(WebRules, TheShippedAlertRulesPassPromtool) {
