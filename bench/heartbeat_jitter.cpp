@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < at.size(); ++i) {
     const double gap = std::chrono::duration<double, std::milli>(at[i] - at[i - 1]).count();
     error_ms.push_back(std::fabs(gap - 1000.0 * interval_s));
+    if (std::getenv("GWR_BENCH_VERBOSE") != nullptr) std::fprintf(stderr, "gap %zu: %.1f ms\n", i, gap);
     runs.ok();
   }
   if (static_cast<int>(error_ms.size()) < pings) runs.fail("fewer pings than asked for");

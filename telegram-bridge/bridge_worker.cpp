@@ -452,9 +452,17 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     notices_->prune(wall);
     next_notice_prune_ms_ = wall + kPruneEveryMs;
   }
+  // The next ping is due at its own time, not at the next second's tick
+  // (that made every few pings of a 1 s interval come 2 s apart).
+  auto wake = now + 1s;
+  if (pinger_) {
+    if (const int64_t ping = heartbeat_.next_due_ms(wall); ping != std::numeric_limits<int64_t>::max()) {
+      wake = std::min(wake, now + std::chrono::milliseconds(std::max<int64_t>(0, ping - wall)));
+    }
+  }
   if (!enabled_ || !store_) {
     if (wall >= next_activity_ms_) update_activity(ctx, wall);
-    return now + 1s;
+    return wake;
   }
   save(planner_.on_tick(wall), "", 0, wall);
   if (wall >= next_prune_ms_) {
@@ -467,7 +475,7 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   }
   if (wall >= next_activity_ms_) update_activity(ctx, wall);
   const int64_t due = planner_.next_due_ms();
-  auto next = now + 1s;
+  auto next = wake;
   if (due != std::numeric_limits<int64_t>::max()) {
     next = std::min(next, now + std::chrono::milliseconds(std::max<int64_t>(0, due - wall)));
   }

@@ -215,8 +215,15 @@ pb::Reply WebWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& /*req
 
 SteadyTime WebWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   now_ms_ = ctx.clock().wall_ms();
-  if (store_ && now_ms_ >= next_prune_ms_) {
-    store_->prune(now_ms_ - kTimelineMs - 24 * 3'600'000LL);
+  if (now_ms_ >= next_prune_ms_) {
+    const int64_t cut = now_ms_ - kTimelineMs - 24 * 3'600'000LL;
+    if (store_) store_->prune(cut);
+    // The same in memory: the newest state before the cut opens the window.
+    auto& st = data_.states;
+    auto first_kept = std::find_if(st.begin(), st.end(), [&](const StateChange& c) { return c.at_ms >= cut; });
+    if (first_kept != st.begin()) st.erase(st.begin(), std::prev(first_kept));
+    auto& rss = data_.rss;
+    rss.erase(rss.begin(), std::find_if(rss.begin(), rss.end(), [&](const RssSample& r) { return r.at_ms >= cut; }));
     next_prune_ms_ = now_ms_ + 3'600'000;
   }
   if (server_ && now >= next_history_) {

@@ -53,7 +53,8 @@ TEST_F(DeployTest, InstalledTreeHasEverything) {
                         "bin/gwrctl", "bin/gwr-service", "share/gwr/gwr.example.yaml", "share/gwr/allowlist.yaml",
                         "share/gwr/env.example", "share/gwr/systemd/gwr.service", "share/gwr/systemd/gwr-system.service",
                         "share/gwr/launchd/ai.openclaw.gwr.plist", "lib/systemd/user/gwr.service",
-                        "share/bash-completion/completions/gwrctl", "share/doc/gwr/README.md"}) {
+                        "share/bash-completion/completions/gwrctl", "share/doc/gwr/README.md",
+                        "share/gwr/prometheus/gwr-rules.yml", "share/gwr/prometheus/grafana-dashboard.json"}) {
     EXPECT_TRUE(fs::exists(usr() + "/" + f)) << f;
   }
   // The installed supervisor runs and spawns its siblings from its own directory.
