@@ -599,39 +599,24 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
   if (!n.webhook().url().empty() && !http_url(n.webhook().url())) {
     return fail("notify.webhook.url", "must be an http:// or https:// URL (or empty: off)");
   }
-  for (const auto& [key, token] : {std::pair{"notify.ntfy.token", n.ntfy().token()}, std::pair{"notify.webhook.token", n.webhook().token()}}) {
+  // Tokens go into (or are compared with) an Authorization header.
+  for (const auto& [key, token] : {std::pair{"notify.ntfy.token", n.ntfy().token()},
+                                   std::pair{"notify.webhook.token", n.webhook().token()},
+                                   std::pair{"http.token", c.http().token()}}) {
     if (std::any_of(token.begin(), token.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f; })) {
       return fail(key, "must not contain spaces or control characters (it is sent in a header)");
     }
   }
 
   if (const auto& h = c.http(); !h.listen().empty()) {
-    // HOST:PORT, [IPv6]:PORT; off loopback only with a token.
-    std::string host, port;
-    if (h.listen()[0] == '[') {
-      const size_t close = h.listen().find("]:");
-      if (close != std::string::npos) {
-        host = h.listen().substr(1, close - 1);
-        port = h.listen().substr(close + 2);
-      }
-    } else if (const size_t colon = h.listen().rfind(':'); colon != std::string::npos) {
-      host = h.listen().substr(0, colon);
-      port = h.listen().substr(colon + 1);
-    }
-    const bool host_ok = !host.empty() && std::none_of(host.begin(), host.end(), [](char ch) {
-      return static_cast<unsigned char>(ch) <= 0x20 || ch == '/' || ch == '@' ;
-    });
-    if (!host_ok || !parse_port(port) || (h.listen()[0] != '[' && host.find(':') != std::string::npos)) {
-      return fail("http.listen", "must be HOST:PORT, like 127.0.0.1:9477 or [::1]:9477 (or empty: off)");
-    }
+    // HOST:PORT, [IPv6]:PORT (gwr-web reads it the same way); off loopback only with a token.
+    const auto where = parse_listen(h.listen());
+    if (!where) return fail("http.listen", "must be HOST:PORT, like 127.0.0.1:9477 or [::1]:9477 (or empty: off)");
+    const std::string& host = where->host;
     const bool loopback = host == "localhost" || host == "::1" || starts_with(host, "127.");
     if (!loopback && h.token().empty()) {
       return fail("http.listen", "is not a loopback address: set http.token (GWR_HTTP_TOKEN) too, or listen on 127.0.0.1");
     }
-  }
-  if (std::any_of(c.http().token().begin(), c.http().token().end(),
-                  [](char ch) { return static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f; })) {
-    return fail("http.token", "must not contain spaces or control characters");
   }
 
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.

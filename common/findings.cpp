@@ -347,6 +347,24 @@ pb::RepairStatus repair_status_from_name(const std::string& name) {
   return pb::REPAIR_STATUS_UNSPECIFIED;
 }
 
+std::string repair_trigger_name(pb::RepairTrigger trigger) {
+  switch (trigger) {
+    case pb::TRIGGER_AUTO: return "auto";
+    case pb::TRIGGER_MANUAL: return "manual";
+    default: return "";
+  }
+}
+
+std::string channel_state_name(pb::ChannelStatus::State state) {
+  switch (state) {
+    case pb::ChannelStatus::IDLE: return "idle";
+    case pb::ChannelStatus::OK: return "ok";
+    case pb::ChannelStatus::RETRYING: return "retrying";
+    case pb::ChannelStatus::REJECTED: return "refused";
+    default: return "unknown";
+  }
+}
+
 std::string component_state_name(pb::ComponentState state) {
   switch (state) {
     case pb::COMPONENT_RUNNING: return "running";

@@ -92,6 +92,11 @@ std::string repair_status_name(pb::RepairStatus status);
 pb::RepairStatus repair_status_from_name(const std::string& name);
 // "running", "backoff", "stopping", "stopped".
 std::string component_state_name(pb::ComponentState state);
+// "auto", "manual"; "" when not said (events that are about no repair).
+std::string repair_trigger_name(pb::RepairTrigger trigger);
+// A notification channel's state for people and labels: idle, ok, retrying,
+// refused (REJECTED: the channel refuses gwr), unknown.
+std::string channel_state_name(pb::ChannelStatus::State state);
 // Why an automatic repair waits, for people: "the gateway is busy serving
 // users; waiting for a quiet moment".
 std::string defer_reason_text(pb::DeferReason reason);

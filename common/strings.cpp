@@ -47,4 +47,31 @@ std::string megabytes_per_hour_text(double bytes_per_hour) {
   return buf;
 }
 
+Result<ListenAddress> parse_listen(const std::string& text) {
+  ListenAddress out;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return make_error("\"" + text + "\" is not [IPv6]:PORT");
+    }
+    out.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) return make_error("\"" + text + "\" is not HOST:PORT");
+    out.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (out.host.find(':') != std::string::npos) return make_error("an IPv6 address goes in brackets: [::1]:PORT");
+  }
+  const auto p = parse_port(port);
+  if (!p) return make_error("\"" + port + "\" is not a port (1-65535)");
+  if (out.host.empty()) return make_error("no host before the port");
+  for (char c : out.host) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '@') return make_error("\"" + out.host + "\" is not a host");
+  }
+  out.port = *p;
+  return out;
+}
+
 }  // namespace gwr

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
+
 namespace gwr {
 
 // The whole of text as a decimal number of type T (a leading '-' only for
@@ -23,6 +25,13 @@ std::optional<T> parse_decimal(std::string_view text) {
 }
 // A TCP port, 1-65535, written in decimal.
 std::optional<uint16_t> parse_port(std::string_view text);
+// An address to listen on: "127.0.0.1:9477", "[::1]:9477", "localhost:9477"
+// -> host and port (http.listen). The error says what is wrong.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> parse_listen(const std::string& text);
 // The lines of text, split at '\n', without the '\n' (a last line without one
 // included; no empty line after a final '\n').
 std::vector<std::string_view> split_lines(std::string_view text);

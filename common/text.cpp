@@ -155,4 +155,20 @@ std::string yaml_double_quoted(std::string_view text) {
   return out + "\"";
 }
 
+std::string html_escape(std::string_view text) {
+  const std::string clean = printable_utf8(text);
+  std::string out;
+  out.reserve(clean.size() + clean.size() / 8);
+  for (char c : clean) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c; break;
+    }
+  }
+  return out;
+}
+
 }  // namespace gwr

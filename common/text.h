@@ -56,6 +56,10 @@ std::string clip_end(std::string_view text, size_t max_bytes, std::string_view m
 // a line saying how much was cut between them.
 std::string clip_middle(std::string_view text, size_t max_bytes);
 
+// Text for HTML (Telegram's parse mode, gwr-web's page): printable_utf8(),
+// then &, <, > and " as entities (every attribute written double-quoted).
+std::string html_escape(std::string_view text);
+
 // A YAML double-quoted scalar: quotes and backslashes escaped (callers keep
 // newlines and control characters out).
 std::string yaml_double_quoted(std::string_view text);

@@ -47,20 +47,6 @@ std::string clock_time(int64_t wall_ms, int64_t now_ms) {
   return buf;
 }
 
-namespace {
-
-const char* channel_state_name(pb::ChannelStatus::State s) {
-  switch (s) {
-    case pb::ChannelStatus::IDLE: return "idle";
-    case pb::ChannelStatus::OK: return "ok";
-    case pb::ChannelStatus::RETRYING: return "retrying";
-    case pb::ChannelStatus::REJECTED: return "refused";
-    default: return "unknown";
-  }
-}
-
-}  // namespace
-
 nlohmann::json status_json(const StatusParts& parts) {
   nlohmann::json out;
   nlohmann::json gw;

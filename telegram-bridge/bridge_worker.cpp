@@ -11,6 +11,7 @@
 #include "common/openclaw_config.h"
 #include "common/config_schema.h"
 #include "common/bus.h"
+#include "common/findings.h"
 #include "common/log.h"
 #include "common/message_text.h"
 #include "common/redact.h"
@@ -124,7 +125,7 @@ void BridgeWorker::notify_settings(WorkerContext& ctx) {
       log::error("notify_channel_unavailable", {{"channel", channel_name(t.channel)}, {"error", sender.message()}});
       continue;
     }
-    (void)notices_->since(channel_name(t.channel), clock_->wall_ms());
+    since_ms_[t.channel] = notices_->since(channel_name(t.channel), clock_->wall_ms());
     log::info("notify_channel_on", {{"channel", channel_name(t.channel)},
                                     {"address", url_for_logs(t.url)},
                                     {"queued", notices_->queued(channel_name(t.channel))}});
@@ -140,7 +141,7 @@ void BridgeWorker::notify(const std::optional<Notice>& notice, int64_t event_at_
   for (auto& sender : senders_) {
     const std::string name = channel_name(sender->channel());
     // History from before the channel was set is not news for it.
-    if (event_at_ms < notices_->since(name, now_ms)) continue;
+    if (event_at_ms < since_ms_[sender->channel()]) continue;
     int64_t evicted = 0;
     auto added = notices_->enqueue(name, *notice, now_ms, &evicted);
     if (!added) {
@@ -488,14 +489,8 @@ void BridgeWorker::update_activity(WorkerContext& ctx, int64_t now_ms) {
   std::string others;
   for (auto& sender : senders_) {
     const auto& st = sender->status();
-    others += "; " + st.name() + " ";
-    switch (st.state()) {
-      case pb::ChannelStatus::OK: others += "ok"; break;
-      case pb::ChannelStatus::IDLE: others += "idle"; break;
-      case pb::ChannelStatus::RETRYING: others += "retrying: " + st.detail(); break;
-      case pb::ChannelStatus::REJECTED: others += "refused: " + st.detail(); break;
-      default: others += "?"; break;
-    }
+    others += "; " + st.name() + " " + channel_state_name(st.state());
+    if (st.state() == pb::ChannelStatus::RETRYING || st.state() == pb::ChannelStatus::REJECTED) others += ": " + st.detail();
     if (st.queued() > 0) others += " (" + std::to_string(st.queued()) + " queued)";
   }
   if (!enabled_) {

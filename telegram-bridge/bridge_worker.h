@@ -6,6 +6,7 @@
 // With no bot token it stays up, heartbeats "Telegram off" and does nothing.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,6 +83,7 @@ class BridgeWorker final : public Worker {
   std::unique_ptr<NoticeStore> notices_;
   std::vector<std::unique_ptr<ChannelSender>> senders_;
   std::vector<ChannelTarget> targets_;  // as last configured, one per channel
+  std::map<Channel, int64_t> since_ms_;  // when each channel was first set (notify.db's, read once)
   NoticeSource source_;
   void notify_settings(WorkerContext& ctx);
   void notify(const std::optional<Notice>& notice, int64_t event_at_ms, int64_t now_ms);

@@ -16,22 +16,6 @@ size_t units_of(size_t sequence_len) { return sequence_len == 4 ? 2 : 1; }
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  const std::string clean = printable_utf8(text);
-  std::string out;
-  out.reserve(clean.size() + clean.size() / 8);
-  for (char c : clean) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c; break;
-    }
-  }
-  return out;
-}
-
 size_t utf16_units(std::string_view utf8) {
   size_t units = 0;
   for (size_t i = 0; i < utf8.size();) {

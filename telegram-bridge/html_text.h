@@ -9,13 +9,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace gwr::telegram {
 
 // Telegram's limit for a message text, in UTF-16 code units of the visible text.
 inline constexpr size_t kMaxMessageUnits = 4096;
 
-// printable_utf8() (common/text.h) then &, <, > (and ") as entities.
-std::string html_escape(std::string_view text);
+// printable_utf8() then &, <, > (and ") as entities: common/text.h's, which
+// gwr-web's status page uses too.
+using gwr::html_escape;
 
 // UTF-16 code units of well-formed UTF-8 (what Telegram counts).
 size_t utf16_units(std::string_view utf8);

@@ -16,14 +16,6 @@ using json = nlohmann::json;
 // Text from the daemon on one line, bounded.
 std::string line(const std::string& s, size_t max = 400) { return clip_end(one_line_utf8(s), max); }
 
-std::string trigger_name(pb::RepairTrigger t) {
-  switch (t) {
-    case pb::TRIGGER_AUTO: return "auto";
-    case pb::TRIGGER_MANUAL: return "manual";
-    default: return "";
-  }
-}
-
 std::string where(const NoticeSource& s) {
   std::string w = "gateway " + s.gateway;
   if (!s.host.empty()) w += " on " + s.host;
@@ -38,7 +30,7 @@ Notice base(const pb::RepairEvent& e, const std::string& key, std::string event,
   n.at_ms = e.at_ms();
   n.repair_id = e.repair_id();
   n.tier = e.tier();
-  n.trigger = trigger_name(e.trigger());
+  n.trigger = repair_trigger_name(e.trigger());
   n.actor = line(e.actor(), 80);
   n.duration_ms = e.duration_ms();
   n.tiers_tried.assign(e.tiers_tried().begin(), e.tiers_tried().end());

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/strings.h"  // ListenAddress, parse_listen
 
 namespace gwr::web {
 
@@ -32,13 +33,6 @@ struct WebResponse {
 
 // Called on a connection's thread: must be thread-safe.
 using WebHandler = std::function<WebResponse(const WebRequest&)>;
-
-// "127.0.0.1:9477", "[::1]:9477", "localhost:9477" -> host and port.
-struct ListenAddress {
-  std::string host;
-  uint16_t port = 0;
-};
-Result<ListenAddress> parse_listen(const std::string& text);
 
 // Parses a request head (up to the blank line). An error says what is wrong.
 Result<WebRequest> parse_request_head(const std::string& head);

@@ -41,22 +41,10 @@ const char* check_label(pb::CheckKind k) {
   }
 }
 
-const char* trigger_label(pb::RepairTrigger t) {
-  switch (t) {
-    case pb::TRIGGER_AUTO: return "auto";
-    case pb::TRIGGER_MANUAL: return "manual";
-    default: return "unknown";
-  }
-}
-
-const char* channel_state_label(pb::ChannelStatus::State s) {
-  switch (s) {
-    case pb::ChannelStatus::IDLE: return "idle";
-    case pb::ChannelStatus::OK: return "ok";
-    case pb::ChannelStatus::RETRYING: return "retrying";
-    case pb::ChannelStatus::REJECTED: return "refused";
-    default: return "unknown";
-  }
+// A repair's trigger as a label value (never empty).
+std::string trigger_label(pb::RepairTrigger t) {
+  const std::string name = repair_trigger_name(t);
+  return name.empty() ? "unknown" : name;
 }
 
 // Probe latencies: 1 ms .. 10 s (the health timeout is 2 s by default).
@@ -231,7 +219,7 @@ std::string Metrics::render(const std::string& version) const {
     for (const auto& c : notify_->channels()) {
       for (auto s : {pb::ChannelStatus::IDLE, pb::ChannelStatus::OK, pb::ChannelStatus::RETRYING, pb::ChannelStatus::REJECTED}) {
         sample(out, "gwr_notification_channel_state",
-               "channel=" + label_value(c.name()) + ",state=\"" + channel_state_label(s) + "\"", c.state() == s ? "1" : "0");
+               "channel=" + label_value(c.name()) + ",state=\"" + channel_state_name(s) + "\"", c.state() == s ? "1" : "0");
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include "common/duration.h"
 #include "common/findings.h"
+#include "common/strings.h"
 #include "common/text.h"
 
 namespace gwr::web {
@@ -42,8 +43,6 @@ const char* state_color(pb::GatewayState s) {
   }
 }
 
-std::string trigger_name(pb::RepairTrigger t) { return t == pb::TRIGGER_MANUAL ? "manual" : "auto"; }
-
 std::string outcome(const pb::RepairSummary& r) {
   if (r.status() == pb::REPAIR_RUNNING) return "running";
   return r.success() ? "repaired" : "failed";
@@ -53,12 +52,6 @@ std::string tiers_text(const pb::RepairSummary& r) {
   std::string t;
   for (auto tier : r.tiers_tried()) t += (t.empty() ? "" : ", ") + std::to_string(tier);
   return t.empty() ? std::to_string(r.current_tier()) : t;
-}
-
-std::string mb(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
 }
 
 // Repairs that began inside the timeline's window, oldest first.
@@ -78,7 +71,7 @@ json repair_json(const pb::RepairSummary& r) {
   return {{"id", r.id()},
           {"started_at", iso(r.started_at_ms())},
           {"finished_at", iso(r.finished_at_ms())},
-          {"trigger", trigger_name(r.trigger())},
+          {"trigger", repair_trigger_name(r.trigger())},
           {"actor", valid_utf8(r.actor())},
           {"why", valid_utf8(reason_text(r.reason(), r.findings()))},
           {"tiers_tried", tiers},
@@ -88,21 +81,6 @@ json repair_json(const pb::RepairSummary& r) {
 }
 
 }  // namespace
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : valid_utf8(text)) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::vector<Span> timeline(const std::vector<StateChange>& states, int64_t now_ms) {
   const int64_t start = now_ms - kTimelineMs;
@@ -308,7 +286,7 @@ std::string page_html(const PageData& d) {
     }
     h += "<svg id=\"rss\" viewBox=\"-6 0 712 100\" role=\"img\" aria-label=\"gateway RSS, last 7 days\">"
          "<polyline fill=\"none\" stroke=\"#5b8dd9\" stroke-width=\"1.5\" points=\"" + points + "\"/></svg>";
-    h += "<p class=\"muted\">now " + mb(rss.back().bytes) + ", highest " + mb(top);
+    h += "<p class=\"muted\">now " + megabytes_text(rss.back().bytes, 1) + ", highest " + megabytes_text(top, 1);
     if (d.health && d.health->rss_growth_bytes_per_hour() != 0) {
       std::snprintf(num, sizeof num, "%+.1f MB/h", d.health->rss_growth_bytes_per_hour() / (1024.0 * 1024.0));
       h += ", trend " + std::string(num);

@@ -58,6 +58,4 @@ nlohmann::json status_document(const PageData& d);
 nlohmann::json history_document(const PageData& d);
 std::string page_html(const PageData& d);
 
-std::string html_escape(const std::string& text);
-
 }  // namespace gwr::web

@@ -96,6 +96,16 @@ class TelegramTest : public RepairScenario {
     return pid;
   }
 
+  // What the bridge's heartbeat says it is doing ("" when not known).
+  std::string bridge_activity() {
+    const auto comps = daemon_->components();
+    if (!comps) return "";
+    for (const auto& c : comps->components()) {
+      if (c.name() == "telegram-bridge") return c.activity();
+    }
+    return "";
+  }
+
   // A whole config file for the running daemon (its paths first, as Daemon writes them).
   std::string with_paths(const std::string& rest) {
     return "paths:\n  runtime_dir: " + daemon_->runtime_dir() + "\n  state_dir: " + daemon_->state_dir() +
@@ -711,14 +721,8 @@ TEST_F(TelegramTest, ConflictIsExplainedInTheLog) {
   // It waits instead of fighting the other consumer.
   tg_->wait_for([] { return false; }, 2s);
   EXPECT_EQ(tg_->requests("getUpdates").size(), 1u);
-  ASSERT_TRUE(wait_until([&] {
-    const auto comps = daemon_->components();
-    if (!comps) return false;
-    for (const auto& c : comps->components()) {
-      if (c.name() == "telegram-bridge") return c.activity().find("conflict") != std::string::npos;
-    }
-    return false;
-  }, 5s, "heartbeat tells about the conflict"));
+  ASSERT_TRUE(wait_until([&] { return bridge_activity().find("conflict") != std::string::npos; }, 5s,
+                         "heartbeat tells about the conflict"));
 }
 
 TEST_F(TelegramTest, MalformedAndOversizedUpdatesDoNotCrashTheBridge) {
@@ -789,14 +793,8 @@ TEST_F(TelegramTest, ACommandInterruptedByACrashIsNotCarriedOutTwice) {
   EXPECT_FALSE(repair_paused());  // not carried out a second time
   EXPECT_EQ(bridge_pid(), pid);
   // The heartbeat tells the truth.
-  ASSERT_TRUE(wait_until([&] {
-    const auto comps = daemon_->components();
-    if (!comps) return false;
-    for (const auto& c : comps->components()) {
-      if (c.name() == "telegram-bridge") return c.activity() == "polling; outbox 0 queued";
-    }
-    return false;
-  }, 5s, "heartbeat: polling; outbox 0 queued"));
+  ASSERT_TRUE(wait_until([&] { return bridge_activity() == "polling; outbox 0 queued"; }, 5s,
+                         "heartbeat: polling; outbox 0 queued"));
 }
 
 TEST_F(TelegramTest, AWarningIsSentOnceWhileItLasts) {
@@ -819,14 +817,8 @@ TEST_F(TelegramTest, EventsMissedWhileTheBridgeWasDownAreCaughtUpOnce) {
   // Delivery is at least once: a kill between Telegram's answer and the
   // "sent" mark would send it again. Kill once the outbox is empty, so that
   // what is tested is the catch-up alone.
-  ASSERT_TRUE(wait_until([&] {
-    const auto comps = daemon_->components();
-    if (!comps) return false;
-    for (const auto& c : comps->components()) {
-      if (c.name() == "telegram-bridge") return c.activity().find("outbox 0 queued") != std::string::npos;
-    }
-    return false;
-  }, 5s, "the outbox sent and marked"));
+  ASSERT_TRUE(wait_until([&] { return bridge_activity().find("outbox 0 queued") != std::string::npos; }, 5s,
+                         "the outbox sent and marked"));
   // Another restart catches up again and finds nothing new.
   const pid_t second = bridge_pid();
   ASSERT_NE(second, first);
