@@ -1038,6 +1038,12 @@ int main(int argc, char** argv) {
   figure("install (or cache check)", gwr::testing::seconds_since(t0), "s");
 
   const int rc = RUN_ALL_TESTS();
+  // ctest splits the scenarios with --gtest_filter: a filter that matches
+  // nothing (a scenario renamed) must fail, not pass having run nothing.
+  if (::testing::UnitTest::GetInstance()->test_to_run_count() == 0) {
+    std::fprintf(stderr, "openclaw_e2e: FAILED: no scenario matches --gtest_filter\n");
+    return 1;
+  }
   std::fprintf(stderr, "\n[e2e] figures (openclaw 2026.9.6, %u cores):\n", std::thread::hardware_concurrency());
   for (const auto& f : gwr::testing::g_figures) std::fprintf(stderr, "[e2e]   %s\n", f.c_str());
   return rc;
