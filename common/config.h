@@ -48,8 +48,22 @@ struct LoadOptions {
   bool telegram_unfinished_ok = false;
 };
 
-struct LoadedConfig {
+// One gateway gwr watches: its name and its effective config (the shared
+// sections, with its own gateway: and its probes:/repair: overrides; for a
+// gateway other than "main", paths.state_dir is <state_dir>/gateways/NAME).
+struct GatewayEntry {
+  std::string name;
   pb::Config config;
+};
+
+struct LoadedConfig {
+  // The shared config: telegram, notify, paths, ... Its gateway: is that of
+  // the first gateway.
+  pb::Config config;
+  // Every gateway, in config order: one named "main" for a gateway: section
+  // (or none), else the entries of gateways:.
+  std::vector<GatewayEntry> gateways;
+  bool gateway_list = false;  // they came from a gateways: list
   std::string config_path;    // "" when running on built-in defaults
   std::string env_path;       // "" when no .env was read
   std::string overrides_path;
@@ -67,6 +81,9 @@ ConfigResult<std::string> resolve_config_path(const LoadOptions& options);
 
 // Loads and validates everything; the error names the key and its line.
 ConfigResult<LoadedConfig> load_config(const LoadOptions& options);
+
+// The entry of that name, or nullptr.
+const GatewayEntry* find_gateway(const LoadedConfig& loaded, const std::string& name);
 
 // A config that is valid but probably not what its owner wants (for
 // --check-config and the supervisor's log): each names the key and the fix.

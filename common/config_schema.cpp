@@ -265,6 +265,27 @@ std::string render_example_config() {
       "# [runtime]: may be changed while gwr runs (gwrctl config set, Telegram /config set).\n"
       "# `gwrctl config keys` lists the same keys, with their limits and what a change needs.\n";
   emit(pb::Config::descriptor(), "", 0, out);
+  out +=
+      "\n"
+      "# Several gateways on this host (e.g. OpenClaw's \"rescue bot\", openclaw --profile rescue):\n"
+      "# instead of gateway:, a list. Each entry has a name (1-12 of a-z 0-9 -), any key of\n"
+      "# gateway:, and may override probes: and repair: for that gateway alone. Each gets its own\n"
+      "# prober and repairer, limits, history and logs; main keeps a one-gateway gwr's files.\n"
+      "# Ports and state_dirs must differ. The list changes with a restart of gwr.\n"
+      "# gateways:\n"
+      "#   - name: main\n"
+      "#     port: 18789\n"
+      "#   - name: rescue\n"
+      "#     port: 19789\n"
+      "#     state_dir: ~/.openclaw-rescue\n"
+      "#     service: openclaw-gateway-rescue.service\n"
+      "#     commands:\n"
+      "#       restart: [openclaw, --profile, rescue, gateway, restart, --force]\n"
+      "#       stop: [openclaw, --profile, rescue, gateway, stop, --force]\n"
+      "#       start: [openclaw, --profile, rescue, gateway, start]\n"
+      "#       doctor: [openclaw, --profile, rescue, doctor, --fix, --non-interactive]\n"
+      "#       call: [openclaw, --profile, rescue, gateway, call]\n"
+      "#     repair: {max_per_hour: 1}\n";
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <google/protobuf/message.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/components.h"
 #include "common/config_detail.h"
 #include "common/config_schema.h"
 #include "common/env_file.h"
@@ -117,11 +118,108 @@ void emit_message(YAML::Emitter& out, const Message& msg, bool reveal) {
   out << YAML::EndMap;
 }
 
+// A gateways: entry as written: its name, its gateway keys (every key but
+// name, probes and repair) and its overrides.
+struct ListedGateway {
+  std::string name;
+  int line = 0;
+  YAML::Node entry;  // the whole mapping (its gateway keys are every key but these three)
+  YAML::Node probes;
+  YAML::Node repair;
+};
+
+// "gateway.port" of entry rescue -> "gateways[rescue].port".
+std::string entry_key(const std::string& name, const std::string& key) {
+  const std::string head = "gateways[" + name + "]";
+  if (key.rfind("gateway.", 0) == 0) return head + key.substr(7);
+  if (key == "gateway") return head;
+  return head + "." + key;
+}
+
+std::optional<ConfigError> read_gateway_list(const YAML::Node& list, const std::string& source,
+                                             std::vector<ListedGateway>& out) {
+  const ConfigOrigin at{source, list.Mark().line + 1};
+  if (!list.IsSequence() || list.size() == 0) {
+    return ConfigError{"gateways", at, "expected a list of gateways, each with a name (- name: main)"};
+  }
+  for (const auto& item : list) {
+    const int line = item.Mark().line + 1;
+    if (!item.IsMap()) return ConfigError{"gateways", {source, line}, "each gateway is a mapping with a name"};
+    ListedGateway g;
+    g.line = line;
+    g.entry = static_cast<const YAML::Node&>(item);
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+      if (key == "name") {
+        g.name = it->second.IsScalar() ? it->second.Scalar() : "";
+      } else if (key == "probes") {
+        g.probes = it->second;
+      } else if (key == "repair") {
+        g.repair = it->second;
+      }
+    }
+    if (!valid_gateway_name(g.name)) {
+      return ConfigError{"gateways", {source, line},
+                         "name \"" + g.name + "\": each gateway needs a name of 1-" + std::to_string(kMaxGatewayName) +
+                             " characters a-z, 0-9 or '-' (it names its logs and sockets)"};
+    }
+    for (const auto& other : out) {
+      if (other.name == g.name) return ConfigError{"gateways", {source, line}, "two gateways are named " + g.name};
+    }
+    out.push_back(std::move(g));
+  }
+  return std::nullopt;
+}
+
+// The effective config of one listed gateway: the shared one, with the
+// entry's gateway keys over the defaults and its overrides over the shared
+// probes: and repair:.
+ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& shared, const LoadOptions& options,
+                                      const std::string& source) {
+  pb::Config c = shared;
+  *c.mutable_gateway() = default_config(options.environment).gateway();
+  std::map<std::string, ConfigOrigin> origins;
+  YamlContext ctx{source, &origins};
+  auto rename = [&](ConfigError e) {
+    e.key = entry_key(g.name, e.key);
+    return e;
+  };
+  Message& gateway = *c.mutable_gateway();
+  for (auto it = g.entry.begin(); it != g.entry.end(); ++it) {
+    const YAML::Node& k = it->first;
+    const std::string name = k.IsScalar() ? k.Scalar() : "?";
+    if (name == "name" || name == "probes" || name == "repair") continue;
+    const FieldDescriptor* f = gateway.GetDescriptor()->FindFieldByName(name);
+    if (f == nullptr) return rename(ConfigError{"gateway." + name, {source, k.Mark().line + 1}, "unknown key"});
+    if (auto err = apply_yaml_value(it->second, gateway, f, "gateway." + name, ctx)) return rename(*err);
+  }
+  if (g.probes.IsDefined() && !g.probes.IsNull()) {
+    if (!g.probes.IsMap()) return ConfigError{entry_key(g.name, "probes"), {source, g.probes.Mark().line + 1}, "expected a mapping of settings"};
+    if (auto err = apply_yaml_map(g.probes, *c.mutable_probes(), "probes", ctx)) return rename(*err);
+  }
+  if (g.repair.IsDefined() && !g.repair.IsNull()) {
+    if (!g.repair.IsMap()) return ConfigError{entry_key(g.name, "repair"), {source, g.repair.Mark().line + 1}, "expected a mapping of settings"};
+    if (auto err = apply_yaml_map(g.repair, *c.mutable_repair(), "repair", ctx)) return rename(*err);
+  }
+  if (g.name != kMainGateway) c.mutable_paths()->set_state_dir(shared.paths().state_dir() + "/gateways/" + g.name);
+  config_detail::expand_homes(c, options.environment);
+  if (auto err = validate_config(c, origins)) return rename(*err);
+  return c;
+}
+
 }  // namespace
+
+const GatewayEntry* find_gateway(const LoadedConfig& loaded, const std::string& name) {
+  for (const auto& g : loaded.gateways) {
+    if (g.name == name) return &g;
+  }
+  return nullptr;
+}
 
 ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
   LoadedConfig out;
   out.config = default_config(options.environment);
+  std::vector<ListedGateway> listed;
 
   auto path = resolve_config_path(options);
   if (auto* err = std::get_if<ConfigError>(&path)) return *err;
@@ -139,7 +237,24 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     if (root.IsDefined() && !root.IsNull()) {
       if (!root.IsMap()) return ConfigError{"(document)", {out.config_path, 1}, "the config must be a YAML mapping"};
       YamlContext ctx{out.config_path, &out.origins};
-      if (auto err = apply_yaml_map(root, out.config, "", ctx)) return *err;
+      // gateways: is read on its own below; the rest is the shared config.
+      // (No Node is assigned to another here: yaml-cpp's assignment writes
+      // through to the node a handle refers to.)
+      for (auto it = root.begin(); it != root.end(); ++it) {
+        const YAML::Node& k = it->first;
+        const std::string name = k.IsScalar() ? k.Scalar() : "?";
+        if (name == "gateways") {
+          if (static_cast<const YAML::Node&>(root)["gateway"]) {
+            return ConfigError{"gateways", {out.config_path, k.Mark().line + 1},
+                               "use either gateway: (one gateway) or gateways: (a list), not both"};
+          }
+          if (auto err = read_gateway_list(it->second, out.config_path, listed)) return *err;
+          continue;
+        }
+        const FieldDescriptor* f = out.config.GetDescriptor()->FindFieldByName(name);
+        if (f == nullptr) return ConfigError{name, {out.config_path, k.Mark().line + 1}, "unknown key"};
+        if (auto err = apply_yaml_value(it->second, out.config, f, name, ctx)) return *err;
+      }
     }
   }
 
@@ -196,6 +311,34 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     out.config.mutable_telegram()->clear_bot_token();
   }
   if (auto err = validate_config(out.config, out.origins)) return *err;
+  if (listed.empty()) {
+    out.gateways.push_back({kMainGateway, out.config});
+    return out;
+  }
+  // gateways: each entry's own config; the GATEWAY_* environment variables
+  // (and a .env's) describe a single gateway and are not read for them.
+  out.gateway_list = true;
+  for (const auto& g : listed) {
+    auto c = entry_config(g, out.config, options, out.config_path);
+    if (auto* err = std::get_if<ConfigError>(&c)) return *err;
+    const pb::Config& mine = std::get<pb::Config>(c);
+    for (const auto& other : out.gateways) {
+      const auto& a = other.config.gateway();
+      const auto& b = mine.gateway();
+      if (a.port() == b.port()) {
+        return ConfigError{entry_key(g.name, "gateway.port"), {out.config_path, g.line},
+                           "gateways " + other.name + " and " + g.name + " both say port " + std::to_string(b.port()) +
+                               ": a gateway is known by its port, so each needs its own"};
+      }
+      if (!a.state_dir().empty() && a.state_dir() == b.state_dir()) {
+        return ConfigError{entry_key(g.name, "gateway.state_dir"), {out.config_path, g.line},
+                           "gateways " + other.name + " and " + g.name + " share the state directory " + b.state_dir() +
+                               " (OpenClaw's --profile gives each its own, e.g. ~/.openclaw-rescue)"};
+      }
+    }
+    out.gateways.push_back({g.name, mine});
+  }
+  *out.config.mutable_gateway() = out.gateways.front().config.gateway();
   return out;
 }
 

@@ -27,6 +27,7 @@ namespace gwr::log {
 namespace {
 
 std::string g_process = "gwr";
+std::string g_gateway_field;  // ",\"gateway\":\"rescue\"" or ""
 long g_pid = 0;
 
 const char* level_name(spdlog::level::level_enum l) {
@@ -88,6 +89,7 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
     line += nlohmann::json(g_process).dump();
     line += ",\"pid\":";
     line += std::to_string(g_pid);
+    line += g_gateway_field;
     if (msg.payload.size() > 0) {
       line += ",";
       line.append(msg.payload.data(), msg.payload.size());
@@ -149,6 +151,7 @@ std::string iso_time(int64_t wall_ms) {
 Status init(const Options& options) {
   std::lock_guard lock(g_init_mu);
   g_process = options.process;
+  g_gateway_field = options.gateway.empty() ? "" : ",\"gateway\":" + nlohmann::json(options.gateway).dump();
   g_pid = static_cast<long>(::getpid());
 #ifdef GWR_PROTOBUF_LOG_HANDLER
   google::protobuf::SetLogHandler(protobuf_log_handler);
@@ -210,7 +213,8 @@ void write(Level level, std::string_view event, const Fields& fields) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
       // The header owns these names; a field may not shadow them.
       const std::string& k = it.key();
-      const bool reserved = k == "timestamp" || k == "level" || k == "process" || k == "pid" || k == "event";
+      const bool reserved = k == "timestamp" || k == "level" || k == "process" || k == "pid" || k == "event" ||
+                            (k == "gateway" && !g_gateway_field.empty());
       body[reserved ? "field_" + k : k] = it.value();
     }
   }

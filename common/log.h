@@ -19,6 +19,7 @@ using Fields = nlohmann::json;
 
 struct Options {
   std::string process;      // "gwr-prober"
+  std::string gateway;      // a per-gateway worker's gateway ("main", "rescue"): on every line
   std::string log_dir;      // "" = stderr only
   std::string level = "info";
   unsigned max_size_mb = 10;

@@ -86,12 +86,19 @@ class WorkerLoop {
     const auto deadline = std::chrono::steady_clock::now() + budget;
     pb::Request req;
     req.mutable_get_config()->set_include_secrets(true);
+    req.mutable_get_config()->set_gateway(ctx_.gateway());
     std::string last_error;
     while (std::chrono::steady_clock::now() < deadline) {
       auto reply = ctx_.call(kSupervisor, req, 1000ms, 0);
       if (reply && reply->has_config()) {
         ctx_.set_config(reply->config().config(), reply->config().version());
+        ctx_.set_gateways({reply->config().gateways().begin(), reply->config().gateways().end()});
         return true;
+      }
+      if (reply && reply->has_error() && reply->error().code() == pb::Error::NOT_FOUND) {
+        // This gateway left the config: the supervisor stops this worker.
+        last_error = describe_error(reply->error());
+        break;
       }
       last_error = reply ? describe_error(reply->error()) : reply.message();
       std::this_thread::sleep_for(50ms);
@@ -210,6 +217,7 @@ class WorkerLoop {
       }
       if (items[0].revents & ZMQ_POLLIN) {
         while (auto ev = sub.receive()) {
+          if (ctx_.foreign(*ev)) continue;
           if (ev->has_config_updated()) {
             apply_config_update(ev->config_updated().version());
           } else if (ev->has_shutdown()) {
@@ -246,32 +254,39 @@ namespace {
 
 void usage(const std::string& component, FILE* out) {
   std::fprintf(out,
-               "usage: gwr-%s --runtime-dir DIR\n"
+               "usage: gwr-%s --runtime-dir DIR%s\n"
                "  Started by gwr-supervisor; fetches its config over DIR/supervisor.sock.\n",
-               component.c_str());
+               component.c_str(), is_per_gateway(component) ? " [--gateway NAME]" : "");
 }
 
 }  // namespace
 
-int run_worker(const std::string& component, Worker& worker, int argc, char** argv, const Environment& env) {
+int run_worker(const std::string& base, Worker& worker, int argc, char** argv, const Environment& env) {
   std::string runtime_dir;
+  std::string gateway = is_per_gateway(base) ? kMainGateway : "";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--runtime-dir" && i + 1 < argc) {
       runtime_dir = argv[++i];
+    } else if (a == "--gateway" && i + 1 < argc && is_per_gateway(base)) {
+      gateway = argv[++i];
+      if (!valid_gateway_name(gateway)) {
+        std::fprintf(stderr, "gwr-%s: --gateway: not a gateway name: %s\n", base.c_str(), gateway.c_str());
+        return 2;
+      }
     } else if (a == "--help" || a == "-h") {
-      usage(component, stdout);
+      usage(base, stdout);
       return 0;
     } else if (a == "--version") {
-      std::printf("gwr-%s %s\n", component.c_str(), kGwrVersion);
+      std::printf("gwr-%s %s\n", base.c_str(), kGwrVersion);
       return 0;
     } else {
-      usage(component, stderr);
+      usage(base, stderr);
       return 2;
     }
   }
   if (runtime_dir.empty()) {
-    usage(component, stderr);
+    usage(base, stderr);
     return 2;
   }
 #ifdef __GLIBC__
@@ -279,12 +294,14 @@ int run_worker(const std::string& component, Worker& worker, int argc, char** ar
   // spread the heap thin.
   ::mallopt(M_ARENA_MAX, 2);
 #endif
-  (void)log::init({.process = "gwr-" + component, .log_dir = "", .level = "info"});
+  const std::string component = gateway_component(base, gateway);
+  (void)log::init({.process = "gwr-" + component, .gateway = gateway, .log_dir = "", .level = "info"});
   zmq::context_t zctx(1);
   int rc = 1;
   {
     ZmqTransport transport(zctx, component, runtime_dir);
     WorkerContext ctx(component, runtime_dir, env, transport);
+    ctx.set_gateway(gateway);
     WorkerLoop loop(ctx, transport, worker);
     if (!loop.fetch_config(5s)) {
       log::error("worker_exit", {{"reason", "no config from gwr-supervisor"}});
@@ -293,6 +310,7 @@ int run_worker(const std::string& component, Worker& worker, int argc, char** ar
     const auto& cfg = ctx.config();
     log::set_secrets(config_secret_values(cfg));
     auto st = log::init({.process = "gwr-" + component,
+                         .gateway = gateway,
                          .log_dir = cfg.paths().log_dir(),
                          .level = cfg.log().level(),
                          .max_size_mb = cfg.log().max_size_mb(),

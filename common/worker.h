@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/components.h"
 #include "common/control_port.h"
 #include "common/environment.h"
 #include "common/result.h"
@@ -38,6 +39,16 @@ class WorkerContext {
   WorkerContext(std::string component, std::string runtime_dir, Environment env, Transport& transport);
 
   const std::string& component() const { return component_; }
+  // The gateway a per-gateway worker (prober, repairer) works for ("main"
+  // unless started with --gateway); "" for the others.
+  const std::string& gateway() const { return gateway_; }
+  void set_gateway(std::string gateway) { gateway_ = std::move(gateway); }
+  // This worker's counterpart of base for its gateway: peer(kProber) in
+  // repairer.rescue is "prober.rescue".
+  std::string peer(const char* base) const { return gateway_component(base, gateway_); }
+  // Every gateway gwr watches, in config order (as the supervisor said).
+  const std::vector<pb::GatewayEntryInfo>& gateways() const { return gateways_; }
+  void set_gateways(std::vector<pb::GatewayEntryInfo> gateways) { gateways_ = std::move(gateways); }
   const std::string& runtime_dir() const { return runtime_dir_; }
   const pb::Config& config() const { return config_; }
   uint64_t config_version() const { return config_version_; }
@@ -49,7 +60,16 @@ class WorkerContext {
   const Environment& env() const { return env_; }
   const Clock& clock() const { return *env_.clock; }
   Transport& transport() { return transport_; }
-  void publish(pb::Event event) { transport_.publish(std::move(event)); }
+  // Publishes on the bus; a per-gateway worker's events name its gateway.
+  void publish(pb::Event event) {
+    if (!gateway_.empty()) event.set_gateway(gateway_);
+    transport_.publish(std::move(event));
+  }
+  // Whether an event is about another gateway than this worker's (and so
+  // not for it); events that name no gateway are everyone's.
+  bool foreign(const pb::Event& event) const {
+    return !gateway_.empty() && !event.gateway().empty() && event.gateway() != gateway_;
+  }
   // A call to another component's control socket.
   Result<pb::Reply> call(const std::string& component, const pb::Request& request,
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(2000), int retries = 1) {
@@ -66,6 +86,8 @@ class WorkerContext {
 
  private:
   std::string component_;
+  std::string gateway_;
+  std::vector<pb::GatewayEntryInfo> gateways_;
   std::string runtime_dir_;
   Environment env_;
   Transport& transport_;

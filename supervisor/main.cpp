@@ -97,10 +97,13 @@ int main(int argc, char** argv) {
     // Never the gateway's own bot (issue #19): at --check-config an error;
     // when running, the Telegram bridge refuses to poll with it.
     std::string note;
-    const std::string openclaw = gwr::openclaw_config_path(load.environment, loaded.config.gateway().state_dir());
-    if (auto clash = gwr::bot_token_clash(loaded.config.telegram().bot_token(), openclaw, &note); clash && check_only) {
-      std::fprintf(stderr, "gwr-supervisor: invalid config: telegram.bot_token: %s\n", clash->c_str());
-      return kExitConfig;
+    for (const auto& g : loaded.gateways) {
+      const std::string openclaw = gwr::openclaw_config_path(load.environment, g.config.gateway().state_dir());
+      if (auto clash = gwr::bot_token_clash(loaded.config.telegram().bot_token(), openclaw, &note); clash && check_only) {
+        std::fprintf(stderr, "gwr-supervisor: invalid config: telegram.bot_token: %s%s\n", clash->c_str(),
+                     loaded.gateways.size() > 1 ? (" (gateway " + g.name + ")").c_str() : "");
+        return kExitConfig;
+      }
     }
     if (check_only && !loaded.config.telegram().bot_token().empty()) std::fprintf(stderr, "note: %s\n", note.c_str());
   }
@@ -127,9 +130,7 @@ int main(int argc, char** argv) {
   gwr::supervisor::SupervisorOptions options;
   options.load = load;
   options.worker_dir = gwr::self_exe_dir(argv[0]);
-  // gwr-web only when asked for: the default footprint does not grow. A
-  // change of http.listen takes effect when gwr restarts (RELOAD_RESTART_GWR).
-  if (!cfg.http().listen().empty()) options.workers.push_back(gwr::kWeb);
+  options.workers = gwr::supervisor::worker_names(loaded);
   const int rc = gwr::supervisor::run_supervisor(options, std::move(loaded));
   gwr::log::shutdown();
   return rc;

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "common/bus.h"
+#include "common/components.h"
 #include "common/config_schema.h"
 #include "common/control.h"
 #include "common/duration.h"
@@ -170,13 +171,34 @@ int drive(const SupervisorOptions& options, LoadedConfig config) {
 
 }  // namespace
 
+std::vector<std::string> worker_names(const LoadedConfig& config) {
+  std::vector<std::string> names;
+  for (const auto& g : config.gateways) {
+    names.push_back(gateway_component(kProber, g.name));
+    names.push_back(gateway_component(kRepairer, g.name));
+  }
+  names.emplace_back(kTelegramBridge);
+  // gwr-web only when asked for: the default footprint does not grow. A
+  // change of http.listen takes effect when gwr restarts (RELOAD_RESTART_GWR).
+  if (!config.config.http().listen().empty()) names.emplace_back(kWeb);
+  return names;
+}
+
 std::optional<ConfigError> check_allowlist(const LoadedConfig& config) {
-  const std::string& path = config.config.repair().allowlist();
-  auto allowlist = tier3::load_allowlist(path);
-  if (allowlist) return std::nullopt;
-  auto it = config.origins.find("repair.allowlist");
-  return ConfigError{"repair.allowlist", it != config.origins.end() ? it->second : ConfigOrigin{"built-in defaults", 0},
-                     allowlist.message()};
+  std::vector<std::pair<std::string, std::string>> paths = {{"repair.allowlist", config.config.repair().allowlist()}};
+  for (const auto& g : config.gateways) {
+    if (g.config.repair().allowlist() != config.config.repair().allowlist()) {
+      paths.emplace_back("gateways[" + g.name + "].repair.allowlist", g.config.repair().allowlist());
+    }
+  }
+  for (const auto& [key, path] : paths) {
+    auto allowlist = tier3::load_allowlist(path);
+    if (allowlist) continue;
+    auto it = config.origins.find(key);
+    return ConfigError{key, it != config.origins.end() ? it->second : ConfigOrigin{config.config_path.empty() ? "built-in defaults" : config.config_path, 0},
+                       allowlist.message()};
+  }
+  return std::nullopt;
 }
 
 int run_supervisor(const SupervisorOptions& options, LoadedConfig config) {

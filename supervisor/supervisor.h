@@ -16,6 +16,11 @@ struct SupervisorOptions {
   std::vector<std::string> workers = {"prober", "repairer", "telegram-bridge"};
 };
 
+// The workers to run: a prober and a repairer per gateway (the main one's
+// first, under their plain names), the Telegram bridge, and gwr-web when
+// http.listen is set.
+std::vector<std::string> worker_names(const LoadedConfig& config);
+
 // The Tier 3 allowlist named by repair.allowlist must load: checked with
 // the rest of the config, so a broken file fails at start, not at 3 a.m.
 std::optional<ConfigError> check_allowlist(const LoadedConfig& config);

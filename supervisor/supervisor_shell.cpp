@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "common/bus.h"
+#include "common/components.h"
 #include "common/config_schema.h"
 #include "common/control_port.h"
 #include "common/log.h"
@@ -125,7 +127,14 @@ void SupervisorShell::on_signal(int sig) {
 }
 
 void SupervisorShell::spawn(const std::string& name, SteadyTime now) {
-  auto pid = launcher_.spawn({options_.worker_dir + "/gwr-" + name, "--runtime-dir", loaded_.config.paths().runtime_dir()});
+  // "prober.rescue" is gwr-prober for the gateway named rescue.
+  const auto [base, gateway] = split_component(name);
+  std::vector<std::string> argv = {options_.worker_dir + "/gwr-" + base, "--runtime-dir", loaded_.config.paths().runtime_dir()};
+  if (!gateway.empty() && gateway != kMainGateway) {
+    argv.emplace_back("--gateway");
+    argv.push_back(gateway);
+  }
+  auto pid = launcher_.spawn(argv);
   if (!pid) {
     table_.on_spawn_failed(name, pid.message(), now);
     log::error("worker_spawn_failed", {{"component", name}, {"error", pid.message()}});
@@ -175,7 +184,25 @@ std::optional<ConfigError> SupervisorShell::reload(const std::string& why, const
     log::error("config_reload_rejected", {{"trigger", why}, {"error", err->describe()}});
     return *err;
   }
-  const auto changed = config_diff(loaded_.config, next.config);
+  // Which gateways are watched decides which workers run: that changes
+  // with a restart of gwr, never half-way (the running config is kept).
+  auto names = [](const LoadedConfig& c) {
+    std::vector<std::string> out;
+    for (const auto& g : c.gateways) out.push_back(g.name);
+    return out;
+  };
+  if (names(next) != names(loaded_)) {
+    ConfigError err{"gateways", {next.config_path, 0},
+                    "the list of gateways changed; restart gwr to watch the new list (the running config is kept)"};
+    log::error("config_reload_rejected", {{"trigger", why}, {"error", err.describe()}});
+    return err;
+  }
+  auto changed = config_diff(loaded_.config, next.config);
+  for (size_t i = 0; i < next.gateways.size(); ++i) {
+    for (auto& k : config_diff(loaded_.gateways[i].config, next.gateways[i].config)) {
+      if (std::find(changed.begin(), changed.end(), k) == changed.end()) changed.push_back(std::move(k));
+    }
+  }
   loaded_ = std::move(next);
   log::set_secrets(config_secret_values(loaded_.config));
   log::set_level(loaded_.config.log().level());
@@ -240,8 +267,22 @@ pb::Reply SupervisorShell::handle(const pb::Request& req) {
       break;
     }
     case pb::Request::kGetConfig: {
+      const std::string& name = req.get_config().gateway();
+      const pb::Config* config = &loaded_.config;
+      if (!name.empty()) {
+        const GatewayEntry* g = find_gateway(loaded_, name);
+        if (g == nullptr) return error_reply(pb::Error::NOT_FOUND, "no gateway named \"" + name + "\" in the config");
+        config = &g->config;
+      }
       auto* out = reply.mutable_config();
-      *out->mutable_config() = req.get_config().include_secrets() ? loaded_.config : masked_config(loaded_.config);
+      *out->mutable_config() = req.get_config().include_secrets() ? *config : masked_config(*config);
+      for (const auto& g : loaded_.gateways) {
+        auto* info = out->add_gateways();
+        info->set_name(g.name);
+        info->set_host(g.config.gateway().host());
+        info->set_port(g.config.gateway().port());
+        info->set_state_dir(g.config.gateway().state_dir());
+      }
       out->set_version(config_version_);
       out->set_yaml(render_config_yaml(loaded_.config, false));
       out->set_source(loaded_.describe_source());

@@ -12,6 +12,13 @@
 namespace gwr::web {
 
 namespace {
+// The repairer of the first gateway gwr watches.
+std::string first_repairer(const WorkerContext& ctx) {
+  return gateway_component(kRepairer, ctx.gateways().empty() ? std::string(kMainGateway) : ctx.gateways()[0].name());
+}
+}  // namespace
+
+namespace {
 
 using namespace std::chrono_literals;
 
@@ -150,13 +157,13 @@ void WebWorker::record_health(const pb::GatewayHealth& h, int64_t now) {
 void WebWorker::refresh_history(WorkerContext& ctx) {
   pb::Request hist;
   hist.mutable_history()->set_limit(100);
-  if (auto r = ctx.call(kRepairer, hist, 1000ms, 0); r && r->has_history()) {
+  if (auto r = ctx.call(first_repairer(ctx), hist, 1000ms, 0); r && r->has_history()) {
     data_.history = r->history();
     history_due_ = false;
   }
   pb::Request stats;
   stats.mutable_stats();
-  if (auto r = ctx.call(kRepairer, stats, 1000ms, 0); r && r->has_stats()) data_.stats = r->stats();
+  if (auto r = ctx.call(first_repairer(ctx), stats, 1000ms, 0); r && r->has_stats()) data_.stats = r->stats();
 }
 
 void WebWorker::refresh(WorkerContext& ctx) {
@@ -166,7 +173,7 @@ void WebWorker::refresh(WorkerContext& ctx) {
   // "not known" rather than a stale value).
   pb::Request status;
   status.mutable_repair_status();
-  auto r = ctx.call(kRepairer, status, 500ms, 0);
+  auto r = ctx.call(first_repairer(ctx), status, 500ms, 0);
   metrics_.set_repair_status(r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt);
   data_.repair = r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt;
   if (history_due_) refresh_history(ctx);
@@ -194,6 +201,8 @@ void WebWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& ch
 }
 
 void WebWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
+  // Several gateways: the page and /metrics are the first one's (for now).
+  if (!event.gateway().empty() && !ctx.gateways().empty() && event.gateway() != ctx.gateways()[0].name()) return;
   now_ms_ = ctx.clock().wall_ms();
   if (event.has_gateway_health()) {
     metrics_.on_health(event.gateway_health());

@@ -47,6 +47,93 @@ TEST_F(ConfigTest, BuiltInDefaultsAreValid) {
   EXPECT_FALSE(validate_config(c).has_value());
 }
 
+TEST_F(ConfigTest, OneGatewaySectionIsTheGatewayNamedMain) {
+  auto r = load_config(options("gateway:\n  port: 1111\n" + paths_yaml()));
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  const auto& l = loaded(r);
+  ASSERT_EQ(l.gateways.size(), 1u);
+  EXPECT_FALSE(l.gateway_list);
+  EXPECT_EQ(l.gateways[0].name, "main");
+  EXPECT_EQ(l.gateways[0].config.gateway().port(), 1111u);
+  EXPECT_EQ(l.gateways[0].config.paths().state_dir(), dir_ / "state");
+}
+
+TEST_F(ConfigTest, AGatewayListGivesEachItsOwnConfigWithItsOverrides) {
+  auto r = load_config(options(paths_yaml() +
+                               "repair:\n  max_per_hour: 4\n  cooldown: 10m\n"
+                               "probes:\n  health: {interval: 7s}\n"
+                               "gateways:\n"
+                               "  - name: main\n"
+                               "    port: 18789\n"
+                               "  - name: rescue\n"
+                               "    port: 19789\n"
+                               "    state_dir: ~/.openclaw-rescue\n"
+                               "    commands: {restart: [openclaw, --profile, rescue, gateway, restart]}\n"
+                               "    repair: {max_per_hour: 1}\n"
+                               "    probes: {health: {timeout: 2s}}\n"));
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  const auto& l = loaded(r);
+  ASSERT_EQ(l.gateways.size(), 2u);
+  EXPECT_TRUE(l.gateway_list);
+  const auto& main = l.gateways[0];
+  const auto& rescue = l.gateways[1];
+  EXPECT_EQ(main.name, "main");
+  EXPECT_EQ(rescue.name, "rescue");
+  EXPECT_EQ(main.config.gateway().port(), 18789u);
+  EXPECT_EQ(rescue.config.gateway().port(), 19789u);
+  EXPECT_EQ(rescue.config.gateway().state_dir(), dir_.path() + "/.openclaw-rescue");
+  EXPECT_EQ(main.config.gateway().state_dir(), dir_.path() + "/.openclaw");
+  ASSERT_EQ(rescue.config.gateway().commands().restart_size(), 5);
+  EXPECT_EQ(rescue.config.gateway().commands().restart(2), "rescue");
+  // Overrides over the shared sections; what an entry does not say is shared.
+  EXPECT_EQ(main.config.repair().max_per_hour(), 4u);
+  EXPECT_EQ(rescue.config.repair().max_per_hour(), 1u);
+  EXPECT_EQ(rescue.config.repair().cooldown(), 600'000);
+  EXPECT_EQ(rescue.config.probes().health().interval(), 7'000);
+  EXPECT_EQ(rescue.config.probes().health().timeout(), 2'000);
+  EXPECT_EQ(main.config.probes().health().timeout(), l.config.probes().health().timeout());
+  // main keeps a one-gateway gwr's state; another gets a directory of its own.
+  EXPECT_EQ(main.config.paths().state_dir(), dir_ / "state");
+  EXPECT_EQ(rescue.config.paths().state_dir(), dir_ / "state/gateways/rescue");
+  // The shared config's gateway: is the first one's.
+  EXPECT_EQ(l.config.gateway().port(), 18789u);
+  EXPECT_EQ(find_gateway(l, "rescue"), &l.gateways[1]);
+  EXPECT_EQ(find_gateway(l, "nope"), nullptr);
+}
+
+TEST_F(ConfigTest, ABadGatewayListIsRefusedNamingTheEntry) {
+  struct Case {
+    std::string yaml;
+    std::string key;
+    std::string words;
+  };
+  const std::vector<Case> cases = {
+      {"gateways: []\n", "gateways", "list of gateways"},
+      {"gateways: main\n", "gateways", "list of gateways"},
+      {"gateways:\n  - port: 1\n", "gateways", "needs a name"},
+      {"gateways:\n  - name: Main\n", "gateways", "needs a name"},
+      {"gateways:\n  - name: a-very-long-name\n", "gateways", "needs a name"},
+      {"gateways:\n  - name: ../x\n", "gateways", "needs a name"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: a\n    port: 2\n", "gateways", "two gateways are named a"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 1\n    state_dir: /tmp/b\n", "gateways[b].port",
+       "both say port 1"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 2\n", "gateways[b].state_dir", "share the state"},
+      {"gateway:\n  port: 1\ngateways:\n  - name: a\n", "gateways", "not both"},
+      {"gateways:\n  - name: a\n    prot: 1\n", "gateways[a].prot", "unknown key"},
+      {"gateways:\n  - name: a\n    port: 70000\n", "gateways[a].port", ""},
+      {"gateways:\n  - name: a\n    repair: {max_per_hour: lots}\n", "gateways[a].repair.max_per_hour", ""},
+      {"gateways:\n  - name: a\n    probes: 3\n", "gateways[a].probes", "mapping"},
+  };
+  for (const auto& c : cases) {
+    auto r = load_config(options(paths_yaml() + c.yaml));
+    ASSERT_TRUE(std::holds_alternative<ConfigError>(r)) << c.yaml;
+    const auto& e = error_of(r);
+    EXPECT_EQ(e.key, c.key) << c.yaml << " -> " << e.describe();
+    EXPECT_NE(e.describe().find(c.words), std::string::npos) << c.yaml << " -> " << e.describe();
+    EXPECT_GT(e.origin.line, 0) << c.yaml << " -> " << e.describe();
+  }
+}
+
 TEST_F(ConfigTest, SearchOrderUsesGwrConfigThenHome) {
   write_file(dir_ / "elsewhere.yaml", "gateway:\n  port: 1111\n" + paths_yaml());
   LoadOptions o;

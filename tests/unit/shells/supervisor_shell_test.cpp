@@ -107,6 +107,67 @@ TEST_F(SupervisorShellTest, EveryWorkerIsStartedAndADeadOneRestartedAfterItsBack
   EXPECT_NE(reply.components().components(2).last_exit().find("signal 9"), std::string::npos);
 }
 
+// config gateways:: a prober and a repairer per gateway, each told its
+// gateway and given its config; the list itself changes only with a restart.
+TEST(SupervisorGatewaysTest, EachGatewayGetsItsWorkersAndItsConfigAndTheListIsKeptOnReload) {
+  testing::TempDir dir;
+  const std::string path = dir / "gwr.yaml";
+  const std::string paths = "paths:\n  runtime_dir: " + (dir / "run") + "\n  state_dir: " + (dir / "state") +
+                            "\n  log_dir: " + (dir / "log") + "\n";
+  const std::string two = "gateways:\n  - name: main\n    port: 18789\n"
+                          "  - name: rescue\n    port: 19789\n    state_dir: /tmp/rescue-state\n";
+  testing::write_file(path, paths + two);
+  SupervisorOptions options;
+  options.load.config_path = path;
+  options.load.environment = {{"HOME", dir.path()}};
+  options.worker_dir = "/opt/gwr/bin";
+  auto loaded = load_config(options.load);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(loaded)) << std::get<ConfigError>(loaded).describe();
+  options.workers = worker_names(std::get<LoadedConfig>(loaded));
+  EXPECT_EQ(options.workers,
+            (std::vector<std::string>{"prober", "repairer", "prober.rescue", "repairer.rescue", "telegram-bridge"}));
+  testing::FakeClock clock;
+  FakeLauncher launcher;
+  std::vector<pb::Event> events;
+  SupervisorPorts ports;
+  ports.publish = [&](pb::Event e) { events.push_back(std::move(e)); };
+  ports.notify = [](const std::string&) {};
+  ports.self_pid = 1234;
+  SupervisorShell shell(options, std::get<LoadedConfig>(std::move(loaded)), clock, launcher, ports);
+  (void)shell.tick();
+  ASSERT_EQ(launcher.spawned.size(), 5u);
+  EXPECT_EQ(launcher.spawned[0], (std::vector<std::string>{"/opt/gwr/bin/gwr-prober", "--runtime-dir", dir / "run"}));
+  EXPECT_EQ(launcher.spawned[2], (std::vector<std::string>{"/opt/gwr/bin/gwr-prober", "--runtime-dir", dir / "run",
+                                                           "--gateway", "rescue"}));
+  EXPECT_EQ(launcher.spawned[3], (std::vector<std::string>{"/opt/gwr/bin/gwr-repairer", "--runtime-dir", dir / "run",
+                                                           "--gateway", "rescue"}));
+
+  pb::Request get;
+  get.mutable_get_config()->set_gateway("rescue");
+  auto reply = shell.handle(get);
+  ASSERT_TRUE(reply.has_config());
+  EXPECT_EQ(reply.config().config().gateway().port(), 19789u);
+  EXPECT_EQ(reply.config().config().paths().state_dir(), dir / "state/gateways/rescue");
+  ASSERT_EQ(reply.config().gateways_size(), 2);
+  EXPECT_EQ(reply.config().gateways(1).name(), "rescue");
+  EXPECT_EQ(reply.config().gateways(1).state_dir(), "/tmp/rescue-state");
+  get.mutable_get_config()->set_gateway("");
+  EXPECT_EQ(shell.handle(get).config().config().gateway().port(), 18789u);
+  get.mutable_get_config()->set_gateway("other");
+  EXPECT_EQ(shell.handle(get).error().code(), pb::Error::NOT_FOUND);
+
+  // A changed entry is a config update; a changed list is refused.
+  testing::write_file(path, paths + "repair:\n  max_per_hour: 5\n" + two);
+  EXPECT_FALSE(shell.reload("SIGHUP", "").has_value());
+  get.mutable_get_config()->set_gateway("rescue");
+  EXPECT_EQ(shell.handle(get).config().config().repair().max_per_hour(), 5u);
+  testing::write_file(path, paths + "gateways:\n  - name: main\n    port: 18789\n");
+  auto refused = shell.reload("SIGHUP", "");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_NE(refused->describe().find("restart gwr"), std::string::npos) << refused->describe();
+  EXPECT_EQ(shell.handle(get).config().config().gateway().port(), 19789u) << "the running config was kept";
+}
+
 TEST_F(SupervisorShellTest, AWorkerSilentForTheHeartbeatTimeoutIsKilled) {
   (void)shell_->tick();
   for (const char* w : {"prober", "repairer", "telegram-bridge"}) heartbeat(w);
