@@ -293,6 +293,14 @@ std::vector<std::string> BridgeStore::incident_states() {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> BridgeStore::incident_states_by_key() {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto st = db_->prepare("SELECT key, state FROM incidents WHERE length(state) > 0");
+  if (!st) return out;
+  while (st->step()) out.emplace_back(st->text(0), st->blob(1));
+  return out;
+}
+
 Status BridgeStore::save_warning(const Warning& w) {
   auto st = db_->prepare(
       "INSERT INTO warnings(key, text, first_seen, last_sent, absent_since) VALUES(?, ?, ?, ?, ?) "

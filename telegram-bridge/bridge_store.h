@@ -89,6 +89,8 @@ class BridgeStore {
   Status save_incident_state(const std::string& key, const std::string& state, int64_t now_ms);
   Status forget_incident_state(const std::string& key);
   std::vector<std::string> incident_states();
+  // The same with each incident's key ("repair:12", "rescue/repair:3").
+  std::vector<std::pair<std::string, std::string>> incident_states_by_key();
 
   // --- Warnings -------------------------------------------------------------------------------
   Status save_warning(const Warning& warning);

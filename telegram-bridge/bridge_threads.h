@@ -36,6 +36,7 @@ struct ThreadSettings {
   const Clock* clock = nullptr;
   HttpFactory http;                                       // one client per thread
   std::function<std::unique_ptr<ControlPort>()> control_port;  // made on the thread that uses it
+  std::vector<std::string> gateways;                      // their names, in config order
 };
 
 // What a thread is doing, for the heartbeat.

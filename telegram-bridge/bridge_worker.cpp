@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "common/components.h"
 #include "common/config.h"
 #include "common/openclaw_config.h"
 #include "common/config_schema.h"
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "common/message_text.h"
 #include "common/redact.h"
+#include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
 
 namespace gwr::telegram {
@@ -84,6 +86,7 @@ void BridgeWorker::notify_settings(WorkerContext& ctx) {
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   source_.host = host;
   source_.gateway = cfg.gateway().host() + ":" + std::to_string(cfg.gateway().port());
+  make_lanes(ctx);
   const auto targets = channel_targets(cfg);
   const bool any = std::any_of(targets.begin(), targets.end(), [](const ChannelTarget& t) { return t.enabled(); });
   if (any && !notices_) {
@@ -230,13 +233,19 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
   // Never poll the gateway's own bot: Telegram would answer one of the two
   // pollers 409 Conflict, and either gwr hears nothing or OpenClaw's channel
   // breaks, which gwr would then try to repair (issue #19).
-  const std::string openclaw = openclaw_config_path(current_environment(), cfg.gateway().state_dir());
-  if (auto clash = bot_token_clash(cfg.telegram().bot_token(), openclaw)) {
-    enabled_ = false;
-    start_pending_ = false;
-    ctx.set_activity("Telegram off: its bot token is OpenClaw's own bot");
-    log::error("telegram_bot_shared", {{"details", *clash}, {"openclaw_config", openclaw}});
-    return;
+  std::vector<std::string> state_dirs = {cfg.gateway().state_dir()};
+  for (const auto& g : ctx.gateways()) {
+    if (!g.state_dir().empty() && g.state_dir() != state_dirs.front()) state_dirs.push_back(g.state_dir());
+  }
+  for (const auto& dir : state_dirs) {
+    const std::string openclaw = openclaw_config_path(current_environment(), dir);
+    if (auto clash = bot_token_clash(cfg.telegram().bot_token(), openclaw)) {
+      enabled_ = false;
+      start_pending_ = false;
+      ctx.set_activity("Telegram off: its bot token is OpenClaw's own bot");
+      log::error("telegram_bot_shared", {{"details", *clash}, {"openclaw_config", openclaw}});
+      return;
+    }
   }
   const std::string path = cfg.paths().state_dir() + "/telegram.db";
   if (!store_ || store_->db().path() != path) {
@@ -247,10 +256,33 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
       std::exit(1);  // the supervisor restarts us; without the outbox nothing can be promised
     }
     store_ = std::move(*store);
-    planner_ = NotificationPlanner(PlannerSettings::from_config(cfg));
-    for (const auto& stored : store_->incident_states()) planner_.restore_incident(stored);
-    for (const auto& w : store_->warnings()) planner_.restore_warning(w);
-    if (auto notices = store_->meta_blob("planner")) planner_.restore_notices(*notices);
+    // Each gateway's planner gets back what was said about it: its stored
+    // keys carry its lane's prefix (none for main).
+    for (auto& lane : lanes_) lane.planner = NotificationPlanner(PlannerSettings::from_config(cfg));
+    auto owner = [&](const std::string& key) -> std::pair<Lane*, std::string> {
+      for (auto& lane : lanes_) {
+        if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0) return {&lane, key.substr(lane.prefix.size())};
+      }
+      if (key.find('/') != std::string::npos) return {nullptr, key};  // a gateway gwr no longer watches
+      for (auto& lane : lanes_) {
+        if (lane.prefix.empty()) return {&lane, key};
+      }
+      return {nullptr, key};
+    };
+    for (const auto& [key, stored] : store_->incident_states_by_key()) {
+      if (auto [lane, rest] = owner(key); lane) lane->planner.restore_incident(stored);
+    }
+    for (auto w : store_->warnings()) {
+      auto [lane, rest] = owner(w.key);
+      if (!lane) continue;
+      w.key = rest;
+      lane->planner.restore_warning(w);
+    }
+    for (auto& lane : lanes_) {
+      if (auto notices = store_->meta_blob("planner" + (lane.prefix.empty() ? "" : "/" + lane.name))) {
+        lane.planner.restore_notices(*notices);
+      }
+    }
     const int64_t now = clock_->wall_ms();
     if (auto w = store_->meta("events_since"); w && !w->empty()) {
       watermark_ms_ = std::atoll(w->c_str());
@@ -261,7 +293,7 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
     }
     store_->prune(now);
   }
-  planner_.set_settings(PlannerSettings::from_config(cfg));
+  for (auto& lane : lanes_) lane.planner.set_settings(PlannerSettings::from_config(cfg));
   chat_id_ = cfg.telegram().chat_id();
   enabled_ = true;
   start_threads(ctx);
@@ -285,6 +317,7 @@ void BridgeWorker::start_threads(WorkerContext& ctx) {
   s.clock = &ctx.clock();
   s.http = ctx.env().http;
   s.control_port = [transport = &ctx.transport()] { return transport->new_port(); };
+  for (const auto& g : ctx.gateways()) s.gateways.push_back(g.name());
   threads_ = std::make_unique<BridgeThreads>(s, AccessPolicy::from_config(cfg.telegram()));
   start_pending_ = false;
 }
@@ -310,7 +343,9 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
     if (threads_) threads_->shared()->set_access(AccessPolicy::from_config(cfg.telegram()));
     log::info("telegram_access_changed", {{"chat_id", chat_id_}, {"allowed_users", cfg.telegram().allowed_user_ids_size()}});
   }
-  if (has(changed, "telegram.reminder_interval")) planner_.set_settings(PlannerSettings::from_config(cfg));
+  if (has(changed, "telegram.reminder_interval")) {
+    for (auto& lane : lanes_) lane.planner.set_settings(PlannerSettings::from_config(cfg));
+  }
   if (!restart) return;
   retire_threads();
   if (cfg.telegram().bot_token().empty()) {
@@ -324,43 +359,110 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
   log::info("telegram_restarting", {{"reason", "Telegram settings changed"}});
 }
 
+void BridgeWorker::make_lanes(WorkerContext& ctx) {
+  if (!lanes_.empty()) return;  // which gateways are watched changes only with a restart of gwr
+  std::vector<pb::GatewayEntryInfo> gateways = ctx.gateways();
+  if (gateways.empty()) {
+    pb::GatewayEntryInfo main;
+    main.set_name(kMainGateway);
+    main.set_host(ctx.config().gateway().host());
+    main.set_port(ctx.config().gateway().port());
+    gateways.push_back(main);
+  }
+  for (const auto& g : gateways) {
+    Lane lane;
+    lane.name = g.name();
+    lane.prefix = g.name() == kMainGateway ? "" : g.name() + "/";
+    lane.planner = NotificationPlanner(PlannerSettings::from_config(ctx.config()));
+    lane.source.host = source_.host;
+    lane.source.gateway = g.host() + ":" + std::to_string(g.port());
+    if (gateways.size() > 1) lane.source.gateway = g.name() + " (" + lane.source.gateway + ")";
+    lanes_.push_back(std::move(lane));
+  }
+}
+
+BridgeWorker::Lane& BridgeWorker::lane_for(const std::string& gateway) {
+  for (auto& lane : lanes_) {
+    if (lane.name == gateway) return lane;
+  }
+  return lanes_.front();
+}
+
+std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgoing> messages) const {
+  if (!several()) return messages;
+  for (auto& m : messages) {
+    if (!m.incident.empty()) m.incident = lane.prefix + m.incident;
+    m.text = "🖥 <b>" + html_escape(lane.name) + "</b> · " + m.text;
+    m.keyboard = for_gateway(std::move(m.keyboard), lane.name);
+  }
+  return messages;
+}
+
+pb::GatewayState BridgeWorker::worst_state() const {
+  // DOWN is worst, then DEGRADED, STARTING, UNKNOWN, HEALTHY.
+  auto rank = [](pb::GatewayState s) {
+    switch (s) {
+      case pb::DOWN: return 4;
+      case pb::DEGRADED: return 3;
+      case pb::STARTING: return 2;
+      case pb::HEALTHY: return 0;
+      default: return 1;
+    }
+  };
+  pb::GatewayState worst = pb::HEALTHY;
+  for (const auto& lane : lanes_) {
+    if (rank(lane.state) > rank(worst)) worst = lane.state;
+  }
+  return worst;
+}
+
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   const int64_t now = clock_->wall_ms();
-  if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now);
+  Lane& lane = lane_for(event.gateway());
+  if (event.has_gateway_health()) {
+    lane.state = event.gateway_health().state();
+    // The dead-man's switch pings while every gateway serves.
+    heartbeat_.on_health(worst_state(), now);
+  }
   if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now);
   send_heartbeats(now);
-  if (event.has_repair_event()) handle_repair_event(event.repair_event(), now);
+  if (event.has_repair_event()) handle_repair_event(lane, event.repair_event(), now);
   if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    notify(notice_for(alert, now, source_), now, now);
+    notify(notice_for(alert, now, event.gateway().empty() ? source_ : lane.source), now, now);
   }
   if (!enabled_ || !store_) return;
   if (event.has_gateway_health()) {
     // Redacted whole before the planner cuts anything out of it.
     pb::GatewayHealth health = event.gateway_health();
     redact_strings(health, SharedRedactor::instance());
-    save(planner_.on_health(health, now), "", 0, now);
+    save(lane, lane.planner.on_health(health, now), "", 0, now);
   } else if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    save(planner_.on_alert(alert, now), "", 0, now);
+    save(lane, lane.planner.on_alert(alert, now), "", 0, now);
   }
 }
 
-void BridgeWorker::handle_repair_event(const pb::RepairEvent& e, int64_t now_ms) {
-  const std::string key = repair_event_key(e);
+void BridgeWorker::handle_repair_event(Lane& lane, const pb::RepairEvent& e, int64_t now_ms) {
+  // Each gateway's repairer counts its repairs from 1: the lane's prefix
+  // keeps rescue's #3 apart from main's #3.
+  const std::string key = lane.prefix + repair_event_key(e);
   pb::RepairEvent event = e;
   redact_strings(event, SharedRedactor::instance());
   // The channels deduplicate by notice_key in notify.db; Telegram by its seen mark.
-  if (!senders_.empty()) notify(notice_for(event, notice_key(e), source_), e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
+  if (!senders_.empty()) {
+    notify(notice_for(event, lane.prefix + notice_key(e), lane.source), e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
+  }
   if (!enabled_ || !store_ || store_->seen_event(key)) return;
-  save(planner_.on_repair_event(event, now_ms), key, e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
+  save(lane, lane.planner.on_repair_event(event, now_ms), key, e.at_ms() > 0 ? e.at_ms() : now_ms, now_ms);
 }
 
-void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms,
-                        int64_t now_ms) {
-  auto changes = planner_.take_changes();
+void BridgeWorker::save(Lane& lane, const std::vector<Outgoing>& planned, const std::string& seen_key,
+                        int64_t seen_at_ms, int64_t now_ms) {
+  auto changes = lane.planner.take_changes();
+  const std::vector<Outgoing> messages = labelled(lane, planned);
   if (messages.empty() && changes.empty() && seen_key.empty()) return;
   // The messages, the planner state that produced them and the event's
   // "seen" mark are one transaction: after a crash, all or nothing.
@@ -384,11 +486,17 @@ void BridgeWorker::save(const std::vector<Outgoing>& messages, const std::string
       return;
     }
   }
-  for (const auto& [key, state] : changes.incidents) (void)store_->save_incident_state(key, state, now_ms);
-  for (const auto& key : changes.incidents_forgotten) (void)store_->forget_incident_state(key);
-  for (const auto& w : changes.warnings) (void)store_->save_warning(w);
-  for (const auto& key : changes.warnings_removed) (void)store_->delete_warning(key);
-  if (changes.misc) (void)store_->set_meta_blob("planner", planner_.notices_bytes());
+  const std::string& p = lane.prefix;
+  for (const auto& [key, state] : changes.incidents) (void)store_->save_incident_state(p + key, state, now_ms);
+  for (const auto& key : changes.incidents_forgotten) (void)store_->forget_incident_state(p + key);
+  for (auto w : changes.warnings) {
+    w.key = p + w.key;
+    (void)store_->save_warning(w);
+  }
+  for (const auto& key : changes.warnings_removed) (void)store_->delete_warning(p + key);
+  if (changes.misc) {
+    (void)store_->set_meta_blob("planner" + (p.empty() ? "" : "/" + lane.name), lane.planner.notices_bytes());
+  }
   if (!seen_key.empty()) (void)store_->add_seen_event(seen_key, seen_at_ms);
   if (auto st = tx.commit(); !st) {
     keep_in_memory("commit", st.message());
@@ -401,31 +509,34 @@ void BridgeWorker::catch_up(WorkerContext& ctx, int64_t now_ms) {
   // Pub/sub drops what is published while this process restarts; the
   // repairer's log has it. Events already turned into messages are skipped.
   const bool telegram = enabled_ && store_;
-  if (telegram) {
-    pb::Request status;
-    status.mutable_repair_status();
-    if (auto r = ctx.call(kRepairer, status, 1000ms, 0); r && r->has_repair_status()) {
-      planner_.set_paused(r->repair_status().paused());
-    }
-  }
-  pb::Request logs;
-  logs.mutable_logs()->set_limit(50);
-  auto r = ctx.call(kRepairer, logs, 1000ms, 0);
-  if (r && r->has_logs()) {
-    for (const auto& e : r->logs().events()) {
-      if (e.at_ms() < now_ms - kCatchUpWindowMs) continue;
-      // Telegram's watermark is its own; the channels have theirs (since()).
-      if (e.at_ms() < watermark_ms_ && senders_.empty()) continue;
-      if (e.at_ms() < watermark_ms_) {
-        pb::RepairEvent event = e;
-        redact_strings(event, SharedRedactor::instance());
-        notify(notice_for(event, notice_key(e), source_), e.at_ms(), now_ms);
-        continue;
+  for (auto& lane : lanes_) {
+    const std::string repairer = gateway_component(kRepairer, lane.name);
+    if (telegram) {
+      pb::Request status;
+      status.mutable_repair_status();
+      if (auto r = ctx.call(repairer, status, 1000ms, 0); r && r->has_repair_status()) {
+        lane.planner.set_paused(r->repair_status().paused());
       }
-      handle_repair_event(e, now_ms);
     }
+    pb::Request logs;
+    logs.mutable_logs()->set_limit(50);
+    auto r = ctx.call(repairer, logs, 1000ms, 0);
+    if (r && r->has_logs()) {
+      for (const auto& e : r->logs().events()) {
+        if (e.at_ms() < now_ms - kCatchUpWindowMs) continue;
+        // Telegram's watermark is its own; the channels have theirs (since()).
+        if (e.at_ms() < watermark_ms_ && senders_.empty()) continue;
+        if (e.at_ms() < watermark_ms_) {
+          pb::RepairEvent event = e;
+          redact_strings(event, SharedRedactor::instance());
+          notify(notice_for(event, lane.prefix + notice_key(e), lane.source), e.at_ms(), now_ms);
+          continue;
+        }
+        handle_repair_event(lane, e, now_ms);
+      }
+    }
+    if (telegram) save(lane, {}, "", 0, now_ms);
   }
-  if (telegram) save({}, "", 0, now_ms);
 }
 
 pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& request) {
@@ -465,7 +576,7 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     if (wall >= next_activity_ms_) update_activity(ctx, wall);
     return wake;
   }
-  save(planner_.on_tick(wall), "", 0, wall);
+  for (auto& lane : lanes_) save(lane, lane.planner.on_tick(wall), "", 0, wall);
   if (wall >= next_prune_ms_) {
     store_->prune(wall);
     next_prune_ms_ = wall + kPruneEveryMs;
@@ -475,7 +586,8 @@ SteadyTime BridgeWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
     next_checkpoint_ms_ = wall + kCheckpointEveryMs;
   }
   if (wall >= next_activity_ms_) update_activity(ctx, wall);
-  const int64_t due = planner_.next_due_ms();
+  int64_t due = std::numeric_limits<int64_t>::max();
+  for (const auto& lane : lanes_) due = std::min(due, lane.planner.next_due_ms());
   auto next = wake;
   if (due != std::numeric_limits<int64_t>::max()) {
     next = std::min(next, now + std::chrono::milliseconds(std::max<int64_t>(0, due - wall)));

@@ -44,15 +44,34 @@ class BridgeWorker final : public Worker {
   void turn_on(WorkerContext& ctx);
   void start_threads(WorkerContext& ctx);
   void retire_threads();
-  void handle_repair_event(const pb::RepairEvent& event, int64_t now_ms);
-  void save(const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms, int64_t now_ms);
+  // One per gateway: what was said about it (its planner, whose stored keys
+  // and threads carry the lane's prefix) and how its notices name it.
+  struct Lane {
+    std::string name;    // the gateway's name in the config
+    std::string prefix;  // "" for main (a one-gateway gwr's keys); "NAME/" for another
+    NotificationPlanner planner;
+    NoticeSource source;
+    pb::GatewayState state = pb::GATEWAY_STATE_UNKNOWN;  // its latest health
+  };
+  std::vector<Lane> lanes_;
+  void make_lanes(WorkerContext& ctx);
+  // The lane of an event's gateway ("" or unknown: the first).
+  Lane& lane_for(const std::string& gateway);
+  bool several() const { return lanes_.size() > 1; }
+  // Several gateways: each message names its gateway, its thread and
+  // buttons carry the name.
+  std::vector<Outgoing> labelled(const Lane& lane, std::vector<Outgoing> messages) const;
+  // The worst health of all gateways, for the dead-man's switch.
+  pb::GatewayState worst_state() const;
+  void handle_repair_event(Lane& lane, const pb::RepairEvent& event, int64_t now_ms);
+  void save(Lane& lane, const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms,
+            int64_t now_ms);
   void catch_up(WorkerContext& ctx, int64_t now_ms);
   void update_activity(WorkerContext& ctx, int64_t now_ms);
 
   bool enabled_ = false;
   int64_t chat_id_ = 0;
   std::unique_ptr<BridgeStore> store_;
-  NotificationPlanner planner_;
   std::unique_ptr<BridgeThreads> threads_;
   std::vector<std::unique_ptr<BridgeThreads>> retiring_;
   bool start_pending_ = false;
@@ -84,7 +103,7 @@ class BridgeWorker final : public Worker {
   std::vector<std::unique_ptr<ChannelSender>> senders_;
   std::vector<ChannelTarget> targets_;  // as last configured, one per channel
   std::map<Channel, int64_t> since_ms_;  // when each channel was first set (notify.db's, read once)
-  NoticeSource source_;
+  NoticeSource source_;  // this host, for gwr's own alerts
   void notify_settings(WorkerContext& ctx);
   void notify(const std::optional<Notice>& notice, int64_t event_at_ms, int64_t now_ms);
   bool catching_up() const { return (enabled_ && store_) || !senders_.empty(); }

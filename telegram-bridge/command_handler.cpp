@@ -1,5 +1,6 @@
 #include "telegram-bridge/command_handler.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "common/components.h"
@@ -75,7 +76,28 @@ Result<pb::Reply> CommandHandler::ask(const std::string& component, const pb::Re
   return usable(port_.call(component, request, timeout));
 }
 
-std::string CommandHandler::callback_ack(const std::string& data) {
+bool CommandHandler::known(const std::string& name) const {
+  return std::find(gateways_.begin(), gateways_.end(), name) != gateways_.end();
+}
+
+std::string CommandHandler::repairer() const { return gateway_component(kRepairer, target_); }
+std::string CommandHandler::prober() const { return gateway_component(kProber, target_); }
+
+CommandResult CommandHandler::labelled(CommandResult r) const {
+  if (!several() || target_.empty()) return r;
+  for (auto& m : r.messages) {
+    m.text = "🖥 <b>" + esc(target_, 20) + "</b> · " + m.text;
+    m.keyboard = for_gateway(std::move(m.keyboard), target_);
+  }
+  return r;
+}
+
+CommandResult CommandHandler::which_gateway(const std::string& action, const std::string& what) const {
+  return one("Which gateway " + what + "?", gateway_choice_keyboard(action, gateways_), "asked which gateway");
+}
+
+std::string CommandHandler::callback_ack(const std::string& with_gateway) {
+  const std::string data = split_button(with_gateway).first;
   if (data == button::kRepair) return "Confirm the repair below";
   if (data == button::kLogs) return "Recent repair events";
   if (data == button::kPause) return "Pause for how long?";
@@ -98,7 +120,8 @@ bool CommandHandler::command_has_side_effect(const std::string& name, const std:
   return false;
 }
 
-bool CommandHandler::callback_has_side_effect(const std::string& data) {
+bool CommandHandler::callback_has_side_effect(const std::string& with_gateway) {
+  const std::string data = split_button(with_gateway).first;
   return data == button::kResume || data == button::kRepairConfirm || data == button::kStartGateway ||
          data.rfind(button::kPauseForPrefix, 0) == 0 || data.rfind(button::kChannelStartPrefix, 0) == 0;
 }
@@ -107,7 +130,8 @@ bool CommandHandler::command_changes_something(const std::string& name, const st
   return command_has_side_effect(name, args) || name == "repair";
 }
 
-bool CommandHandler::callback_changes_something(const std::string& data) {
+bool CommandHandler::callback_changes_something(const std::string& with_gateway) {
+  const std::string data = split_button(with_gateway).first;
   return callback_has_side_effect(data) || data == button::kRepair || data == button::kPause;
 }
 
@@ -124,9 +148,21 @@ CommandResult CommandHandler::read_only_refusal(const std::string& what, const C
   return r;
 }
 
-CommandResult CommandHandler::handle_command(const std::string& name, const std::string& args,
+CommandResult CommandHandler::handle_command(const std::string& name, const std::string& given_args,
                                              const CommandContext& ctx) {
   CommandResult r;
+  target_.clear();
+  std::string args = given_args;
+  // Several gateways: "/repair rescue", "/pause rescue 30m", "/logs main".
+  const bool about_a_gateway = name == "status" || name == "repair" || name == "pause" || name == "resume" ||
+                               name == "logs" || name == "history" || name == "stats";
+  if (several() && about_a_gateway) {
+    const auto [first, rest] = split_word(args);
+    if (known(to_lower(first))) {
+      target_ = to_lower(first);
+      args = rest;
+    }
+  }
   const int64_t sent_ms = ctx.message_date * 1000;
   if (command_has_side_effect(name, args) && ctx.message_date > 0 && ctx.now_ms - sent_ms > kStaleCommandMs) {
     r = one("⏱ Not done: /" + esc(name, 40) + " was sent at " + clock_time(sent_ms, ctx.now_ms) + " (" +
@@ -134,13 +170,21 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
                 "want it.",
             nullptr, "stale");
   } else if (name == "status") {
-    r = status(ctx);
+    r = several() && target_.empty() ? status_of_all(ctx) : status(ctx);
+  } else if (several() && about_a_gateway && target_.empty()) {
+    // Which one? The answer is a button that carries the name.
+    const std::string action = name == "repair"   ? button::kRepair
+                               : name == "pause"  ? button::kPause
+                               : name == "resume" ? button::kResume
+                               : name == "logs"   ? button::kLogs
+                                                  : button::kStats;
+    r = which_gateway(action, name == "repair" ? "should I repair" : "do you mean");
   } else if (name == "repair") {
-    r = repair_question(ctx);
+    r = labelled(repair_question(ctx));
   } else if (name == "logs") {
-    r = logs(ctx);
+    r = labelled(logs(ctx));
   } else if (name == "history" || name == "stats") {
-    r = history(ctx);
+    r = labelled(history(ctx));
   } else if (name == "config") {
     r = config(args, ctx);
   } else if (name == "pause") {
@@ -152,13 +196,13 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
         r = one("✖ Not paused: \"" + esc(first, 20) + "\" is not a duration from 1s to 30d (like 30m or 2h).", nullptr,
                 "bad duration");
       } else {
-        r = pause(std::string(rest), ctx, d->count());
+        r = labelled(pause(std::string(rest), ctx, d->count()));
       }
     } else {
-      r = pause(args, ctx);
+      r = labelled(pause(args, ctx));
     }
   } else if (name == "resume") {
-    r = resume(ctx);
+    r = labelled(resume(ctx));
   } else if (name == "start" || name == "help") {
     r = one(render_help());
   } else {
@@ -170,7 +214,20 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
   return r;
 }
 
-CommandResult CommandHandler::handle_callback(const std::string& data, const CommandContext& ctx) {
+CommandResult CommandHandler::handle_callback(const std::string& with_gateway, const CommandContext& ctx) {
+  const auto [data, gateway] = split_button(with_gateway);
+  target_.clear();
+  if (!gateway.empty()) {
+    if (!known(gateway)) {
+      return one("✖ gwr does not watch a gateway named " + esc(gateway, 20) + " (any more) — nothing was done.",
+                 nullptr, "unknown gateway");
+    }
+    target_ = gateway;
+  }
+  return labelled(callback(data, ctx));
+}
+
+CommandResult CommandHandler::callback(const std::string& data, const CommandContext& ctx) {
   if (data == button::kRepair) return repair_question(ctx);
   if (data == button::kLogs) return logs(ctx);
   if (data == button::kPause) return one("⏸ Pause automatic repairs for how long?", pause_menu_keyboard(), "pause menu");
@@ -205,10 +262,11 @@ CommandResult CommandHandler::interrupted(const std::string& what, const Command
 CommandResult CommandHandler::status(const CommandContext& ctx) {
   StatusView v;
   v.now_ms = ctx.now_ms;
+  if (several()) v.gateway = target_;
   std::vector<ControlPort::Call> calls(3);
-  calls[0].component = kProber;
+  calls[0].component = prober();
   calls[0].request.mutable_probe_status();
-  calls[1].component = kRepairer;
+  calls[1].component = repairer();
   calls[1].request.mutable_repair_status();
   calls[2].component = kSupervisor;
   calls[2].request.mutable_components();
@@ -229,15 +287,58 @@ CommandResult CommandHandler::status(const CommandContext& ctx) {
     v.components_error = r ? "unexpected answer" : r.message();
   }
   const bool paused = v.repair && v.repair->paused();
-  CommandResult out = one(render_status(v), main_keyboard(paused));
+  CommandResult out = one(render_status(v), for_gateway(main_keyboard(paused), several() ? target_ : std::string()));
   if (!v.probe || !v.repair || !v.components) out.outcome = "partial";
+  return out;
+}
+
+CommandResult CommandHandler::status_of_all(const CommandContext& ctx) {
+  // One message per gateway, the components under the last.
+  std::vector<ControlPort::Call> calls;
+  for (const auto& g : gateways_) {
+    calls.emplace_back().component = gateway_component(kProber, g);
+    calls.back().request.mutable_probe_status();
+    calls.emplace_back().component = gateway_component(kRepairer, g);
+    calls.back().request.mutable_repair_status();
+  }
+  calls.emplace_back().component = kSupervisor;
+  calls.back().request.mutable_components();
+  auto replies = port_.call_all(calls, kReadTimeout);
+  CommandResult out;
+  out.outcome = "ok";
+  for (size_t i = 0; i < gateways_.size(); ++i) {
+    StatusView v;
+    v.now_ms = ctx.now_ms;
+    v.gateway = gateways_[i];
+    v.show_components = i + 1 == gateways_.size();
+    if (auto r = usable(std::move(replies[2 * i])); r && r->has_probe_status()) {
+      v.probe = r->probe_status();
+    } else {
+      v.probe_error = r ? "unexpected answer" : r.message();
+    }
+    if (auto r = usable(std::move(replies[2 * i + 1])); r && r->has_repair_status()) {
+      v.repair = r->repair_status();
+    } else {
+      v.repair_error = r ? "unexpected answer" : r.message();
+    }
+    if (v.show_components) {
+      if (auto r = usable(std::move(replies.back())); r && r->has_components()) {
+        v.components = r->components();
+      } else {
+        v.components_error = r ? "unexpected answer" : r.message();
+      }
+    }
+    if (!v.probe || !v.repair || (v.show_components && !v.components)) out.outcome = "partial";
+    const bool paused = v.repair && v.repair->paused();
+    out.messages.push_back(make_message(render_status(v), for_gateway(main_keyboard(paused), gateways_[i])));
+  }
   return out;
 }
 
 CommandResult CommandHandler::repair_question(const CommandContext& ctx) {
   pb::Request status;
   status.mutable_repair_status();
-  auto st = ask(kRepairer, status, kReadTimeout);
+  auto st = ask(repairer(), status, kReadTimeout);
   if (!st || !st->has_repair_status()) {
     return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
   }
@@ -249,7 +350,7 @@ CommandResult CommandHandler::repair_question(const CommandContext& ctx) {
   std::optional<pb::GatewayHealth> health;
   pb::Request probe;
   probe.mutable_probe_status();
-  if (auto r = ask(kProber, probe, kReadTimeout); r && r->has_probe_status()) health = r->probe_status().health();
+  if (auto r = ask(prober(), probe, kReadTimeout); r && r->has_probe_status()) health = r->probe_status().health();
   return one(render_repair_confirmation(health, ctx.now_ms), confirm_keyboard(), "asked to confirm");
 }
 
@@ -258,7 +359,7 @@ CommandResult CommandHandler::start_channel(const std::string& channel, const Co
   pb::Request req;
   req.mutable_repair()->set_actor(ctx.actor());
   req.mutable_repair()->set_start_channel(channel);
-  auto r = ask(kRepairer, req, kWriteTimeout);
+  auto r = ask(repairer(), req, kWriteTimeout);
   if (!r) {
     return one("⚠️ Could not reach the repairer (" + esc(r.message(), 300) + "). Check /status.", nullptr,
                "repairer unavailable");
@@ -278,7 +379,7 @@ CommandResult CommandHandler::repair_confirmed(const CommandContext& ctx) {
   pb::Request req;
   req.mutable_repair()->set_actor(ctx.actor());
   req.mutable_repair()->set_reason("manual repair from Telegram");
-  auto r = ask(kRepairer, req, kWriteTimeout);
+  auto r = ask(repairer(), req, kWriteTimeout);
   if (!r) {
     return edit(ctx.message_id,
                 "⚠️ Could not reach the repairer (" + esc(r.message(), 300) +
@@ -301,7 +402,7 @@ CommandResult CommandHandler::start_gateway(const CommandContext& ctx) {
   req.mutable_repair()->set_actor(ctx.actor());
   req.mutable_repair()->set_reason("start the gateway its owner stopped (Telegram)");
   req.mutable_repair()->set_start_tier(1);
-  auto r = ask(kRepairer, req, kWriteTimeout);
+  auto r = ask(repairer(), req, kWriteTimeout);
   if (!r) {
     return one("⚠️ Could not reach the repairer (" + esc(r.message(), 300) + "). The gateway may not have started — check /status.",
                nullptr, "repairer unavailable");
@@ -317,7 +418,7 @@ CommandResult CommandHandler::start_gateway(const CommandContext& ctx) {
 CommandResult CommandHandler::pause(const std::string& reason, const CommandContext& ctx, int64_t for_ms) {
   pb::Request status;
   status.mutable_repair_status();
-  auto st = ask(kRepairer, status, kReadTimeout);
+  auto st = ask(repairer(), status, kReadTimeout);
   if (!st || !st->has_repair_status()) {
     return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
   }
@@ -331,7 +432,7 @@ CommandResult CommandHandler::pause(const std::string& reason, const CommandCont
   req.mutable_pause()->set_actor(ctx.actor());
   req.mutable_pause()->set_reason(reason.empty() ? "paused from Telegram by " + who(ctx) : reason);
   req.mutable_pause()->set_for_ms(for_ms);
-  auto r = ask(kRepairer, req, kWriteTimeout);
+  auto r = ask(repairer(), req, kWriteTimeout);
   if (!r) return one(render_unavailable("repairer", r.message()), nullptr, "repairer unavailable");
   if (r->has_error()) return one("✖ Not paused: " + esc(r->error().message()), nullptr, "refused");
   std::string text = "⏸ <b>Auto-repair paused</b>";
@@ -348,7 +449,7 @@ CommandResult CommandHandler::pause(const std::string& reason, const CommandCont
 CommandResult CommandHandler::resume(const CommandContext& ctx) {
   pb::Request status;
   status.mutable_repair_status();
-  auto st = ask(kRepairer, status, kReadTimeout);
+  auto st = ask(repairer(), status, kReadTimeout);
   if (!st || !st->has_repair_status()) {
     return one(render_unavailable("repairer", st ? "unexpected answer" : st.message()), nullptr, "repairer unavailable");
   }
@@ -357,7 +458,7 @@ CommandResult CommandHandler::resume(const CommandContext& ctx) {
   }
   pb::Request req;
   req.mutable_resume()->set_actor(ctx.actor());
-  auto r = ask(kRepairer, req, kWriteTimeout);
+  auto r = ask(repairer(), req, kWriteTimeout);
   if (!r) return one(render_unavailable("repairer", r.message()), nullptr, "repairer unavailable");
   if (r->has_error()) return one("✖ Not resumed: " + esc(r->error().message()), nullptr, "refused");
   std::string text = "▶️ <b>Auto-repair resumed</b>.";
@@ -372,7 +473,7 @@ CommandResult CommandHandler::resume(const CommandContext& ctx) {
 CommandResult CommandHandler::logs(const CommandContext& ctx) {
   pb::Request req;
   req.mutable_logs()->set_limit(10);
-  auto r = ask(kRepairer, req, kReadTimeout);
+  auto r = ask(repairer(), req, kReadTimeout);
   if (!r || !r->has_logs()) {
     return one(render_unavailable("repairer", r ? "unexpected answer" : r.message()), nullptr, "repairer unavailable");
   }
@@ -382,7 +483,7 @@ CommandResult CommandHandler::logs(const CommandContext& ctx) {
 CommandResult CommandHandler::history(const CommandContext& /*ctx*/) {
   pb::Request req;
   req.mutable_stats();
-  auto r = ask(kRepairer, req, kReadTimeout);
+  auto r = ask(repairer(), req, kReadTimeout);
   if (!r || !r->has_stats()) {
     return one(render_unavailable("repairer", r ? "unexpected answer" : r.message()), nullptr, "repairer unavailable");
   }

@@ -44,6 +44,10 @@ inline constexpr int64_t kStaleCommandMs = 10 * 60'000;
 class CommandHandler {
  public:
   explicit CommandHandler(ControlPort& port) : port_(port) {}
+  // The gateways gwr watches, in config order (none or one: a single gateway).
+  // With several, the commands about a gateway take its name (/repair rescue)
+  // or ask which with buttons, and the buttons carry the name ("repair@rescue").
+  void set_gateways(std::vector<std::string> names) { gateways_ = std::move(names); }
 
   // "/name args": replies to the command message.
   CommandResult handle_command(const std::string& name, const std::string& args, const CommandContext& ctx);
@@ -66,6 +70,7 @@ class CommandHandler {
   static CommandResult read_only_refusal(const std::string& what, const CommandContext& ctx);
 
  private:
+  CommandResult callback(const std::string& data, const CommandContext& ctx);
   CommandResult status(const CommandContext& ctx);
   CommandResult repair_question(const CommandContext& ctx);
   CommandResult repair_confirmed(const CommandContext& ctx);
@@ -78,8 +83,19 @@ class CommandHandler {
   CommandResult history(const CommandContext& ctx);
   CommandResult config(const std::string& args, const CommandContext& ctx);
   Result<pb::Reply> ask(const std::string& component, const pb::Request& request, std::chrono::milliseconds timeout);
+  CommandResult status_of_all(const CommandContext& ctx);
+  bool several() const { return gateways_.size() > 1; }
+  bool known(const std::string& name) const;
+  // The target's components: "repairer.rescue" while a command for rescue runs.
+  std::string repairer() const;
+  std::string prober() const;
+  // Several gateways: names the target in each message and on its buttons.
+  CommandResult labelled(CommandResult r) const;
+  CommandResult which_gateway(const std::string& action, const std::string& what) const;
 
   ControlPort& port_;
+  std::vector<std::string> gateways_;
+  std::string target_;  // the gateway of the command being handled ("" = main)
 };
 
 }  // namespace gwr::telegram

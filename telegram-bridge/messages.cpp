@@ -115,11 +115,45 @@ std::string actor_label(std::string_view actor) {
   return std::string(actor);
 }
 
+nlohmann::json for_gateway(nlohmann::json keyboard, const std::string& gateway) {
+  if (gateway.empty() || !keyboard.is_object() || !keyboard.contains("inline_keyboard")) return keyboard;
+  for (auto& row : keyboard["inline_keyboard"]) {
+    for (auto& b : row) {
+      if (b.contains("callback_data") && b["callback_data"].is_string()) {
+        const std::string data = b["callback_data"].get<std::string>();
+        if (split_button(data).second.empty()) b["callback_data"] = data + "@" + gateway;
+      }
+    }
+  }
+  return keyboard;
+}
+
+std::pair<std::string, std::string> split_button(const std::string& data) {
+  const auto at = data.rfind('@');
+  if (at == std::string::npos) return {data, ""};
+  return {data.substr(0, at), data.substr(at + 1)};
+}
+
+nlohmann::json gateway_choice_keyboard(const std::string& action, const std::vector<std::string>& gateways) {
+  nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json row = nlohmann::json::array();
+  for (const auto& g : gateways) {
+    row.push_back({{"text", g}, {"callback_data", action + "@" + g}});
+    if (row.size() == 3) {
+      rows.push_back(row);
+      row = nlohmann::json::array();
+    }
+  }
+  if (!row.empty()) rows.push_back(row);
+  return {{"inline_keyboard", rows}};
+}
+
 std::string render_status(const StatusView& v) {
   std::string out;
+  const std::string title = v.gateway.empty() ? "Gateway" : "Gateway " + esc(v.gateway, 20);
   if (v.probe) {
     const auto& h = v.probe->health();
-    out += state_emoji(h.state()) + " <b>Gateway " + gateway_state_name(h.state()) + "</b>";
+    out += state_emoji(h.state()) + " <b>" + title + " " + gateway_state_name(h.state()) + "</b>";
     if (h.state_since_ms() > 0) out += " for " + human_duration(v.now_ms - h.state_since_ms());
     out += "\n";
     if (h.pid()) {
@@ -138,7 +172,7 @@ std::string render_status(const StatusView& v) {
     }
     for (int i = 0; i < h.findings_size() && i < 5; ++i) out += "• " + esc(describe(h.findings(i)), 300) + "\n";
   } else {
-    out += "⚪ <b>Gateway state unknown</b>\nprober unavailable: " + esc(v.probe_error, 200) + "\n";
+    out += "⚪ <b>" + title + " state unknown</b>\nprober unavailable: " + esc(v.probe_error, 200) + "\n";
   }
   out += "\n";
   if (v.repair) {
@@ -186,6 +220,7 @@ std::string render_status(const StatusView& v) {
   } else {
     out += "Auto-repair: unknown (repairer unavailable: " + esc(v.repair_error, 200) + ")\n";
   }
+  if (!v.show_components) return out;
   out += "\n<b>Components</b>\n";
   if (v.components) {
     for (const auto& c : v.components->components()) {

@@ -37,6 +37,14 @@ inline constexpr const char* kPauseForPrefix = "pausefor:";
 inline constexpr const char* kStartGateway = "start_gateway";
 }  // namespace button
 
+// Several gateways: a button's data ends in "@NAME", the gateway it is for.
+// Returns the keyboard with "@gateway" after every button's data.
+nlohmann::json for_gateway(nlohmann::json keyboard, const std::string& gateway);
+// "repair@rescue" -> {"repair", "rescue"}; "repair" -> {"repair", ""}.
+std::pair<std::string, std::string> split_button(const std::string& data);
+// [main] [rescue]: "Which gateway?" answers, each "<action>@NAME".
+nlohmann::json gateway_choice_keyboard(const std::string& action, const std::vector<std::string>& gateways);
+
 // [15 min] [1 h] [until resumed]
 nlohmann::json pause_menu_keyboard();
 // [▶ Start gateway] above the main keyboard.
@@ -61,6 +69,8 @@ std::string actor_label(std::string_view actor);
 
 // What /status gathered; a part is absent when its component did not answer.
 struct StatusView {
+  std::string gateway;           // its name, when gwr watches several ("" = one)
+  bool show_components = true;   // /status of several gateways shows them once
   std::optional<pb::ProbeStatusReply> probe;
   std::string probe_error;
   std::optional<pb::RepairStatusReply> repair;

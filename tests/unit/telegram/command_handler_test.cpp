@@ -175,6 +175,78 @@ TEST_F(CommandHandlerTest, StatusShowsEverythingWithButtons) {
   EXPECT_EQ(r.outcome, "ok");
 }
 
+// Several gateways: the gateway is named in the command or chosen with a
+// button that carries its name; what runs goes to that gateway's components.
+TEST_F(CommandHandlerTest, SeveralGatewaysAreNamedAskedForAndKeptApart) {
+  int rescue_repairs = 0;
+  port_.on("prober.rescue", [](const pb::Request& r) -> Result<pb::Reply> {
+    pb::Reply reply;
+    if (!r.has_probe_status()) return error_reply(pb::Error::UNRECOGNIZED, "no");
+    reply.mutable_probe_status()->mutable_health()->set_state(pb::DOWN);
+    return reply;
+  });
+  port_.on("repairer.rescue", [&](const pb::Request& r) -> Result<pb::Reply> {
+    pb::Reply reply;
+    if (r.has_repair()) {
+      ++rescue_repairs;
+      reply.mutable_repair_accepted()->set_repair_id(3);
+    } else if (r.has_repair_status()) {
+      reply.mutable_repair_status()->set_max_per_hour(1);
+    } else {
+      return error_reply(pb::Error::UNRECOGNIZED, "no");
+    }
+    return reply;
+  });
+  handler_.set_gateways({"main", "rescue"});
+
+  // /status lists every gateway, each with buttons for it; components once.
+  auto st = handler_.handle_command("status", "", context());
+  ASSERT_EQ(st.messages.size(), 2u);
+  EXPECT_NE(visible(st.messages[0]).find("Gateway main healthy"), std::string::npos) << visible(st.messages[0]);
+  EXPECT_NE(visible(st.messages[1]).find("Gateway rescue down"), std::string::npos) << visible(st.messages[1]);
+  EXPECT_EQ(visible(st.messages[0]).find("Components"), std::string::npos);
+  EXPECT_NE(visible(st.messages[1]).find("Components"), std::string::npos);
+  EXPECT_EQ(st.messages[1].keyboard["inline_keyboard"][0][0]["callback_data"], "repair@rescue");
+  EXPECT_EQ(st.messages[0].keyboard["inline_keyboard"][0][0]["callback_data"], "repair@main");
+
+  // /repair with no name asks which; nothing is repaired yet.
+  port_.calls.clear();
+  auto ask = handler_.handle_command("repair", "", context());
+  ASSERT_EQ(ask.messages.size(), 1u);
+  EXPECT_NE(visible(ask.messages[0]).find("Which gateway"), std::string::npos);
+  EXPECT_EQ(ask.messages[0].keyboard["inline_keyboard"][0][1]["callback_data"], "repair@rescue");
+  EXPECT_TRUE(port_.calls.empty());
+
+  // The button: the question, for rescue, with a confirmation for rescue.
+  auto q = handler_.handle_callback("repair@rescue", context(90));
+  ASSERT_EQ(q.messages.size(), 1u);
+  EXPECT_NE(visible(q.messages[0]).find("rescue"), std::string::npos);
+  EXPECT_EQ(q.messages[0].keyboard["inline_keyboard"][0][0]["callback_data"],
+            std::string(button::kRepairConfirm) + "@rescue");
+  auto done = handler_.handle_callback(std::string(button::kRepairConfirm) + "@rescue", context(90));
+  EXPECT_EQ(rescue_repairs, 1);
+  EXPECT_EQ(running_, 0) << "main's repairer was not asked";
+  EXPECT_NE(visible(done.messages[0]).find("rescue"), std::string::npos);
+
+  // /repair rescue names it directly; /pause main pauses main only.
+  auto named = handler_.handle_command("repair", "rescue", context());
+  EXPECT_EQ(named.outcome, "asked to confirm");
+  auto paused = handler_.handle_command("pause", "main 30m", context());
+  EXPECT_TRUE(paused_);
+  EXPECT_NE(visible(paused.messages[0]).find("main"), std::string::npos);
+
+  // A button for a gateway gwr does not watch does nothing.
+  port_.calls.clear();
+  auto stranger = handler_.handle_callback(std::string(button::kRepairConfirm) + "@other", context(90));
+  EXPECT_EQ(stranger.outcome, "unknown gateway");
+  EXPECT_TRUE(port_.calls.empty());
+  EXPECT_EQ(rescue_repairs, 1);
+  // The checks on buttons see through the name.
+  EXPECT_TRUE(CommandHandler::callback_has_side_effect(std::string(button::kRepairConfirm) + "@rescue"));
+  EXPECT_TRUE(CommandHandler::callback_changes_something("repair@rescue"));
+  EXPECT_EQ(CommandHandler::callback_ack("resume@rescue"), CommandHandler::callback_ack("resume"));
+}
+
 TEST_F(CommandHandlerTest, StatusWithComponentsDownSaysUnavailable) {
   ScriptedPort empty;
   CommandHandler h(empty);
