@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include <zmq.hpp>
 
 #include "common/bus.h"
+#include "common/components.h"
 #include "common/config.h"
 #include "common/config_schema.h"
 #include "common/control.h"
@@ -56,7 +58,10 @@ constexpr int kExitUnreachable = 3;
 constexpr int kExitConfig = 78;
 
 constexpr const char* kUsage =
-    "usage: gwrctl [--config FILE] [--env-file FILE] [--json] [--timeout DURATION] COMMAND [ARGS]\n"
+    "usage: gwrctl [--config FILE] [--env-file FILE] [--json] [--timeout DURATION] [--gateway NAME] COMMAND [ARGS]\n"
+    "\n"
+    "--gateway NAME: with several gateways (config gateways:), the one a command is about; status\n"
+    "without it lists all, the others use the first.\n"
     "\n"
     "Commands:\n"
     "  status                      gateway state, repair policy, gwr's processes\n"
@@ -98,6 +103,7 @@ int64_t now_ms() {
 struct Cli {
   gwr::LoadOptions load;
   bool json = false;
+  std::string gateway;  // --gateway NAME ("" = not given)
   std::chrono::milliseconds timeout = 3000ms;
   std::vector<std::string> args;  // command and its arguments
 };
@@ -137,6 +143,13 @@ class Ctl {
 
   int run() {
     const std::string cmd = cli_.args.empty() ? "status" : cli_.args[0];
+    if (!cli_.gateway.empty() && gwr::find_gateway(config_, cli_.gateway) == nullptr) {
+      std::string names;
+      for (const auto& g : config_.gateways) names += (names.empty() ? "" : ", ") + g.name;
+      std::fprintf(stderr, "gwrctl: --gateway: gwr watches no gateway named \"%s\" (it watches: %s)\n",
+                   cli_.gateway.c_str(), names.c_str());
+      return kExitUsage;
+    }
     if (cmd == "status") return status();
     if (cmd == "repair") return repair();
     if (cmd == "pause") return pause();
@@ -159,7 +172,13 @@ class Ctl {
   }
 
  private:
-  gwr::Result<Reply> call(const std::string& component, const Request& req) {
+  // The gateway a command is about: --gateway, else the first.
+  std::string target() const { return cli_.gateway.empty() ? config_.gateways.front().name : cli_.gateway; }
+
+  // A per-gateway component (prober, repairer) is the target gateway's.
+  gwr::Result<Reply> call(const std::string& base, const Request& req, const std::string& gateway = "") {
+    const std::string component =
+        gwr::is_per_gateway(base) ? gwr::gateway_component(base, gateway.empty() ? target() : gateway) : base;
     gwr::ControlClient client(zctx_, gwr::control_endpoint(config_.config.paths().runtime_dir(), component), "gwrctl");
     auto reply = client.call(req, cli_.timeout, 1);
     if (reply && reply->has_error()) return gwr::make_error(gwr::describe_error(reply->error()));
@@ -208,34 +227,48 @@ class Ctl {
   }
 
   int status() {
-    gwr::ctl::StatusParts parts;
-    parts.now_ms = now_ms();
     Request creq;
     creq.mutable_components();
     auto comps = call(gwr::kSupervisor, creq);
     if (!comps) return unreachable(comps.message());
-    parts.components = comps->components();
-    Request preq;
-    preq.mutable_probe_status();
-    if (auto p = call(gwr::kProber, preq)) {
-      parts.probe = p->probe_status();
+    // One part per gateway asked about: --gateway's, or all of them.
+    std::vector<std::string> names;
+    if (!cli_.gateway.empty()) {
+      names.push_back(cli_.gateway);
     } else {
-      parts.probe_error = p.message();
+      for (const auto& g : config_.gateways) names.push_back(g.name);
     }
-    Request rreq;
-    rreq.mutable_repair_status();
-    if (auto r = call(gwr::kRepairer, rreq)) {
-      parts.repair = r->repair_status();
-    } else {
-      parts.repair_error = r.message();
+    std::vector<gwr::ctl::StatusParts> all;
+    for (const auto& name : names) {
+      gwr::ctl::StatusParts parts;
+      parts.now_ms = now_ms();
+      parts.components = comps->components();
+      if (config_.gateways.size() > 1) parts.gateway_name = name;
+      Request preq;
+      preq.mutable_probe_status();
+      if (auto p = call(gwr::kProber, preq, name)) {
+        parts.probe = p->probe_status();
+      } else {
+        parts.probe_error = p.message();
+      }
+      Request rreq;
+      rreq.mutable_repair_status();
+      if (auto r = call(gwr::kRepairer, rreq, name)) {
+        parts.repair = r->repair_status();
+      } else {
+        parts.repair_error = r.message();
+      }
+      parts.show_shared = false;
+      all.push_back(std::move(parts));
     }
+    all.back().show_shared = true;
     Request nreq;
     nreq.mutable_notify_status();
-    if (auto n = call(gwr::kTelegramBridge, nreq); n && n->has_notify_status()) parts.notify = n->notify_status();
+    if (auto n = call(gwr::kTelegramBridge, nreq); n && n->has_notify_status()) all.back().notify = n->notify_status();
     if (cli_.json) {
-      std::cout << gwr::ctl::status_json(parts).dump(2) << "\n";
+      std::cout << (all.size() == 1 ? gwr::ctl::status_json(all[0]) : gwr::ctl::status_json(all)).dump(2) << "\n";
     } else {
-      std::cout << gwr::ctl::status_text(parts);
+      std::cout << (all.size() == 1 ? gwr::ctl::status_text(all[0]) : gwr::ctl::status_text(all));
     }
     return kExitOk;
   }
@@ -406,9 +439,17 @@ class Ctl {
     req.mutable_history()->set_limit(*n);
     auto reply = call(gwr::kRepairer, req);
     if (!reply) return component_failure("history unavailable", reply.message());
+    // Each gateway has its own history: with several, every row names it.
+    const bool several = config_.gateways.size() > 1;
     if (cli_.json) {
-      std::cout << gwr::ctl::history_json(reply->history()).dump(2) << "\n";
+      auto out = gwr::ctl::history_json(reply->history());
+      if (several) {
+        out["gateway"] = target();
+        for (auto& row : out["repairs"]) row["gateway"] = target();
+      }
+      std::cout << out.dump(2) << "\n";
     } else {
+      if (several) std::cout << "Gateway " << target() << "\n";
       std::cout << gwr::ctl::history_text(reply->history(), now_ms());
     }
     return kExitOk;
@@ -469,16 +510,20 @@ class Ctl {
     gwr::BusSubscriber sub(zctx_, config_.config.paths().runtime_dir(),
                            {"gateway_health", "repair_event", "component_event", "alert", "shutdown"});
     std::fprintf(stderr, "watching gwr (%s); Ctrl-C stops\n", config_.config.paths().runtime_dir().c_str());
-    gwr::ctl::WatchState state;
+    // Several gateways: each has its own state; a line names its gateway.
+    std::map<std::string, gwr::ctl::WatchState> states;
+    const bool several = config_.gateways.size() > 1;
     for (;;) {
       zmq::pollitem_t item{sub.socket().handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, std::chrono::milliseconds(1000));
       while (auto event = sub.receive()) {
+        const std::string& gateway = event->gateway();
+        if (!cli_.gateway.empty() && !gateway.empty() && gateway != cli_.gateway) continue;
         if (cli_.json) {
           if (event->body_case() == gwr::pb::Event::kHeartbeat) continue;
           std::cout << gwr::to_json(*event).dump() << std::endl;
-        } else if (auto line = gwr::ctl::watch_line(*event, state, o)) {
-          std::cout << *line << std::endl;
+        } else if (auto line = gwr::ctl::watch_line(*event, states[gateway], o)) {
+          std::cout << (several && !gateway.empty() ? "[" + gateway + "] " : std::string()) << *line << std::endl;
         }
       }
     }
@@ -721,9 +766,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (!cli.args.empty()) {
-      // After the command, --json is still accepted anywhere.
+      // After the command, --json and --gateway are still accepted anywhere.
       if (a == "--json") {
         cli.json = true;
+      } else if (a == "--gateway" && i + 1 < argc) {
+        cli.gateway = argv[++i];
       } else {
         cli.args.push_back(a);
       }
@@ -735,6 +782,12 @@ int main(int argc, char** argv) {
     }
     if (a == "--json") {
       cli.json = true;
+    } else if (a == "--gateway") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "gwrctl: --gateway needs a value\n");
+        return kExitUsage;
+      }
+      cli.gateway = argv[++i];
     } else if (a == "--config" || a == "-c" || a == "--env-file" || a == "--timeout") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "gwrctl: %s needs a value\n", a.c_str());

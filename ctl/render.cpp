@@ -160,11 +160,12 @@ nlohmann::json status_json(const StatusParts& parts) {
 
 std::string status_text(const StatusParts& parts) {
   std::ostringstream out;
+  const std::string label = parts.gateway_name.empty() ? "" : parts.gateway_name + ": ";
   if (parts.probe) {
     const auto& h = parts.probe->health();
     std::string state = gateway_state_name(h.state());
     for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    out << "Gateway    " << state;
+    out << "Gateway    " << label << state;
     if (parts.repair && parts.repair->stopped_by_owner()) out << ", stopped (by owner)";
     if (h.state_since_ms() > 0) out << " for " << human_duration(parts.now_ms - h.state_since_ms());
     if (!h.findings().empty()) out << " - " << describe_all(h.findings());
@@ -198,7 +199,7 @@ std::string status_text(const StatusParts& parts) {
     out << "\n";
     if (h.recommended_tier()) out << "           recommended repair: tier " << h.recommended_tier() << "\n";
   } else {
-    out << "Gateway    unknown (prober: " << parts.probe_error << ")\n";
+    out << "Gateway    " << label << "unknown (prober: " << parts.probe_error << ")\n";
   }
   if (parts.repair) {
     const auto& r = *parts.repair;
@@ -241,6 +242,7 @@ std::string status_text(const StatusParts& parts) {
   } else {
     out << "Repair     unknown (repairer: " << parts.repair_error << ")\n";
   }
+  if (!parts.show_shared) return out.str();
   if (parts.notify && parts.notify->channels_size() > 0) {
     out << "Notify    ";
     bool first = true;
@@ -394,6 +396,31 @@ std::string logs_text(const pb::LogsReply& logs) {
   const int64_t now = logs.events().empty() ? 0 : logs.events(logs.events_size() - 1).at_ms();
   for (const auto& e : logs.events()) out << clock_time(e.at_ms(), now) << "  " << repair_event_text(e) << "\n";
   return out.str();
+}
+
+nlohmann::json status_json(const std::vector<StatusParts>& parts) {
+  if (parts.empty()) return nlohmann::json::object();
+  // The shared sections from the last part; "gateway" and "repair" stay the
+  // first gateway's (what a one-gateway reader expects), "gateways" has all.
+  nlohmann::json out = status_json(parts.back());
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& p : parts) {
+    const nlohmann::json one = status_json(p);
+    all.push_back({{"name", p.gateway_name}, {"gateway", one["gateway"]}, {"repair", one["repair"]}});
+  }
+  out["gateway"] = all[0]["gateway"];
+  out["repair"] = all[0]["repair"];
+  out["gateways"] = all;
+  return out;
+}
+
+std::string status_text(const std::vector<StatusParts>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += "\n";
+    out += status_text(parts[i]);
+  }
+  return out;
 }
 
 }  // namespace gwr::ctl

@@ -20,11 +20,18 @@ struct StatusParts {
   pb::ComponentsReply components;
   std::optional<pb::NotifyStatusReply> notify;  // the channels (the bridge's word)
   int64_t now_ms = 0;
+  // Several gateways: whose probe and repair these are, and whether this
+  // part also shows what is shared (channels, components).
+  std::string gateway_name;
+  bool show_shared = true;
 };
 
 
 nlohmann::json status_json(const StatusParts& parts);
 std::string status_text(const StatusParts& parts);
+// Several gateways: one part each (the shared sections from the last).
+nlohmann::json status_json(const std::vector<StatusParts>& parts);
+std::string status_text(const std::vector<StatusParts>& parts);
 
 nlohmann::json repair_json(const pb::RepairSummary& repair);
 std::string repair_text(const pb::RepairSummary& repair, int64_t now_ms);
