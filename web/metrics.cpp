@@ -92,41 +92,56 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   sample(out, name + "_count", labels, number(count_));
 }
 
-Metrics::Metrics() : repair_seconds_({1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
+Metrics::Gateway::Gateway() : repair_seconds({1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
   for (auto k : {pb::CHECK_PORT, pb::CHECK_HEALTH}) {
-    probe_seconds_.emplace(k, Histogram(probe_bounds()));
-    probe_failures_[k] = 0;
+    probe_seconds.emplace(k, Histogram(probe_bounds()));
+    probe_failures[k] = 0;
   }
 }
 
-void Metrics::on_health(const pb::GatewayHealth& h) {
+void Metrics::set_gateways(const std::vector<std::string>& names) {
+  for (const auto& n : names) (void)of(n);
+}
+
+Metrics::Gateway& Metrics::of(const std::string& name) {
+  if (name.empty() && !gateways_.empty()) return gateways_.front();
+  for (auto& g : gateways_) {
+    if (g.name == name) return g;
+  }
+  gateways_.emplace_back().name = name.empty() ? "main" : name;
+  return gateways_.back();
+}
+
+void Metrics::on_health(const pb::GatewayHealth& h, const std::string& gateway) {
+  Gateway& g = of(gateway);
   // Each published health repeats the last result of every check: a probe
   // is counted once, when its time is new.
   for (const auto& c : h.checks()) {
-    auto it = probe_seconds_.find(c.kind());
-    if (it == probe_seconds_.end() || !c.probed() || c.at_ms() == 0) continue;
-    auto& last = last_probe_at_[c.kind()];
+    auto it = g.probe_seconds.find(c.kind());
+    if (it == g.probe_seconds.end() || !c.probed() || c.at_ms() == 0) continue;
+    auto& last = g.last_probe_at[c.kind()];
     if (c.at_ms() == last) continue;
     last = c.at_ms();
     if (c.ok()) {
       it->second.observe(static_cast<double>(c.latency_us()) / 1e6);
     } else {
-      ++probe_failures_[c.kind()];
+      ++g.probe_failures[c.kind()];
     }
   }
-  health_ = h;
+  g.health = h;
 }
 
-void Metrics::on_repair_event(const pb::RepairEvent& e) {
+void Metrics::on_repair_event(const pb::RepairEvent& e, const std::string& gateway) {
+  Gateway& g = of(gateway);
   if (e.kind() == pb::RepairEvent::STARTED) {
-    ++repairs_started_[trigger_label(e.trigger())];
+    ++g.repairs_started[trigger_label(e.trigger())];
     return;
   }
   if (e.kind() != pb::RepairEvent::FINISHED || e.repair_id() == 0) return;
-  if (!finished_.insert(e.repair_id()).second) return;
-  while (finished_.size() > 1000) finished_.erase(finished_.begin());
-  ++repairs_[std::to_string(e.tier()) + "|" + trigger_label(e.trigger()) + "|" + (e.success() ? "success" : "failure")];
-  repair_seconds_.observe(static_cast<double>(e.duration_ms()) / 1000.0);
+  if (!g.finished.insert(e.repair_id()).second) return;
+  while (g.finished.size() > 1000) g.finished.erase(g.finished.begin());
+  ++g.repairs[std::to_string(e.tier()) + "|" + trigger_label(e.trigger()) + "|" + (e.success() ? "success" : "failure")];
+  g.repair_seconds.observe(static_cast<double>(e.duration_ms()) / 1000.0);
 }
 
 std::string Metrics::render(const std::string& version) const {
@@ -135,68 +150,124 @@ std::string Metrics::render(const std::string& version) const {
   family(out, "gwr_build_info", "gauge", "gwr's version (always 1).");
   sample(out, "gwr_build_info", "version=" + label_value(version), "1");
 
-  const pb::GatewayState state = health_ ? health_->state() : pb::GATEWAY_STATE_UNKNOWN;
+  // One gateway: its series as ever; several: each with gateway="NAME",
+  // every family's samples together.
+  std::vector<Gateway> none(gateways_.empty() ? 1 : 0);
+  const std::vector<Gateway>& all = gateways_.empty() ? none : gateways_;
+  const bool several = all.size() > 1;
+  auto labels = [&](const Gateway& g, const std::string& more = "") {
+    std::string l = several ? "gateway=" + label_value(g.name) : "";
+    if (!more.empty()) l += (l.empty() ? "" : ",") + more;
+    return l;
+  };
+  auto any = [&](auto pred) {
+    for (const auto& g : all) {
+      if (pred(g)) return true;
+    }
+    return false;
+  };
+
   family(out, "gwr_gateway_up", "gauge", "1 while the gateway serves (healthy or degraded), else 0.");
-  sample(out, "gwr_gateway_up", "", state == pb::HEALTHY || state == pb::DEGRADED ? "1" : "0");
-  family(out, "gwr_gateway_state", "gauge", "The gateway's state as gwr-prober sees it: 1 for the current one.");
-  for (auto s : {pb::GATEWAY_STATE_UNKNOWN, pb::HEALTHY, pb::STARTING, pb::DEGRADED, pb::DOWN}) {
-    sample(out, "gwr_gateway_state", "state=" + label_value(gateway_state_name(s)), s == state ? "1" : "0");
+  for (const auto& g : all) {
+    const pb::GatewayState state = g.health ? g.health->state() : pb::GATEWAY_STATE_UNKNOWN;
+    sample(out, "gwr_gateway_up", labels(g), state == pb::HEALTHY || state == pb::DEGRADED ? "1" : "0");
   }
-  if (health_) {
-    family(out, "gwr_gateway_state_since_timestamp_seconds", "gauge", "When the gateway entered its current state.");
-    sample(out, "gwr_gateway_state_since_timestamp_seconds", "", number(static_cast<double>(health_->state_since_ms()) / 1000.0));
-    family(out, "gwr_gateway_resident_memory_bytes", "gauge", "Resident memory of the gateway process (0 when none runs).");
-    sample(out, "gwr_gateway_resident_memory_bytes", "", number(health_->rss_bytes()));
-    family(out, "gwr_gateway_children_resident_memory_bytes", "gauge", "Resident memory of the gateway's descendants.");
-    sample(out, "gwr_gateway_children_resident_memory_bytes", "", number(health_->children_rss_bytes()));
-    family(out, "gwr_gateway_resident_memory_growth_bytes_per_second", "gauge",
-           "The gateway's RSS trend over probes.memory.trend_window (0 until known).");
-    sample(out, "gwr_gateway_resident_memory_growth_bytes_per_second", "", number(health_->rss_growth_bytes_per_hour() / 3600.0));
-    family(out, "gwr_gateway_recommended_tier", "gauge", "The repair tier the prober recommends (0: none).");
-    sample(out, "gwr_gateway_recommended_tier", "", number(static_cast<uint64_t>(health_->recommended_tier())));
+  family(out, "gwr_gateway_state", "gauge", "The gateway's state as gwr-prober sees it: 1 for the current one.");
+  for (const auto& g : all) {
+    const pb::GatewayState state = g.health ? g.health->state() : pb::GATEWAY_STATE_UNKNOWN;
+    for (auto s : {pb::GATEWAY_STATE_UNKNOWN, pb::HEALTHY, pb::STARTING, pb::DEGRADED, pb::DOWN}) {
+      sample(out, "gwr_gateway_state", labels(g, "state=" + label_value(gateway_state_name(s))), s == state ? "1" : "0");
+    }
+  }
+  if (any([](const Gateway& g) { return g.health.has_value(); })) {
+    struct Gauge {
+      const char* name;
+      const char* help;
+      std::string (*value)(const pb::GatewayHealth&);
+    };
+    const Gauge gauges[] = {
+        {"gwr_gateway_state_since_timestamp_seconds", "When the gateway entered its current state.",
+         [](const pb::GatewayHealth& h) { return number(static_cast<double>(h.state_since_ms()) / 1000.0); }},
+        {"gwr_gateway_resident_memory_bytes", "Resident memory of the gateway process (0 when none runs).",
+         [](const pb::GatewayHealth& h) { return number(h.rss_bytes()); }},
+        {"gwr_gateway_children_resident_memory_bytes", "Resident memory of the gateway's descendants.",
+         [](const pb::GatewayHealth& h) { return number(h.children_rss_bytes()); }},
+        {"gwr_gateway_resident_memory_growth_bytes_per_second",
+         "The gateway's RSS trend over probes.memory.trend_window (0 until known).",
+         [](const pb::GatewayHealth& h) { return number(h.rss_growth_bytes_per_hour() / 3600.0); }},
+        {"gwr_gateway_recommended_tier", "The repair tier the prober recommends (0: none).",
+         [](const pb::GatewayHealth& h) { return number(static_cast<uint64_t>(h.recommended_tier())); }},
+    };
+    for (const auto& gauge : gauges) {
+      family(out, gauge.name, "gauge", gauge.help);
+      for (const auto& g : all) {
+        if (g.health) sample(out, gauge.name, labels(g), gauge.value(*g.health));
+      }
+    }
   }
 
   family(out, "gwr_probe_duration_seconds", "histogram", "Time of the successful port and health probes.");
-  for (const auto& [kind, h] : probe_seconds_) {
-    h.render(out, "gwr_probe_duration_seconds", std::string("check=\"") + check_label(kind) + "\"");
+  for (const auto& g : all) {
+    for (const auto& [kind, h] : g.probe_seconds) {
+      h.render(out, "gwr_probe_duration_seconds", labels(g, std::string("check=\"") + check_label(kind) + "\""));
+    }
   }
   family(out, "gwr_probe_failures_total", "counter", "Failed port and health probes.");
-  for (const auto& [kind, n] : probe_failures_) {
-    sample(out, "gwr_probe_failures_total", std::string("check=\"") + check_label(kind) + "\"", number(n));
+  for (const auto& g : all) {
+    for (const auto& [kind, n] : g.probe_failures) {
+      sample(out, "gwr_probe_failures_total", labels(g, std::string("check=\"") + check_label(kind) + "\""), number(n));
+    }
   }
 
   family(out, "gwr_repairs_started_total", "counter", "Repairs started, by trigger.");
-  for (const char* t : {"auto", "manual"}) {
-    const auto it = repairs_started_.find(t);
-    sample(out, "gwr_repairs_started_total", std::string("trigger=\"") + t + "\"", number(it == repairs_started_.end() ? uint64_t{0} : it->second));
+  for (const auto& g : all) {
+    for (const char* t : {"auto", "manual"}) {
+      const auto it = g.repairs_started.find(t);
+      sample(out, "gwr_repairs_started_total", labels(g, std::string("trigger=\"") + t + "\""),
+             number(it == g.repairs_started.end() ? uint64_t{0} : it->second));
+    }
   }
   family(out, "gwr_repairs_total", "counter", "Repairs finished, by the tier they ended at, trigger and outcome.");
-  for (const auto& [key, n] : repairs_) {
-    const size_t a = key.find('|'), b = key.rfind('|');
-    sample(out, "gwr_repairs_total",
-           "tier=\"" + key.substr(0, a) + "\",trigger=\"" + key.substr(a + 1, b - a - 1) + "\",outcome=\"" + key.substr(b + 1) + "\"",
-           number(n));
+  for (const auto& g : all) {
+    for (const auto& [key, n] : g.repairs) {
+      const size_t a = key.find('|'), b = key.rfind('|');
+      sample(out, "gwr_repairs_total",
+             labels(g, "tier=\"" + key.substr(0, a) + "\",trigger=\"" + key.substr(a + 1, b - a - 1) + "\",outcome=\"" +
+                           key.substr(b + 1) + "\""),
+             number(n));
+    }
   }
   family(out, "gwr_repair_duration_seconds", "histogram", "Time of finished repairs, from start to outcome.");
-  repair_seconds_.render(out, "gwr_repair_duration_seconds", "");
+  for (const auto& g : all) g.repair_seconds.render(out, "gwr_repair_duration_seconds", labels(g));
 
-  if (repair_status_) {
-    const auto& r = *repair_status_;
-    family(out, "gwr_repair_running", "gauge", "1 while a repair runs.");
-    sample(out, "gwr_repair_running", "", r.in_progress() ? "1" : "0");
-    family(out, "gwr_repairs_paused", "gauge", "1 while automatic repairs are paused.");
-    sample(out, "gwr_repairs_paused", "", r.paused() ? "1" : "0");
-    family(out, "gwr_repair_cooldown_until_timestamp_seconds", "gauge",
-           "Until when automatic repairs cool down (0: no cooldown).");
-    sample(out, "gwr_repair_cooldown_until_timestamp_seconds", "", number(static_cast<double>(r.cooldown_until_ms()) / 1000.0));
-    family(out, "gwr_repairs_last_hour", "gauge", "Automatic repairs in the last sliding hour.");
-    sample(out, "gwr_repairs_last_hour", "", number(static_cast<uint64_t>(r.repairs_last_hour())));
-    family(out, "gwr_repairs_per_hour_limit", "gauge", "repair.max_per_hour.");
-    sample(out, "gwr_repairs_per_hour_limit", "", number(static_cast<uint64_t>(r.max_per_hour())));
-    family(out, "gwr_repair_consecutive_failures", "gauge", "Repairs in a row whose every tier failed.");
-    sample(out, "gwr_repair_consecutive_failures", "", number(static_cast<uint64_t>(r.consecutive_failures())));
-    family(out, "gwr_repair_state_unsaved", "gauge", "1 while the repairer cannot keep its state (automatic repairs stop).");
-    sample(out, "gwr_repair_state_unsaved", "", r.state_unsaved() ? "1" : "0");
+  if (any([](const Gateway& g) { return g.repair_status.has_value(); })) {
+    struct Gauge {
+      const char* name;
+      const char* help;
+      std::string (*value)(const pb::RepairStatusReply&);
+    };
+    const Gauge gauges[] = {
+        {"gwr_repair_running", "1 while a repair runs.",
+         [](const pb::RepairStatusReply& r) { return std::string(r.in_progress() ? "1" : "0"); }},
+        {"gwr_repairs_paused", "1 while automatic repairs are paused.",
+         [](const pb::RepairStatusReply& r) { return std::string(r.paused() ? "1" : "0"); }},
+        {"gwr_repair_cooldown_until_timestamp_seconds", "Until when automatic repairs cool down (0: no cooldown).",
+         [](const pb::RepairStatusReply& r) { return number(static_cast<double>(r.cooldown_until_ms()) / 1000.0); }},
+        {"gwr_repairs_last_hour", "Automatic repairs in the last sliding hour.",
+         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.repairs_last_hour())); }},
+        {"gwr_repairs_per_hour_limit", "repair.max_per_hour.",
+         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.max_per_hour())); }},
+        {"gwr_repair_consecutive_failures", "Repairs in a row whose every tier failed.",
+         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.consecutive_failures())); }},
+        {"gwr_repair_state_unsaved", "1 while the repairer cannot keep its state (automatic repairs stop).",
+         [](const pb::RepairStatusReply& r) { return std::string(r.state_unsaved() ? "1" : "0"); }},
+    };
+    for (const auto& gauge : gauges) {
+      family(out, gauge.name, "gauge", gauge.help);
+      for (const auto& g : all) {
+        if (g.repair_status) sample(out, gauge.name, labels(g), gauge.value(*g.repair_status));
+      }
+    }
   }
 
   if (components_) {

@@ -35,26 +35,37 @@ class Histogram {
 
 class Metrics {
  public:
-  Metrics();
-  void on_health(const pb::GatewayHealth& health);
-  void on_repair_event(const pb::RepairEvent& event);
+  // gateway: the event's gateway name; "" is the first (a one-gateway gwr's).
+  // With several gateways every gateway series carries gateway="NAME".
+  void on_health(const pb::GatewayHealth& health, const std::string& gateway = "");
+  void on_repair_event(const pb::RepairEvent& event, const std::string& gateway = "");
   // The last answers (nullopt: the component did not answer).
-  void set_repair_status(std::optional<pb::RepairStatusReply> status) { repair_status_ = std::move(status); }
+  void set_repair_status(std::optional<pb::RepairStatusReply> status, const std::string& gateway = "") {
+    of(gateway).repair_status = std::move(status);
+  }
   void set_components(std::optional<pb::ComponentsReply> components) { components_ = std::move(components); }
   void set_notify(std::optional<pb::NotifyStatusReply> notify) { notify_ = std::move(notify); }
+  // The gateways gwr watches, in config order (their series come in this order).
+  void set_gateways(const std::vector<std::string>& names);
 
   std::string render(const std::string& version) const;
 
  private:
-  std::optional<pb::GatewayHealth> health_;
-  std::map<pb::CheckKind, int64_t> last_probe_at_;        // per check: the probe already counted
-  std::map<pb::CheckKind, Histogram> probe_seconds_;
-  std::map<pb::CheckKind, uint64_t> probe_failures_;
-  std::map<std::string, uint64_t> repairs_;               // "tier|trigger|outcome" -> count
-  std::map<std::string, uint64_t> repairs_started_;       // trigger -> count
-  Histogram repair_seconds_;
-  std::set<int64_t> finished_;                            // repair ids counted (bounded)
-  std::optional<pb::RepairStatusReply> repair_status_;
+  struct Gateway {
+    Gateway();
+    std::string name;
+    std::optional<pb::GatewayHealth> health;
+    std::map<pb::CheckKind, int64_t> last_probe_at;        // per check: the probe already counted
+    std::map<pb::CheckKind, Histogram> probe_seconds;
+    std::map<pb::CheckKind, uint64_t> probe_failures;
+    std::map<std::string, uint64_t> repairs;               // "tier|trigger|outcome" -> count
+    std::map<std::string, uint64_t> repairs_started;       // trigger -> count
+    Histogram repair_seconds;
+    std::set<int64_t> finished;                            // repair ids counted (bounded)
+    std::optional<pb::RepairStatusReply> repair_status;
+  };
+  Gateway& of(const std::string& name);
+  std::vector<Gateway> gateways_;  // at least one once anything is known
   std::optional<pb::ComponentsReply> components_;
   std::optional<pb::NotifyStatusReply> notify_;
 };

@@ -174,8 +174,17 @@ void WebWorker::refresh(WorkerContext& ctx) {
   pb::Request status;
   status.mutable_repair_status();
   auto r = ctx.call(first_repairer(ctx), status, 500ms, 0);
-  metrics_.set_repair_status(r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt);
   data_.repair = r && r->has_repair_status() ? std::optional(r->repair_status()) : std::nullopt;
+  // /metrics has every gateway's repairer; the page the first one's.
+  std::vector<std::string> names;
+  for (const auto& g : ctx.gateways()) names.push_back(g.name());
+  metrics_.set_gateways(names);
+  metrics_.set_repair_status(data_.repair, names.empty() ? "" : names.front());
+  for (size_t i = 1; i < names.size(); ++i) {
+    auto other = ctx.call(gateway_component(kRepairer, names[i]), status, 500ms, 0);
+    metrics_.set_repair_status(other && other->has_repair_status() ? std::optional(other->repair_status()) : std::nullopt,
+                               names[i]);
+  }
   if (history_due_) refresh_history(ctx);
   pb::Request comps;
   comps.mutable_components();
@@ -201,15 +210,16 @@ void WebWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& ch
 }
 
 void WebWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
-  // Several gateways: the page and /metrics are the first one's (for now).
-  if (!event.gateway().empty() && !ctx.gateways().empty() && event.gateway() != ctx.gateways()[0].name()) return;
   now_ms_ = ctx.clock().wall_ms();
-  if (event.has_gateway_health()) {
-    metrics_.on_health(event.gateway_health());
-    record_health(event.gateway_health(), now_ms_);
+  // /metrics: every gateway (labelled when several). The page: the first.
+  if (event.has_gateway_health()) metrics_.on_health(event.gateway_health(), event.gateway());
+  if (event.has_repair_event()) metrics_.on_repair_event(event.repair_event(), event.gateway());
+  if (!event.gateway().empty() && !ctx.gateways().empty() && event.gateway() != ctx.gateways()[0].name()) {
+    publish_page();
+    return;
   }
+  if (event.has_gateway_health()) record_health(event.gateway_health(), now_ms_);
   if (event.has_repair_event()) {
-    metrics_.on_repair_event(event.repair_event());
     // The page's incidents and statistics come from the repairer's history.
     const auto k = event.repair_event().kind();
     if (k == pb::RepairEvent::STARTED || k == pb::RepairEvent::FINISHED) {

@@ -4,12 +4,15 @@
 // prober and repairer: killing one repairs only it, every message about it
 // names it, and each has its own hourly limit, history, log and gwr.db.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
+
+#include <httplib.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -46,6 +49,7 @@ class GatewaysTest : public ::testing::Test {
   void SetUp() override {
     main_port_ = free_tcp_port();
     rescue_port_ = free_tcp_port();
+    web_port_ = free_tcp_port();
     main_ = std::make_unique<FakeOpenclaw>(main_dir_.path(), main_port_);
     rescue_ = std::make_unique<FakeOpenclaw>(rescue_dir_.path(), rescue_port_);
     tg_ = std::make_unique<FakeTelegram>(kToken);
@@ -76,6 +80,8 @@ class GatewaysTest : public ::testing::Test {
            "  bot_token: \"" + kToken + "\"\n"
            "  chat_id: " + std::to_string(kChat) + "\n"
            "  poll_timeout: 2s\n"
+           "http:\n"
+           "  listen: 127.0.0.1:" + std::to_string(web_port_) + "\n"
            "gateways:\n" +
            entry("main", main_port_, *main_, "") +
            entry("rescue", rescue_port_, *rescue_, "    repair: {max_per_hour: 1}\n");
@@ -130,6 +136,7 @@ class GatewaysTest : public ::testing::Test {
   TempDir rescue_dir_;
   int main_port_ = 0;
   int rescue_port_ = 0;
+  int web_port_ = 0;
   std::unique_ptr<FakeOpenclaw> main_;
   std::unique_ptr<FakeOpenclaw> rescue_;
   std::unique_ptr<FakeTelegram> tg_;
@@ -207,6 +214,29 @@ TEST_F(GatewaysTest, KillingOneRepairsOnlyItEveryMessageNamesItAndEachHasItsOwnL
       EXPECT_EQ(j.value("gateway", ""), name) << file << ": " << line;
     }
     EXPECT_GT(n, 0) << file;
+  }
+
+  // /metrics: each gateway's series labelled, in Prometheus's format.
+  std::string page;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        httplib::Client web("127.0.0.1", web_port_);
+        auto r = web.Get("/metrics");
+        page = r && r->status == 200 ? r->body : "";
+        return page.find("gwr_repairs_total{gateway=\"rescue\",tier=\"1\",trigger=\"auto\",outcome=\"success\"} 1") !=
+                   std::string::npos &&
+               page.find("gwr_repairs_per_hour_limit{gateway=\"rescue\"} 1") != std::string::npos;
+      },
+      15s, "rescue's repair and limit in /metrics"))
+      << page;
+  EXPECT_NE(page.find("gwr_gateway_up{gateway=\"main\"} 1"), std::string::npos) << page;
+  EXPECT_EQ(page.find("gwr_repairs_total{gateway=\"main\""), std::string::npos) << page;
+  if (::access("/usr/bin/promtool", X_OK) == 0) {
+    const std::string file = main_dir_ / "metrics.txt";
+    write_file(file, page);
+    auto check = run({"/bin/sh", "-c", "/usr/bin/promtool check metrics < \"$0\" 2>&1", file});
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    EXPECT_EQ(check.output, "") << check.output;
   }
 
   // rescue's hour allows one repair: a second kill is not repaired, while

@@ -3,6 +3,8 @@
 // escaped), the listen address and the request head as they come.
 #include "web/metrics.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "web/http_server.h"
@@ -88,6 +90,52 @@ TEST(MetricsTest, RepairsByTierTriggerAndOutcomeEachOnce) {
   // A component that did not answer leaves its part out.
   m.set_repair_status(std::nullopt);
   EXPECT_EQ(m.render("1.0.0").find("gwr_repairs_paused"), std::string::npos);
+}
+
+// Several gateways: each gateway's series carry gateway="NAME", every family
+// once with all its samples together; repair ids are per gateway.
+TEST(MetricsTest, SeveralGatewaysAreLabelledAndEachFamilyIsOneBlock) {
+  Metrics m;
+  m.set_gateways({"main", "rescue"});
+  m.on_health(health(pb::HEALTHY, 1000, 3000), "main");
+  m.on_health(health(pb::DOWN, 1000, 0, false), "rescue");
+  pb::RepairEvent done;
+  done.set_kind(pb::RepairEvent::FINISHED);
+  done.set_trigger(pb::TRIGGER_AUTO);
+  done.set_repair_id(1);
+  done.set_tier(1);
+  done.set_success(true);
+  done.set_duration_ms(2000);
+  m.on_repair_event(done, "rescue");
+  m.on_repair_event(done, "main");  // main's #1 is another repair than rescue's #1
+  pb::RepairStatusReply limit;
+  limit.set_max_per_hour(1);
+  m.set_repair_status(limit, "rescue");
+  const std::string page = m.render("1.0.0");
+  EXPECT_TRUE(has_line(page, "gwr_gateway_up{gateway=\"main\"} 1")) << page;
+  EXPECT_TRUE(has_line(page, "gwr_gateway_up{gateway=\"rescue\"} 0")) << page;
+  EXPECT_TRUE(has_line(page, "gwr_gateway_state{gateway=\"rescue\",state=\"down\"} 1")) << page;
+  EXPECT_TRUE(has_line(page, "gwr_probe_failures_total{gateway=\"rescue\",check=\"health\"} 1")) << page;
+  EXPECT_TRUE(has_line(page, "gwr_repairs_total{gateway=\"main\",tier=\"1\",trigger=\"auto\",outcome=\"success\"} 1"));
+  EXPECT_TRUE(has_line(page, "gwr_repairs_total{gateway=\"rescue\",tier=\"1\",trigger=\"auto\",outcome=\"success\"} 1"));
+  EXPECT_TRUE(has_line(page, "gwr_repairs_per_hour_limit{gateway=\"rescue\"} 1")) << page;
+  EXPECT_TRUE(has_line(page, "gwr_repair_duration_seconds_count{gateway=\"main\"} 1")) << page;
+  for (const char* family : {"gwr_gateway_up", "gwr_gateway_state", "gwr_probe_failures_total", "gwr_repairs_total",
+                             "gwr_repair_duration_seconds", "gwr_gateway_resident_memory_bytes"}) {
+    const std::string type = std::string("# TYPE ") + family + " ";
+    ASSERT_NE(page.find(type), std::string::npos) << family;
+    EXPECT_EQ(page.find(type), page.rfind(type)) << family << " twice";
+    // Its samples follow its TYPE line, with no other family's TYPE between.
+    const size_t at = page.find(type);
+    const size_t next_type = page.find("# TYPE ", at + 1);
+    size_t last_sample = 0;
+    for (const std::string& tail : {std::string("{"), std::string(" "), std::string("_bucket{"), std::string("_count{")}) {
+      const size_t p = page.rfind(std::string("\n") + family + tail);
+      if (p != std::string::npos) last_sample = std::max(last_sample, p);
+    }
+    EXPECT_GT(last_sample, at) << family;
+    EXPECT_LT(last_sample, next_type) << family << " is split";
+  }
 }
 
 TEST(MetricsTest, LabelValuesFromOutsideAreEscaped) {
