@@ -117,6 +117,8 @@ pb::Config masked_config(const pb::Config& config);
 
 // The non-empty values of every secret field, for the redactor.
 std::vector<std::string> config_secret_values(const pb::Config& config);
+// The same for the shared config and every gateway's.
+std::vector<std::string> config_secret_values(const LoadedConfig& loaded);
 
 // Leaf keys whose values differ.
 std::vector<std::string> config_diff(const pb::Config& a, const pb::Config& b);

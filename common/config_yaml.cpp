@@ -8,7 +8,9 @@
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
 #endif
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <fstream>
 
 #include <google/protobuf/descriptor.h>
@@ -174,8 +176,18 @@ std::optional<ConfigError> read_gateway_list(const YAML::Node& list, const std::
 // The effective config of one listed gateway: the shared one, with the
 // entry's gateway keys over the defaults and its overrides over the shared
 // probes: and repair:.
+// What the environment (.env, the process's) and the run-time overrides
+// said, to be said again over a listed gateway's own keys, as they would be
+// over a gateway: section's: the gateway.* ones for main only.
+struct LaterValue {
+  const KeyInfo* key = nullptr;  // environment; nullptr: a run-time override
+  std::string name;              // the dotted key
+  std::string value;
+  ConfigOrigin origin;
+};
+
 ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& shared, const LoadOptions& options,
-                                      const std::string& source) {
+                                      const std::string& source, const std::vector<LaterValue>& later) {
   pb::Config c = shared;
   *c.mutable_gateway() = default_config(options.environment).gateway();
   std::map<std::string, ConfigOrigin> origins;
@@ -201,6 +213,14 @@ ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& 
     if (!g.repair.IsMap()) return ConfigError{entry_key(g.name, "repair"), {source, g.repair.Mark().line + 1}, "expected a mapping of settings"};
     if (auto err = apply_yaml_map(g.repair, *c.mutable_repair(), "repair", ctx)) return rename(*err);
   }
+  for (const auto& v : later) {
+    if (v.name.rfind("gateway.", 0) == 0 && g.name != kMainGateway) continue;
+    if (v.key != nullptr) {
+      if (auto err = config_detail::apply_env(c, *v.key, v.value, v.origin, origins)) return rename(*err);
+    } else if (auto err = set_config_value(c, v.name, v.value, v.origin)) {
+      return rename(*err);
+    }
+  }
   if (g.name != kMainGateway) c.mutable_paths()->set_state_dir(shared.paths().state_dir() + "/gateways/" + g.name);
   config_detail::expand_homes(c, options.environment);
   if (auto err = validate_config(c, origins)) return rename(*err);
@@ -208,6 +228,16 @@ ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& 
 }
 
 }  // namespace
+
+std::vector<std::string> config_secret_values(const LoadedConfig& loaded) {
+  std::vector<std::string> out = config_secret_values(loaded.config);
+  for (const auto& g : loaded.gateways) {
+    for (auto& v : config_secret_values(g.config)) {
+      if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
 
 const GatewayEntry* find_gateway(const LoadedConfig& loaded, const std::string& name) {
   for (const auto& g : loaded.gateways) {
@@ -220,6 +250,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
   LoadedConfig out;
   out.config = default_config(options.environment);
   std::vector<ListedGateway> listed;
+  std::vector<LaterValue> later;  // for listed gateways
 
   auto path = resolve_config_path(options);
   if (auto* err = std::get_if<ConfigError>(&path)) return *err;
@@ -276,6 +307,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
       for (const auto& k : config_schema()) {
         if (k.spec->env().empty() || e.name != k.spec->env()) continue;
         if (auto err = config_detail::apply_env(out.config, k, e.value, {env_path, e.line}, out.origins)) return *err;
+        if (k.key.rfind("gateway.", 0) == 0) later.push_back({&k, k.key, e.value, {env_path, e.line}});
       }
     }
   }
@@ -287,6 +319,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     if (auto err = config_detail::apply_env(out.config, k, it->second, {"environment " + k.spec->env(), 0}, out.origins)) {
       return *err;
     }
+    if (k.key.rfind("gateway.", 0) == 0) later.push_back({&k, k.key, it->second, {"environment " + k.spec->env(), 0}});
   }
 
   config_detail::expand_homes(out.config, options.environment);
@@ -300,6 +333,7 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
           return ConfigError{key, {out.overrides_path, 0}, "cannot be changed at run time"};
         }
         if (auto err = set_config_value(out.config, key, value, {out.overrides_path, 0})) return *err;
+        later.push_back({nullptr, key, value, {out.overrides_path, 0}});
         out.origins[key] = {out.overrides_path, 0};
         out.overridden_keys.push_back(key);
       }
@@ -315,11 +349,12 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     out.gateways.push_back({kMainGateway, out.config});
     return out;
   }
-  // gateways: each entry's own config; the GATEWAY_* environment variables
-  // (and a .env's) describe a single gateway and are not read for them.
+  // gateways: each entry's own config. The environment's gateway.* keys
+  // (GATEWAY_PORT, OPENCLAW_GATEWAY_TOKEN, ...) are main's; run-time changes
+  // apply to every gateway, over what an entry says.
   out.gateway_list = true;
   for (const auto& g : listed) {
-    auto c = entry_config(g, out.config, options, out.config_path);
+    auto c = entry_config(g, out.config, options, out.config_path, later);
     if (auto* err = std::get_if<ConfigError>(&c)) return *err;
     const pb::Config& mine = std::get<pb::Config>(c);
     for (const auto& other : out.gateways) {
@@ -329,6 +364,21 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
         return ConfigError{entry_key(g.name, "gateway.port"), {out.config_path, g.line},
                            "gateways " + other.name + " and " + g.name + " both say port " + std::to_string(b.port()) +
                                ": a gateway is known by its port, so each needs its own"};
+      }
+      // Another gateway's commands would stop or restart this one's.
+      for (const auto& [what, x, y] : {std::tuple{"restart", &a.commands().restart(), &b.commands().restart()},
+                                       std::tuple{"stop", &a.commands().stop(), &b.commands().stop()},
+                                       std::tuple{"start", &a.commands().start(), &b.commands().start()}}) {
+        if (x->empty() || !std::equal(x->begin(), x->end(), y->begin(), y->end())) continue;
+        return ConfigError{entry_key(g.name, std::string("gateway.commands.") + what), {out.config_path, g.line},
+                           "gateways " + other.name + " and " + g.name + " have the same " + what +
+                               " command, so repairing one would act on the other: give " + g.name +
+                               " its own (e.g. openclaw --profile " + g.name + " gateway " + what + ")"};
+      }
+      if (!a.service().empty() && a.service() == b.service()) {
+        return ConfigError{entry_key(g.name, "gateway.service"), {out.config_path, g.line},
+                           "gateways " + other.name + " and " + g.name + " name the same service " + b.service() +
+                               ": a stop of one would be taken for the other's; give " + g.name + " its own (or \"\")"};
       }
       if (!a.state_dir().empty() && a.state_dir() == b.state_dir()) {
         return ConfigError{entry_key(g.name, "gateway.state_dir"), {out.config_path, g.line},

@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  gwr::log::set_secrets(gwr::config_secret_values(loaded.config));
+  gwr::log::set_secrets(gwr::config_secret_values(loaded));
   const auto& cfg = loaded.config;
   auto st = gwr::log::init({.process = "gwr-supervisor",
                             .log_dir = cfg.paths().log_dir(),

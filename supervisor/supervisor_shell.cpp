@@ -204,7 +204,7 @@ std::optional<ConfigError> SupervisorShell::reload(const std::string& why, const
     }
   }
   loaded_ = std::move(next);
-  log::set_secrets(config_secret_values(loaded_.config));
+  log::set_secrets(config_secret_values(loaded_));
   log::set_level(loaded_.config.log().level());
   table_.set_timings(Timings::from_config(loaded_.config));
   if (changed.empty()) {

@@ -596,7 +596,7 @@ class Poller {
     const bool side_effect = is_command ? CommandHandler::command_has_side_effect(p.command, p.args)
                                         : CommandHandler::callback_has_side_effect(p.callback_data);
     const std::string marker = side_effect ? "update:" + std::to_string(p.update_id) : "";
-    const std::string confirm = !is_command && p.callback_data == button::kRepairConfirm
+    const std::string confirm = !is_command && split_button(p.callback_data).first == button::kRepairConfirm
                                     ? "confirm:" + std::to_string(p.chat_id) + ":" + std::to_string(p.message_id)
                                     : "";
     const bool interrupted = side_effect && store_->marker(marker).has_value();

@@ -202,7 +202,10 @@ void BridgeWorker::on_ready(WorkerContext& /*ctx*/, size_t index) {
     const bool ok = r.response.completed() && r.response.status >= 200 && r.response.status < 300;
     log::Fields f = {{"url", url_for_logs(r.ping.url)}, {"http_status", r.response.status},
                      {"latency_ms", r.response.latency_us / 1000}};
-    if (r.ping.fail) f["repair_id"] = r.ping.repair_id;
+    if (r.ping.fail) {
+      f["repair_id"] = r.ping.repair_id;
+      if (several()) f["gateway"] = r.ping.gateway;
+    }
     if (!ok) f["error"] = r.response.error.empty() ? "HTTP " + std::to_string(r.response.status) : r.response.error;
     const char* event = r.ping.fail ? "heartbeat_fail_sent" : "heartbeat_sent";
     if (ok) {
@@ -259,11 +262,16 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
     // Each gateway's planner gets back what was said about it: its stored
     // keys carry its lane's prefix (none for main).
     for (auto& lane : lanes_) lane.planner = NotificationPlanner(PlannerSettings::from_config(cfg));
+    // "rescue/repair:3" is rescue's; a key whose head is no gateway name
+    // ("repair:3", a warning's "f:EXITED/process") is main's.
     auto owner = [&](const std::string& key) -> std::pair<Lane*, std::string> {
-      for (auto& lane : lanes_) {
-        if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0) return {&lane, key.substr(lane.prefix.size())};
+      const auto slash = key.find('/');
+      if (slash != std::string::npos && valid_gateway_name(std::string_view(key).substr(0, slash))) {
+        for (auto& lane : lanes_) {
+          if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0) return {&lane, key.substr(lane.prefix.size())};
+        }
+        return {nullptr, key};  // a gateway gwr no longer watches
       }
-      if (key.find('/') != std::string::npos) return {nullptr, key};  // a gateway gwr no longer watches
       for (auto& lane : lanes_) {
         if (lane.prefix.empty()) return {&lane, key};
       }
@@ -379,6 +387,11 @@ void BridgeWorker::make_lanes(WorkerContext& ctx) {
     if (gateways.size() > 1) lane.source.gateway = g.name() + " (" + lane.source.gateway + ")";
     lanes_.push_back(std::move(lane));
   }
+  if (lanes_.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& lane : lanes_) names.push_back(lane.name);
+    heartbeat_.set_gateways(names);
+  }
 }
 
 BridgeWorker::Lane& BridgeWorker::lane_for(const std::string& gateway) {
@@ -398,33 +411,12 @@ std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgo
   return messages;
 }
 
-pb::GatewayState BridgeWorker::worst_state() const {
-  // DOWN is worst, then DEGRADED, STARTING, UNKNOWN, HEALTHY.
-  auto rank = [](pb::GatewayState s) {
-    switch (s) {
-      case pb::DOWN: return 4;
-      case pb::DEGRADED: return 3;
-      case pb::STARTING: return 2;
-      case pb::HEALTHY: return 0;
-      default: return 1;
-    }
-  };
-  pb::GatewayState worst = pb::HEALTHY;
-  for (const auto& lane : lanes_) {
-    if (rank(lane.state) > rank(worst)) worst = lane.state;
-  }
-  return worst;
-}
-
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   const int64_t now = clock_->wall_ms();
   Lane& lane = lane_for(event.gateway());
-  if (event.has_gateway_health()) {
-    lane.state = event.gateway_health().state();
-    // The dead-man's switch pings while every gateway serves.
-    heartbeat_.on_health(worst_state(), now);
-  }
-  if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now);
+  // The dead-man's switch pings while every gateway serves.
+  if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now, lane.name);
+  if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now, lane.name);
   send_heartbeats(now);
   if (event.has_repair_event()) handle_repair_event(lane, event.repair_event(), now);
   if (event.has_alert()) {
@@ -441,7 +433,7 @@ void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   } else if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    save(lane, lane.planner.on_alert(alert, now), "", 0, now);
+    save(lane, lane.planner.on_alert(alert, now), "", 0, now, !event.gateway().empty());
   }
 }
 
@@ -460,9 +452,9 @@ void BridgeWorker::handle_repair_event(Lane& lane, const pb::RepairEvent& e, int
 }
 
 void BridgeWorker::save(Lane& lane, const std::vector<Outgoing>& planned, const std::string& seen_key,
-                        int64_t seen_at_ms, int64_t now_ms) {
+                        int64_t seen_at_ms, int64_t now_ms, bool label) {
   auto changes = lane.planner.take_changes();
-  const std::vector<Outgoing> messages = labelled(lane, planned);
+  const std::vector<Outgoing> messages = label ? labelled(lane, planned) : planned;
   if (messages.empty() && changes.empty() && seen_key.empty()) return;
   // The messages, the planner state that produced them and the event's
   // "seen" mark are one transaction: after a crash, all or nothing.

@@ -51,7 +51,6 @@ class BridgeWorker final : public Worker {
     std::string prefix;  // "" for main (a one-gateway gwr's keys); "NAME/" for another
     NotificationPlanner planner;
     NoticeSource source;
-    pb::GatewayState state = pb::GATEWAY_STATE_UNKNOWN;  // its latest health
   };
   std::vector<Lane> lanes_;
   void make_lanes(WorkerContext& ctx);
@@ -61,11 +60,11 @@ class BridgeWorker final : public Worker {
   // Several gateways: each message names its gateway, its thread and
   // buttons carry the name.
   std::vector<Outgoing> labelled(const Lane& lane, std::vector<Outgoing> messages) const;
-  // The worst health of all gateways, for the dead-man's switch.
-  pb::GatewayState worst_state() const;
   void handle_repair_event(Lane& lane, const pb::RepairEvent& event, int64_t now_ms);
+  // label: name the lane's gateway on the messages (not for gwr's own
+  // alerts, which are about no gateway).
   void save(Lane& lane, const std::vector<Outgoing>& messages, const std::string& seen_key, int64_t seen_at_ms,
-            int64_t now_ms);
+            int64_t now_ms, bool label = true);
   void catch_up(WorkerContext& ctx, int64_t now_ms);
   void update_activity(WorkerContext& ctx, int64_t now_ms);
 

@@ -80,8 +80,13 @@ bool CommandHandler::known(const std::string& name) const {
   return std::find(gateways_.begin(), gateways_.end(), name) != gateways_.end();
 }
 
-std::string CommandHandler::repairer() const { return gateway_component(kRepairer, target_); }
-std::string CommandHandler::prober() const { return gateway_component(kProber, target_); }
+// No name given (one gateway, or an old button without "@NAME"): the first.
+std::string CommandHandler::repairer() const {
+  return gateway_component(kRepairer, !target_.empty() || gateways_.empty() ? target_ : gateways_.front());
+}
+std::string CommandHandler::prober() const {
+  return gateway_component(kProber, !target_.empty() || gateways_.empty() ? target_ : gateways_.front());
+}
 
 CommandResult CommandHandler::labelled(CommandResult r) const {
   if (!several() || target_.empty()) return r;
@@ -173,11 +178,19 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
     r = several() && target_.empty() ? status_of_all(ctx) : status(ctx);
   } else if (several() && about_a_gateway && target_.empty()) {
     // Which one? The answer is a button that carries the name.
-    const std::string action = name == "repair"   ? button::kRepair
-                               : name == "pause"  ? button::kPause
-                               : name == "resume" ? button::kResume
-                               : name == "logs"   ? button::kLogs
-                                                  : button::kStats;
+    std::string action = name == "repair"   ? button::kRepair
+                         : name == "pause"  ? button::kPause
+                         : name == "resume" ? button::kResume
+                         : name == "logs"   ? button::kLogs
+                                            : button::kStats;
+    // "/pause 30m": the answer pauses that long ("pausefor:30m@rescue").
+    if (name == "pause") {
+      const auto [first, rest] = split_word(args);
+      if (!first.empty() && first.size() <= 8 && std::isdigit(static_cast<unsigned char>(first[0]))) {
+        const auto d = parse_duration(first);
+        if (d && d->count() >= 1000 && d->count() <= 30LL * 24 * 3'600'000) action = button::kPauseForPrefix + first;
+      }
+    }
     r = which_gateway(action, name == "repair" ? "should I repair" : "do you mean");
   } else if (name == "repair") {
     r = labelled(repair_question(ctx));

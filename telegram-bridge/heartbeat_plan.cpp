@@ -1,5 +1,7 @@
 #include "telegram-bridge/heartbeat_plan.h"
 
+#include <algorithm>
+
 #include <limits>
 
 namespace gwr::telegram {
@@ -22,30 +24,44 @@ void HeartbeatPlan::set_settings(HeartbeatSettings settings) {
   settings_ = std::move(settings);
 }
 
-void HeartbeatPlan::on_health(pb::GatewayState state, int64_t now_ms) {
-  state_ = state;
-  state_at_ms_ = now_ms;
+void HeartbeatPlan::set_gateways(std::vector<std::string> names) {
+  gateways_ = names.empty() ? std::vector<std::string>{""} : std::move(names);
 }
 
-void HeartbeatPlan::on_repair_event(const pb::RepairEvent& e, int64_t /*now_ms*/) {
+void HeartbeatPlan::on_health(pb::GatewayState state, int64_t now_ms, const std::string& gateway) {
+  seen_[gateways_.size() == 1 ? gateways_.front() : gateway] = {state, now_ms};
+}
+
+void HeartbeatPlan::on_repair_event(const pb::RepairEvent& e, int64_t /*now_ms*/, const std::string& gateway) {
   if (e.kind() != pb::RepairEvent::ESCALATION || settings_.fail_url.empty()) return;
-  if (failed_sent_.count(e.repair_id()) != 0) return;  // the same escalation again (catch-up, a restart)
-  pending_fail_ = e.repair_id();
+  const RepairKey key{gateway, e.repair_id()};
+  // The same escalation again (catch-up, a restart): once.
+  if (failed_sent_.count(key) != 0) return;
+  if (std::find(pending_fail_.begin(), pending_fail_.end(), key) != pending_fail_.end()) return;
+  pending_fail_.push_back(key);
 }
 
 bool HeartbeatPlan::serving(int64_t now_ms) const {
-  return (state_ == pb::HEALTHY || state_ == pb::DEGRADED) && now_ms - state_at_ms_ <= kHealthFreshMs;
+  // Every gateway serves and was heard from lately: a prober that went
+  // silent stops the pings as a gateway that went down does.
+  for (const auto& g : gateways_) {
+    const auto it = seen_.find(g);
+    if (it == seen_.end()) return false;
+    const auto& s = it->second;
+    if (!(s.state == pb::HEALTHY || s.state == pb::DEGRADED) || now_ms - s.at_ms > kHealthFreshMs) return false;
+  }
+  return true;
 }
 
 std::optional<HeartbeatPing> HeartbeatPlan::take_due(int64_t now_ms) {
   if (!settings_.enabled() || in_flight_) return std::nullopt;
-  if (pending_fail_) {
+  if (!pending_fail_.empty()) {
     in_flight_ = true;
-    return HeartbeatPing{settings_.fail_url, true, *pending_fail_};
+    return HeartbeatPing{settings_.fail_url, true, pending_fail_.front().second, pending_fail_.front().first};
   }
   if (!serving(now_ms) || now_ms < next_ping_ms_) return std::nullopt;
   in_flight_ = true;
-  return HeartbeatPing{settings_.url, false, 0};
+  return HeartbeatPing{settings_.url, false, 0, ""};
 }
 
 void HeartbeatPlan::done(const HeartbeatPing& ping, bool ok, int64_t now_ms) {
@@ -53,9 +69,10 @@ void HeartbeatPlan::done(const HeartbeatPing& ping, bool ok, int64_t now_ms) {
   if (ping.fail) {
     // Once, whether it arrived or not: an unreachable service is not hammered,
     // and the regular pings have stopped anyway while the gateway is down.
-    failed_sent_.insert(ping.repair_id);
+    const RepairKey key{ping.gateway, ping.repair_id};
+    failed_sent_.insert(key);
     while (failed_sent_.size() > 100) failed_sent_.erase(failed_sent_.begin());
-    if (pending_fail_ == ping.repair_id) pending_fail_.reset();
+    pending_fail_.erase(std::remove(pending_fail_.begin(), pending_fail_.end(), key), pending_fail_.end());
     return;
   }
   failures_ = ok ? 0 : failures_ + 1;
@@ -64,7 +81,7 @@ void HeartbeatPlan::done(const HeartbeatPing& ping, bool ok, int64_t now_ms) {
 
 int64_t HeartbeatPlan::next_due_ms(int64_t now_ms) const {
   if (!settings_.enabled() || in_flight_) return std::numeric_limits<int64_t>::max();
-  if (pending_fail_) return now_ms;
+  if (!pending_fail_.empty()) return now_ms;
   if (!serving(now_ms)) return std::numeric_limits<int64_t>::max();
   return std::max(now_ms, next_ping_ms_);
 }

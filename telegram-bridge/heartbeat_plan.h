@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <vector>
+#include <utility>
+#include <map>
+#include <deque>
 #include <string>
 
 #include "gwr.pb.h"
@@ -33,6 +37,7 @@ struct HeartbeatPing {
   std::string url;
   bool fail = false;       // the fail address (all tiers failed)
   int64_t repair_id = 0;   // fail: which repair
+  std::string gateway;     // fail: whose (each gateway numbers its repairs from 1)
 };
 
 class HeartbeatPlan {
@@ -41,8 +46,11 @@ class HeartbeatPlan {
   void set_settings(HeartbeatSettings settings);
   const HeartbeatSettings& settings() const { return settings_; }
 
-  void on_health(pb::GatewayState state, int64_t now_ms);
-  void on_repair_event(const pb::RepairEvent& event, int64_t now_ms);
+  // The gateways gwr watches (none: one, unnamed). The regular ping goes out
+  // while every one of them serves and was heard from lately.
+  void set_gateways(std::vector<std::string> names);
+  void on_health(pb::GatewayState state, int64_t now_ms, const std::string& gateway = "");
+  void on_repair_event(const pb::RepairEvent& event, int64_t now_ms, const std::string& gateway = "");
   // The request to send now, if any (it is then in flight until done()).
   std::optional<HeartbeatPing> take_due(int64_t now_ms);
   void done(const HeartbeatPing& ping, bool ok, int64_t now_ms);
@@ -55,13 +63,19 @@ class HeartbeatPlan {
  private:
   bool serving(int64_t now_ms) const;
 
+  struct Seen {
+    pb::GatewayState state = pb::GATEWAY_STATE_UNKNOWN;
+    int64_t at_ms = 0;
+  };
+  using RepairKey = std::pair<std::string, int64_t>;  // gateway, repair id
+
   HeartbeatSettings settings_;
-  pb::GatewayState state_ = pb::GATEWAY_STATE_UNKNOWN;
-  int64_t state_at_ms_ = 0;
+  std::vector<std::string> gateways_ = {""};
+  std::map<std::string, Seen> seen_;  // per gateway, its latest health
   int64_t next_ping_ms_ = 0;  // 0: as soon as it serves
   bool in_flight_ = false;
-  std::optional<int64_t> pending_fail_;  // a repair whose fail ping is due
-  std::set<int64_t> failed_sent_;        // repairs whose fail ping was sent (bounded)
+  std::deque<RepairKey> pending_fail_;  // repairs whose fail ping is due, in order
+  std::set<RepairKey> failed_sent_;     // repairs whose fail ping was sent (bounded)
   uint32_t failures_ = 0;
   static constexpr int64_t kHealthFreshMs = 30'000;
 };

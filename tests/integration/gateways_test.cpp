@@ -84,7 +84,7 @@ class GatewaysTest : public ::testing::Test {
            "  listen: 127.0.0.1:" + std::to_string(web_port_) + "\n"
            "gateways:\n" +
            entry("main", main_port_, *main_, "") +
-           entry("rescue", rescue_port_, *rescue_, "    repair: {max_per_hour: 1}\n");
+           entry("rescue", rescue_port_, *rescue_, "    service: \"\"\n    repair: {max_per_hour: 1}\n");
   }
 
   void start() {

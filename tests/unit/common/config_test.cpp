@@ -68,7 +68,10 @@ TEST_F(ConfigTest, AGatewayListGivesEachItsOwnConfigWithItsOverrides) {
                                "  - name: rescue\n"
                                "    port: 19789\n"
                                "    state_dir: ~/.openclaw-rescue\n"
-                               "    commands: {restart: [openclaw, --profile, rescue, gateway, restart]}\n"
+                               "    service: openclaw-gateway-rescue.service\n"
+                               "    commands: {restart: [openclaw, --profile, rescue, gateway, restart],\n"
+                               "               stop: [openclaw, --profile, rescue, gateway, stop, --force],\n"
+                               "               start: [openclaw, --profile, rescue, gateway, start]}\n"
                                "    repair: {max_per_hour: 1}\n"
                                "    probes: {health: {timeout: 2s}}\n"));
   ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
@@ -101,6 +104,33 @@ TEST_F(ConfigTest, AGatewayListGivesEachItsOwnConfigWithItsOverrides) {
   EXPECT_EQ(find_gateway(l, "nope"), nullptr);
 }
 
+// The environment's gateway keys are main's; a run-time change applies to
+// every gateway, over what an entry says.
+TEST_F(ConfigTest, AGatewayListTakesTheEnvironmentForMainAndRunTimeChangesForAll) {
+  write_file(dir_ / "state/config-overrides.yaml", "repair.max_per_hour: \"7\"\n");
+  auto o = options(paths_yaml() +
+                   "gateways:\n"
+                   "  - name: main\n"
+                   "    port: 18789\n"
+                   "  - name: rescue\n"
+                   "    port: 19789\n"
+                   "    state_dir: /tmp/rescue\n"
+                   "    service: \"\"\n"
+                   "    commands: {restart: [x, r], stop: [x, s], start: [x, t]}\n"
+                   "    repair: {max_per_hour: 1}\n");
+  o.environment["OPENCLAW_GATEWAY_TOKEN"] = "tok-main-0123456789";
+  o.environment["GATEWAY_PORT"] = "18790";
+  auto r = load_config(o);
+  ASSERT_TRUE(std::holds_alternative<LoadedConfig>(r)) << error_of(r).describe();
+  const auto& l = loaded(r);
+  EXPECT_EQ(l.gateways[0].config.gateway().port(), 18790u);
+  EXPECT_EQ(l.gateways[0].config.gateway().token(), "tok-main-0123456789");
+  EXPECT_EQ(l.gateways[1].config.gateway().port(), 19789u);
+  EXPECT_EQ(l.gateways[1].config.gateway().token(), "");
+  EXPECT_EQ(l.gateways[0].config.repair().max_per_hour(), 7u);
+  EXPECT_EQ(l.gateways[1].config.repair().max_per_hour(), 7u) << "the owner's run-time change wins";
+}
+
 TEST_F(ConfigTest, ABadGatewayListIsRefusedNamingTheEntry) {
   struct Case {
     std::string yaml;
@@ -117,7 +147,14 @@ TEST_F(ConfigTest, ABadGatewayListIsRefusedNamingTheEntry) {
       {"gateways:\n  - name: a\n    port: 1\n  - name: a\n    port: 2\n", "gateways", "two gateways are named a"},
       {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 1\n    state_dir: /tmp/b\n", "gateways[b].port",
        "both say port 1"},
-      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 2\n", "gateways[b].state_dir", "share the state"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 2\n    state_dir: /tmp/b\n",
+       "gateways[b].commands.restart", "same restart command"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 2\n    state_dir: /tmp/b\n"
+       "    commands: {restart: [x, r], stop: [x, s], start: [x, t]}\n",
+       "gateways[b].service", "same service"},
+      {"gateways:\n  - name: a\n    port: 1\n  - name: b\n    port: 2\n    service: \"\"\n"
+       "    commands: {restart: [x, r], stop: [x, s], start: [x, t]}\n",
+       "gateways[b].state_dir", "share the state"},
       {"gateway:\n  port: 1\ngateways:\n  - name: a\n", "gateways", "not both"},
       {"gateways:\n  - name: a\n    prot: 1\n", "gateways[a].prot", "unknown key"},
       {"gateways:\n  - name: a\n    port: 70000\n", "gateways[a].port", ""},

@@ -144,6 +144,39 @@ TEST_F(BridgeShellTest, ARepairBecomesAMessageInTheChat) {
   EXPECT_EQ(openings, 1);
 }
 
+// A warning said before the bridge restarted is not news after it (its key,
+// "f:HIGH_MEMORY/memory", has a '/' but is main's, not a gateway's).
+TEST_F(BridgeShellTest, AWarningSaidBeforeARestartIsNotSaidAgain) {
+  pb::Event ev;
+  auto* h = ev.mutable_gateway_health();
+  h->set_state(pb::DEGRADED);
+  h->set_pid(31337);
+  auto* f = h->add_findings();
+  f->set_kind(pb::Finding::HIGH_MEMORY);
+  f->set_check(pb::CHECK_MEMORY);
+  f->set_value(static_cast<double>(600ull << 20));
+  f->set_limit(static_cast<double>(512ull << 20));
+  worker_.start(shell_.ctx());
+  worker_.on_event(shell_.ctx(), ev);
+  ASSERT_TRUE(sent_saying("high memory")) << "no warning";
+  worker_.stop(shell_.ctx());
+  auto count = [&] {
+    int n = 0;
+    for (const auto& m : bot_.sent()) n += m.value("text", "").find("high memory") != std::string::npos;
+    return n;
+  };
+  ASSERT_EQ(count(), 1);
+  BridgeWorker again;
+  again.start(shell_.ctx());
+  again.on_event(shell_.ctx(), ev);
+  for (int i = 0; i < 50; ++i) {
+    (void)again.on_tick(shell_.ctx(), shell_.clock.steady());
+    std::this_thread::sleep_for(10ms);
+  }
+  again.stop(shell_.ctx());
+  EXPECT_EQ(count(), 1) << "the warning was said again after a restart";
+}
+
 TEST_F(BridgeShellTest, TheOwnersStatusIsAnsweredAndAStrangersIsNot) {
   bot_.message_from(999, kChat, "/status", 1);     // not an allowed user
   bot_.message_from(kOwner, kChat, "/status", 2);

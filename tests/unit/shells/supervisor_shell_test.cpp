@@ -115,7 +115,8 @@ TEST(SupervisorGatewaysTest, EachGatewayGetsItsWorkersAndItsConfigAndTheListIsKe
   const std::string paths = "paths:\n  runtime_dir: " + (dir / "run") + "\n  state_dir: " + (dir / "state") +
                             "\n  log_dir: " + (dir / "log") + "\n";
   const std::string two = "gateways:\n  - name: main\n    port: 18789\n"
-                          "  - name: rescue\n    port: 19789\n    state_dir: /tmp/rescue-state\n";
+                          "  - name: rescue\n    port: 19789\n    state_dir: /tmp/rescue-state\n    service: \"\"\n"
+                          "    commands: {restart: [x, r], stop: [x, s], start: [x, t]}\n";
   testing::write_file(path, paths + two);
   SupervisorOptions options;
   options.load.config_path = path;

@@ -247,6 +247,22 @@ TEST_F(CommandHandlerTest, SeveralGatewaysAreNamedAskedForAndKeptApart) {
   EXPECT_EQ(CommandHandler::callback_ack("resume@rescue"), CommandHandler::callback_ack("resume"));
 }
 
+// No gateway named main (gateways: [home]): no name means the first gateway,
+// whose components are repairer.home and prober.home; /pause 30m with several
+// gateways keeps its 30m in the buttons that ask which.
+TEST_F(CommandHandlerTest, WithoutANameTheFirstGatewayIsMeantAndAPauseKeepsItsSpan) {
+  handler_.set_gateways({"home"});
+  port_.calls.clear();
+  (void)handler_.handle_command("status", "", context());
+  ASSERT_FALSE(port_.calls.empty());
+  EXPECT_EQ(port_.calls[0].first, "prober.home");
+  EXPECT_EQ(port_.calls[1].first, "repairer.home");
+  handler_.set_gateways({"main", "rescue"});
+  auto ask = handler_.handle_command("pause", "30m", context());
+  ASSERT_EQ(ask.messages.size(), 1u);
+  EXPECT_EQ(ask.messages[0].keyboard["inline_keyboard"][0][1]["callback_data"], "pausefor:30m@rescue");
+}
+
 TEST_F(CommandHandlerTest, StatusWithComponentsDownSaysUnavailable) {
   ScriptedPort empty;
   CommandHandler h(empty);

@@ -26,6 +26,45 @@ pb::RepairEvent escalation(int64_t id) {
   return e;
 }
 
+// Several gateways: the ping goes out while every one serves and was heard
+// from lately; each gateway's escalation is told (both number from 1).
+TEST(HeartbeatPlan, SeveralGatewaysAllServeOrNoPingAndEachEscalationIsTold) {
+  HeartbeatPlan p(settings(1'000));
+  p.set_gateways({"main", "rescue"});
+  p.on_health(pb::HEALTHY, kT0, "main");
+  EXPECT_FALSE(p.take_due(kT0)) << "rescue not heard from yet";
+  p.on_health(pb::HEALTHY, kT0, "rescue");
+  auto ping = p.take_due(kT0);
+  ASSERT_TRUE(ping);
+  p.done(*ping, true, kT0);
+  p.on_health(pb::DOWN, kT0 + 500, "rescue");
+  EXPECT_FALSE(p.take_due(kT0 + 1'500)) << "rescue is down";
+  p.on_health(pb::HEALTHY, kT0 + 2'000, "rescue");
+  ping = p.take_due(kT0 + 2'000);
+  ASSERT_TRUE(ping);
+  p.done(*ping, true, kT0 + 2'000);
+  // rescue's prober goes silent; main keeps reporting: no ping after 30 s.
+  for (int64_t t = kT0 + 5'000; t <= kT0 + 40'000; t += 5'000) p.on_health(pb::HEALTHY, t, "main");
+  EXPECT_FALSE(p.take_due(kT0 + 40'000)) << "rescue was not heard from for 38 s";
+  // main's #3 and rescue's #3 both escalate: two fail pings, each once.
+  p.on_repair_event(escalation(3), kT0 + 41'000, "main");
+  p.on_repair_event(escalation(3), kT0 + 41'000, "rescue");
+  p.on_repair_event(escalation(3), kT0 + 41'000, "rescue");  // again (a catch-up)
+  auto first = p.take_due(kT0 + 41'000);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->fail);
+  EXPECT_EQ(first->gateway, "main");
+  p.done(*first, true, kT0 + 41'100);
+  auto second = p.take_due(kT0 + 41'100);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->fail);
+  EXPECT_EQ(second->gateway, "rescue");
+  EXPECT_EQ(second->repair_id, 3);
+  p.done(*second, true, kT0 + 41'200);
+  p.on_repair_event(escalation(3), kT0 + 42'000, "rescue");
+  EXPECT_FALSE(p.take_due(kT0 + 42'000)) << "rescue's #3 was told already";
+}
+
 TEST(HeartbeatPlan, PingsEveryIntervalWhileTheGatewayServesOneAtATime) {
   HeartbeatPlan p(settings());
   EXPECT_FALSE(p.take_due(kT0)) << "nothing is known of the gateway yet";
