@@ -273,8 +273,19 @@ std::vector<DoctorCheck> run_doctor(const DoctorInputs& in, HttpClient& http, Co
   out.push_back(in.daemon_reachable ? pass("daemon", "gwr is running")
                                     : fail("daemon", "not reachable: " + in.daemon_error, "systemctl --user start gwr (or gwr-supervisor)"));
   out.push_back(discovery_check(c, in.environment));
-  out.push_back(gateway_check(c, http));
-  out.push_back(commands_check(c, in.environment));
+  // Several gateways: each one's gateway and commands, named.
+  const auto& gateways = in.config->gateways;
+  if (gateways.size() > 1) {
+    for (const auto& g : gateways) {
+      for (auto check : {gateway_check(g.config, http), commands_check(g.config, in.environment)}) {
+        check.name += " " + g.name;
+        out.push_back(std::move(check));
+      }
+    }
+  } else {
+    out.push_back(gateway_check(gateways.empty() ? c : gateways.front().config, http));
+    out.push_back(commands_check(gateways.empty() ? c : gateways.front().config, in.environment));
+  }
   out.push_back(service_check(commands, in.environment));
   out.push_back(dir_check("runtime dir", c.paths().runtime_dir(), true));
   out.push_back(dir_check("state dir", c.paths().state_dir(), true));

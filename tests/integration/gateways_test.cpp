@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -266,6 +267,16 @@ TEST_F(GatewaysTest, KillingOneRepairsOnlyItEveryMessageNamesItAndEachHasItsOwnL
 TEST_F(GatewaysTest, StatusOnTelegramListsEveryGatewayAndAButtonRepairsTheOneItNames) {
   start();
   if (HasFatalFailure()) return;
+  // gwrctl doctor checks each gateway, by name.
+  const auto doctor = daemon_->gwrctl({"doctor", "--offline", "--json"});
+  const auto checks = json::parse(doctor.output, nullptr, false);
+  ASSERT_FALSE(checks.is_discarded()) << doctor.output;
+  std::map<std::string, bool> ok;
+  for (const auto& c : checks["checks"]) ok[c.value("name", "")] = c.value("ok", false);
+  for (const char* name : {"gateway main", "gateway rescue", "gateway commands main", "gateway commands rescue"}) {
+    ASSERT_TRUE(ok.count(name)) << name << " not checked: " << doctor.output;
+    EXPECT_TRUE(ok[name]) << name << ": " << doctor.output;
+  }
   tg_->clear_requests();
   tg_->push_message(kChat, kChat, "/status");
   ASSERT_TRUE(tg_->wait_for(
