@@ -102,11 +102,12 @@ std::vector<Span> timeline(const std::vector<StateChange>& states, int64_t now_m
   return out;
 }
 
-json status_document(const PageData& d) {
-  json out = {{"host", d.host}, {"version", d.version}, {"generated_at", iso(d.now_ms)}};
+namespace {
+
+json gateway_json(const std::optional<pb::GatewayHealth>& health) {
   json gw = {{"state", "unknown"}};
-  if (d.health) {
-    const auto& h = *d.health;
+  if (health) {
+    const auto& h = *health;
     gw = {{"state", gateway_state_name(h.state())},
           {"since", iso(h.state_since_ms())},
           {"pid", h.pid()},
@@ -116,16 +117,47 @@ json status_document(const PageData& d) {
           {"reasons", json::array()}};
     for (const auto& f : h.findings()) gw["reasons"].push_back(valid_utf8(describe(f)));
   }
-  out["gateway"] = gw;
-  if (d.repair) {
-    const auto& r = *d.repair;
-    out["repair"] = {{"paused", r.paused()},
-                     {"paused_until", iso(r.paused_until_ms())},
-                     {"in_progress", r.in_progress()},
-                     {"cooldown_until", r.cooldown_until_ms() > d.now_ms ? iso(r.cooldown_until_ms()) : ""},
-                     {"repairs_last_hour", r.repairs_last_hour()},
-                     {"max_per_hour", r.max_per_hour()},
-                     {"stopped_by_owner", r.stopped_by_owner()}};
+  return gw;
+}
+
+json repair_status_json(const pb::RepairStatusReply& r, int64_t now_ms) {
+  return {{"paused", r.paused()},
+          {"paused_until", iso(r.paused_until_ms())},
+          {"in_progress", r.in_progress()},
+          {"cooldown_until", r.cooldown_until_ms() > now_ms ? iso(r.cooldown_until_ms()) : ""},
+          {"repairs_last_hour", r.repairs_last_hour()},
+          {"max_per_hour", r.max_per_hour()},
+          {"stopped_by_owner", r.stopped_by_owner()}};
+}
+
+// "on", "paused until …", "cooling down until …", with a running repair.
+std::string repairs_line(const pb::RepairStatusReply& r, int64_t now_ms) {
+  std::string line = r.paused() ? "paused" + (r.paused_until_ms() ? " until " + utc(r.paused_until_ms()) + " UTC" : std::string())
+                     : r.cooldown_until_ms() > now_ms ? "cooling down until " + utc(r.cooldown_until_ms()) + " UTC"
+                                                      : "on";
+  if (r.in_progress()) line += "; a repair is running";
+  return "Automatic repairs: " + line + " · " + std::to_string(r.repairs_last_hour()) + " of " +
+         std::to_string(r.max_per_hour()) + " in the last hour";
+}
+
+}  // namespace
+
+json status_document(const PageData& d) {
+  json out = {{"host", d.host}, {"version", d.version}, {"generated_at", iso(d.now_ms)}};
+  out["gateway"] = gateway_json(d.health);
+  if (d.repair) out["repair"] = repair_status_json(*d.repair, d.now_ms);
+  // Several gateways: each one's state ("gateway" and "repair" stay the first's).
+  if (!d.others.empty()) {
+    json all = json::array();
+    json first = {{"name", d.gateway}, {"gateway", out["gateway"]}};
+    if (d.repair) first["repair"] = out["repair"];
+    all.push_back(first);
+    for (const auto& o : d.others) {
+      json one = {{"name", o.name}, {"gateway", gateway_json(o.health)}};
+      if (o.repair) one["repair"] = repair_status_json(*o.repair, d.now_ms);
+      all.push_back(one);
+    }
+    out["gateways"] = all;
   }
   return out;
 }
@@ -182,7 +214,29 @@ std::string page_html(const PageData& d) {
        "svg{width:100%;height:auto}.muted{color:#5f6368;font-size:.85em}.ok{color:#2e9e44}.bad{color:#d2322d}"
        ".wrap{overflow-x:auto}"
        "</style></head><body>";
-  h += "<h1>OpenClaw gateway on " + html_escape(d.host) + "</h1>";
+  if (d.others.empty()) {
+    h += "<h1>OpenClaw gateway on " + html_escape(d.host) + "</h1>";
+  } else {
+    h += "<h1>OpenClaw gateways on " + html_escape(d.host) + "</h1>";
+    // Every gateway's state first: a page that showed only the first would
+    // look healthy while another is down.
+    h += "<table id=\"gateways\"><tr><th>gateway</th><th>state</th><th>since</th><th>repairs</th></tr>";
+    auto row = [&](const std::string& name, const std::optional<pb::GatewayHealth>& health,
+                   const std::optional<pb::RepairStatusReply>& repair) {
+      const pb::GatewayState st = health ? health->state() : pb::GATEWAY_STATE_UNKNOWN;
+      h += "<tr><td>" + html_escape(name) + "</td><td><span id=\"state-" + html_escape(name) +
+           "\" style=\"color:" + std::string(state_color(st)) + ";font-weight:bold\">" +
+           html_escape(gateway_state_name(st)) + "</span>";
+      if (health) {
+        for (const auto& f : health->findings()) h += "<br><span class=\"muted\">" + html_escape(describe(f)) + "</span>";
+      }
+      h += "</td><td>" + (health && health->state_since_ms() > 0 ? utc(health->state_since_ms()) + " UTC" : std::string("-")) +
+           "</td><td>" + (repair ? html_escape(repairs_line(*repair, d.now_ms)) : std::string("-")) + "</td></tr>";
+    };
+    row(d.gateway, d.health, d.repair);
+    for (const auto& o : d.others) row(o.name, o.health, o.repair);
+    h += "</table><h2>" + html_escape(d.gateway) + "</h2>";
+  }
   h += "<p><span id=\"state\" style=\"background:" + std::string(state_color(state)) + "\">" +
        html_escape(gateway_state_name(state)) + "</span>";
   if (d.health && d.health->state_since_ms() > 0) {
@@ -195,15 +249,7 @@ std::string page_html(const PageData& d) {
     for (const auto& f : d.health->findings()) h += "<li>" + html_escape(describe(f)) + "</li>";
     h += "</ul>";
   }
-  if (d.repair) {
-    const auto& r = *d.repair;
-    std::string line = r.paused() ? "paused" + (r.paused_until_ms() ? " until " + utc(r.paused_until_ms()) + " UTC" : std::string())
-                       : r.cooldown_until_ms() > d.now_ms ? "cooling down until " + utc(r.cooldown_until_ms()) + " UTC"
-                                                          : "on";
-    if (r.in_progress()) line += "; a repair is running";
-    h += "<p id=\"repairs\">Automatic repairs: " + html_escape(line) + " · " + std::to_string(r.repairs_last_hour()) + " of " +
-         std::to_string(r.max_per_hour()) + " in the last hour</p>";
-  }
+  if (d.repair) h += "<p id=\"repairs\">" + html_escape(repairs_line(*d.repair, d.now_ms)) + "</p>";
 
   // The timeline: 7 days as 700 units, one rect per span, incidents as marks.
   const int64_t start = d.now_ms - kTimelineMs;

@@ -30,10 +30,19 @@ struct RssSample {
   uint64_t bytes = 0;
 };
 
+// Several gateways: another gateway's state (the page's detail is the first's).
+struct OtherGateway {
+  std::string name;
+  std::optional<pb::GatewayHealth> health;
+  std::optional<pb::RepairStatusReply> repair;
+};
+
 struct PageData {
   int64_t now_ms = 0;
   std::string host;
   std::string version;
+  std::string gateway;               // the first gateway's name, when there are several
+  std::vector<OtherGateway> others;  // the rest, in config order
   std::optional<pb::GatewayHealth> health;
   std::optional<pb::RepairStatusReply> repair;
   std::optional<pb::HistoryReply> history;  // newest first, as the repairer answers

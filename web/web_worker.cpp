@@ -35,6 +35,13 @@ std::string bearer(const std::string& authorization) {
 void WebWorker::start(WorkerContext& ctx) {
   version_ = kGwrVersion;
   data_.version = version_;
+  // Several gateways: the page lists every one; its detail is the first's.
+  if (ctx.gateways().size() > 1) {
+    data_.gateway = ctx.gateways()[0].name();
+    for (size_t i = 1; i < static_cast<size_t>(ctx.gateways().size()); ++i) {
+      data_.others.push_back({ctx.gateways()[i].name(), std::nullopt, std::nullopt});
+    }
+  }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) data_.host = host;
   const int64_t now = ctx.clock().wall_ms();
@@ -182,8 +189,9 @@ void WebWorker::refresh(WorkerContext& ctx) {
   metrics_.set_repair_status(data_.repair, names.empty() ? "" : names.front());
   for (size_t i = 1; i < names.size(); ++i) {
     auto other = ctx.call(gateway_component(kRepairer, names[i]), status, 500ms, 0);
-    metrics_.set_repair_status(other && other->has_repair_status() ? std::optional(other->repair_status()) : std::nullopt,
-                               names[i]);
+    auto repair = other && other->has_repair_status() ? std::optional(other->repair_status()) : std::nullopt;
+    metrics_.set_repair_status(repair, names[i]);
+    if (i - 1 < data_.others.size()) data_.others[i - 1].repair = std::move(repair);
   }
   if (history_due_) refresh_history(ctx);
   pb::Request comps;
@@ -215,6 +223,12 @@ void WebWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
   if (event.has_gateway_health()) metrics_.on_health(event.gateway_health(), event.gateway());
   if (event.has_repair_event()) metrics_.on_repair_event(event.repair_event(), event.gateway());
   if (!event.gateway().empty() && !ctx.gateways().empty() && event.gateway() != ctx.gateways()[0].name()) {
+    // Another gateway: its state on the page's list.
+    if (event.has_gateway_health()) {
+      for (auto& o : data_.others) {
+        if (o.name == event.gateway()) o.health = event.gateway_health();
+      }
+    }
     publish_page();
     return;
   }

@@ -231,6 +231,18 @@ TEST_F(GatewaysTest, KillingOneRepairsOnlyItEveryMessageNamesItAndEachHasItsOwnL
       15s, "rescue's repair and limit in /metrics"))
       << page;
   EXPECT_NE(page.find("gwr_gateway_up{gateway=\"main\"} 1"), std::string::npos) << page;
+  {
+    httplib::Client web("127.0.0.1", web_port_);
+    auto api = web.Get("/api/status");
+    ASSERT_TRUE(api && api->status == 200);
+    const auto api_status = json::parse(api->body, nullptr, false);
+    ASSERT_EQ(api_status["gateways"].size(), 2u) << api->body;
+    EXPECT_EQ(api_status["gateways"][1]["name"], "rescue");
+    EXPECT_EQ(api_status["gateways"][1]["repair"]["max_per_hour"], 1) << api->body;
+    auto html = web.Get("/");
+    ASSERT_TRUE(html && html->status == 200);
+    EXPECT_NE(html->body.find("id=\"state-rescue\""), std::string::npos);
+  }
   EXPECT_EQ(page.find("gwr_repairs_total{gateway=\"main\""), std::string::npos) << page;
   if (::access("/usr/bin/promtool", X_OK) == 0) {
     const std::string file = main_dir_ / "metrics.txt";

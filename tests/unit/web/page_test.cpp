@@ -90,6 +90,42 @@ TEST(PageTest, ThePageSaysTheStateTheIncidentAndEscapesWhatCameFromOutside) {
   EXPECT_EQ(html.find("https://"), std::string::npos) << "no external resource";
 }
 
+// Several gateways: every one's state is on the page (the first's detail
+// below), named and escaped; the JSON lists them too.
+TEST(PageTest, SeveralGatewaysAreAllOnThePage) {
+  PageData d = sample();
+  d.gateway = "main";
+  OtherGateway rescue;
+  rescue.name = "rescue";
+  pb::GatewayHealth h;
+  h.set_state(pb::HEALTHY);
+  h.set_state_since_ms(kNow - 5 * 60'000);
+  rescue.health = h;
+  pb::RepairStatusReply r;
+  r.set_max_per_hour(1);
+  r.set_repairs_last_hour(1);
+  rescue.repair = r;
+  d.others.push_back(rescue);
+  d.others.push_back({"ev<il>", std::nullopt, std::nullopt});
+  const std::string html = page_html(d);
+  EXPECT_NE(html.find("id=\"gateways\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"state-main\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"state-rescue\""), std::string::npos);
+  EXPECT_NE(html.find("1 of 1 in the last hour"), std::string::npos);
+  EXPECT_EQ(html.find("ev<il>"), std::string::npos);
+  EXPECT_NE(html.find("ev&lt;il&gt;"), std::string::npos);
+  const auto st = status_document(d);
+  ASSERT_EQ(st["gateways"].size(), 3u);
+  EXPECT_EQ(st["gateways"][0]["name"], "main");
+  EXPECT_EQ(st["gateways"][0]["gateway"]["state"], "down");
+  EXPECT_EQ(st["gateways"][1]["gateway"]["state"], "healthy");
+  EXPECT_EQ(st["gateways"][1]["repair"]["max_per_hour"], 1);
+  EXPECT_EQ(st["gateways"][2]["gateway"]["state"], "unknown");
+  // One gateway: no list.
+  EXPECT_FALSE(status_document(sample()).contains("gateways"));
+  EXPECT_EQ(page_html(sample()).find("id=\"gateways\""), std::string::npos);
+}
+
 TEST(PageTest, TheJsonIsTheSameData) {
   const auto d = sample();
   const auto st = status_document(d);
