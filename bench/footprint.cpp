@@ -5,6 +5,9 @@
 //
 //   build/bench/footprint [seconds=60] [--gateway]
 //   build/bench/footprint [seconds=60] --incident
+//   build/bench/footprint [seconds=60] --rescue
+// --rescue: two fake gateways watched by one gwr (config gateways: main and
+// rescue), so the cost of a second gateway (its prober and repairer) shows.
 // --incident: a fake OpenClaw service and the fake Bot API (Telegram on, over
 // plain http on loopback), the idle window, then an incident: the gateway
 // killed with Tier 1 failing (so Tier 2 repairs it) while the owner sends 30
@@ -32,9 +35,12 @@ int main(int argc, char** argv) {
   int seconds = 60;
   bool with_gateway = false;
   bool incident = false;
+  bool rescue = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--gateway") == 0) {
       with_gateway = true;
+    } else if (std::strcmp(argv[i], "--rescue") == 0) {
+      rescue = true;
     } else if (std::strcmp(argv[i], "--incident") == 0) {
       incident = true;
     } else {
@@ -43,8 +49,22 @@ int main(int argc, char** argv) {
   }
   const int port = gwr::testing::free_tcp_port();
   Process gateway;
+  Process second;
   std::string yaml;
-  if (with_gateway) {
+  if (rescue) {
+    const int port2 = gwr::testing::free_tcp_port();
+    gateway = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port), "--name",
+                              gwr::testing::gateway_name_for(port)});
+    second = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port2), "--name",
+                             gwr::testing::gateway_name_for(port2)});
+    yaml = "gateways:\n  - name: main\n    port: " + std::to_string(port) + "\n    process_match: " +
+           gwr::testing::gateway_name_for(port) + "\n  - name: rescue\n    port: " + std::to_string(port2) +
+           "\n    process_match: " + gwr::testing::gateway_name_for(port2) +
+           "\n    state_dir: /nonexistent/openclaw-rescue\n    service: \"\"\n"
+           "    commands: {restart: [openclaw, --profile, rescue, gateway, restart, --force],"
+           " stop: [openclaw, --profile, rescue, gateway, stop, --force], start: [openclaw, --profile, rescue, gateway, start]}\n";
+    with_gateway = true;
+  } else if (with_gateway) {
     gateway = Process::start({gwr::testing::fake_path("fake-gateway"), "--port", std::to_string(port), "--name",
                               gwr::testing::gateway_name_for(port)});
     yaml = "gateway:\n  port: " + std::to_string(port) + "\n  process_match: " + gwr::testing::gateway_name_for(port) + "\n";
@@ -84,7 +104,9 @@ int main(int argc, char** argv) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   std::printf("## Idle footprint over %d s%s\n\nmachine: %s\n\n", seconds,
-              with_gateway ? " (watching a fake gateway at default intervals)" : "",
+              rescue         ? " (watching two fake gateways, main and rescue, at default intervals)"
+              : with_gateway ? " (watching a fake gateway at default intervals)"
+                             : "",
               gwr::bench::machine_summary().c_str());
   std::printf("| process | RSS MB | PSS MB | CPU %% of one core |\n|---|---|---|---|\n");
   // Every figure is read before anything else asks gwr a question (that
