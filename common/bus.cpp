@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/enum_names.h"
 #include "common/log.h"
 #include "common/message_text.h"
 #include "common/text.h"
@@ -27,11 +28,7 @@ std::string ipc_path(const std::string& endpoint) {
   return endpoint.rfind(kPrefix, 0) == 0 ? endpoint.substr(kPrefix.size()) : endpoint;
 }
 
-std::string topic_of(const pb::Event& event) {
-  const auto* oneof = pb::Event::descriptor()->FindOneofByName("body");
-  const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
-  return field == nullptr ? std::string() : std::string(field->name());
-}
+std::string topic_of(const pb::Event& event) { return event_topic(event.body_case()); }
 
 std::string encode_event(const pb::Event& event) { return event.SerializeAsString(); }
 
@@ -73,10 +70,10 @@ void BusPublisher::publish(pb::Event event) {
   }
   // An entry point let text through that is not UTF-8: receivers could not
   // decode the message at all. Repair it here and say where it came from.
-  if (const size_t repaired = make_valid_utf8(event); repaired > 0) {
+  std::string bytes;
+  if (const size_t repaired = serialize_decodable(event, bytes); repaired > 0) {
     log::warn("bus_text_repaired", {{"topic", topic}, {"fields", repaired}});
   }
-  const std::string bytes = encode_event(event);
   try {
     socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);

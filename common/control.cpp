@@ -85,12 +85,12 @@ void ControlServer::serve_pending(const Handler& handler) {
       ++malformed_;
       log::error("control_request_rejected", {{"reason", reply.error().message()}, {"rejected_total", malformed_}});
     }
-    if (const size_t repaired = make_valid_utf8(reply); repaired > 0) {
-      log::warn("control_text_repaired", {{"fields", repaired}});
-    }
     reply.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
     reply.set_request_id(request.request_id());
-    const std::string bytes = reply.SerializeAsString();
+    std::string bytes;
+    if (const size_t repaired = serialize_decodable(reply, bytes); repaired > 0) {
+      log::warn("control_text_repaired", {{"fields", repaired}});
+    }
     try {
       // Unroutable replies (the peer left) are dropped by ROUTER.
       socket_.send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
@@ -121,12 +121,12 @@ Result<pb::Reply> ControlClient::call(pb::Request request, std::chrono::millisec
   if (::stat(path.c_str(), &st) != 0) return make_error("not running (no socket at " + path + ")");
   request.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
   request.set_client(client_);
-  if (const size_t repaired = make_valid_utf8(request); repaired > 0) {
-    log::warn("control_text_repaired", {{"fields", repaired}, {"endpoint", endpoint_}});
-  }
   const uint64_t id = next_id_++;
   request.set_request_id(id);
-  const std::string bytes = request.SerializeAsString();
+  std::string bytes;
+  if (const size_t repaired = serialize_decodable(request, bytes); repaired > 0) {
+    log::warn("control_text_repaired", {{"fields", repaired}, {"endpoint", endpoint_}});
+  }
   for (int attempt = 0; attempt <= retries; ++attempt) {
     try {
       if (!socket_) reset_socket();

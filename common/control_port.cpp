@@ -1,5 +1,7 @@
 #include "common/control_port.h"
 
+#include "common/enum_names.h"
+
 namespace gwr {
 
 pb::Reply error_reply(pb::Error::Code code, const std::string& message) {
@@ -11,7 +13,7 @@ pb::Reply error_reply(pb::Error::Code code, const std::string& message) {
 }
 
 std::string describe_error(const pb::Error& error) {
-  return pb::Error::Code_Name(error.code()) + ": " + error.message();
+  return error_code_name(error.code()) + ": " + error.message();
 }
 
 std::vector<Result<pb::Reply>> ControlPort::call_all(const std::vector<Call>& calls, std::chrono::milliseconds timeout) {

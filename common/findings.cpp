@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/enum_names.h"
 #include "common/duration.h"
 #include "common/strings.h"
 
@@ -107,9 +108,9 @@ Verdict judge_findings(const std::vector<Finding>& findings, pb::GatewayState pr
 }
 
 std::string finding_key(const Finding& f) {
-  std::string key = "f:" + Finding::Kind_Name(f.kind());
+  std::string key = "f:" + finding_kind_name(f.kind());
   if (f.check() != kAnyCheck) key += "/" + check_kind_name(f.check());
-  if (f.cause() != kAnyCause) key += "/" + pb::Cause_Name(f.cause());
+  if (f.cause() != kAnyCause) key += "/" + cause_name(f.cause());
   return key;
 }
 
@@ -269,7 +270,7 @@ std::string english(const Finding& f) {
     case Finding::UPGRADE_RUNNING:
       return "an upgrade of the gateway is running: " + (f.detail().empty() ? std::string("(unnamed)") : f.detail()) +
              " (pid " + pid + ")";
-    default: return "gateway finding " + Finding::Kind_Name(f.kind());
+    default: return "gateway finding " + finding_kind_name(f.kind());
   }
 }
 

@@ -1,9 +1,11 @@
 #include "common/message_text.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include "common/text.h"
@@ -89,6 +91,20 @@ void redact_each(Message& message, const AnyRedactor& redactor) {
 }
 
 }  // namespace
+
+size_t serialize_decodable(Message& message, std::string& bytes) {
+  {
+    // protobuf logs an error for each such string while serializing and
+    // parsing; the repair below is what gwr says about it.
+    google::protobuf::LogSilencer quiet;
+    bytes = message.SerializeAsString();
+    std::unique_ptr<Message> back(message.New());
+    if (back->ParseFromString(bytes)) return 0;
+  }
+  const size_t repaired = make_valid_utf8(message);
+  bytes = message.SerializeAsString();
+  return repaired;
+}
 
 size_t make_valid_utf8(Message& message) {
   return for_each_string(message, [](std::string& v) {

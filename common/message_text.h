@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include <google/protobuf/message.h>
@@ -16,6 +17,13 @@ namespace gwr {
 // Makes every string field valid UTF-8 (bytes fields are left alone);
 // returns how many values had to change.
 size_t make_valid_utf8(google::protobuf::Message& message);
+
+// The message's bytes, as every receiver can decode them: they are parsed
+// back first (no reflection: the descriptor pool costs ~1 MB per process,
+// issue #16), and only when a string is not UTF-8 is the message repaired
+// with make_valid_utf8() and serialized again. Returns how many values had
+// to change (0 almost always).
+size_t serialize_decodable(google::protobuf::Message& message, std::string& bytes);
 
 // Redacts every string field in place (with a Redactor, or the process's
 // SharedRedactor).

@@ -93,6 +93,7 @@ class WorkerLoop {
       if (reply && reply->has_config()) {
         ctx_.set_config(reply->config().config(), reply->config().version());
         ctx_.set_gateways({reply->config().gateways().begin(), reply->config().gateways().end()});
+        ctx_.set_secret_values({reply->config().secret_values().begin(), reply->config().secret_values().end()});
         return true;
       }
       if (reply && reply->has_error() && reply->error().code() == pb::Error::NOT_FOUND) {
@@ -111,7 +112,7 @@ class WorkerLoop {
     if (version <= ctx_.config_version()) return;
     const pb::Config before = ctx_.config();
     if (!fetch_config(3s)) return;
-    log::set_secrets(config_secret_values(ctx_.config()));
+    log::set_secrets(ctx_.secret_values());
     log::set_level(ctx_.config().log().level());
     const auto changed = config_diff(before, ctx_.config());
     log::info("config_applied", {{"version", ctx_.config_version()}, {"changed", changed}});
@@ -308,7 +309,7 @@ int run_worker(const std::string& base, Worker& worker, int argc, char** argv, c
       return 1;
     }
     const auto& cfg = ctx.config();
-    log::set_secrets(config_secret_values(cfg));
+    log::set_secrets(ctx.secret_values());
     auto st = log::init({.process = "gwr-" + component,
                          .gateway = gateway,
                          .log_dir = cfg.paths().log_dir(),

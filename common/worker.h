@@ -56,6 +56,9 @@ class WorkerContext {
     config_ = std::move(config);
     config_version_ = version;
   }
+  // The config's secret values, as the supervisor listed them (for the log's redactor).
+  const std::vector<std::string>& secret_values() const { return secret_values_; }
+  void set_secret_values(std::vector<std::string> values) { secret_values_ = std::move(values); }
   // What the process may ask of the world: its clock, processes, commands, HTTP.
   const Environment& env() const { return env_; }
   const Clock& clock() const { return *env_.clock; }
@@ -93,6 +96,7 @@ class WorkerContext {
   Transport& transport_;
   pb::Config config_;
   uint64_t config_version_ = 0;
+  std::vector<std::string> secret_values_;
   std::string activity_ = "starting";
   bool stopping_ = false;
   std::string stop_reason_;

@@ -382,7 +382,7 @@ void ProberWorker::publish_if_needed(WorkerContext& ctx) {
                 {"to", gateway_state_name(health->state())},
                 {"gateway_pid", health->pid()},
                 {"reasons", describe_all(health->findings())},
-                {"findings", to_json(*health)["findings"]},
+                {"findings", finding_keys(health->findings())},
                 {"recommended_tier", health->recommended_tier()},
                 {"seq", health->seq()}});
     last_logged_state_ = health->state();

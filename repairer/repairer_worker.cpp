@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/enum_names.h"
 #include "common/duration.h"
 #include "common/findings.h"
 #include "common/log.h"
@@ -23,7 +24,7 @@ namespace {
 const char* trigger_text(pb::RepairTrigger t) { return t == pb::TRIGGER_MANUAL ? "manual" : "auto"; }
 
 std::string kind_text(pb::RepairEvent::Kind k) {
-  std::string s = pb::RepairEvent::Kind_Name(k);
+  std::string s = repair_event_kind_name(k);
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -552,7 +553,7 @@ void RepairerWorker::emit(WorkerContext& ctx, pb::RepairEvent ev) {
       break;
     default:
       f["details"] = ev.details().empty() ? reason_text(ev.reason(), ev.findings()) : ev.details();
-      if (ev.defer_reason() != pb::DEFER_REASON_UNSPECIFIED) f["defer_reason"] = pb::DeferReason_Name(ev.defer_reason());
+      if (ev.defer_reason() != pb::DEFER_REASON_UNSPECIFIED) f["defer_reason"] = defer_reason_name(ev.defer_reason());
       if (ev.cooldown_until_ms()) f["cooldown_until"] = log::iso_time(ev.cooldown_until_ms());
       if (!ev.actor().empty()) f["actor"] = ev.actor();
       if (ev.kind() == pb::RepairEvent::RATE_LIMITED || ev.kind() == pb::RepairEvent::COOLDOWN_ENTERED) {

@@ -276,6 +276,9 @@ pb::Reply SupervisorShell::handle(const pb::Request& req) {
       }
       auto* out = reply.mutable_config();
       *out->mutable_config() = req.get_config().include_secrets() ? *config : masked_config(*config);
+      if (req.get_config().include_secrets()) {
+        for (auto& v : config_secret_values(*config)) out->add_secret_values(std::move(v));
+      }
       for (const auto& g : loaded_.gateways) {
         auto* info = out->add_gateways();
         info->set_name(g.name);

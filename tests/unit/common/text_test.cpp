@@ -2,9 +2,12 @@
 // before redaction that never leave part of a secret behind.
 #include "common/text.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "common/decode_watch.h"
+#include "common/enum_names.h"
 #include "common/message_text.h"
 #include "common/redact.h"
 #include "gwr.pb.h"
@@ -126,6 +129,48 @@ TEST(MessageText, RepairsEveryStringFieldSoTheMessageDecodes) {
   ASSERT_TRUE(decoded.ParseFromString(ev.SerializeAsString()));
   EXPECT_EQ(decoded.gateway_health().state(), pb::DOWN);
   EXPECT_EQ(make_valid_utf8(ev), 0u) << "valid text is left alone";
+}
+
+// What the bus and the control sockets send: the bytes decode, whatever the
+// strings held; a message that was fine is sent as it was.
+TEST(MessageText, SerializeDecodableRepairsOnlyWhatWouldNotDecode) {
+  pb::Event ev;
+  ev.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  auto* h = ev.mutable_gateway_health();
+  h->set_state(pb::DOWN);
+  h->add_findings()->set_detail("HTTP 500: Preis 5 \xE2\x82\xAC");  // a whole €: valid
+  std::string bytes;
+  EXPECT_EQ(serialize_decodable(ev, bytes), 0u);
+  EXPECT_EQ(bytes, ev.SerializeAsString());
+  h->add_checks()->set_detail("cut \xE2\x82");  // a € cut in two
+  h->mutable_findings(0)->set_subject("bad \xFF byte");
+  EXPECT_EQ(serialize_decodable(ev, bytes), 2u);
+  pb::Event decoded;
+  ASSERT_TRUE(decoded.ParseFromString(bytes));
+  EXPECT_EQ(decoded.gateway_health().findings(0).detail(), "HTTP 500: Preis 5 \xE2\x82\xAC");
+  EXPECT_TRUE(is_valid_utf8(decoded.gateway_health().checks(0).detail()));
+}
+
+// The enum names and bus topics gwr spells itself (no reflection at run
+// time) are protobuf's, for every value gwr.proto declares.
+TEST(EnumNames, MatchTheDescriptors) {
+  auto each = [](const google::protobuf::EnumDescriptor* d, const std::function<std::string(int)>& ours) {
+    for (int i = 0; i < d->value_count(); ++i) {
+      EXPECT_EQ(ours(d->value(i)->number()), d->value(i)->name()) << d->full_name();
+    }
+  };
+  each(pb::Finding::Kind_descriptor(), [](int v) { return finding_kind_name(static_cast<pb::Finding::Kind>(v)); });
+  each(pb::Cause_descriptor(), [](int v) { return cause_name(static_cast<pb::Cause>(v)); });
+  each(pb::Error::Code_descriptor(), [](int v) { return error_code_name(static_cast<pb::Error::Code>(v)); });
+  each(pb::RepairEvent::Kind_descriptor(), [](int v) { return repair_event_kind_name(static_cast<pb::RepairEvent::Kind>(v)); });
+  each(pb::DeferReason_descriptor(), [](int v) { return defer_reason_name(static_cast<pb::DeferReason>(v)); });
+  EXPECT_EQ(finding_kind_name(static_cast<pb::Finding::Kind>(9999)), "");
+  const auto* body = pb::Event::descriptor()->FindOneofByName("body");
+  ASSERT_NE(body, nullptr);
+  for (int i = 0; i < body->field_count(); ++i) {
+    EXPECT_EQ(event_topic(static_cast<pb::Event::BodyCase>(body->field(i)->number())), body->field(i)->name());
+  }
+  EXPECT_EQ(event_topic(pb::Event::BODY_NOT_SET), "");
 }
 
 TEST(MessageText, StoredBytesFromAnOlderGwrStillParse) {
