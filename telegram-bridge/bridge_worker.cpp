@@ -394,11 +394,12 @@ void BridgeWorker::make_lanes(WorkerContext& ctx) {
   }
 }
 
-BridgeWorker::Lane& BridgeWorker::lane_for(const std::string& gateway) {
+BridgeWorker::Lane* BridgeWorker::lane_for(const std::string& gateway) {
+  if (gateway.empty()) return &lanes_.front();  // gwr's own components, or a gwr before gateways:
   for (auto& lane : lanes_) {
-    if (lane.name == gateway) return lane;
+    if (lane.name == gateway) return &lane;
   }
-  return lanes_.front();
+  return nullptr;
 }
 
 std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgoing> messages) const {
@@ -413,7 +414,13 @@ std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgo
 
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   const int64_t now = clock_->wall_ms();
-  Lane& lane = lane_for(event.gateway());
+  Lane* found = lane_for(event.gateway());
+  if (found == nullptr) {
+    // Not a gateway this gwr watches: never said as one of ours.
+    log::warn("event_of_unknown_gateway", {{"gateway", event.gateway()}, {"source", event.source()}});
+    return;
+  }
+  Lane& lane = *found;
   // The dead-man's switch pings while every gateway serves.
   if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now, lane.name);
   if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now, lane.name);

@@ -54,8 +54,8 @@ class BridgeWorker final : public Worker {
   };
   std::vector<Lane> lanes_;
   void make_lanes(WorkerContext& ctx);
-  // The lane of an event's gateway ("" or unknown: the first).
-  Lane& lane_for(const std::string& gateway);
+  // The lane of an event's gateway ("": the first; one gwr does not watch: none).
+  Lane* lane_for(const std::string& gateway);
   bool several() const { return lanes_.size() > 1; }
   // Several gateways: each message names its gateway, its thread and
   // buttons carry the name.

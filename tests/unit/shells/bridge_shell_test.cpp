@@ -131,6 +131,10 @@ TEST_F(BridgeShellTest, ARepairBecomesAMessageInTheChat) {
   f->set_kind(pb::Finding::NOT_RUNNING);
   f->set_check(pb::CHECK_PROCESS);
   f->set_subject("openclaw-gateway");
+  pb::Event stranger = ev;
+  stranger.set_gateway("elsewhere");  // not a gateway this gwr watches: never said as ours
+  stranger.mutable_repair_event()->set_repair_id(8);
+  worker_.on_event(shell_.ctx(), stranger);
   worker_.on_event(shell_.ctx(), ev);
   worker_.on_event(shell_.ctx(), ev);  // the same event again (a replay): said once
   auto m = sent_saying("repairing");
@@ -142,6 +146,7 @@ TEST_F(BridgeShellTest, ARepairBecomesAMessageInTheChat) {
   int openings = 0;
   for (const auto& s : bot_.sent()) openings += s.value("text", "").find("repairing") != std::string::npos;
   EXPECT_EQ(openings, 1);
+  for (const auto& s : bot_.sent()) EXPECT_EQ(s.value("text", "").find("#8"), std::string::npos) << s.dump();
 }
 
 // A warning said before the bridge restarted is not news after it (its key,
