@@ -37,8 +37,10 @@ struct YamlContext {
   std::map<std::string, ConfigOrigin>* origins;
 };
 
+// Sets msg's fields from a YAML mapping; the keys in `skip` are someone
+// else's (gateways:, an entry's name/probes/repair) and left alone.
 std::optional<ConfigError> apply_yaml_map(const YAML::Node& node, Message& msg, const std::string& prefix,
-                                          const YamlContext& ctx);
+                                          const YamlContext& ctx, std::initializer_list<std::string_view> skip = {});
 
 std::optional<ConfigError> apply_yaml_value(const YAML::Node& value, Message& msg, const FieldDescriptor* f,
                                             const std::string& key, const YamlContext& ctx) {
@@ -81,10 +83,11 @@ std::optional<ConfigError> apply_yaml_value(const YAML::Node& value, Message& ms
 }
 
 std::optional<ConfigError> apply_yaml_map(const YAML::Node& node, Message& msg, const std::string& prefix,
-                                          const YamlContext& ctx) {
+                                          const YamlContext& ctx, std::initializer_list<std::string_view> skip) {
   for (auto it = node.begin(); it != node.end(); ++it) {
     const YAML::Node& k = it->first;
     const std::string name = k.IsScalar() ? k.Scalar() : "?";
+    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     const FieldDescriptor* f = msg.GetDescriptor()->FindFieldByName(name);
     if (f == nullptr) {
@@ -173,9 +176,6 @@ std::optional<ConfigError> read_gateway_list(const YAML::Node& list, const std::
   return std::nullopt;
 }
 
-// The effective config of one listed gateway: the shared one, with the
-// entry's gateway keys over the defaults and its overrides over the shared
-// probes: and repair:.
 // What the environment (.env, the process's) and the run-time overrides
 // said, to be said again over a listed gateway's own keys, as they would be
 // over a gateway: section's: the gateway.* ones for main only.
@@ -186,6 +186,9 @@ struct LaterValue {
   ConfigOrigin origin;
 };
 
+// The effective config of one listed gateway: the shared one, with the
+// entry's gateway keys over the defaults and its overrides over the shared
+// probes: and repair:.
 ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& shared, const LoadOptions& options,
                                       const std::string& source, const std::vector<LaterValue>& later) {
   pb::Config c = shared;
@@ -196,23 +199,15 @@ ConfigResult<pb::Config> entry_config(const ListedGateway& g, const pb::Config& 
     e.key = entry_key(g.name, e.key);
     return e;
   };
-  Message& gateway = *c.mutable_gateway();
-  for (auto it = g.entry.begin(); it != g.entry.end(); ++it) {
-    const YAML::Node& k = it->first;
-    const std::string name = k.IsScalar() ? k.Scalar() : "?";
-    if (name == "name" || name == "probes" || name == "repair") continue;
-    const FieldDescriptor* f = gateway.GetDescriptor()->FindFieldByName(name);
-    if (f == nullptr) return rename(ConfigError{"gateway." + name, {source, k.Mark().line + 1}, "unknown key"});
-    if (auto err = apply_yaml_value(it->second, gateway, f, "gateway." + name, ctx)) return rename(*err);
+  if (auto err = apply_yaml_map(g.entry, *c.mutable_gateway(), "gateway", ctx, {"name", "probes", "repair"})) {
+    return rename(*err);
   }
-  if (g.probes.IsDefined() && !g.probes.IsNull()) {
-    if (!g.probes.IsMap()) return ConfigError{entry_key(g.name, "probes"), {source, g.probes.Mark().line + 1}, "expected a mapping of settings"};
-    if (auto err = apply_yaml_map(g.probes, *c.mutable_probes(), "probes", ctx)) return rename(*err);
-  }
-  if (g.repair.IsDefined() && !g.repair.IsNull()) {
-    if (!g.repair.IsMap()) return ConfigError{entry_key(g.name, "repair"), {source, g.repair.Mark().line + 1}, "expected a mapping of settings"};
-    if (auto err = apply_yaml_map(g.repair, *c.mutable_repair(), "repair", ctx)) return rename(*err);
-  }
+  // probes: and repair: are fields of the config: applied as in the shared
+  // sections, over them.
+  YAML::Node overrides(YAML::NodeType::Map);
+  if (g.probes.IsDefined()) overrides["probes"] = g.probes;
+  if (g.repair.IsDefined()) overrides["repair"] = g.repair;
+  if (auto err = apply_yaml_map(overrides, c, "", ctx)) return rename(*err);
   for (const auto& v : later) {
     if (v.name.rfind("gateway.", 0) == 0 && g.name != kMainGateway) continue;
     if (v.key != nullptr) {
@@ -268,24 +263,18 @@ ConfigResult<LoadedConfig> load_config(const LoadOptions& options) {
     if (root.IsDefined() && !root.IsNull()) {
       if (!root.IsMap()) return ConfigError{"(document)", {out.config_path, 1}, "the config must be a YAML mapping"};
       YamlContext ctx{out.config_path, &out.origins};
-      // gateways: is read on its own below; the rest is the shared config.
-      // (No Node is assigned to another here: yaml-cpp's assignment writes
+      // gateways: is read on its own; the rest is the shared config. (No
+      // Node handle is assigned to another: yaml-cpp's assignment writes
       // through to the node a handle refers to.)
-      for (auto it = root.begin(); it != root.end(); ++it) {
-        const YAML::Node& k = it->first;
-        const std::string name = k.IsScalar() ? k.Scalar() : "?";
-        if (name == "gateways") {
-          if (static_cast<const YAML::Node&>(root)["gateway"]) {
-            return ConfigError{"gateways", {out.config_path, k.Mark().line + 1},
-                               "use either gateway: (one gateway) or gateways: (a list), not both"};
-          }
-          if (auto err = read_gateway_list(it->second, out.config_path, listed)) return *err;
-          continue;
+      const YAML::Node& document = root;  // const: a lookup adds no key
+      if (const YAML::Node list = document["gateways"]) {
+        if (document["gateway"]) {
+          return ConfigError{"gateways", {out.config_path, list.Mark().line + 1},
+                             "use either gateway: (one gateway) or gateways: (a list), not both"};
         }
-        const FieldDescriptor* f = out.config.GetDescriptor()->FindFieldByName(name);
-        if (f == nullptr) return ConfigError{name, {out.config_path, k.Mark().line + 1}, "unknown key"};
-        if (auto err = apply_yaml_value(it->second, out.config, f, name, ctx)) return *err;
+        if (auto err = read_gateway_list(list, out.config_path, listed)) return *err;
       }
+      if (auto err = apply_yaml_map(root, out.config, "", ctx, {"gateways"})) return *err;
     }
   }
 
