@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "common/message_text.h"
 #include "common/redact.h"
-#include "telegram-bridge/html_text.h"
 #include "telegram-bridge/messages.h"
 
 namespace gwr::telegram {
@@ -406,8 +405,7 @@ std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgo
   if (!several()) return messages;
   for (auto& m : messages) {
     if (!m.incident.empty()) m.incident = lane.prefix + m.incident;
-    m.text = "🖥 <b>" + html_escape(lane.name) + "</b> · " + m.text;
-    m.keyboard = for_gateway(std::move(m.keyboard), lane.name);
+    name_gateway(m, lane.name);
   }
   return messages;
 }

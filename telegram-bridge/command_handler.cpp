@@ -81,19 +81,15 @@ bool CommandHandler::known(const std::string& name) const {
 }
 
 // No name given (one gateway, or an old button without "@NAME"): the first.
-std::string CommandHandler::repairer() const {
-  return gateway_component(kRepairer, !target_.empty() || gateways_.empty() ? target_ : gateways_.front());
+std::string CommandHandler::gateway() const {
+  return !target_.empty() || gateways_.empty() ? target_ : gateways_.front();
 }
-std::string CommandHandler::prober() const {
-  return gateway_component(kProber, !target_.empty() || gateways_.empty() ? target_ : gateways_.front());
-}
+std::string CommandHandler::repairer() const { return gateway_component(kRepairer, gateway()); }
+std::string CommandHandler::prober() const { return gateway_component(kProber, gateway()); }
 
 CommandResult CommandHandler::labelled(CommandResult r) const {
   if (!several() || target_.empty()) return r;
-  for (auto& m : r.messages) {
-    m.text = "🖥 <b>" + esc(target_, 20) + "</b> · " + m.text;
-    m.keyboard = for_gateway(std::move(m.keyboard), target_);
-  }
+  for (auto& m : r.messages) name_gateway(m, target_);
   return r;
 }
 

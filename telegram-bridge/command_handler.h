@@ -86,6 +86,8 @@ class CommandHandler {
   CommandResult status_of_all(const CommandContext& ctx);
   bool several() const { return gateways_.size() > 1; }
   bool known(const std::string& name) const;
+  // The gateway a command is about: its target, else the first.
+  std::string gateway() const;
   // The target's components: "repairer.rescue" while a command for rescue runs.
   std::string repairer() const;
   std::string prober() const;

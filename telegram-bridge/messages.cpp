@@ -128,6 +128,11 @@ nlohmann::json for_gateway(nlohmann::json keyboard, const std::string& gateway) 
   return keyboard;
 }
 
+void name_gateway(Outgoing& message, const std::string& gateway) {
+  message.text = "🖥 <b>" + esc(gateway, 20) + "</b> · " + message.text;
+  message.keyboard = for_gateway(std::move(message.keyboard), gateway);
+}
+
 std::pair<std::string, std::string> split_button(const std::string& data) {
   const auto at = data.rfind('@');
   if (at == std::string::npos) return {data, ""};

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "common/duration.h"  // human_duration
 #include "common/pb_json.h"   // gateway_state_name
 #include "gwr.pb.h"
+#include "telegram-bridge/outgoing.h"
 
 namespace gwr::telegram {
 
@@ -40,6 +42,9 @@ inline constexpr const char* kStartGateway = "start_gateway";
 // Several gateways: a button's data ends in "@NAME", the gateway it is for.
 // Returns the keyboard with "@gateway" after every button's data.
 nlohmann::json for_gateway(nlohmann::json keyboard, const std::string& gateway);
+// A message about one of several gateways: "🖥 NAME · " before its text,
+// "@NAME" after its buttons' data.
+void name_gateway(Outgoing& message, const std::string& gateway);
 // "repair@rescue" -> {"repair", "rescue"}; "repair" -> {"repair", ""}.
 std::pair<std::string, std::string> split_button(const std::string& data);
 // [main] [rescue]: "Which gateway?" answers, each "<action>@NAME".
