@@ -50,6 +50,46 @@ std::string trigger_label(pb::RepairTrigger t) {
 // Probe latencies: 1 ms .. 10 s (the health timeout is 2 s by default).
 std::vector<double> probe_bounds() { return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}; }
 
+// A gauge family read off one part of each gateway's state (its health,
+// its repairer's status); a gateway whose part is unknown has no sample.
+template <class Part>
+struct Gauge {
+  const char* name;
+  const char* help;
+  std::string (*value)(const Part&);
+};
+
+const Gauge<pb::GatewayHealth> kHealthGauges[] = {
+    {"gwr_gateway_state_since_timestamp_seconds", "When the gateway entered its current state.",
+     [](const pb::GatewayHealth& h) { return number(static_cast<double>(h.state_since_ms()) / 1000.0); }},
+    {"gwr_gateway_resident_memory_bytes", "Resident memory of the gateway process (0 when none runs).",
+     [](const pb::GatewayHealth& h) { return number(h.rss_bytes()); }},
+    {"gwr_gateway_children_resident_memory_bytes", "Resident memory of the gateway's descendants.",
+     [](const pb::GatewayHealth& h) { return number(h.children_rss_bytes()); }},
+    {"gwr_gateway_resident_memory_growth_bytes_per_second",
+     "The gateway's RSS trend over probes.memory.trend_window (0 until known).",
+     [](const pb::GatewayHealth& h) { return number(h.rss_growth_bytes_per_hour() / 3600.0); }},
+    {"gwr_gateway_recommended_tier", "The repair tier the prober recommends (0: none).",
+     [](const pb::GatewayHealth& h) { return number(static_cast<uint64_t>(h.recommended_tier())); }},
+};
+
+const Gauge<pb::RepairStatusReply> kRepairGauges[] = {
+    {"gwr_repair_running", "1 while a repair runs.",
+     [](const pb::RepairStatusReply& r) { return std::string(r.in_progress() ? "1" : "0"); }},
+    {"gwr_repairs_paused", "1 while automatic repairs are paused.",
+     [](const pb::RepairStatusReply& r) { return std::string(r.paused() ? "1" : "0"); }},
+    {"gwr_repair_cooldown_until_timestamp_seconds", "Until when automatic repairs cool down (0: no cooldown).",
+     [](const pb::RepairStatusReply& r) { return number(static_cast<double>(r.cooldown_until_ms()) / 1000.0); }},
+    {"gwr_repairs_last_hour", "Automatic repairs in the last sliding hour.",
+     [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.repairs_last_hour())); }},
+    {"gwr_repairs_per_hour_limit", "repair.max_per_hour.",
+     [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.max_per_hour())); }},
+    {"gwr_repair_consecutive_failures", "Repairs in a row whose every tier failed.",
+     [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.consecutive_failures())); }},
+    {"gwr_repair_state_unsaved", "1 while the repairer cannot keep its state (automatic repairs stop).",
+     [](const pb::RepairStatusReply& r) { return std::string(r.state_unsaved() ? "1" : "0"); }},
+};
+
 }  // namespace
 
 std::string label_value(const std::string& text) {
@@ -179,32 +219,17 @@ std::string Metrics::render(const std::string& version) const {
       sample(out, "gwr_gateway_state", labels(g, "state=" + label_value(gateway_state_name(s))), s == state ? "1" : "0");
     }
   }
-  if (any([](const Gateway& g) { return g.health.has_value(); })) {
-    struct Gauge {
-      const char* name;
-      const char* help;
-      std::string (*value)(const pb::GatewayHealth&);
-    };
-    const Gauge gauges[] = {
-        {"gwr_gateway_state_since_timestamp_seconds", "When the gateway entered its current state.",
-         [](const pb::GatewayHealth& h) { return number(static_cast<double>(h.state_since_ms()) / 1000.0); }},
-        {"gwr_gateway_resident_memory_bytes", "Resident memory of the gateway process (0 when none runs).",
-         [](const pb::GatewayHealth& h) { return number(h.rss_bytes()); }},
-        {"gwr_gateway_children_resident_memory_bytes", "Resident memory of the gateway's descendants.",
-         [](const pb::GatewayHealth& h) { return number(h.children_rss_bytes()); }},
-        {"gwr_gateway_resident_memory_growth_bytes_per_second",
-         "The gateway's RSS trend over probes.memory.trend_window (0 until known).",
-         [](const pb::GatewayHealth& h) { return number(h.rss_growth_bytes_per_hour() / 3600.0); }},
-        {"gwr_gateway_recommended_tier", "The repair tier the prober recommends (0: none).",
-         [](const pb::GatewayHealth& h) { return number(static_cast<uint64_t>(h.recommended_tier())); }},
-    };
-    for (const auto& gauge : gauges) {
+  // Each gauge a family, a sample per gateway whose part is known.
+  auto gauges = [&](const auto& table, auto part) {
+    if (!any([&](const Gateway& g) { return (g.*part).has_value(); })) return;
+    for (const auto& gauge : table) {
       family(out, gauge.name, "gauge", gauge.help);
       for (const auto& g : all) {
-        if (g.health) sample(out, gauge.name, labels(g), gauge.value(*g.health));
+        if ((g.*part).has_value()) sample(out, gauge.name, labels(g), gauge.value(*(g.*part)));
       }
     }
-  }
+  };
+  gauges(kHealthGauges, &Gateway::health);
 
   family(out, "gwr_probe_duration_seconds", "histogram", "Time of the successful port and health probes.");
   for (const auto& g : all) {
@@ -240,35 +265,7 @@ std::string Metrics::render(const std::string& version) const {
   family(out, "gwr_repair_duration_seconds", "histogram", "Time of finished repairs, from start to outcome.");
   for (const auto& g : all) g.repair_seconds.render(out, "gwr_repair_duration_seconds", labels(g));
 
-  if (any([](const Gateway& g) { return g.repair_status.has_value(); })) {
-    struct Gauge {
-      const char* name;
-      const char* help;
-      std::string (*value)(const pb::RepairStatusReply&);
-    };
-    const Gauge gauges[] = {
-        {"gwr_repair_running", "1 while a repair runs.",
-         [](const pb::RepairStatusReply& r) { return std::string(r.in_progress() ? "1" : "0"); }},
-        {"gwr_repairs_paused", "1 while automatic repairs are paused.",
-         [](const pb::RepairStatusReply& r) { return std::string(r.paused() ? "1" : "0"); }},
-        {"gwr_repair_cooldown_until_timestamp_seconds", "Until when automatic repairs cool down (0: no cooldown).",
-         [](const pb::RepairStatusReply& r) { return number(static_cast<double>(r.cooldown_until_ms()) / 1000.0); }},
-        {"gwr_repairs_last_hour", "Automatic repairs in the last sliding hour.",
-         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.repairs_last_hour())); }},
-        {"gwr_repairs_per_hour_limit", "repair.max_per_hour.",
-         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.max_per_hour())); }},
-        {"gwr_repair_consecutive_failures", "Repairs in a row whose every tier failed.",
-         [](const pb::RepairStatusReply& r) { return number(static_cast<uint64_t>(r.consecutive_failures())); }},
-        {"gwr_repair_state_unsaved", "1 while the repairer cannot keep its state (automatic repairs stop).",
-         [](const pb::RepairStatusReply& r) { return std::string(r.state_unsaved() ? "1" : "0"); }},
-    };
-    for (const auto& gauge : gauges) {
-      family(out, gauge.name, "gauge", gauge.help);
-      for (const auto& g : all) {
-        if (g.repair_status) sample(out, gauge.name, labels(g), gauge.value(*g.repair_status));
-      }
-    }
-  }
+  gauges(kRepairGauges, &Gateway::repair_status);
 
   if (components_) {
     family(out, "gwr_component_up", "gauge", "1 while a gwr process runs and heartbeats.");
