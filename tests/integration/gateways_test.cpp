@@ -20,6 +20,7 @@
 
 #include "tests/fakes/telegram/fake_telegram.h"
 #include "tests/support/gateway_fakes.h"
+#include "tests/support/repair_scenario.h"
 
 namespace gwr::testing {
 namespace {
@@ -62,19 +63,7 @@ class GatewaysTest : public ::testing::Test {
       return "  - name: " + name + "\n    port: " + std::to_string(port) + "\n    process_match: " + f.process_name() +
              "\n" + indented(f.commands_yaml()) + more;
     };
-    return "probes:\n"
-           "  process: {interval: 1s}\n"
-           "  port: {interval: 1s, timeout: 500ms}\n"
-           "  health: {interval: 1s, timeout: 1s}\n"
-           "  memory: {interval: 1s, max_rss_mb: 64}\n"
-           "  recheck_interval: 200ms\n"
-           "  startup_grace: 3s\n"
-           "  republish_interval: 1s\n"
-           "repair:\n"
-           "  tier1: {deadline: 3s}\n"
-           "  tier2: {deadline: 10s}\n"
-           "  tier3: {enabled: false}\n"
-           "  command_timeout: 6s\n"
+    return fast_probes_and_repair_yaml() +
            "  max_per_hour: 3\n"
            "telegram:\n"
            "  api_base_url: " + tg_->base_url() + "\n"

@@ -9,10 +9,8 @@ void RepairScenario::SetUp() {
   service_ = std::make_unique<FakeOpenclaw>(dir_.path(), port_);
 }
 
-std::string RepairScenario::yaml(const std::string& more) const {
-  return "gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_->process_name() + "\n" +
-         service_->commands_yaml() +
-         "probes:\n"
+std::string fast_probes_and_repair_yaml() {
+  return "probes:\n"
          "  process: {interval: 1s}\n"
          "  port: {interval: 1s, timeout: 500ms}\n"
          "  health: {interval: 1s, timeout: 1s}\n"
@@ -24,8 +22,12 @@ std::string RepairScenario::yaml(const std::string& more) const {
          "  tier1: {deadline: 3s}\n"
          "  tier2: {deadline: 10s}\n"
          "  tier3: {enabled: false}\n"
-         "  command_timeout: 6s\n" +
-         more;
+         "  command_timeout: 6s\n";
+}
+
+std::string RepairScenario::yaml(const std::string& more) const {
+  return "gateway:\n  port: " + std::to_string(port_) + "\n  process_match: " + service_->process_name() + "\n" +
+         service_->commands_yaml() + fast_probes_and_repair_yaml() + more;
 }
 
 void RepairScenario::start(const std::string& more) {

@@ -17,6 +17,10 @@
 
 namespace gwr::testing {
 
+// probes: fast enough for a test, and repair: with short tier deadlines and
+// Tier 3 off; the repair: section is last, so more repair keys may follow.
+std::string fast_probes_and_repair_yaml();
+
 class RepairScenario : public ::testing::Test {
  protected:
   void SetUp() override;
