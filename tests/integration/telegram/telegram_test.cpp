@@ -540,7 +540,9 @@ TEST_F(TelegramTest, BridgeKilledMidSendLosesNothingAndSendsNothingTwice) {
   ASSERT_TRUE(wait_message("Auto-repair resumed by gwrctl", 10s));
   tg_->wait_for([] { return false; }, 2s);
   const auto messages = tg_->sent_messages();
-  ASSERT_EQ(messages.size(), 3u);
+  std::vector<std::string> texts;
+  for (const auto& m : messages) texts.push_back(m.text);
+  ASSERT_EQ(messages.size(), 3u) << ::testing::PrintToString(texts);
   EXPECT_NE(messages[0].text.find("paused"), std::string::npos);
   EXPECT_NE(messages[1].text.find("Gateway healthy"), std::string::npos);
   EXPECT_EQ(messages[1].reply_to, status_update["message"]["message_id"].get<int64_t>());
