@@ -401,6 +401,7 @@ struct FakeTelegram::Impl {
   uint64_t listen_gen = 0;                        // bumps when a listener stops; its waiters give up
   uint64_t poll_seq = 0;                          // the newest getUpdates call
   int waiting_polls = 0;
+  int held_sends = 0;  // sendMessage requests a hang outage has held, ever
 
   std::string username = "gwr_test_bot";
   std::vector<Request> log;
@@ -639,6 +640,7 @@ struct FakeTelegram::Impl {
         return r;
       }
       case Outage::kHang:
+        if (canonical && *canonical == "sendMessage") ++held_sends;
         cv.wait(lock, [&] { return outage != Outage::kHang || listen_gen != gen; });
         return dropped();
     }
@@ -1427,6 +1429,11 @@ int FakeTelegram::pending_updates() const {
 int64_t FakeTelegram::last_confirmed_offset() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->confirmed_offset;
+}
+
+int FakeTelegram::held_sends() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->held_sends;
 }
 
 int FakeTelegram::active_long_polls() const {

@@ -126,6 +126,7 @@ class FakeTelegram {
   int pending_updates() const;            // queued and not yet confirmed by an offset
   int64_t last_confirmed_offset() const;  // the highest positive getUpdates offset seen (0: none)
   int active_long_polls() const;          // getUpdates calls waiting for an update right now
+  int held_sends() const;                 // sendMessage requests a hang outage has held (ever; never dropped by reset)
 
  private:
   struct Impl;

@@ -517,17 +517,23 @@ TEST_F(TelegramTest, BridgeKilledMidSendLosesNothingAndSendsNothingTwice) {
   start();
   tg_->clear_requests();
   tg_->set_outage(FakeTelegram::Outage::kHang);
+  const int held = tg_->held_sends();
   ASSERT_EQ(daemon_->gwrctl({"pause", "--reason", "mid-send"}).exit_code, 0);
-  ASSERT_TRUE(wait_until([&] { return outbox_rows("sending") == 1; }, 10s, "a send hanging"));
+  ASSERT_TRUE(wait_until([&] { return outbox_rows("sending") == 1 && tg_->held_sends() >= held + 1; }, 10s,
+                         "a send hanging"));
   // SIGTERM first: the bridge leaves within a second or two although a call hangs.
   const pid_t old = bridge_pid();
   const auto t0 = std::chrono::steady_clock::now();
   ::kill(old, SIGTERM);
   ASSERT_TRUE(wait_until([&] { return !pid_alive(old); }, 3s, "bridge exits on SIGTERM"));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
-  // The restarted bridge is killed the hard way in the middle of the same send.
+  // The restarted bridge is killed the hard way in the middle of the same
+  // send: once its request is held by the fake (the old bridge's "sending"
+  // row alone is no proof; a kill before the request is held would let it
+  // reach "Telegram" after the outage, and the resend be a true second copy).
   ASSERT_TRUE(wait_until([&] { const pid_t p = bridge_pid(); return p != 0 && p != old && outbox_rows("sending") == 1; },
                          10s, "restarted bridge sending again"));
+  ASSERT_TRUE(wait_until([&] { return tg_->held_sends() >= held + 2; }, 10s, "the restarted bridge's send held"));
   const pid_t second = bridge_pid();
   ::kill(second, SIGKILL);
   tg_->set_outage(FakeTelegram::Outage::kNone);
