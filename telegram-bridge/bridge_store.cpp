@@ -178,6 +178,14 @@ std::vector<OutboxRow> BridgeStore::queue_heads(const std::set<int64_t>& skip) {
   return out;
 }
 
+std::optional<OutboxRow> BridgeStore::row(int64_t id) {
+  auto st = db_->prepare(std::string("SELECT ") + kRowColumns + " FROM outbox WHERE id = ?");
+  if (!st) return std::nullopt;
+  st->bind(1, id);
+  if (!st->step()) return std::nullopt;
+  return read_row(*st);
+}
+
 Status BridgeStore::mark_sending(int64_t id, int64_t attempts, int64_t now_ms) {
   auto st = db_->prepare("UPDATE outbox SET state = 'sending', attempts = ?, updated_at = ? WHERE id = ?");
   if (!st) return st.error();

@@ -67,6 +67,8 @@ class BridgeStore {
   // The oldest queued row of each chat (rows of one chat go out in order),
   // leaving out the ids in skip (sent already, but not recorded as such).
   std::vector<OutboxRow> queue_heads(const std::set<int64_t>& skip = {});
+  // One row as it is now (an opener's payload takes the edits queued after it).
+  std::optional<OutboxRow> row(int64_t id);
   Status mark_sending(int64_t id, int64_t attempts, int64_t now_ms);
   // Sent: records Telegram's message_id and, for a thread's first message, the thread's.
   Status mark_sent(const OutboxRow& row, int64_t message_id, int64_t now_ms);

@@ -207,9 +207,21 @@ class Sender {
     }
   }
 
-  void deliver(const OutboxRow& row) {
-    const Outgoing& m = row.message;
+  void deliver(const OutboxRow& head) {
     int64_t now = settings_.clock->wall_ms();
+    OutboxRow row = head;
+    // A thread's first message is claimed (state 'sending') before its
+    // payload is read: an edit queued while it was waiting is merged into it
+    // (BridgeStore::enqueue), and one queued from now on is a row of its
+    // own. Read before the claim, a burst of events (a node's outbox, a
+    // catch-up) could merge its final state into a payload already on its
+    // way, and that edit was lost.
+    const bool claimed = !in_memory(row) && row.message.opens_incident;
+    if (claimed) {
+      attempt(row, now);
+      if (auto fresh = store_->row(row.id)) row.message = fresh->message;
+    }
+    const Outgoing& m = row.message;
     json params = outbox_payload(m);
     params["chat_id"] = row.chat_id;
     int64_t target = 0;
@@ -247,7 +259,7 @@ class Sender {
       }
     }
     gate_.on_attempt(row.chat_id, now);
-    attempt(row, now);
+    if (!claimed) attempt(row, now);
     set_status(ThreadState::kSending, "", 0);
     const auto t0 = SteadyClock::now();
     shared_->set_in_call(BridgeShared::Role::kSender, true);
