@@ -6,7 +6,7 @@ include(GNUInstallDirs)
 
 # Templates keep their @GWR_...@ placeholders: gwr-service fills them in from
 # where it is installed, so an installed tree can live under any prefix.
-install(TARGETS gwr-supervisor gwr-prober gwr-repairer gwr-telegram-bridge gwr-web gwrctl
+install(TARGETS gwr-supervisor gwr-prober gwr-repairer gwr-telegram-bridge gwr-web gwr-fleet gwrctl
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS deploy/gwr-service.in DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME gwr-service)
 install(FILES config/gwr.example.yaml config/allowlist.yaml DESTINATION ${CMAKE_INSTALL_DATADIR}/gwr)

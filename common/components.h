@@ -14,6 +14,8 @@ inline constexpr const char* kRepairer = "repairer";
 inline constexpr const char* kTelegramBridge = "telegram-bridge";
 // Optional: only when http.listen is set.
 inline constexpr const char* kWeb = "web";
+// Optional: only when fleet.role is hub or node (several hosts, one bot).
+inline constexpr const char* kFleet = "fleet";
 
 // Several gateways (config `gateways:`): each has a prober and a repairer of
 // its own. Those of the gateway named "main" (the one a single `gateway:`

@@ -619,6 +619,29 @@ std::optional<ConfigError> validate_config(const pb::Config& c, const std::map<s
     }
   }
 
+  // Several hosts (issue #18): never plaintext, never without keys.
+  if (const auto& f = c.fleet(); f.role() == "hub") {
+    if (f.listen().empty()) return fail("fleet.listen", "a hub needs it: where nodes connect, like tcp://0.0.0.0:7690");
+    if (!starts_with(f.listen(), "tcp://") || f.listen().rfind(':') <= 6) {
+      return fail("fleet.listen", "must be tcp://ADDRESS:PORT, like tcp://0.0.0.0:7690");
+    }
+    if (f.secret_key().empty()) {
+      return fail("fleet.secret_key", "a hub listens only with CURVE keys: set its secret key file (gwrctl fleet keygen --out DIR --name hub)");
+    }
+    if (f.authorized_keys().empty()) {
+      return fail("fleet.authorized_keys", "a hub listens only with CURVE keys: set the directory that holds its nodes' NODE.pub files");
+    }
+  } else if (f.role() == "node") {
+    if (!starts_with(f.hub(), "tcp://") || f.hub().rfind(':') <= 6) {
+      return fail("fleet.hub", "a node needs its hub's endpoint, tcp://HOST:PORT, like tcp://hub.lan:7690");
+    }
+    if (f.secret_key().empty()) return fail("fleet.secret_key", "a node needs its own secret key file (gwrctl fleet keygen --out DIR --name NODE)");
+    if (f.hub_public_key().empty()) return fail("fleet.hub_public_key", "a node needs the hub's public key file (the hub's NAME.pub)");
+    if (!c.telegram().bot_token().empty()) {
+      return fail("telegram.bot_token", "must be empty on a node: the hub's bot speaks for it, and one bot token can be polled by one process only");
+    }
+  }
+
   // ipc:// endpoints live in the runtime dir; sun_path holds 107 bytes.
   if (c.paths().runtime_dir().size() > 80) return fail("paths.runtime_dir", "must be at most 80 characters (socket path limit)");
 

@@ -20,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "common/fleet_keys.h"
 #include "common/bus.h"
 #include "common/components.h"
 #include "common/config.h"
@@ -91,6 +92,9 @@ constexpr const char* kUsage =
     "                              --json: one event per line\n"
     "  discover [--yaml]           the gateway OpenClaw's files describe (port, state dir) and the other\n"
     "                              gateways here; --yaml: the config lines gwr-service install writes\n"
+    "  fleet keygen --out DIR --name NAME\n"
+    "                              a CURVE key pair for several hosts behind one bot: DIR/NAME.pub, DIR/NAME.key (0600)\n"
+    "  fleet status                a hub: its nodes, when each was last heard from; a node: its link to the hub\n"
     "  completion bash             a bash completion script\n"
     "\n"
     "Exit codes: 0 ok, 1 failed, 2 usage, 3 daemon not reachable, 78 invalid config.\n";
@@ -162,6 +166,7 @@ class Ctl {
     if (cmd == "version") return version();
     if (cmd == "telegram") return telegram();
     if (cmd == "watch") return watch();
+    if (cmd == "fleet") return fleet();
     if (cmd == "doctor") {
       std::string why;
       if (!reachable(&why)) return doctor(cli_, config_, why, false);
@@ -488,6 +493,61 @@ class Ctl {
       std::cout << gwr::ctl::stats_json(reply->stats()).dump(2) << "\n";
     } else {
       std::cout << gwr::ctl::stats_text(reply->stats());
+    }
+    return kExitOk;
+  }
+
+  // `gwrctl fleet status`: the hub's nodes, or the node's link.
+  int fleet() {
+    if (cli_.args.size() != 2 || cli_.args[1] != "status") {
+      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet status | gwrctl fleet keygen --out DIR --name NAME\n");
+      return kExitUsage;
+    }
+    const std::string role = config_.config.fleet().role();
+    if (role != "hub" && role != "node") {
+      std::fprintf(stderr, "gwrctl: fleet.role is %s: this gwr is not part of a fleet\n", role.c_str());
+      return kExitFailed;
+    }
+    Request req;
+    req.mutable_fleet_status();
+    auto reply = call(gwr::kFleet, req);
+    if (!reply) return component_failure("fleet status unavailable", reply.message());
+    const auto& st = reply->fleet_status();
+    const int64_t now = now_ms();
+    auto ago = [&](int64_t ms) { return ms > 0 ? std::to_string((now - ms) / 1000) + " s ago" : std::string("never"); };
+    if (cli_.json) {
+      nlohmann::json j = {{"role", st.role()}};
+      if (st.role() == "hub") {
+        j["nodes"] = nlohmann::json::array();
+        for (const auto& n : st.nodes()) {
+          nlohmann::json gw = nlohmann::json::array();
+          for (const auto& g : n.gateways()) gw.push_back({{"name", g.name()}, {"host", g.host()}, {"port", g.port()}});
+          j["nodes"].push_back({{"name", n.name()}, {"connected", n.connected()}, {"silent", n.silent()},
+                                {"revoked", n.revoked()}, {"last_seen_ms", n.last_seen_ms()}, {"events", n.events()},
+                                {"version", n.version()}, {"address", n.address()}, {"gateways", gw}});
+        }
+      } else {
+        j.update({{"hub", st.hub()}, {"connected", st.hub_connected()}, {"last_heard_ms", st.hub_last_seen_ms()},
+                  {"outbox", st.outbox()}, {"sent_seq", st.sent_seq()}, {"acked_seq", st.acked_seq()}});
+      }
+      std::cout << j.dump(2) << "\n";
+      return kExitOk;
+    }
+    if (st.role() == "hub") {
+      if (st.nodes_size() == 0) std::cout << "no nodes: fleet.authorized_keys holds no NODE.pub\n";
+      for (const auto& n : st.nodes()) {
+        std::string gws;
+        for (const auto& g : n.gateways()) gws += (gws.empty() ? "" : ", ") + n.name() + "/" + g.name();
+        const std::string state = n.revoked() ? "key revoked" : n.silent() ? "SILENT" : n.connected() ? "connected" : "not connected";
+        std::cout << gwr::one_line_utf8(n.name()) << ": " << state << ", last heard " << ago(n.last_seen_ms()) << ", "
+                  << n.events() << " events"
+                  << (gws.empty() ? "" : ", gateways " + gwr::one_line_utf8(gws))
+                  << (n.address().empty() ? "" : ", from " + gwr::one_line_utf8(n.address())) << "\n";
+      }
+    } else {
+      std::cout << "hub " << st.hub() << ": " << (st.hub_connected() ? "connected" : "NOT connected") << ", last heard "
+                << ago(st.hub_last_seen_ms()) << "; outbox " << st.outbox() << " events (sent up to " << st.sent_seq()
+                << ", acknowledged up to " << st.acked_seq() << ")\n";
     }
     return kExitOk;
   }
@@ -820,6 +880,35 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "gwrctl: usage: gwrctl completion bash\n");
     return kExitUsage;
+  }
+  if (cli.args.size() >= 2 && cli.args[0] == "fleet" && cli.args[1] == "keygen") {
+    // Needs no config and no daemon: keys are made before either is set up.
+    std::string out, name;
+    for (size_t i = 2; i < cli.args.size(); ++i) {
+      if ((cli.args[i] == "--out" || cli.args[i] == "--name") && i + 1 < cli.args.size()) {
+        (cli.args[i] == "--out" ? out : name) = cli.args[i + 1];
+        ++i;
+      } else {
+        out.clear();
+        break;
+      }
+    }
+    if (out.empty() || name.empty()) {
+      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet keygen --out DIR --name NAME\n"
+                           "  NAME: the node's name (1-12 of a-z 0-9 -), or the hub's\n");
+      return kExitUsage;
+    }
+    auto pub = gwr::fleet::write_key_pair(out, name);
+    if (!pub) {
+      std::fprintf(stderr, "gwrctl: fleet keygen: %s\n", pub.message().c_str());
+      return kExitFailed;
+    }
+    std::printf("wrote %s/%s.pub (public) and %s/%s.key (secret, 0600)\npublic key: %s\n"
+                "A node: copy %s.pub into the hub's fleet.authorized_keys directory; set fleet.secret_key to %s.key here.\n"
+                "The hub: set fleet.secret_key to %s.key; give each node %s.pub as fleet.hub_public_key.\n",
+                out.c_str(), name.c_str(), out.c_str(), name.c_str(), pub->c_str(), name.c_str(), name.c_str(),
+                name.c_str(), name.c_str());
+    return kExitOk;
   }
   cli.load.environment = gwr::current_environment();
   // The set-up is run with the new token in TELEGRAM_BOT_TOKEN (or in a .env

@@ -6,6 +6,7 @@
 #endif
 #include <string>
 
+#include "common/fleet_keys.h"
 #include "common/openclaw_config.h"
 #include "common/components.h"
 #include "common/config.h"
@@ -106,6 +107,14 @@ int main(int argc, char** argv) {
       }
     }
     if (check_only && !loaded.config.telegram().bot_token().empty()) std::fprintf(stderr, "note: %s\n", note.c_str());
+    if (check_only) {
+      const auto& f = loaded.config.fleet();
+      if (auto bad = gwr::fleet::check_fleet_keys(f.role(), f.secret_key(), f.hub_public_key(), f.authorized_keys());
+          !bad.empty()) {
+        std::fprintf(stderr, "gwr-supervisor: invalid config: %s\n", bad.c_str());
+        return kExitConfig;
+      }
+    }
   }
   if (check_only) {
     std::printf("config OK: %s\n", loaded.describe_source().c_str());

@@ -181,6 +181,7 @@ std::vector<std::string> worker_names(const LoadedConfig& config) {
   // gwr-web only when asked for: the default footprint does not grow. A
   // change of http.listen takes effect when gwr restarts (RELOAD_RESTART_GWR).
   if (!config.config.http().listen().empty()) names.emplace_back(kWeb);
+  if (config.config.fleet().role() == "hub" || config.config.fleet().role() == "node") names.emplace_back(kFleet);
   return names;
 }
 

@@ -642,6 +642,7 @@ class Poller {
       auto port = settings_.control_port();
       CommandHandler handler(*port);
       handler.set_gateways(settings_.gateways);
+      handler.set_fleet_hub(settings_.fleet_hub);
       result = is_command ? handler.handle_command(p.command, p.args, ctx) : handler.handle_callback(p.callback_data, ctx);
     }
     // Stopping: the sockets may have been torn down under the handler. Leave

@@ -37,6 +37,7 @@ struct ThreadSettings {
   HttpFactory http;                                       // one client per thread
   std::function<std::unique_ptr<ControlPort>()> control_port;  // made on the thread that uses it
   std::vector<std::string> gateways;                      // their names, in config order
+  bool fleet_hub = false;  // fleet.role hub: the nodes' gateways too (asked of gwr-fleet per command)
 };
 
 // What a thread is doing, for the heartbeat.

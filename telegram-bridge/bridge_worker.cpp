@@ -266,6 +266,10 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
     auto owner = [&](const std::string& key) -> std::pair<Lane*, std::string> {
       const auto slash = key.find('/');
       if (slash != std::string::npos && valid_gateway_name(std::string_view(key).substr(0, slash))) {
+        // "web1/main/repair:3": node web1's gateway main (a hub's).
+        if (const auto second = key.find('/', slash + 1); fleet_hub_ && second != std::string::npos) {
+          (void)remote_lane(key.substr(0, second), nullptr);
+        }
         for (auto& lane : lanes_) {
           if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0) return {&lane, key.substr(lane.prefix.size())};
         }
@@ -325,6 +329,7 @@ void BridgeWorker::start_threads(WorkerContext& ctx) {
   s.http = ctx.env().http;
   s.control_port = [transport = &ctx.transport()] { return transport->new_port(); };
   for (const auto& g : ctx.gateways()) s.gateways.push_back(g.name());
+  s.fleet_hub = fleet_hub_;
   threads_ = std::make_unique<BridgeThreads>(s, AccessPolicy::from_config(cfg.telegram()));
   start_pending_ = false;
 }
@@ -368,6 +373,7 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
 
 void BridgeWorker::make_lanes(WorkerContext& ctx) {
   if (!lanes_.empty()) return;  // which gateways are watched changes only with a restart of gwr
+  fleet_hub_ = ctx.config().fleet().role() == "hub";
   std::vector<pb::GatewayEntryInfo> gateways = ctx.gateways();
   if (gateways.empty()) {
     pb::GatewayEntryInfo main;
@@ -411,23 +417,28 @@ std::vector<Outgoing> BridgeWorker::labelled(const Lane& lane, std::vector<Outgo
 }
 
 void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
-  const int64_t now = clock_->wall_ms();
   Lane* found = lane_for(event.gateway());
   if (found == nullptr) {
     // Not a gateway this gwr watches: never said as one of ours.
     log::warn("event_of_unknown_gateway", {{"gateway", event.gateway()}, {"source", event.source()}});
     return;
   }
-  Lane& lane = *found;
-  // The dead-man's switch pings while every gateway serves.
-  if (event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now, lane.name);
-  if (event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now, lane.name);
+  handle_event(*found, event, event.gateway().empty());
+}
+
+void BridgeWorker::handle_event(Lane& lane, const pb::Event& event, bool about_gwr) {
+  const int64_t now = clock_->wall_ms();
+  // The dead-man's switch pings while every gateway of this host serves
+  // (a node's gateways have their own: the hub's NODE_SILENT).
+  const bool remote = lane.name.find('/') != std::string::npos;
+  if (!remote && event.has_gateway_health()) heartbeat_.on_health(event.gateway_health().state(), now, lane.name);
+  if (!remote && event.has_repair_event()) heartbeat_.on_repair_event(event.repair_event(), now, lane.name);
   send_heartbeats(now);
   if (event.has_repair_event()) handle_repair_event(lane, event.repair_event(), now);
   if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    notify(notice_for(alert, now, event.gateway().empty() ? source_ : lane.source), now, now);
+    notify(notice_for(alert, now, about_gwr && !remote ? source_ : lane.source), now, now);
   }
   if (!enabled_ || !store_) return;
   if (event.has_gateway_health()) {
@@ -438,8 +449,60 @@ void BridgeWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
   } else if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    save(lane, lane.planner.on_alert(alert, now), "", 0, now, !event.gateway().empty());
+    save(lane, lane.planner.on_alert(alert, now), "", 0, now, !about_gwr || remote);
   }
+}
+
+BridgeWorker::Lane* BridgeWorker::remote_lane(const std::string& name, const pb::GatewayEntryInfo* info) {
+  for (auto& lane : lanes_) {
+    if (lane.name == name) {
+      if (info && info->port() != 0) lane.source.gateway = name + " (" + info->host() + ":" + std::to_string(info->port()) + ")";
+      return &lane;
+    }
+  }
+  const auto slash = name.find('/');
+  if (!fleet_hub_ || slash == std::string::npos || !valid_gateway_name(std::string_view(name).substr(0, slash)) ||
+      !valid_gateway_name(std::string_view(name).substr(slash + 1)) || lanes_.size() >= kMaxLanes) {
+    return nullptr;
+  }
+  Lane lane;
+  lane.name = name;
+  lane.prefix = name + "/";
+  lane.planner = NotificationPlanner(lanes_.empty() ? PlannerSettings() : lanes_.front().planner.settings());
+  lane.source.host = name.substr(0, slash);
+  lane.source.gateway = name + (info && info->port() != 0 ? " (" + info->host() + ":" + std::to_string(info->port()) + ")" : "");
+  if (store_) {
+    if (auto notices = store_->meta_blob("planner/" + name)) lane.planner.restore_notices(*notices);
+  }
+  lanes_.push_back(std::move(lane));
+  log::info("fleet_lane_added", {{"gateway", name}, {"lanes", lanes_.size()}});
+  return &lanes_.back();
+}
+
+pb::FleetDeliverReply BridgeWorker::deliver(const pb::FleetDeliverRequest& request) {
+  pb::FleetDeliverReply reply;
+  const std::string& node = request.node();
+  if (!valid_gateway_name(node)) return reply;
+  for (const auto& given : request.events()) {
+    // A node's own gwr alerts name no gateway: they go with its first.
+    std::string gateway = given.gateway();
+    if (gateway.empty()) gateway = request.gateways_size() > 0 ? request.gateways(0).name() : kMainGateway;
+    const pb::GatewayEntryInfo* info = nullptr;
+    for (const auto& g : request.gateways()) {
+      if (g.name() == gateway) info = &g;
+    }
+    Lane* lane = remote_lane(node + "/" + gateway, info);
+    if (lane == nullptr) {
+      log::warn("fleet_event_dropped", {{"node", node}, {"gateway", gateway.substr(0, 40)},
+                                        {"reason", fleet_hub_ ? "not a gateway name, or too many gateways" : "not a hub"}});
+      continue;
+    }
+    pb::Event event = given;
+    event.set_gateway(lane->name);
+    handle_event(*lane, event, false);
+    reply.set_handled(reply.handled() + 1);
+  }
+  return reply;
 }
 
 void BridgeWorker::handle_repair_event(Lane& lane, const pb::RepairEvent& e, int64_t now_ms) {
@@ -507,6 +570,7 @@ void BridgeWorker::catch_up(WorkerContext& ctx, int64_t now_ms) {
   // repairer's log has it. Events already turned into messages are skipped.
   const bool telegram = enabled_ && store_;
   for (auto& lane : lanes_) {
+    if (lane.name.find('/') != std::string::npos) continue;  // a node's: its outbox is the catch-up
     const std::string repairer = gateway_component(kRepairer, lane.name);
     if (telegram) {
       pb::Request status;
@@ -539,6 +603,14 @@ void BridgeWorker::catch_up(WorkerContext& ctx, int64_t now_ms) {
 pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& request) {
   pb::Reply reply;
   if (request.has_notify_status()) *reply.mutable_notify_status() = notify_status(clock_->wall_ms());
+  if (request.has_fleet_deliver()) {
+    if (!fleet_hub_) {
+      reply.mutable_error()->set_code(pb::Error::REFUSED);
+      reply.mutable_error()->set_message("this gwr is not a fleet hub");
+    } else {
+      *reply.mutable_fleet_deliver() = deliver(request.fleet_deliver());
+    }
+  }
   return reply;
 }
 

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 
 constexpr auto kReadTimeout = 1500ms;
 constexpr auto kWriteTimeout = 3000ms;
+// A node's answer comes through the hub's gwr-fleet, which waits for it
+// for the request's own timeout: the bridge waits this much longer.
+constexpr auto kRelayMargin = 1000ms;
 
 std::string esc(std::string_view text, size_t max_units = 400) { return html_escape(clip(text, max_units)); }
 
@@ -73,7 +76,61 @@ Result<pb::Reply> usable(Result<pb::Reply> reply) {
 
 Result<pb::Reply> CommandHandler::ask(const std::string& component, const pb::Request& request,
                                       std::chrono::milliseconds timeout) {
-  return usable(port_.call(component, request, timeout));
+  const auto call = routed(component, request, timeout);
+  const auto wait = call.component == component ? timeout : timeout + kRelayMargin;
+  return usable(port_.call(call.component, call.request, wait));
+}
+
+ControlPort::Call CommandHandler::routed(const std::string& component, const pb::Request& request,
+                                         std::chrono::milliseconds timeout) const {
+  const auto [base, gateway] = split_component(component);
+  const auto slash = gateway.find('/');
+  if (slash == std::string::npos) return {component, request};
+  ControlPort::Call c;
+  c.component = kFleet;
+  auto* relay = c.request.mutable_fleet_relay();
+  relay->set_node(gateway.substr(0, slash));
+  relay->set_component(gateway_component(base, gateway.substr(slash + 1)));
+  *relay->mutable_request() = request;
+  relay->set_timeout_ms(static_cast<uint32_t>(timeout.count()));
+  return c;
+}
+
+void CommandHandler::refresh_fleet() {
+  if (!fleet_hub_) return;
+  gateways_ = local_;
+  nodes_.clear();
+  pb::Request req;
+  req.mutable_fleet_status();
+  auto r = port_.call(kFleet, req, kReadTimeout);
+  if (!r || !r->has_fleet_status()) return;  // the hub's own gateways still answer
+  for (const auto& n : r->fleet_status().nodes()) {
+    if (n.revoked() || !valid_gateway_name(n.name())) continue;
+    nodes_.push_back(n);
+    for (const auto& g : n.gateways()) {
+      if (valid_gateway_name(g.name())) gateways_.push_back(n.name() + "/" + g.name());
+    }
+  }
+}
+
+const pb::FleetNodeInfo* CommandHandler::node_of(const std::string& gateway) const {
+  const auto slash = gateway.find('/');
+  if (slash == std::string::npos) return nullptr;
+  for (const auto& n : nodes_) {
+    if (n.name() == gateway.substr(0, slash)) return &n;
+  }
+  return nullptr;
+}
+
+std::string CommandHandler::node_line(const std::string& gateway, int64_t now_ms) const {
+  const auto* n = node_of(gateway);
+  if (n == nullptr) return "";
+  const std::string seen = n->last_seen_ms() > 0 ? clock_time(n->last_seen_ms(), now_ms) + " (" +
+                                                        human_duration(std::max<int64_t>(0, now_ms - n->last_seen_ms())) + " ago)"
+                                                  : "never";
+  if (n->silent()) return "🔴 node " + n->name() + " is silent: last heard from " + seen;
+  if (!n->connected()) return "⚪ node " + n->name() + " not connected: last heard from " + seen;
+  return "node " + n->name() + " · heard from " + seen;
 }
 
 bool CommandHandler::known(const std::string& name) const {
@@ -153,6 +210,7 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
                                              const CommandContext& ctx) {
   CommandResult r;
   target_.clear();
+  refresh_fleet();
   std::string args = given_args;
   // Several gateways: "/repair rescue", "/pause rescue 30m", "/logs main".
   const bool about_a_gateway = name == "status" || name == "repair" || name == "pause" || name == "resume" ||
@@ -226,9 +284,10 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
 CommandResult CommandHandler::handle_callback(const std::string& with_gateway, const CommandContext& ctx) {
   const auto [data, gateway] = split_button(with_gateway);
   target_.clear();
+  refresh_fleet();
   if (!gateway.empty()) {
     if (!known(gateway)) {
-      return one("✖ gwr does not watch a gateway named " + esc(gateway, 20) + " (any more) — nothing was done.",
+      return one("✖ gwr does not watch a gateway named " + esc(gateway, 32) + " (any more) — nothing was done.",
                  nullptr, "unknown gateway");
     }
     target_ = gateway;
@@ -272,14 +331,18 @@ CommandResult CommandHandler::status(const CommandContext& ctx) {
   StatusView v;
   v.now_ms = ctx.now_ms;
   if (several()) v.gateway = target_;
+  v.node_line = node_line(gateway(), ctx.now_ms);
   std::vector<ControlPort::Call> calls(3);
-  calls[0].component = prober();
-  calls[0].request.mutable_probe_status();
-  calls[1].component = repairer();
-  calls[1].request.mutable_repair_status();
+  pb::Request probe;
+  probe.mutable_probe_status();
+  calls[0] = routed(prober(), probe, kReadTimeout);
+  pb::Request repair;
+  repair.mutable_repair_status();
+  calls[1] = routed(repairer(), repair, kReadTimeout);
   calls[2].component = kSupervisor;
   calls[2].request.mutable_components();
-  auto replies = port_.call_all(calls, kReadTimeout);
+  const bool relayed = calls[0].component == kFleet;
+  auto replies = port_.call_all(calls, relayed ? kReadTimeout + kRelayMargin : kReadTimeout);
   if (auto r = usable(std::move(replies[0])); r && r->has_probe_status()) {
     v.probe = r->probe_status();
   } else {
@@ -304,21 +367,26 @@ CommandResult CommandHandler::status(const CommandContext& ctx) {
 CommandResult CommandHandler::status_of_all(const CommandContext& ctx) {
   // One message per gateway, the components under the last.
   std::vector<ControlPort::Call> calls;
+  bool relayed = false;
   for (const auto& g : gateways_) {
-    calls.emplace_back().component = gateway_component(kProber, g);
-    calls.back().request.mutable_probe_status();
-    calls.emplace_back().component = gateway_component(kRepairer, g);
-    calls.back().request.mutable_repair_status();
+    pb::Request probe;
+    probe.mutable_probe_status();
+    calls.push_back(routed(gateway_component(kProber, g), probe, kReadTimeout));
+    pb::Request repair;
+    repair.mutable_repair_status();
+    calls.push_back(routed(gateway_component(kRepairer, g), repair, kReadTimeout));
+    relayed |= calls.back().component == kFleet;
   }
   calls.emplace_back().component = kSupervisor;
   calls.back().request.mutable_components();
-  auto replies = port_.call_all(calls, kReadTimeout);
+  auto replies = port_.call_all(calls, relayed ? kReadTimeout + kRelayMargin : kReadTimeout);
   CommandResult out;
   out.outcome = "ok";
   for (size_t i = 0; i < gateways_.size(); ++i) {
     StatusView v;
     v.now_ms = ctx.now_ms;
     v.gateway = gateways_[i];
+    v.node_line = node_line(gateways_[i], ctx.now_ms);
     v.show_components = i + 1 == gateways_.size();
     if (auto r = usable(std::move(replies[2 * i])); r && r->has_probe_status()) {
       v.probe = r->probe_status();

@@ -47,7 +47,10 @@ class CommandHandler {
   // The gateways gwr watches, in config order (none or one: a single gateway).
   // With several, the commands about a gateway take its name (/repair rescue)
   // or ask which with buttons, and the buttons carry the name ("repair@rescue").
-  void set_gateways(std::vector<std::string> names) { gateways_ = std::move(names); }
+  void set_gateways(std::vector<std::string> names) { local_ = gateways_ = std::move(names); }
+  // fleet.role hub: each command first asks gwr-fleet which nodes it knows;
+  // their gateways are "NODE/NAME" (/repair web1/main), asked through the hub.
+  void set_fleet_hub(bool hub) { fleet_hub_ = hub; }
 
   // "/name args": replies to the command message.
   CommandResult handle_command(const std::string& name, const std::string& args, const CommandContext& ctx);
@@ -95,7 +98,18 @@ class CommandHandler {
   CommandResult labelled(CommandResult r) const;
   CommandResult which_gateway(const std::string& action, const std::string& what) const;
 
+  // A hub: the nodes gwr-fleet knows, and their gateways after the local ones.
+  void refresh_fleet();
+  const pb::FleetNodeInfo* node_of(const std::string& gateway) const;
+  // A node's gateway's component ("repairer.web1/main") is asked through gwr-fleet.
+  ControlPort::Call routed(const std::string& component, const pb::Request& request,
+                           std::chrono::milliseconds timeout) const;
+  std::string node_line(const std::string& gateway, int64_t now_ms) const;
+
   ControlPort& port_;
+  bool fleet_hub_ = false;
+  std::vector<std::string> local_;
+  std::vector<pb::FleetNodeInfo> nodes_;
   std::vector<std::string> gateways_;
   std::string target_;  // the gateway of the command being handled ("" = main)
 };

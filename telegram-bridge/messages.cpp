@@ -129,7 +129,7 @@ nlohmann::json for_gateway(nlohmann::json keyboard, const std::string& gateway) 
 }
 
 void name_gateway(Outgoing& message, const std::string& gateway) {
-  message.text = "🖥 <b>" + esc(gateway, 20) + "</b> · " + message.text;
+  message.text = "🖥 <b>" + esc(gateway, 32) + "</b> · " + message.text;
   message.keyboard = for_gateway(std::move(message.keyboard), gateway);
 }
 
@@ -155,7 +155,8 @@ nlohmann::json gateway_choice_keyboard(const std::string& action, const std::vec
 
 std::string render_status(const StatusView& v) {
   std::string out;
-  const std::string title = v.gateway.empty() ? "Gateway" : "Gateway " + esc(v.gateway, 20);
+  const std::string title = v.gateway.empty() ? "Gateway" : "Gateway " + esc(v.gateway, 32);
+  if (!v.node_line.empty()) out += esc(v.node_line, 200) + "\n";
   if (v.probe) {
     const auto& h = v.probe->health();
     out += state_emoji(h.state()) + " <b>" + title + " " + gateway_state_name(h.state()) + "</b>";

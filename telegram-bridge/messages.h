@@ -75,6 +75,7 @@ std::string actor_label(std::string_view actor);
 // What /status gathered; a part is absent when its component did not answer.
 struct StatusView {
   std::string gateway;           // its name, when gwr watches several ("" = one)
+  std::string node_line;         // a hub's: the node's link ("node web1 · heard from 3 s ago"), "" = local
   bool show_components = true;   // /status of several gateways shows them once
   std::optional<pb::ProbeStatusReply> probe;
   std::string probe_error;

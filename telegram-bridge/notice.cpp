@@ -146,7 +146,8 @@ std::optional<Notice> notice_for(const pb::RepairEvent& e, const std::string& ke
 std::optional<Notice> notice_for(const pb::Alert& a, int64_t now_ms, const NoticeSource& src) {
   Notice n;
   n.key = "alert:" + std::to_string(static_cast<int>(a.kind())) + ":" + line(a.component(), 40) + ":" +
-          std::to_string(a.since_ms()) + (a.cleared() ? ":cleared" : "");
+          (a.kind() == pb::Alert::NODE_SILENT ? line(a.topic(), 20) + ":" : "") + std::to_string(a.since_ms()) +
+          (a.cleared() ? ":cleared" : "");
   n.at_ms = now_ms;
   n.event = a.cleared() ? "alert_cleared" : "alert";
   switch (a.kind()) {
@@ -161,6 +162,11 @@ std::optional<Notice> notice_for(const pb::Alert& a, int64_t now_ms, const Notic
       n.severity = a.cleared() ? Severity::kInfo : Severity::kWarning;
       n.title = a.cleared() ? "gwr's " + line(a.component(), 40) + " understands its messages again"
                             : "gwr's " + line(a.component(), 40) + " receives messages it cannot read";
+      break;
+    case pb::Alert::NODE_SILENT:
+      n.severity = a.cleared() ? Severity::kInfo : Severity::kCritical;
+      n.title = a.cleared() ? "gwr node " + line(a.topic(), 20) + " is heard from again"
+                            : "gwr node " + line(a.topic(), 20) + " is silent: nothing watches its gateways if it is down";
       break;
     default: return std::nullopt;
   }

@@ -267,9 +267,17 @@ void NotificationPlanner::restore_notices(const std::string& stored) {
   if (n.ParseFromString(stored)) notices_ = std::move(n);
 }
 
-std::string alert_text(const pb::Alert& a) {
+std::string alert_text(const pb::Alert& a, int64_t now_ms) {
   const std::string who = "gwr-" + a.component();
   switch (a.kind()) {
+    case pb::Alert::NODE_SILENT: {
+      const std::string node = "<b>" + esc(a.topic(), 20) + "</b>";
+      if (a.cleared()) return "✅ Node " + node + " is heard from again; what it did meanwhile follows.";
+      return "🔴 Node " + node + " is silent: not heard from since " + clock_time(a.last_seen_ms(), now_ms) + " (" +
+             human_duration(std::max<int64_t>(0, now_ms - a.last_seen_ms())) +
+             " ago). If its gwr still runs, it goes on repairing its gateways and tells you once it is back; if the "
+             "host or its network is down, nothing watches its gateways. Check the host.";
+    }
     case pb::Alert::UNDECODABLE_MESSAGES:
       if (a.cleared()) return "✅ <b>" + esc(who, 60) + " reads its messages again</b> (\"" + esc(a.topic(), 40) + "\").";
       return std::string(a.topic() == "gateway_health" ? "🔴" : "🟡") + " <b>" + esc(who, 60) +
@@ -312,7 +320,7 @@ std::vector<Outgoing> NotificationPlanner::on_alert(const pb::Alert& a, int64_t 
   }
   changes_.misc = true;
   const bool state = a.kind() == pb::Alert::STATE_NOT_SAVED || a.kind() == pb::Alert::STATE_UNREADABLE;
-  out.push_back(notice(alert_text(a), 0, state && !a.cleared()));
+  out.push_back(notice(alert_text(a, now_ms), 0, state && !a.cleared()));
   return out;
 }
 

@@ -107,6 +107,30 @@ TEST_F(SupervisorShellTest, EveryWorkerIsStartedAndADeadOneRestartedAfterItsBack
   EXPECT_NE(reply.components().components(2).last_exit().find("signal 9"), std::string::npos);
 }
 
+// fleet.role hub or node: one more worker, gwr-fleet; standalone: none.
+TEST(SupervisorFleetTest, AHubOrANodeRunsGwrFleet) {
+  testing::TempDir dir;
+  const std::string path = dir / "gwr.yaml";
+  const std::string paths = "paths:\n  runtime_dir: " + (dir / "run") + "\n  state_dir: " + (dir / "state") +
+                            "\n  log_dir: " + (dir / "log") + "\n";
+  LoadOptions load;
+  load.config_path = path;
+  load.environment = {{"HOME", dir.path()}};
+  auto workers = [&](const std::string& yaml) {
+    testing::write_file(path, paths + yaml);
+    auto loaded = load_config(load);
+    EXPECT_TRUE(std::holds_alternative<LoadedConfig>(loaded));
+    if (!std::holds_alternative<LoadedConfig>(loaded)) return std::vector<std::string>{};
+    return worker_names(std::get<LoadedConfig>(loaded));
+  };
+  EXPECT_EQ(workers(""), (std::vector<std::string>{"prober", "repairer", "telegram-bridge"}));
+  EXPECT_EQ(workers("fleet:\n  role: node\n  hub: tcp://hub:7690\n  secret_key: /k/a.key\n  hub_public_key: /k/h.pub\n"),
+            (std::vector<std::string>{"prober", "repairer", "telegram-bridge", "fleet"}));
+  EXPECT_EQ(workers("fleet:\n  role: hub\n  listen: tcp://127.0.0.1:7690\n  secret_key: /k/h.key\n"
+                    "  authorized_keys: /k/nodes\n"),
+            (std::vector<std::string>{"prober", "repairer", "telegram-bridge", "fleet"}));
+}
+
 // config gateways:: a prober and a repairer per gateway, each told its
 // gateway and given its config; the list itself changes only with a restart.
 TEST(SupervisorGatewaysTest, EachGatewayGetsItsWorkersAndItsConfigAndTheListIsKeptOnReload) {

@@ -1,0 +1,693 @@
+#include "fleet/fleet_worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <iterator>
+
+#include "common/components.h"
+#include "common/fleet_keys.h"
+#include "common/log.h"
+#include "common/message_text.h"
+#include "common/version.h"
+
+namespace gwr::fleet {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr int kMaxFrameBytes = 8 << 20;
+constexpr int64_t kKeyScanEveryMs = 3000;
+constexpr int64_t kAlertRepublishMs = 30'000;
+constexpr int64_t kSaveSeenEveryMs = 30'000;
+constexpr auto kDeliverTimeout = 3000ms;
+constexpr uint32_t kDefaultRelayMs = 2000;
+
+std::string frame_bytes(const pb::FleetFrame& f) {
+  std::string bytes;
+  (void)f.SerializeToString(&bytes);
+  return bytes;
+}
+
+pb::Reply error_reply(pb::Error::Code code, std::string message) {
+  pb::Reply r;
+  r.mutable_error()->set_code(code);
+  r.mutable_error()->set_message(std::move(message));
+  return r;
+}
+
+std::string property(const zmq::message_t& m, const char* name) {
+  const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(m.handle()), name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "hub";
+  return buf;
+}
+
+void common_options(zmq::socket_t& s) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  s.set(zmq::sockopt::heartbeat_ivl, 2000);
+  s.set(zmq::sockopt::heartbeat_timeout, 6000);
+  s.set(zmq::sockopt::heartbeat_ttl, 6000);
+}
+
+}  // namespace
+
+FleetWorker::FleetWorker() = default;
+
+FleetWorker::~FleetWorker() {
+  router_.reset();
+  zap_.reset();
+  dealer_.reset();
+  if (zctx_) zctx_->shutdown();
+}
+
+bool FleetWorker::quiet(const std::string& key, int64_t now_ms, int64_t every_ms) {
+  auto it = quiet_logs_.find(key);
+  if (it != quiet_logs_.end() && now_ms - it->second < every_ms) return true;
+  quiet_logs_[key] = now_ms;
+  if (quiet_logs_.size() > 1000) quiet_logs_.clear();
+  return false;
+}
+
+std::vector<std::string> FleetWorker::topics() const {
+  // A node forwards what the owner must hear of; a hub listens to no one's bus but its own components.
+  return {"repair_event", "gateway_health", "alert"};
+}
+
+void FleetWorker::off(WorkerContext& ctx, const std::string& why) {
+  running_ = false;
+  router_.reset();
+  zap_.reset();
+  dealer_.reset();
+  ctx.set_activity("fleet off: " + why);
+  log::error("fleet_not_running", {{"role", role_}, {"error", why}});
+}
+
+void FleetWorker::start(WorkerContext& ctx) {
+  clock_ = &ctx.clock();
+  const auto& f = ctx.config().fleet();
+  role_ = f.role();
+  node_timeout_ms_ = f.node_timeout() > 0 ? f.node_timeout() : 90'000;
+  host_ = host_name();
+  zctx_ = std::make_unique<zmq::context_t>(1);
+  auto store = FleetStore::open(ctx.config().paths().state_dir() + "/fleet.db");
+  if (!store) return off(ctx, "fleet.db: " + store.message());
+  store_ = std::move(*store);
+  try {
+    if (role_ == "hub") {
+      start_hub(ctx);
+    } else if (role_ == "node") {
+      start_node(ctx);
+    } else {
+      off(ctx, "fleet.role is " + role_ + ": nothing to do");
+    }
+  } catch (const zmq::error_t& e) {
+    off(ctx, std::string("ZeroMQ: ") + e.what());
+  }
+}
+
+void FleetWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& /*changed*/) {
+  node_timeout_ms_ = ctx.config().fleet().node_timeout() > 0 ? ctx.config().fleet().node_timeout() : 90'000;
+}
+
+// ---------------------------------------------------------------------------
+// Hub
+// ---------------------------------------------------------------------------
+
+void FleetWorker::reread_keys(bool log_changes) {
+  auto keys = read_authorized_keys(keys_dir_);
+  const int64_t now = clock_->wall_ms();
+  next_key_scan_ms_ = now + kKeyScanEveryMs;
+  if (!keys) {
+    // Keep the list it had: a half-written directory must not lock every node out, nor let one in.
+    if (!quiet("keys:" + keys.message(), now)) log::error("fleet_keys_unreadable", {{"error", keys.message()}});
+    return;
+  }
+  std::map<std::string, std::string> now_keys;
+  for (const auto& k : *keys) now_keys[k.name] = k.key;
+  if (now_keys == keys_) return;
+  if (log_changes) {
+    std::vector<std::string> added, removed;
+    for (const auto& [n, k] : now_keys) {
+      auto it = keys_.find(n);
+      if (it == keys_.end() || it->second != k) added.push_back(n);
+    }
+    for (const auto& [n, k] : keys_) {
+      auto it = now_keys.find(n);
+      if (it == now_keys.end() || it->second != k) removed.push_back(n);
+    }
+    log::info("fleet_keys_changed", {{"authorized", added}, {"revoked", removed}});
+  }
+  keys_ = std::move(now_keys);
+  book_.set_keys(keys_);
+}
+
+void FleetWorker::start_hub(WorkerContext& ctx) {
+  const auto& f = ctx.config().fleet();
+  auto secret = read_secret_key(f.secret_key());
+  if (!secret) return off(ctx, "fleet.secret_key: " + secret.message());
+  keys_dir_ = f.authorized_keys();
+  auto keys = read_authorized_keys(keys_dir_);
+  if (!keys) return off(ctx, "fleet.authorized_keys: " + keys.message());
+  if (auto rows = store_->nodes(); rows) {
+    for (const auto& r : *rows) book_.restore(r.name, r.instance, r.seq, r.last_seen_ms, r.gateways);
+  } else {
+    return off(ctx, "fleet.db: " + rows.message());
+  }
+  reread_keys(false);
+  book_.set_started(clock_->wall_ms());
+  zap_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::rep);
+  zap_->set(zmq::sockopt::linger, 0);
+  zap_->bind(kZapEndpoint);
+  router_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::router);
+  common_options(*router_);
+  router_->set(zmq::sockopt::router_mandatory, 1);
+  router_->set(zmq::sockopt::curve_server, 1);
+  router_->set(zmq::sockopt::curve_secretkey, *secret);
+  router_->set(zmq::sockopt::zap_domain, "gwr-fleet");
+  try {
+    router_->bind(f.listen());
+  } catch (const zmq::error_t& e) {
+    return off(ctx, "cannot listen on " + f.listen() + ": " + e.what());
+  }
+  running_ = true;
+  std::vector<std::string> names;
+  for (const auto& [n, k] : keys_) names.push_back(n);
+  log::info("fleet_hub_listening", {{"listen", f.listen()}, {"authorized", names}, {"node_timeout_ms", node_timeout_ms_}});
+  ctx.set_activity("hub: listening on " + f.listen());
+}
+
+void FleetWorker::serve_zap() {
+  std::vector<zmq::message_t> req;
+  while (zap_ && zmq::recv_multipart(*zap_, std::back_inserter(req), zmq::recv_flags::dontwait)) {
+    // version, request id, domain, address, routing id, mechanism, credentials...
+    const int64_t now = clock_->wall_ms();
+    if (now >= next_key_scan_ms_ - kKeyScanEveryMs + 1000) reread_keys(true);  // a new key works within a second
+    std::string status = "400";
+    std::string text = "not an authorized node key";
+    std::string user;
+    const std::string address = req.size() > 3 ? req[3].to_string() : "";
+    std::string key_text;
+    if (req.size() >= 7 && req[5].to_string() == "CURVE" && req[6].size() == 32) {
+      std::array<char, kZ85KeyLength + 1> z85{};
+      if (zmq_z85_encode(z85.data(), static_cast<const uint8_t*>(req[6].data()), 32)) key_text = z85.data();
+      for (const auto& [name, key] : keys_) {
+        if (key == key_text) {
+          status = "200";
+          text = "OK";
+          user = name + " " + key;
+        }
+      }
+    } else {
+      text = "CURVE only";
+    }
+    if (status != "200" && !quiet("zap:" + key_text + address.substr(0, address.find(':')), now)) {
+      log::warn("fleet_node_refused", {{"address", address}, {"public_key", key_text}, {"reason", text}});
+    }
+    std::array<zmq::const_buffer, 6> rep = {zmq::buffer(std::string_view("1.0")),
+                                            zmq::buffer(req.size() > 1 ? req[1].to_string_view() : std::string_view()),
+                                            zmq::buffer(std::string_view(status)),
+                                            zmq::buffer(std::string_view(text)),
+                                            zmq::buffer(std::string_view(user)),
+                                            zmq::buffer(std::string_view())};
+    (void)zmq::send_multipart(*zap_, rep);
+    req.clear();
+  }
+}
+
+std::optional<FleetWorker::Incoming> FleetWorker::receive_router() {
+  std::vector<zmq::message_t> parts;
+  if (!router_ || !zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return std::nullopt;
+  Incoming in;
+  if (parts.size() != 2) {
+    in.payload.clear();
+    in.routing = parts.empty() ? "" : parts[0].to_string();
+    in.user_id = "";
+    return in;  // refused below: not a frame of ours
+  }
+  in.routing = parts[0].to_string();
+  in.user_id = property(parts[1], "User-Id");
+  in.address = property(parts[1], "Peer-Address");
+  in.payload = parts[1].to_string();
+  return in;
+}
+
+void FleetWorker::send_to(const std::string& routing, const pb::FleetFrame& frame) {
+  if (!router_) return;
+  const std::string bytes = frame_bytes(frame);
+  std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing), zmq::buffer(bytes)};
+  try {
+    (void)zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // EHOSTUNREACH: it went away; it says hello again when it is back.
+  }
+}
+
+void FleetWorker::save_node(const std::string& name) {
+  const auto* n = book_.find(name);
+  if (!n || !store_) return;
+  FleetStore::NodeRow row{n->name, n->instance, n->seq, n->last_seen_ms, n->gateways};
+  if (auto st = store_->save_node(row); !st) {
+    if (!quiet("save:" + name, clock_->wall_ms())) log::error("fleet_db_write_failed", {{"node", name}, {"error", st.message()}});
+  }
+  saved_seen_ms_[name] = n->last_seen_ms;
+}
+
+void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
+  const int64_t now = clock_->wall_ms();
+  const auto name = book_.authorized(in.user_id);
+  if (!name) {
+    // Its key was revoked since it connected (ZAP let it in then).
+    if (!quiet("revoked:" + in.user_id, now)) {
+      log::warn("fleet_frame_refused", {{"peer", in.user_id.substr(0, in.user_id.find(' '))}, {"address", in.address},
+                                        {"reason", "key not authorized (any more)"}});
+    }
+    pb::FleetFrame r;
+    r.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+    r.mutable_refused()->set_reason("this node's key is not authorized on the hub");
+    send_to(in.routing, r);
+    return;
+  }
+  pb::FleetFrame f;
+  if (in.payload.empty() || !f.ParseFromString(in.payload) || f.body_case() == pb::FleetFrame::BODY_NOT_SET) {
+    if (!quiet("undecodable:" + *name, now)) {
+      log::warn("fleet_frame_undecodable", {{"node", *name}, {"bytes", in.payload.size()}});
+    }
+    return;
+  }
+  switch (f.body_case()) {
+    case pb::FleetFrame::kHello: {
+      auto a = book_.on_hello(*name, in.routing, in.address, f.hello(), now, node_timeout_ms_);
+      if (a.reply && a.reply->has_welcome()) a.reply->mutable_welcome()->set_hub(host_);
+      const bool ok = a.reply && a.reply->has_welcome();
+      if (!a.log_event.empty() && (ok || !quiet("hello:" + *name + a.log_event, now))) {
+        log::write(ok ? log::Level::kInfo : log::Level::kWarn, a.log_event,
+                   {{"node", *name}, {"address", in.address}, {"instance", f.hello().instance().substr(0, 64)},
+                    {"version", f.hello().version().substr(0, 40)}, {"gateways", f.hello().gateways_size()},
+                    {"acked_seq", ok ? a.reply->welcome().acked_seq() : 0}, {"detail", a.detail}});
+      }
+      if (a.reply) send_to(in.routing, *a.reply);
+      if (ok) save_node(*name);
+      return;
+    }
+    case pb::FleetFrame::kEvents: {
+      auto t = book_.on_events(*name, in.routing, f.events(), now);
+      if (t.lost > 0) {
+        log::warn("fleet_events_lost", {{"node", *name}, {"count", t.lost},
+                                        {"reason", "the node's outbox let them go before the hub had them"}});
+      }
+      if (t.duplicates > 0) log::debug("fleet_events_duplicate", {{"node", *name}, {"count", t.duplicates}});
+      if (!t.events.empty()) {
+        pb::Request req;
+        auto* d = req.mutable_fleet_deliver();
+        d->set_node(*name);
+        for (auto& e : t.events) *d->add_events() = std::move(e);
+        if (const auto* n = book_.find(*name)) {
+          for (const auto& g : n->gateways) *d->add_gateways() = g;
+        }
+        auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
+        if (r && r->has_fleet_deliver()) {
+          send_to(in.routing, book_.delivered(*name, t.last_seq));
+          save_node(*name);
+          log::debug("fleet_events_delivered", {{"node", *name}, {"seq", t.last_seq}, {"count", d->events_size()}});
+        } else if (!quiet("deliver:" + *name, now, 30'000)) {
+          // Not acknowledged: the node keeps them and sends them again.
+          log::warn("fleet_delivery_failed", {{"node", *name}, {"events", d->events_size()},
+                                              {"error", r ? describe_error(r->error()) : r.message()},
+                                              {"effect", "kept in the node's outbox; sent again"}});
+        }
+      } else if (t.reply) {
+        if (t.reply->has_refused() && !quiet("hello-first:" + *name, now)) {
+          log::info("fleet_events_before_hello", {{"node", *name}});
+        }
+        send_to(in.routing, *t.reply);
+        if (t.lost > 0) save_node(*name);
+      }
+      return;
+    }
+    case pb::FleetFrame::kBeat:
+    case pb::FleetFrame::kAnswer: {
+      // An answer outside a relay came too late: its relay already said "no answer".
+      if (auto r = book_.on_beat(*name, in.routing, now); r && f.has_beat()) send_to(in.routing, *r);
+      if (auto it = saved_seen_ms_.find(*name); it == saved_seen_ms_.end() || now - it->second >= kSaveSeenEveryMs) {
+        save_node(*name);
+      }
+      return;
+    }
+    default:
+      return;  // a node has no business sending welcomes, acks or calls
+  }
+}
+
+pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq) {
+  const int64_t started = clock_->wall_ms();
+  const auto* n = book_.find(rq.node());
+  const std::string actor = request_actor(rq.request());
+  auto done = [&](pb::Reply reply, const std::string& outcome) {
+    log::info("fleet_relay", {{"node", rq.node().substr(0, 40)}, {"component", rq.component().substr(0, 60)},
+                              {"request", request_kind(rq.request())}, {"actor", actor}, {"outcome", outcome},
+                              {"ms", clock_->wall_ms() - started}});
+    return reply;
+  };
+  if (!running_) return done(error_reply(pb::Error::UNAVAILABLE, "gwr-fleet is not running"), "fleet off");
+  if (n == nullptr || n->key.empty()) {
+    return done(error_reply(pb::Error::NOT_FOUND, "no node named " + rq.node().substr(0, 40)), "unknown node");
+  }
+  if (n->routing.empty() || n->silent || started - n->last_seen_ms > node_timeout_ms_) {
+    return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " is not connected"), "node not connected");
+  }
+  pb::FleetFrame f;
+  f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  auto* call = f.mutable_call();
+  call->set_id(++relay_seq_);
+  call->set_component(rq.component());
+  *call->mutable_request() = rq.request();
+  const std::string routing = n->routing;
+  const std::string bytes = frame_bytes(f);
+  std::array<zmq::const_buffer, 2> parts = {zmq::buffer(routing), zmq::buffer(bytes)};
+  try {
+    if (!zmq::send_multipart(*router_, parts, zmq::send_flags::dontwait)) {
+      return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " cannot take a message now"), "send blocked");
+    }
+  } catch (const zmq::error_t& e) {
+    return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " is not connected"), "unreachable");
+  }
+  const auto wait = std::chrono::milliseconds(rq.timeout_ms() > 0 ? std::min<uint32_t>(rq.timeout_ms(), 30'000)
+                                                                   : kDefaultRelayMs);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    std::array<zmq::pollitem_t, 2> items = {zmq::pollitem_t{router_->handle(), 0, ZMQ_POLLIN, 0},
+                                            zmq::pollitem_t{zap_->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items.data(), items.size(), left);
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) serve_zap();
+    while (auto in = receive_router()) {
+      pb::FleetFrame answer;
+      if (in->routing == routing && book_.authorized(in->user_id) == rq.node() && answer.ParseFromString(in->payload) &&
+          answer.has_answer() && answer.answer().id() == call->id()) {
+        (void)book_.on_beat(rq.node(), routing, clock_->wall_ms());
+        const auto& reply = answer.answer().reply();
+        return done(reply, reply.has_error() ? "error: " + describe_error(reply.error()) : "ok");
+      }
+      stash_.push_back(std::move(*in));  // handled once this relay is done
+    }
+  }
+  (void)ctx;
+  return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " did not answer within " +
+                                                      std::to_string(wait.count() / 1000.0).substr(0, 3) + " s"),
+              "no answer");
+}
+
+void FleetWorker::hub_tick(WorkerContext& ctx, int64_t now_ms) {
+  while (!stash_.empty()) {
+    Incoming in = std::move(stash_.front());
+    stash_.pop_front();
+    handle_hub_frame(ctx, in);
+  }
+  if (now_ms >= next_key_scan_ms_) reread_keys(true);
+  for (const auto& a : book_.on_tick(now_ms, node_timeout_ms_)) {
+    log::write(a.cleared() ? log::Level::kInfo : log::Level::kWarn, a.cleared() ? "fleet_node_back" : "fleet_node_silent",
+               {{"node", a.topic()}, {"last_seen_ms", a.last_seen_ms()}, {"node_timeout_ms", node_timeout_ms_}});
+    ctx.publish_alert(a);
+  }
+  if (now_ms >= next_alert_republish_ms_) {
+    for (const auto& a : book_.active(now_ms)) ctx.publish_alert(a);
+    next_alert_republish_ms_ = now_ms + kAlertRepublishMs;
+  }
+  for (const auto& [name, n] : book_.nodes()) {
+    auto it = saved_seen_ms_.find(name);
+    if (n.last_seen_ms > 0 && it != saved_seen_ms_.end() && n.last_seen_ms - it->second >= kSaveSeenEveryMs) save_node(name);
+  }
+  const auto st = book_.status(now_ms, node_timeout_ms_);
+  int connected = 0;
+  for (const auto& n : st.nodes()) connected += n.connected() ? 1 : 0;
+  ctx.set_activity("hub: " + std::to_string(connected) + " of " + std::to_string(st.nodes_size()) + " nodes connected");
+}
+
+// ---------------------------------------------------------------------------
+// Node
+// ---------------------------------------------------------------------------
+
+void FleetWorker::start_node(WorkerContext& ctx) {
+  const auto& f = ctx.config().fleet();
+  auto secret = read_secret_key(f.secret_key());
+  if (!secret) return off(ctx, "fleet.secret_key: " + secret.message());
+  auto pub = public_of_secret(*secret);
+  if (!pub) return off(ctx, "fleet.secret_key: " + pub.message());
+  auto server = read_public_key(f.hub_public_key());
+  if (!server) return off(ctx, "fleet.hub_public_key: " + server.message());
+  auto instance = store_->instance();
+  if (!instance) return off(ctx, "fleet.db: " + instance.message());
+  NodeLink::Settings s;
+  s.instance = *instance;
+  s.version = kGwrVersion;
+  std::vector<pb::GatewayEntryInfo> gateways = ctx.gateways();
+  if (gateways.empty()) {
+    pb::GatewayEntryInfo g;
+    g.set_name(kMainGateway);
+    g.set_host(ctx.config().gateway().host());
+    g.set_port(ctx.config().gateway().port());
+    gateways.push_back(g);
+  }
+  for (auto& g : gateways) {
+    g.clear_state_dir();  // a path on this host: none of the hub's business
+    gateway_names_.push_back(g.name());
+    s.gateways.push_back(g);
+  }
+  link_ = std::make_unique<NodeLink>(std::move(s));
+  dealer_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::dealer);
+  common_options(*dealer_);
+  dealer_->set(zmq::sockopt::immediate, 1);  // the outbox queues; libzmq must not
+  dealer_->set(zmq::sockopt::sndhwm, 256);
+  dealer_->set(zmq::sockopt::reconnect_ivl, 200);
+  dealer_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+  dealer_->set(zmq::sockopt::curve_serverkey, *server);
+  dealer_->set(zmq::sockopt::curve_publickey, *pub);
+  dealer_->set(zmq::sockopt::curve_secretkey, *secret);
+  try {
+    dealer_->connect(f.hub());
+  } catch (const zmq::error_t& e) {
+    return off(ctx, "cannot connect to " + f.hub() + ": " + e.what());
+  }
+  running_ = true;
+  log::info("fleet_node_started", {{"hub", f.hub()}, {"public_key", *pub}, {"instance", *instance},
+                                   {"outbox", store_->count() ? *store_->count() : -1}, {"last_seq", store_->last_seq()}});
+  ctx.set_activity("node: connecting to " + f.hub());
+}
+
+void FleetWorker::keep(const pb::Event& event, int64_t now_ms) {
+  int64_t dropped = 0;
+  auto seq = store_->append(event, now_ms, &dropped);
+  if (!seq) {
+    if (!quiet("outbox", now_ms)) {
+      log::error("fleet_outbox_failed", {{"error", seq.message()}, {"effect", "this event does not reach the hub"}});
+    }
+    return;
+  }
+  if (dropped > 0) {
+    log::warn("fleet_outbox_full", {{"dropped", dropped}, {"max", kOutboxMax},
+                                    {"effect", "the oldest events, never acknowledged by the hub, were let go"}});
+  }
+}
+
+void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
+  if (role_ != "node" || !running_) return;
+  const int64_t now = clock_->wall_ms();
+  if (event.has_gateway_health()) {
+    const std::string sig = health_signature(event.gateway_health());
+    auto& last = health_sent_[event.gateway()];
+    if (last == sig) return;  // a republish says nothing new
+    last = sig;
+  } else if (!event.has_repair_event() && !event.has_alert()) {
+    return;
+  }
+  keep(event, now);
+  node_flush(ctx, now);
+}
+
+void FleetWorker::answer_call(WorkerContext& ctx, const pb::FleetCall& call) {
+  const int64_t started = clock_->wall_ms();
+  pb::FleetFrame f;
+  f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  f.mutable_answer()->set_id(call.id());
+  pb::Reply& reply = *f.mutable_answer()->mutable_reply();
+  const std::string why = refusal_of_call(call, gateway_names_);
+  const std::string actor = request_actor(call.request());
+  std::string outcome;
+  if (!why.empty()) {
+    reply = error_reply(pb::Error::REFUSED, "not done on this node: " + why);
+    outcome = "refused: " + why;
+  } else {
+    pb::Request request = call.request();
+    mark_relayed(request, hub_name_);
+    auto r = ctx.call(call.component(), request, 2500ms, 0);
+    if (r) {
+      reply = *r;
+      outcome = r->has_error() ? "error: " + describe_error(r->error()) : "ok";
+    } else {
+      reply = error_reply(pb::Error::UNAVAILABLE, call.component() + " on this node: " + r.message());
+      outcome = "unavailable";
+    }
+  }
+  // Audited here as the hub said who asked; the repairer records it too.
+  log::write(why.empty() ? log::Level::kInfo : log::Level::kWarn, "fleet_call",
+             {{"hub", hub_name_}, {"component", call.component().substr(0, 60)}, {"request", request_kind(call.request())},
+              {"actor", actor}, {"outcome", outcome}, {"ms", clock_->wall_ms() - started}});
+  const std::string bytes = frame_bytes(f);
+  try {
+    (void)dealer_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void FleetWorker::node_receive(WorkerContext& ctx) {
+  zmq::message_t m;
+  while (dealer_ && dealer_->recv(m, zmq::recv_flags::dontwait)) {
+    const int64_t now = clock_->wall_ms();
+    pb::FleetFrame f;
+    if (!f.ParseFromArray(m.data(), static_cast<int>(m.size()))) {
+      if (!quiet("undecodable", now)) log::warn("fleet_frame_undecodable", {{"from", "hub"}, {"bytes", m.size()}});
+      continue;
+    }
+    auto heard = link_->on_frame(f, now);
+    if (heard.welcomed) {
+      hub_name_ = heard.hub.substr(0, 64);
+      log::info("fleet_hub_connected", {{"hub", hub_name_}, {"acked_seq", heard.ack}, {"last_seq", store_->last_seq()}});
+      was_up_ = true;
+    }
+    if (heard.ack > 0) {
+      if (auto st = store_->remove_through(heard.ack); !st && !quiet("remove", now)) {
+        log::error("fleet_outbox_failed", {{"error", st.message()}, {"op", "remove"}});
+      }
+    }
+    if (!heard.refused.empty() && !quiet("refused:" + heard.refused, now)) {
+      log::warn("fleet_refused_by_hub", {{"reason", heard.refused.substr(0, 300)}});
+    }
+    if (heard.call) answer_call(ctx, *heard.call);
+  }
+}
+
+void FleetWorker::node_flush(WorkerContext& ctx, int64_t now_ms) {
+  if (!link_ || !dealer_) return;
+  auto oldest = store_->oldest_seq();
+  auto read = [this](uint64_t after, size_t n) {
+    auto r = store_->after(after, n);
+    return r ? std::move(*r) : std::vector<pb::FleetEnvelope>{};
+  };
+  auto frames = link_->on_tick(now_ms, store_->last_seq(), oldest ? *oldest : 0, read);
+  if (link_->lost()) {
+    log::warn("fleet_hub_lost", {{"quiet_ms", now_ms - link_->last_heard_ms()},
+                                 {"effect", "events wait in the outbox; repairs go on here"}});
+    was_up_ = false;
+  }
+  bool failed = false;
+  for (const auto& f : frames) {
+    if (!failed) {
+      const std::string bytes = frame_bytes(f);
+      try {
+        failed = !dealer_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+      } catch (const zmq::error_t&) {
+        failed = true;
+      }
+    }
+    if (failed) link_->send_failed(f);
+  }
+  const uint64_t waiting = store_->last_seq() > link_->acked() ? store_->last_seq() - link_->acked() : 0;
+  ctx.set_activity(link_->up() ? "node: hub " + hub_name_ + " connected · " + std::to_string(waiting) + " events unacknowledged"
+                               : "node: hub unreachable · " + std::to_string(waiting) + " events waiting");
+}
+
+// ---------------------------------------------------------------------------
+
+pb::Reply FleetWorker::on_request(WorkerContext& ctx, const pb::Request& request) {
+  if (request.has_fleet_status()) {
+    pb::Reply r;
+    const int64_t now = clock_->wall_ms();
+    if (role_ == "hub") {
+      *r.mutable_fleet_status() = book_.status(now, node_timeout_ms_);
+    } else {
+      auto* s = r.mutable_fleet_status();
+      s->set_role(role_);
+      s->set_hub(ctx.config().fleet().hub());
+      if (link_) {
+        s->set_hub_connected(link_->up());
+        s->set_hub_last_seen_ms(link_->last_heard_ms());
+        s->set_sent_seq(link_->sent());
+        s->set_acked_seq(link_->acked());
+      }
+      if (store_) {
+        if (auto c = store_->count(); c) s->set_outbox(static_cast<uint64_t>(*c));
+      }
+    }
+    return r;
+  }
+  if (request.has_fleet_relay()) {
+    if (role_ != "hub") return error_reply(pb::Error::REFUSED, "only a hub relays to nodes");
+    return relay(ctx, request.fleet_relay());
+  }
+  return pb::Reply();
+}
+
+SteadyTime FleetWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
+  if (!running_) return now + 5s;
+  const int64_t wall = clock_->wall_ms();
+  if (role_ == "hub") {
+    hub_tick(ctx, wall);
+    return now + 500ms;
+  }
+  node_flush(ctx, wall);
+  return now + 200ms;
+}
+
+std::vector<zmq::pollitem_t> FleetWorker::poll_items() {
+  std::vector<zmq::pollitem_t> items;
+  if (!running_) return items;
+  if (router_) items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
+  if (zap_) items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
+  if (dealer_) items.push_back({dealer_->handle(), 0, ZMQ_POLLIN, 0});
+  return items;
+}
+
+void FleetWorker::on_ready(WorkerContext& ctx, size_t index) {
+  try {
+    if (role_ == "hub") {
+      if (index == 1) {
+        serve_zap();
+        return;
+      }
+      while (auto in = receive_router()) handle_hub_frame(ctx, *in);
+    } else {
+      node_receive(ctx);
+    }
+  } catch (const zmq::error_t& e) {
+    if (!quiet(std::string("zmq:") + e.what(), clock_->wall_ms())) log::warn("fleet_socket_error", {{"error", e.what()}});
+  }
+}
+
+void FleetWorker::stop(WorkerContext& /*ctx*/) {
+  if (role_ == "hub") {
+    for (const auto& [name, n] : book_.nodes()) {
+      if (n.last_seen_ms > 0) save_node(name);
+    }
+  }
+  router_.reset();
+  zap_.reset();
+  dealer_.reset();
+  running_ = false;
+}
+
+}  // namespace gwr::fleet
