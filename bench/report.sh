@@ -44,6 +44,8 @@ bench() {
   bench "$b/recovery" "$(n 20 10)"
   echo
   if [[ -x "$b/telegram_latency" ]]; then bench "$b/telegram_latency" "$(n 60 50)"; echo; fi
+  bench "$b/fleet" --nodes 20 --events "$(n 500 200)" --calls "$(n 2000 1000)"
+  echo
   bench "$b/vs_monit" "$(n 10 4)" "$(n 5 2)" $( [[ $quick == 1 ]] && echo --no-typical )
   echo
   bench "$b/chaos" --duration "$(n 5m 90s)" --seed 11

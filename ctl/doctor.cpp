@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "common/fleet_keys.h"
 #include "common/openclaw_config.h"
 #include "common/platform/proc.h"
 #include "common/strings.h"
@@ -292,6 +293,12 @@ std::vector<DoctorCheck> run_doctor(const DoctorInputs& in, HttpClient& http, Co
   out.push_back(dir_check("log dir", c.paths().log_dir(), false));
   for (auto& t : telegram_checks(c, in.environment, in.offline, http)) out.push_back(std::move(t));
   out.push_back(tier3_check(c, in.environment, in.offline, http, commands));
+  if (const auto& f = c.fleet(); f.role() == "hub" || f.role() == "node") {
+    const std::string bad = fleet::check_fleet_keys(f.role(), f.secret_key(), f.hub_public_key(), f.authorized_keys());
+    out.push_back(bad.empty() ? pass("fleet keys", f.role() + ": the key files are there and are keys")
+                              : fail("fleet keys", bad,
+                                     "make keys with `gwrctl fleet keygen --out DIR --name NAME` (README, Several hosts)"));
+  }
   out.push_back(disk_check(fs::exists(c.paths().state_dir()) ? c.paths().state_dir() : "/"));
   return out;
 }

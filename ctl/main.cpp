@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <cctype>
 #include <iostream>
 #include <map>
 #include <string>
@@ -92,8 +93,9 @@ constexpr const char* kUsage =
     "                              --json: one event per line\n"
     "  discover [--yaml]           the gateway OpenClaw's files describe (port, state dir) and the other\n"
     "                              gateways here; --yaml: the config lines gwr-service install writes\n"
-    "  fleet keygen --out DIR --name NAME\n"
-    "                              a CURVE key pair for several hosts behind one bot: DIR/NAME.pub, DIR/NAME.key (0600)\n"
+    "  fleet keygen --out DIR [--name NAME]\n"
+    "                              a CURVE key pair for several hosts behind one bot: DIR/NAME.pub, DIR/NAME.key (0600);\n"
+    "                              NAME defaults to this host's name\n"
     "  fleet status                a hub: its nodes, when each was last heard from; a node: its link to the hub\n"
     "  completion bash             a bash completion script\n"
     "\n"
@@ -500,7 +502,7 @@ class Ctl {
   // `gwrctl fleet status`: the hub's nodes, or the node's link.
   int fleet() {
     if (cli_.args.size() != 2 || cli_.args[1] != "status") {
-      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet status | gwrctl fleet keygen --out DIR --name NAME\n");
+      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet status | gwrctl fleet keygen --out DIR [--name NAME]\n");
       return kExitUsage;
     }
     const std::string role = config_.config.fleet().role();
@@ -893,15 +895,35 @@ int main(int argc, char** argv) {
         break;
       }
     }
+    if (name.empty() && !out.empty()) {
+      // This host's short name, as a node name ("Web-1.lan" -> "web-1").
+      char host[256] = {};
+      if (::gethostname(host, sizeof host - 1) == 0) {
+        for (const char* c = host; *c && *c != '.' && name.size() < gwr::kMaxGatewayName; ++c) {
+          const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+          name += (std::isalnum(static_cast<unsigned char>(l)) || l == '-') ? l : '-';
+        }
+      }
+      if (!gwr::valid_gateway_name(name)) name = "gwr";
+    }
     if (out.empty() || name.empty()) {
-      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet keygen --out DIR --name NAME\n"
-                           "  NAME: the node's name (1-12 of a-z 0-9 -), or the hub's\n");
+      std::fprintf(stderr, "gwrctl: usage: gwrctl fleet keygen --out DIR [--name NAME]\n"
+                           "  NAME: the node's name (1-12 of a-z 0-9 -), or the hub's; default: this host's name\n");
       return kExitUsage;
     }
     auto pub = gwr::fleet::write_key_pair(out, name);
     if (!pub) {
       std::fprintf(stderr, "gwrctl: fleet keygen: %s\n", pub.message().c_str());
       return kExitFailed;
+    }
+    if (cli.json) {
+      std::cout << nlohmann::json({{"name", name},
+                                   {"public_key", *pub},
+                                   {"public_file", out + "/" + name + ".pub"},
+                                   {"secret_file", out + "/" + name + ".key"}})
+                       .dump(2)
+                << "\n";
+      return kExitOk;
     }
     std::printf("wrote %s/%s.pub (public) and %s/%s.key (secret, 0600)\npublic key: %s\n"
                 "A node: copy %s.pub into the hub's fleet.authorized_keys directory; set fleet.secret_key to %s.key here.\n"

@@ -224,6 +224,11 @@ HubBook::Answer HubBook::on_hello(const std::string& name, const std::string& ro
   n.address = address;
   n.version = hello.version().substr(0, 40);
   n.gateways.assign(hello.gateways().begin(), hello.gateways().end());
+  for (auto& g : n.gateways) {
+    // What a node says of itself is shown to the owner: names checked above, the rest kept short.
+    g.clear_state_dir();
+    if (g.host().size() > 253) g.set_host(g.host().substr(0, 253));
+  }
   heard(n, now_ms);
   pb::FleetFrame f = frame();
   f.mutable_welcome()->set_acked_seq(n.seq);
@@ -298,6 +303,10 @@ std::vector<pb::Alert> HubBook::on_tick(int64_t now_ms, int64_t node_timeout_ms)
   std::vector<pb::Alert> out;
   for (auto& [name, n] : nodes_) {
     if (n.last_seen_ms == 0) continue;  // never heard from: nothing to miss yet
+    if (n.key.empty()) {
+      n.silent = false;  // revoked: the owner let it go, its silence is no news
+      continue;
+    }
     const int64_t since = std::max(n.last_seen_ms, started_ms_);
     const bool quiet = now_ms - since > node_timeout_ms;
     if (quiet && !n.silent) {

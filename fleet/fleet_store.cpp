@@ -58,17 +58,33 @@ Result<std::string> FleetStore::instance() {
   return id;
 }
 
+Result<std::string> FleetStore::new_instance() {
+  auto del = db_->prepare("DELETE FROM meta WHERE key = 'instance'");
+  if (!del) return make_error(del.message());
+  if (auto st = del->run(); !st) return make_error(st.message());
+  return instance();
+}
+
 Result<uint64_t> FleetStore::append(const pb::Event& event, int64_t now_ms, int64_t* dropped) {
+  return append_all({event}, now_ms, dropped);
+}
+
+Result<uint64_t> FleetStore::append_all(const std::vector<pb::Event>& events, int64_t now_ms, int64_t* dropped) {
   if (dropped) *dropped = 0;
-  std::string bytes;
-  if (!event.SerializeToString(&bytes)) return make_error("event does not serialize");
+  if (events.empty()) return last_seq_;
   Transaction tx(*db_);
   if (!tx.ok()) return make_error(tx.begin_status().message());
-  const uint64_t seq = last_seq_ + 1;
   auto ins = db_->prepare("INSERT INTO outbox (seq, event, at_ms) VALUES (?, ?, ?)");
   if (!ins) return make_error(ins.message());
-  if (auto st = ins->bind(1, static_cast<int64_t>(seq)).bind_blob(2, bytes).bind(3, now_ms).run(); !st) {
-    return make_error(st.message());
+  uint64_t seq = last_seq_;
+  for (const auto& event : events) {
+    std::string bytes;
+    if (!event.SerializeToString(&bytes)) return make_error("event does not serialize");
+    ++seq;
+    if (auto st = ins->bind(1, static_cast<int64_t>(seq)).bind_blob(2, bytes).bind(3, now_ms).run(); !st) {
+      return make_error(st.message());
+    }
+    ins->reset();
   }
   auto meta = db_->prepare("INSERT INTO meta (key, value) VALUES ('last_seq', ?) "
                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value");

@@ -1,10 +1,14 @@
 #include "fleet/fleet_worker.h"
 
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <iterator>
 
 #include "common/components.h"
@@ -24,8 +28,12 @@ constexpr int kMaxFrameBytes = 8 << 20;
 constexpr int64_t kKeyScanEveryMs = 3000;
 constexpr int64_t kAlertRepublishMs = 30'000;
 constexpr int64_t kSaveSeenEveryMs = 30'000;
-constexpr auto kDeliverTimeout = 3000ms;
+// gwr-fleet waits for its bridge and for a node on its own loop, so each
+// wait stays well inside supervisor.heartbeat_timeout (5 s by default).
+constexpr auto kDeliverTimeout = 2000ms;
+constexpr int64_t kBridgeRetryMs = 2000;  // after a delivery failed: the nodes keep their events meanwhile
 constexpr uint32_t kDefaultRelayMs = 2000;
+constexpr uint32_t kMaxRelayMs = 3000;
 
 std::string frame_bytes(const pb::FleetFrame& f) {
   std::string bytes;
@@ -64,6 +72,7 @@ void common_options(zmq::socket_t& s) {
 FleetWorker::FleetWorker() = default;
 
 FleetWorker::~FleetWorker() {
+  monitor_.reset();
   router_.reset();
   zap_.reset();
   dealer_.reset();
@@ -85,6 +94,7 @@ std::vector<std::string> FleetWorker::topics() const {
 
 void FleetWorker::off(WorkerContext& ctx, const std::string& why) {
   running_ = false;
+  monitor_.reset();
   router_.reset();
   zap_.reset();
   dealer_.reset();
@@ -306,6 +316,7 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
                                         {"reason", "the node's outbox let them go before the hub had them"}});
       }
       if (t.duplicates > 0) log::debug("fleet_events_duplicate", {{"node", *name}, {"count", t.duplicates}});
+      if (!t.events.empty() && now < bridge_retry_at_ms_) return;  // not acknowledged: sent again later
       if (!t.events.empty()) {
         pb::Request req;
         auto* d = req.mutable_fleet_deliver();
@@ -317,9 +328,10 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
         auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
         if (r && r->has_fleet_deliver()) {
           send_to(in.routing, book_.delivered(*name, t.last_seq));
+          handled_since_trim_ += d->events_size();
           save_node(*name);
           log::debug("fleet_events_delivered", {{"node", *name}, {"seq", t.last_seq}, {"count", d->events_size()}});
-        } else if (!quiet("deliver:" + *name, now, 30'000)) {
+        } else if (bridge_retry_at_ms_ = clock_->wall_ms() + kBridgeRetryMs; !quiet("deliver:" + *name, now, 30'000)) {
           // Not acknowledged: the node keeps them and sends them again.
           log::warn("fleet_delivery_failed", {{"node", *name}, {"events", d->events_size()},
                                               {"error", r ? describe_error(r->error()) : r.message()},
@@ -381,7 +393,7 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
   } catch (const zmq::error_t& e) {
     return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " is not connected"), "unreachable");
   }
-  const auto wait = std::chrono::milliseconds(rq.timeout_ms() > 0 ? std::min<uint32_t>(rq.timeout_ms(), 30'000)
+  const auto wait = std::chrono::milliseconds(rq.timeout_ms() > 0 ? std::min<uint32_t>(rq.timeout_ms(), kMaxRelayMs)
                                                                    : kDefaultRelayMs);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
@@ -468,6 +480,7 @@ void FleetWorker::start_node(WorkerContext& ctx) {
     gateway_names_.push_back(g.name());
     s.gateways.push_back(g);
   }
+  link_settings_ = s;
   link_ = std::make_unique<NodeLink>(std::move(s));
   dealer_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::dealer);
   common_options(*dealer_);
@@ -478,6 +491,15 @@ void FleetWorker::start_node(WorkerContext& ctx) {
   dealer_->set(zmq::sockopt::curve_serverkey, *server);
   dealer_->set(zmq::sockopt::curve_publickey, *pub);
   dealer_->set(zmq::sockopt::curve_secretkey, *secret);
+  // The hub's ZAP refusal reaches a node only as a failed handshake: watch
+  // for it, so that the node's log says what is wrong.
+  if (zmq_socket_monitor(dealer_->handle(), "inproc://gwr-fleet-monitor",
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+    monitor_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect("inproc://gwr-fleet-monitor");
+  }
   try {
     dealer_->connect(f.hub());
   } catch (const zmq::error_t& e) {
@@ -489,19 +511,35 @@ void FleetWorker::start_node(WorkerContext& ctx) {
   ctx.set_activity("node: connecting to " + f.hub());
 }
 
-void FleetWorker::keep(const pb::Event& event, int64_t now_ms) {
+void FleetWorker::keep_pending(int64_t now_ms) {
+  if (pending_.empty()) return;
   int64_t dropped = 0;
-  auto seq = store_->append(event, now_ms, &dropped);
+  auto seq = store_->append_all(pending_, now_ms, &dropped);
+  handled_since_trim_ += static_cast<int64_t>(pending_.size());
   if (!seq) {
     if (!quiet("outbox", now_ms)) {
-      log::error("fleet_outbox_failed", {{"error", seq.message()}, {"effect", "this event does not reach the hub"}});
+      log::error("fleet_outbox_failed", {{"error", seq.message()}, {"events", pending_.size()},
+                                         {"effect", "kept in memory and written again; lost if gwr-fleet stops first"}});
     }
-    return;
+    if (pending_.size() > static_cast<size_t>(kOutboxMax)) pending_.erase(pending_.begin());
+    return;  // kept: the next tick writes them again
   }
+  pending_.clear();
   if (dropped > 0) {
     log::warn("fleet_outbox_full", {{"dropped", dropped}, {"max", kOutboxMax},
                                     {"effect", "the oldest events, never acknowledged by the hub, were let go"}});
   }
+}
+
+void FleetWorker::trim_memory(int64_t now_ms) {
+  // A burst (a node's outbox after the hub was away) leaves freed message
+  // buffers in malloc's arenas: give them back once it is over.
+  if (handled_since_trim_ == 0 || now_ms < next_trim_ms_) return;
+  handled_since_trim_ = 0;
+  next_trim_ms_ = now_ms + 10'000;
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
 }
 
 void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
@@ -515,8 +553,9 @@ void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
   } else if (!event.has_repair_event() && !event.has_alert()) {
     return;
   }
-  keep(event, now);
-  node_flush(ctx, now);
+  pending_.push_back(event);
+  (void)ctx;
+  (void)now;
 }
 
 void FleetWorker::answer_call(WorkerContext& ctx, const pb::FleetCall& call) {
@@ -554,6 +593,33 @@ void FleetWorker::answer_call(WorkerContext& ctx, const pb::FleetCall& call) {
   }
 }
 
+void FleetWorker::node_monitor() {
+  std::vector<zmq::message_t> parts;
+  while (monitor_ && zmq::recv_multipart(*monitor_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+    if (parts.size() < 2 || parts[0].size() < 6) {
+      parts.clear();
+      continue;
+    }
+    uint16_t event = 0;
+    uint32_t value = 0;
+    std::memcpy(&event, parts[0].data(), 2);
+    std::memcpy(&value, static_cast<const char*>(parts[0].data()) + 2, 4);
+    const std::string endpoint = parts[1].to_string();
+    parts.clear();
+    const int64_t now = clock_->wall_ms();
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !quiet("auth", now)) {
+      log::error("fleet_key_refused_by_hub", {{"hub", endpoint}, {"status", value},
+                                              {"fix", "copy this node's NODE.pub into the hub's fleet.authorized_keys"}});
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && !quiet("protocol", now)) {
+      log::error("fleet_handshake_failed", {{"hub", endpoint}, {"code", value},
+                                            {"fix", "is fleet.hub_public_key the hub's public key, and fleet.hub a gwr hub?"}});
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      quiet_logs_.erase("auth");
+      quiet_logs_.erase("protocol");
+    }
+  }
+}
+
 void FleetWorker::node_receive(WorkerContext& ctx) {
   zmq::message_t m;
   while (dealer_ && dealer_->recv(m, zmq::recv_flags::dontwait)) {
@@ -564,6 +630,19 @@ void FleetWorker::node_receive(WorkerContext& ctx) {
       continue;
     }
     auto heard = link_->on_frame(f, now);
+    if (heard.welcomed && heard.ack > store_->last_seq()) {
+      // The hub has more of this instance than this outbox ever numbered
+      // (fleet.db restored from a backup): new events would pass for old
+      // ones. A new instance starts a new sequence at the hub.
+      auto fresh = store_->new_instance();
+      log::warn("fleet_sequence_behind_hub", {{"hub_seq", heard.ack}, {"last_seq", store_->last_seq()},
+                                              {"instance", fresh ? *fresh : fresh.message()}});
+      if (fresh) {
+        link_settings_.instance = *fresh;
+        link_ = std::make_unique<NodeLink>(link_settings_);
+      }
+      continue;
+    }
     if (heard.welcomed) {
       hub_name_ = heard.hub.substr(0, 64);
       log::info("fleet_hub_connected", {{"hub", hub_name_}, {"acked_seq", heard.ack}, {"last_seq", store_->last_seq()}});
@@ -647,9 +726,12 @@ SteadyTime FleetWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
   const int64_t wall = clock_->wall_ms();
   if (role_ == "hub") {
     hub_tick(ctx, wall);
+    trim_memory(wall);
     return now + 500ms;
   }
+  keep_pending(wall);
   node_flush(ctx, wall);
+  trim_memory(wall);
   return now + 200ms;
 }
 
@@ -659,6 +741,7 @@ std::vector<zmq::pollitem_t> FleetWorker::poll_items() {
   if (router_) items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
   if (zap_) items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
   if (dealer_) items.push_back({dealer_->handle(), 0, ZMQ_POLLIN, 0});
+  if (dealer_ && monitor_) items.push_back({monitor_->handle(), 0, ZMQ_POLLIN, 0});
   return items;
 }
 
@@ -670,6 +753,8 @@ void FleetWorker::on_ready(WorkerContext& ctx, size_t index) {
         return;
       }
       while (auto in = receive_router()) handle_hub_frame(ctx, *in);
+    } else if (index == 1) {
+      node_monitor();
     } else {
       node_receive(ctx);
     }
@@ -679,11 +764,14 @@ void FleetWorker::on_ready(WorkerContext& ctx, size_t index) {
 }
 
 void FleetWorker::stop(WorkerContext& /*ctx*/) {
+  if (role_ == "node" && store_) keep_pending(clock_->wall_ms());
   if (role_ == "hub") {
     for (const auto& [name, n] : book_.nodes()) {
       if (n.last_seen_ms > 0) save_node(name);
     }
   }
+  if (dealer_ && monitor_) (void)zmq_socket_monitor(dealer_->handle(), nullptr, 0);
+  monitor_.reset();
   router_.reset();
   zap_.reset();
   dealer_.reset();

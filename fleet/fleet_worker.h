@@ -69,7 +69,13 @@ class FleetWorker final : public Worker {
   void node_receive(WorkerContext& ctx);
   void answer_call(WorkerContext& ctx, const pb::FleetCall& call);
   void node_flush(WorkerContext& ctx, int64_t now_ms);
-  void keep(const pb::Event& event, int64_t now_ms);
+  // The events heard since the last tick go into the outbox together (one
+  // transaction, one fsync): a burst costs one write, not one per event.
+  void keep_pending(int64_t now_ms);
+  std::vector<pb::Event> pending_;
+  int64_t handled_since_trim_ = 0;
+  int64_t next_trim_ms_ = 0;
+  void trim_memory(int64_t now_ms);
 
   std::string role_;
   bool running_ = false;
@@ -77,6 +83,8 @@ class FleetWorker final : public Worker {
   std::unique_ptr<zmq::socket_t> router_;  // hub
   std::unique_ptr<zmq::socket_t> zap_;     // hub
   std::unique_ptr<zmq::socket_t> dealer_;  // node
+  std::unique_ptr<zmq::socket_t> monitor_;  // node: the dealer's handshakes (a refused key is said in the log)
+  void node_monitor();
   std::unique_ptr<FleetStore> store_;
   const Clock* clock_ = nullptr;
   int64_t node_timeout_ms_ = 90'000;
@@ -91,10 +99,12 @@ class FleetWorker final : public Worker {
   std::map<std::string, int64_t> quiet_logs_;  // rate-limited log lines: key -> when last written
   std::deque<Incoming> stash_;                // frames that came while a relay waited
   uint64_t relay_seq_ = 0;
+  int64_t bridge_retry_at_ms_ = 0;  // a delivery to the bridge failed: not tried again before then
   std::string host_;
 
   // Node
   std::unique_ptr<NodeLink> link_;
+  NodeLink::Settings link_settings_;
   std::vector<std::string> gateway_names_;
   std::map<std::string, std::string> health_sent_;  // gateway -> health_signature of the last kept
   std::string hub_name_;

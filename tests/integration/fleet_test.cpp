@@ -252,6 +252,10 @@ TEST_F(FleetTest, ANodeWithAnUnknownKeyIsRefusedAndTheRefusalLogged) {
   for (const auto& n : st["nodes"]) EXPECT_NE(n["name"], "rogue") << st.dump();
   auto node = rogue.fleet_status();
   EXPECT_EQ(node["connected"], false) << node.dump();
+  // The node's own log says why, and what to do.
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(rogue.daemon->log_file("gwr-fleet")).find("fleet_key_refused_by_hub") != std::string::npos; },
+      10s, "the node logged that the hub refused its key"));
 
   // Its repairs go on alone, and wait in its outbox.
   ASSERT_EQ(::kill(rogue.gateway->gateway_pid(), SIGKILL), 0);

@@ -305,6 +305,25 @@ TEST(HubBookTest, ANodeNotHeardFromForTheTimeoutIsSilentOnceAndBackOnce) {
   EXPECT_TRUE(b.active(8000).empty());
 }
 
+TEST(HubBookTest, ARevokedNodeIsNeverReportedSilent) {
+  HubBook b = book_with({{"web1", "K1"}});
+  b.set_started(0);
+  (void)b.on_hello("web1", "r1", "", hello("i1"), 1000, 5000);
+  b.set_keys({});
+  EXPECT_TRUE(b.on_tick(60'000, 5000).empty());
+  EXPECT_TRUE(b.active(60'000).empty());
+}
+
+TEST(HubBookTest, WhatANodeSaysOfItsGatewaysIsKeptShortAndWithoutPaths) {
+  HubBook b = book_with({{"web1", "K1"}});
+  pb::FleetHello h = hello("i1");
+  h.mutable_gateways(0)->set_state_dir("/home/someone/.openclaw");
+  h.mutable_gateways(0)->set_host(std::string(5000, 'h'));
+  ASSERT_TRUE(b.on_hello("web1", "r1", "", h, 0, 5000).reply->has_welcome());
+  EXPECT_EQ(b.find("web1")->gateways[0].state_dir(), "");
+  EXPECT_EQ(b.find("web1")->gateways[0].host().size(), 253u);
+}
+
 TEST(HubBookTest, AfterTheHubsOwnRestartNodesGetTheTimeoutToSayHello) {
   HubBook b = book_with({{"web1", "K1"}});
   b.restore("web1", "i1", 7, 1000, {gateway("main")});  // last heard before the hub stopped
