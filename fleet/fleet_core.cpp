@@ -47,6 +47,7 @@ std::vector<pb::FleetFrame> NodeLink::on_tick(int64_t now_ms, uint64_t last_seq,
       auto* h = f.mutable_hello();
       h->set_instance(settings_.instance);
       h->set_version(settings_.version);
+      h->set_base(oldest_seq > 0 ? oldest_seq - 1 : last_seq);
       for (const auto& g : settings_.gateways) *h->add_gateways() = g;
       last_hello_ms_ = now_ms;
       out.push_back(std::move(f));
@@ -59,8 +60,10 @@ std::vector<pb::FleetFrame> NodeLink::on_tick(int64_t now_ms, uint64_t last_seq,
     sent_ = acked_;
     last_progress_ms_ = now_ms;
   }
+  // What the outbox no longer has (it overflowed, or the hub forgot what it
+  // acknowledged) will never be sent: the window counts from what it has.
+  if (oldest_seq > 0 && acked_ + 1 < oldest_seq) acked_ = oldest_seq - 1;
   if (sent_ < acked_) sent_ = acked_;
-  if (oldest_seq > 0 && sent_ + 1 < oldest_seq) sent_ = oldest_seq - 1;  // the outbox let old ones go
   while (sent_ < last_seq && sent_ - acked_ < kWindow) {
     const size_t room = std::min<uint64_t>(kBatch, kWindow - (sent_ - acked_));
     auto batch = read(sent_, room);
@@ -210,12 +213,14 @@ HubBook::Answer HubBook::on_hello(const std::string& name, const std::string& ro
     a.detail = "instance " + hello.instance() + " while " + n.instance + " is connected";
     return a;
   }
-  if (other_instance) {
-    // A new fleet.db on that host (reinstalled): a new sequence from 1.
-    a.log_event = "fleet_node_new_instance";
-    a.detail = "was " + n.instance + ", now " + hello.instance() + "; " + std::to_string(n.seq) +
-               " events of the old one were handed on";
-    n.seq = 0;
+  if (other_instance || n.instance.empty()) {
+    // A new fleet.db on that host (reinstalled), or a hub that never met
+    // this one (or forgot it): its sequence goes on from what it still has.
+    a.log_event = other_instance ? "fleet_node_new_instance" : "fleet_node_first_hello";
+    a.detail = other_instance ? "was " + n.instance + ", now " + hello.instance() + "; " + std::to_string(n.seq) +
+                                    " events of the old one were handed on"
+                              : "";
+    n.seq = hello.base();
   } else {
     a.log_event = "fleet_node_hello";
   }
@@ -415,7 +420,11 @@ std::string request_actor(const pb::Request& r) {
 
 void mark_relayed(pb::Request& r, const std::string& hub) {
   const std::string via = " via hub" + (hub.empty() ? std::string() : " " + hub.substr(0, 40));
-  if (r.has_repair()) r.mutable_repair()->set_actor(r.repair().actor() + via);
+  if (r.has_repair()) {
+    r.mutable_repair()->set_actor(r.repair().actor() + via);
+    // The bot asks for "policy decides" or tier 1 (start a stopped gateway), never more.
+    if (r.repair().start_tier() > 1) r.mutable_repair()->set_start_tier(1);
+  }
   if (r.has_pause()) r.mutable_pause()->set_actor(r.pause().actor() + via);
   if (r.has_resume()) r.mutable_resume()->set_actor(r.resume().actor() + via);
 }

@@ -15,6 +15,7 @@
 #include "common/fleet_keys.h"
 #include "common/log.h"
 #include "common/message_text.h"
+#include "common/redact.h"
 #include "common/version.h"
 
 namespace gwr::fleet {
@@ -34,6 +35,11 @@ constexpr auto kDeliverTimeout = 2000ms;
 constexpr int64_t kBridgeRetryMs = 2000;  // after a delivery failed: the nodes keep their events meanwhile
 constexpr uint32_t kDefaultRelayMs = 2000;
 constexpr uint32_t kMaxRelayMs = 3000;
+constexpr size_t kDeliverChunk = 16;      // events per call to the bridge
+constexpr size_t kMaxBatchBytes = 512 * 1024;
+// Time one pass of the loop may spend waiting on the bridge and on nodes
+// before it goes round again (and heartbeats).
+constexpr auto kPassBudget = 2500ms;
 
 std::string frame_bytes(const pb::FleetFrame& f) {
   std::string bytes;
@@ -272,7 +278,32 @@ void FleetWorker::save_node(const std::string& name) {
   saved_seen_ms_[name] = n->last_seen_ms;
 }
 
-void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
+int64_t FleetWorker::budget_left_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(pass_started_ + kPassBudget -
+                                                               std::chrono::steady_clock::now())
+      .count();
+}
+
+void FleetWorker::drain_hub(WorkerContext& ctx) {
+  // What waited first, then the socket, while the pass has time for a call
+  // to the bridge; the rest waits in the socket (its high-water mark holds
+  // the nodes back) until the next pass.
+  while (!stash_.empty() && budget_left_ms() >= kDeliverTimeout.count()) {
+    Incoming in = std::move(stash_.front());
+    stash_.pop_front();
+    if (!handle_hub_frame(ctx, in)) {
+      stash_.push_front(std::move(in));
+      return;
+    }
+  }
+  while (stash_.empty() && budget_left_ms() >= kDeliverTimeout.count()) {
+    auto in = receive_router();
+    if (!in) return;
+    if (!handle_hub_frame(ctx, *in)) stash_.push_front(std::move(*in));
+  }
+}
+
+bool FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
   const int64_t now = clock_->wall_ms();
   const auto name = book_.authorized(in.user_id);
   if (!name) {
@@ -285,14 +316,14 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
     r.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
     r.mutable_refused()->set_reason("this node's key is not authorized on the hub");
     send_to(in.routing, r);
-    return;
+    return true;
   }
   pb::FleetFrame f;
   if (in.payload.empty() || !f.ParseFromString(in.payload) || f.body_case() == pb::FleetFrame::BODY_NOT_SET) {
     if (!quiet("undecodable:" + *name, now)) {
       log::warn("fleet_frame_undecodable", {{"node", *name}, {"bytes", in.payload.size()}});
     }
-    return;
+    return true;
   }
   switch (f.body_case()) {
     case pb::FleetFrame::kHello: {
@@ -307,7 +338,7 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
       }
       if (a.reply) send_to(in.routing, *a.reply);
       if (ok) save_node(*name);
-      return;
+      return true;
     }
     case pb::FleetFrame::kEvents: {
       auto t = book_.on_events(*name, in.routing, f.events(), now);
@@ -316,27 +347,52 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
                                         {"reason", "the node's outbox let them go before the hub had them"}});
       }
       if (t.duplicates > 0) log::debug("fleet_events_duplicate", {{"node", *name}, {"count", t.duplicates}});
-      if (!t.events.empty() && now < bridge_retry_at_ms_) return;  // not acknowledged: sent again later
+      if (!t.events.empty() && now < bridge_retry_at_ms_) return true;  // not acknowledged: sent again later
+      bool finished = true;
       if (!t.events.empty()) {
-        pb::Request req;
-        auto* d = req.mutable_fleet_deliver();
-        d->set_node(*name);
-        for (auto& e : t.events) *d->add_events() = std::move(e);
-        if (const auto* n = book_.find(*name)) {
-          for (const auto& g : n->gateways) *d->add_gateways() = g;
-        }
-        auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
-        if (r && r->has_fleet_deliver()) {
-          send_to(in.routing, book_.delivered(*name, t.last_seq));
+        // To the bridge in small parts (each event may cost it a write), each
+        // acknowledged once it is stored here too: a part that fails, and all
+        // after it, come again.
+        size_t done = 0;
+        uint64_t acked = 0;
+        while (done < t.events.size()) {
+          pb::Request req;
+          auto* d = req.mutable_fleet_deliver();
+          d->set_node(*name);
+          const size_t first = done;
+          for (; done < t.events.size() && done - first < kDeliverChunk; ++done) *d->add_events() = t.events[done];
+          if (const auto* n = book_.find(*name)) {
+            for (const auto& g : n->gateways) *d->add_gateways() = g;
+          }
+          const uint64_t last = t.last_seq - (t.events.size() - done);
+          auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
+          if (!r || !r->has_fleet_deliver()) {
+            bridge_retry_at_ms_ = clock_->wall_ms() + kBridgeRetryMs;
+            if (!quiet("deliver:" + *name, now, 30'000)) {
+              // Not acknowledged: the node keeps them and sends them again.
+              log::warn("fleet_delivery_failed", {{"node", *name}, {"events", t.events.size() - first},
+                                                  {"error", r ? describe_error(r->error()) : r.message()},
+                                                  {"effect", "kept in the node's outbox; sent again"}});
+            }
+            break;
+          }
+          const pb::FleetFrame ack = book_.delivered(*name, last);
+          save_node(*name);  // stored before acknowledged: a hub that dies between them says nothing twice
+          acked = ack.ack().seq();
           handled_since_trim_ += d->events_size();
-          save_node(*name);
-          log::debug("fleet_events_delivered", {{"node", *name}, {"seq", t.last_seq}, {"count", d->events_size()}});
-        } else if (bridge_retry_at_ms_ = clock_->wall_ms() + kBridgeRetryMs; !quiet("deliver:" + *name, now, 30'000)) {
-          // Not acknowledged: the node keeps them and sends them again.
-          log::warn("fleet_delivery_failed", {{"node", *name}, {"events", d->events_size()},
-                                              {"error", r ? describe_error(r->error()) : r.message()},
-                                              {"effect", "kept in the node's outbox; sent again"}});
+          if (done < t.events.size() && budget_left_ms() < kDeliverTimeout.count()) {
+            finished = false;  // the rest next pass: the loop must go round and heartbeat
+            break;
+          }
         }
+        if (acked > 0) {
+          pb::FleetFrame ack;
+          ack.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+          ack.mutable_ack()->set_seq(acked);
+          send_to(in.routing, ack);
+          log::debug("fleet_events_delivered", {{"node", *name}, {"seq", acked}, {"count", done}});
+        }
+        return finished;
       } else if (t.reply) {
         if (t.reply->has_refused() && !quiet("hello-first:" + *name, now)) {
           log::info("fleet_events_before_hello", {{"node", *name}});
@@ -344,7 +400,7 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
         send_to(in.routing, *t.reply);
         if (t.lost > 0) save_node(*name);
       }
-      return;
+      return true;
     }
     case pb::FleetFrame::kBeat:
     case pb::FleetFrame::kAnswer: {
@@ -353,10 +409,10 @@ void FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
       if (auto it = saved_seen_ms_.find(*name); it == saved_seen_ms_.end() || now - it->second >= kSaveSeenEveryMs) {
         save_node(*name);
       }
-      return;
+      return true;
     }
     default:
-      return;  // a node has no business sending welcomes, acks or calls
+      return true;  // a node has no business sending welcomes, acks or calls
   }
 }
 
@@ -377,6 +433,16 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
   if (n->routing.empty() || n->silent || started - n->last_seen_ms > node_timeout_ms_) {
     return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " is not connected"), "node not connected");
   }
+  auto wait = std::chrono::milliseconds(rq.timeout_ms() > 0 ? std::min<uint32_t>(rq.timeout_ms(), kMaxRelayMs)
+                                                             : kDefaultRelayMs);
+  // Several relays in one pass (a /status of many nodes) share one budget:
+  // the loop must go round and heartbeat.
+  const auto left_in_pass =
+      std::chrono::duration_cast<std::chrono::milliseconds>(pass_started_ + kPassBudget - std::chrono::steady_clock::now());
+  if (left_in_pass.count() < 100) {
+    return done(error_reply(pb::Error::UNAVAILABLE, "gwr-fleet is busy; ask again"), "busy");
+  }
+  wait = std::min(wait, left_in_pass);
   pb::FleetFrame f;
   f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
   auto* call = f.mutable_call();
@@ -393,8 +459,6 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
   } catch (const zmq::error_t& e) {
     return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " is not connected"), "unreachable");
   }
-  const auto wait = std::chrono::milliseconds(rq.timeout_ms() > 0 ? std::min<uint32_t>(rq.timeout_ms(), kMaxRelayMs)
-                                                                   : kDefaultRelayMs);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -425,11 +489,7 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
 }
 
 void FleetWorker::hub_tick(WorkerContext& ctx, int64_t now_ms) {
-  while (!stash_.empty()) {
-    Incoming in = std::move(stash_.front());
-    stash_.pop_front();
-    handle_hub_frame(ctx, in);
-  }
+  drain_hub(ctx);
   if (now_ms >= next_key_scan_ms_) reread_keys(true);
   for (const auto& a : book_.on_tick(now_ms, node_timeout_ms_)) {
     log::write(a.cleared() ? log::Level::kInfo : log::Level::kWarn, a.cleared() ? "fleet_node_back" : "fleet_node_silent",
@@ -554,6 +614,7 @@ void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
     return;
   }
   pending_.push_back(event);
+  redact_strings(pending_.back(), SharedRedactor::instance());  // as the answer to a call, before it leaves this host
   (void)ctx;
   (void)now;
 }
@@ -573,9 +634,12 @@ void FleetWorker::answer_call(WorkerContext& ctx, const pb::FleetCall& call) {
   } else {
     pb::Request request = call.request();
     mark_relayed(request, hub_name_);
-    auto r = ctx.call(call.component(), request, 2500ms, 0);
+    auto r = ctx.call(call.component(), request, 2000ms, 0);
     if (r) {
       reply = *r;
+      // The last look for this host's secrets before the answer leaves it
+      // (the hub's redactor knows only the hub's).
+      redact_strings(reply, SharedRedactor::instance());
       outcome = r->has_error() ? "error: " + describe_error(r->error()) : "ok";
     } else {
       reply = error_reply(pb::Error::UNAVAILABLE, call.component() + " on this node: " + r.message());
@@ -656,7 +720,10 @@ void FleetWorker::node_receive(WorkerContext& ctx) {
     if (!heard.refused.empty() && !quiet("refused:" + heard.refused, now)) {
       log::warn("fleet_refused_by_hub", {{"reason", heard.refused.substr(0, 300)}});
     }
-    if (heard.call) answer_call(ctx, *heard.call);
+    if (heard.call) {
+      answer_call(ctx, *heard.call);
+      return;  // one call a pass: each may wait for a component, and the loop must heartbeat
+    }
   }
 }
 
@@ -665,7 +732,16 @@ void FleetWorker::node_flush(WorkerContext& ctx, int64_t now_ms) {
   auto oldest = store_->oldest_seq();
   auto read = [this](uint64_t after, size_t n) {
     auto r = store_->after(after, n);
-    return r ? std::move(*r) : std::vector<pb::FleetEnvelope>{};
+    if (!r) return std::vector<pb::FleetEnvelope>{};
+    // A frame stays well under what the hub's bridge takes in one request (4 MB).
+    size_t bytes = 0;
+    size_t keep = 0;
+    for (; keep < r->size(); ++keep) {
+      bytes += (*r)[keep].ByteSizeLong();
+      if (keep > 0 && bytes > kMaxBatchBytes) break;
+    }
+    r->resize(keep);
+    return std::move(*r);
   };
   auto frames = link_->on_tick(now_ms, store_->last_seq(), oldest ? *oldest : 0, read);
   if (link_->lost()) {
@@ -722,12 +798,13 @@ pb::Reply FleetWorker::on_request(WorkerContext& ctx, const pb::Request& request
 }
 
 SteadyTime FleetWorker::on_tick(WorkerContext& ctx, SteadyTime now) {
+  pass_started_ = std::chrono::steady_clock::now();
   if (!running_) return now + 5s;
   const int64_t wall = clock_->wall_ms();
   if (role_ == "hub") {
     hub_tick(ctx, wall);
     trim_memory(wall);
-    return now + 500ms;
+    return stash_.empty() ? now + 500ms : now;
   }
   keep_pending(wall);
   node_flush(ctx, wall);
@@ -752,7 +829,7 @@ void FleetWorker::on_ready(WorkerContext& ctx, size_t index) {
         serve_zap();
         return;
       }
-      while (auto in = receive_router()) handle_hub_frame(ctx, *in);
+      drain_hub(ctx);
     } else if (index == 1) {
       node_monitor();
     } else {

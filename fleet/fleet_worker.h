@@ -59,7 +59,12 @@ class FleetWorker final : public Worker {
   void serve_zap();
   void reread_keys(bool log_changes);
   std::optional<Incoming> receive_router();
-  void handle_hub_frame(WorkerContext& ctx, const Incoming& in);
+  // false: the frame was only partly handled (the pass's time ran out); it is handled again next pass.
+  bool handle_hub_frame(WorkerContext& ctx, const Incoming& in);
+  // One pass of the worker's loop may wait this much longer (see kPassBudget).
+  int64_t budget_left_ms() const;
+  std::chrono::steady_clock::time_point pass_started_{};
+  void drain_hub(WorkerContext& ctx);
   void send_to(const std::string& routing, const pb::FleetFrame& frame);
   void save_node(const std::string& name);
   pb::Reply relay(WorkerContext& ctx, const pb::FleetRelayRequest& relay);

@@ -270,9 +270,15 @@ void BridgeWorker::turn_on(WorkerContext& ctx) {
         if (const auto second = key.find('/', slash + 1); fleet_hub_ && second != std::string::npos) {
           (void)remote_lane(key.substr(0, second), nullptr);
         }
+        // The longest prefix: "web1/main/..." is node web1's main, not a local gateway named web1's.
+        Lane* best = nullptr;
         for (auto& lane : lanes_) {
-          if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0) return {&lane, key.substr(lane.prefix.size())};
+          if (!lane.prefix.empty() && key.rfind(lane.prefix, 0) == 0 &&
+              (best == nullptr || lane.prefix.size() > best->prefix.size())) {
+            best = &lane;
+          }
         }
+        if (best) return {best, key.substr(best->prefix.size())};
         return {nullptr, key};  // a gateway gwr no longer watches
       }
       for (auto& lane : lanes_) {
@@ -438,7 +444,9 @@ void BridgeWorker::handle_event(Lane& lane, const pb::Event& event, bool about_g
   if (event.has_alert()) {
     pb::Alert alert = event.alert();
     redact_strings(alert, SharedRedactor::instance());
-    notify(notice_for(alert, now, about_gwr && !remote ? source_ : lane.source), now, now);
+    auto notice = notice_for(alert, now, about_gwr && !remote ? source_ : lane.source);
+    if (notice && remote) notice->key = lane.prefix + notice->key;  // a node's alerts are its own, not the hub's
+    notify(notice, now, now);
   }
   if (!enabled_ || !store_) return;
   if (event.has_gateway_health()) {
@@ -479,23 +487,33 @@ BridgeWorker::Lane* BridgeWorker::remote_lane(const std::string& name, const pb:
   return &lanes_.back();
 }
 
-pb::FleetDeliverReply BridgeWorker::deliver(const pb::FleetDeliverRequest& request) {
+Result<pb::FleetDeliverReply> BridgeWorker::deliver(const pb::FleetDeliverRequest& request) {
   pb::FleetDeliverReply reply;
   const std::string& node = request.node();
-  if (!valid_gateway_name(node)) return reply;
+  if (!valid_gateway_name(node) || request.gateways_size() == 0) return make_error("not a node's delivery");
   for (const auto& given : request.events()) {
     // A node's own gwr alerts name no gateway: they go with its first.
     std::string gateway = given.gateway();
-    if (gateway.empty()) gateway = request.gateways_size() > 0 ? request.gateways(0).name() : kMainGateway;
+    if (gateway.empty()) gateway = request.gateways(0).name();
     const pb::GatewayEntryInfo* info = nullptr;
     for (const auto& g : request.gateways()) {
       if (g.name() == gateway) info = &g;
     }
+    // Only what the hub speaks of itself: a node cannot say another node is silent or back.
+    const bool hubs_word = given.has_alert() && given.alert().kind() == pb::Alert::NODE_SILENT;
+    if (info == nullptr || hubs_word) {
+      // Not one of the gateways the node named in its hello: dropped, for good.
+      log::warn("fleet_event_dropped", {{"node", node}, {"gateway", gateway.substr(0, 40)},
+                                        {"reason", hubs_word ? "a node cannot report nodes silent" : "not a gateway of that node"}});
+      reply.set_handled(reply.handled() + 1);
+      continue;
+    }
     Lane* lane = remote_lane(node + "/" + gateway, info);
     if (lane == nullptr) {
-      log::warn("fleet_event_dropped", {{"node", node}, {"gateway", gateway.substr(0, 40)},
-                                        {"reason", fleet_hub_ ? "not a gateway name, or too many gateways" : "not a hub"}});
-      continue;
+      // Too many gateways for one bot: not taken, so the node keeps it and sends it again.
+      log::error("fleet_event_refused", {{"node", node}, {"gateway", gateway}, {"lanes", lanes_.size()},
+                                         {"max", kMaxLanes}, {"effect", "kept in the node's outbox"}});
+      return make_error("too many gateways (" + std::to_string(kMaxLanes) + ")");
     }
     pb::Event event = given;
     event.set_gateway(lane->name);
@@ -607,8 +625,11 @@ pb::Reply BridgeWorker::on_request(WorkerContext& /*ctx*/, const pb::Request& re
     if (!fleet_hub_) {
       reply.mutable_error()->set_code(pb::Error::REFUSED);
       reply.mutable_error()->set_message("this gwr is not a fleet hub");
+    } else if (auto d = deliver(request.fleet_deliver()); d) {
+      *reply.mutable_fleet_deliver() = *d;
     } else {
-      *reply.mutable_fleet_deliver() = deliver(request.fleet_deliver());
+      reply.mutable_error()->set_code(pb::Error::REFUSED);
+      reply.mutable_error()->set_message(d.message());
     }
   }
   return reply;

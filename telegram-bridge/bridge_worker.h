@@ -58,10 +58,10 @@ class BridgeWorker final : public Worker {
   // first of its events arrives or its stored incidents are read back; at
   // most kMaxLanes in all. info: what the node said of it (may be null).
   bool fleet_hub_ = false;
-  static constexpr size_t kMaxLanes = 512;
+  static constexpr size_t kMaxLanes = 2048;
   Lane* remote_lane(const std::string& name, const pb::GatewayEntryInfo* info);
   void handle_event(Lane& lane, const pb::Event& event, bool about_gwr);
-  pb::FleetDeliverReply deliver(const pb::FleetDeliverRequest& request);
+  Result<pb::FleetDeliverReply> deliver(const pb::FleetDeliverRequest& request);
   // The lane of an event's gateway ("": the first; one gwr does not watch: none).
   Lane* lane_for(const std::string& gateway);
   bool several() const { return lanes_.size() > 1; }

@@ -215,11 +215,19 @@ CommandResult CommandHandler::handle_command(const std::string& name, const std:
   // Several gateways: "/repair rescue", "/pause rescue 30m", "/logs main".
   const bool about_a_gateway = name == "status" || name == "repair" || name == "pause" || name == "resume" ||
                                name == "logs" || name == "history" || name == "stats";
-  if (several() && about_a_gateway) {
+  if (about_a_gateway) {
     const auto [first, rest] = split_word(args);
-    if (known(to_lower(first))) {
+    if (several() && known(to_lower(first))) {
       target_ = to_lower(first);
       args = rest;
+    } else if (first.find('/') != std::string::npos && !known(to_lower(first))) {
+      // A node's gateway this hub cannot reach now (or no such): never
+      // taken as a reason and done to the hub's own gateway instead.
+      r = one("✖ No gateway named " + esc(first, 32) + " is known here right now" +
+                  (fleet_hub_ ? " (its node may not be connected: gwrctl fleet status)" : "") + " — nothing was done.",
+              nullptr, "unknown gateway");
+      if (ctx.message_id) r.messages[0].reply_to = ctx.message_id;
+      return r;
     }
   }
   const int64_t sent_ms = ctx.message_date * 1000;

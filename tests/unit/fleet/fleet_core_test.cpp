@@ -173,6 +173,26 @@ TEST(NodeLinkTest, WhenTheOutboxLetOldEventsGoItSendsFromTheOldestItHas) {
   EXPECT_EQ(sent.front(), 41u);
 }
 
+TEST(NodeLinkTest, AHubThatForgotWhatItAcknowledgedNeverStallsTheNode) {
+  // The hub's fleet.db was lost: it welcomes with 0, while this outbox
+  // starts at 5001 (far more than one window later).
+  NodeLink link = make_link();
+  Outbox box;
+  box.add(6000);
+  box.gone = 5000;
+  auto f = link.on_tick(0, box.last, box.oldest(), box.reader());
+  ASSERT_TRUE(f[0].has_hello());
+  EXPECT_EQ(f[0].hello().base(), 5000u);
+  (void)link.on_frame(welcome(0), 0);
+  auto sent = seqs(link.on_tick(0, box.last, box.oldest(), box.reader()));
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front(), 5001u);
+  // ... and after an ack timeout it sends again, not nothing.
+  sent = seqs(link.on_tick(6000, box.last, box.oldest(), box.reader()));
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front(), 5001u);
+}
+
 // ---------------------------------------------------------------------------
 
 pb::FleetHello hello(const std::string& instance, std::vector<std::string> gateways = {"main"}) {
@@ -275,6 +295,22 @@ TEST(HubBookTest, AReconnectResumesAndAnotherHostWithTheSameKeyIsRefusedWhileThe
   EXPECT_EQ(b.on_events("web1", "r3", events({1}), 20'001).events.size(), 1u);
 }
 
+TEST(HubBookTest, ANodeMetForTheFirstTimeGoesOnFromWhatItStillHas) {
+  HubBook b = book_with({{"web1", "K1"}});
+  pb::FleetHello h = hello("i1");
+  h.set_base(5000);
+  auto a = b.on_hello("web1", "r1", "", h, 0, 5000);
+  EXPECT_EQ(a.log_event, "fleet_node_first_hello");
+  EXPECT_EQ(a.reply->welcome().acked_seq(), 5000u);
+  auto t = b.on_events("web1", "r1", events({5001, 5002}, 5001), 1);
+  EXPECT_EQ(t.events.size(), 2u);
+  EXPECT_EQ(t.lost, 0u) << "nothing it still had was missed";
+  // The same instance again: what the hub has counts, not the base.
+  (void)b.delivered("web1", 5002);
+  h.set_base(6000);
+  EXPECT_EQ(b.on_hello("web1", "r2", "", h, 2, 5000).reply->welcome().acked_seq(), 5002u);
+}
+
 TEST(HubBookTest, AHelloWithBadGatewaysOrNoInstanceIsRefused) {
   HubBook b = book_with({{"web1", "K1"}});
   EXPECT_TRUE(b.on_hello("web1", "r", "", hello(""), 0, 1000).reply->has_refused());
@@ -353,6 +389,9 @@ TEST(FleetCallTest, ANodeDoesOnlyWhatTheBotOffersOnItsOwnGateways) {
   EXPECT_NE(refusal_of_call(call("repairer", [](pb::Request& r) { r.mutable_reload_config(); }), gws), "");
   EXPECT_NE(refusal_of_call(call("telegram-bridge", [](pb::Request& r) { r.mutable_notify_status(); }), gws), "");
   EXPECT_NE(refusal_of_call(call("repairer", [](pb::Request&) {}), gws), "");
+  EXPECT_NE(refusal_of_call(call("repairer", [](pb::Request& r) { r.mutable_get_config()->set_include_secrets(true); }), gws), "");
+  EXPECT_NE(refusal_of_call(call("repairer", [](pb::Request& r) { r.mutable_set_config(); }), gws), "");
+  EXPECT_NE(refusal_of_call(call("prober", [](pb::Request& r) { r.mutable_fleet_relay(); }), gws), "");
 
   pb::Request r;
   r.mutable_repair()->set_actor("telegram:42");
@@ -360,6 +399,9 @@ TEST(FleetCallTest, ANodeDoesOnlyWhatTheBotOffersOnItsOwnGateways) {
   EXPECT_EQ(r.repair().actor(), "telegram:42 via hub hubhost");
   EXPECT_EQ(request_actor(r), "telegram:42 via hub hubhost");
   EXPECT_EQ(request_kind(r), "repair");
+  r.mutable_repair()->set_start_tier(3);
+  mark_relayed(r, "h");
+  EXPECT_EQ(r.repair().start_tier(), 1u) << "the bot never asks for more than tier 1";
 }
 
 TEST(FleetHealthTest, ARepublishedHealthHasTheSameSignatureAndAChangeANewOne) {

@@ -263,6 +263,84 @@ TEST_F(CommandHandlerTest, WithoutANameTheFirstGatewayIsMeantAndAPauseKeepsItsSp
   EXPECT_EQ(ask.messages[0].keyboard["inline_keyboard"][0][1]["callback_data"], "pausefor:30m@rescue");
 }
 
+// fleet.role hub: the nodes' gateways come from gwr-fleet, are asked through
+// it, and a name with a slash the hub does not know is never taken for its own.
+TEST_F(CommandHandlerTest, AHubAsksANodesGatewayThroughGwrFleetAndNeverMistakesItForItsOwn) {
+  bool fleet_up = true;
+  std::vector<pb::FleetRelayRequest> relayed;
+  port_.on("fleet", [&](const pb::Request& r) -> Result<pb::Reply> {
+    if (!fleet_up) return make_error("not running");
+    pb::Reply reply;
+    if (r.has_fleet_status()) {
+      auto* n = reply.mutable_fleet_status()->add_nodes();
+      n->set_name("web1");
+      n->set_connected(true);
+      n->set_last_seen_ms(kNow - 3000);
+      n->add_gateways()->set_name("main");
+      auto* gone = reply.mutable_fleet_status()->add_nodes();
+      gone->set_name("old");
+      gone->set_revoked(true);
+      gone->add_gateways()->set_name("main");
+    } else if (r.has_fleet_relay()) {
+      relayed.push_back(r.fleet_relay());
+      if (r.fleet_relay().request().has_pause()) {
+        reply.mutable_repair_status()->set_paused(true);
+      } else if (r.fleet_relay().request().has_probe_status()) {
+        reply.mutable_probe_status()->mutable_health()->set_state(pb::HEALTHY);
+      } else {
+        reply.mutable_repair_status();
+      }
+    }
+    return reply;
+  });
+  handler_.set_gateways({"main"});
+  handler_.set_fleet_hub(true);
+
+  auto st = handler_.handle_command("status", "", context());
+  ASSERT_EQ(st.messages.size(), 2u) << "the hub's own and web1's";
+  EXPECT_NE(visible(st.messages[1]).find("Gateway web1/main healthy"), std::string::npos) << visible(st.messages[1]);
+  EXPECT_NE(visible(st.messages[1]).find("node web1 · heard from"), std::string::npos) << visible(st.messages[1]);
+  for (const auto& m : st.messages) EXPECT_EQ(visible(m).find("old/main"), std::string::npos) << "revoked";
+  ASSERT_EQ(relayed.size(), 2u);
+  EXPECT_EQ(relayed[0].node(), "web1");
+  EXPECT_EQ(relayed[0].component(), "prober");
+  EXPECT_EQ(relayed[1].component(), "repairer");
+  EXPECT_GT(relayed[1].timeout_ms(), 0u);
+
+  relayed.clear();
+  auto p = handler_.handle_command("pause", "web1/main 30m", context());
+  int pauses = 0;
+  for (const auto& r : relayed) {
+    EXPECT_EQ(r.node(), "web1");
+    EXPECT_EQ(r.component(), "repairer");
+    if (!r.request().has_pause()) continue;
+    ++pauses;
+    EXPECT_EQ(r.request().pause().actor(), "telegram:42");
+    EXPECT_EQ(r.request().pause().for_ms(), 30 * 60'000);
+  }
+  EXPECT_EQ(pauses, 1);
+  EXPECT_FALSE(paused_) << "the hub's own gateway was paused";
+  EXPECT_EQ(visible(p.messages[0]).rfind("🖥 web1/main · ", 0), 0u) << visible(p.messages[0]);
+
+  // gwr-fleet down, or a node it does not know: refused, nothing done anywhere.
+  fleet_up = false;
+  relayed.clear();
+  for (const char* args : {"web1/main", "nope/main 30m"}) {
+    port_.calls.clear();
+    auto r = handler_.handle_command("pause", args, context());
+    ASSERT_EQ(r.messages.size(), 1u);
+    EXPECT_NE(visible(r.messages[0]).find("nothing was done"), std::string::npos) << visible(r.messages[0]);
+    for (const auto& [component, request] : port_.calls) EXPECT_FALSE(request.has_pause()) << component;
+  }
+  EXPECT_FALSE(paused_);
+  EXPECT_TRUE(relayed.empty());
+  // A button for it says the same.
+  auto b = handler_.handle_callback("pausefor:30m@web1/main", context());
+  ASSERT_EQ(b.messages.size(), 1u);
+  EXPECT_NE(visible(b.messages[0]).find("nothing was done"), std::string::npos);
+  EXPECT_FALSE(paused_);
+}
+
 TEST_F(CommandHandlerTest, StatusWithComponentsDownSaysUnavailable) {
   ScriptedPort empty;
   CommandHandler h(empty);
