@@ -111,6 +111,19 @@ void ProberWorker::check_process(WorkerContext& ctx, SteadyTime now) {
   obs.looked_for = g.process_match();
   obs.seen_instead = found.seen_instead;
   const pid_t before = core_->pid();
+  if (!found.found && before != 0) {
+    // The gateway it knew is gone and its exit watch has not said so yet
+    // (POSIX polls; or this scan ran just before the pidfd's wakeup): it
+    // exited, the same finding the watch would have made.
+    const auto info = system_->process(before);
+    if (!info || info->zombie()) {
+      const uint64_t oom_now = system_->oom_kills();
+      obs.exited = true;
+      obs.pid = before;
+      obs.oom_killed = oom_now > oom_kills_seen_;
+      log::warn("gateway_exited", {{"gateway_pid", before}, {"oom_killed", obs.oom_killed}, {"seen_by", "process scan"}});
+    }
+  }
   scan_upgrades();
   core_->on_process(obs, now, began);
   if (found.found) {

@@ -195,12 +195,12 @@ void FakeSystem::gateway_runs(pid_t pid, uint64_t rss_mb, int64_t started_wall_m
   processes_[pid] = p;
 }
 
-void FakeSystem::gateway_exits(bool oom) {
+void FakeSystem::gateway_exits(bool oom, bool watched) {
   std::lock_guard lock(mu_);
   if (gateway_) processes_.erase(gateway_->pid);
   gateway_.reset();
   if (oom) ++oom_;
-  if (watch_w_ >= 0) {
+  if (watched && watch_w_ >= 0) {
     const char b = 1;
     ssize_t ignored = ::write(watch_w_, &b, 1);
     (void)ignored;

@@ -71,7 +71,9 @@ class FakeSystem final : public SystemView {
   // The gateway is pid with that RSS, started `age_ms` before now_ms.
   void gateway_runs(pid_t pid, uint64_t rss_mb, int64_t started_wall_ms);
   // It is gone: the watch fd becomes readable, the next scan finds nothing.
-  void gateway_exits(bool oom = false);
+  // watched: its exit watch fires (a pidfd); false: it is only missing from
+  // the next scan (POSIX polling, or a scan that ran before the watch's wakeup).
+  void gateway_exits(bool oom = false, bool watched = true);
   void set_available_percent(double percent);
   void set_boot_id(std::string id);
   // Processes signal_group() finds (a leader that still is that process).

@@ -113,6 +113,22 @@ TEST_F(ProberShellTest, AnExitIsSeenThroughTheWatchAtOnceWithTheOomKill) {
   EXPECT_TRUE(exited && oom) << describe_all(down.findings());
 }
 
+// Where the scan sees it first (POSIX polls; or a scan that ran just before
+// the pidfd's wakeup): the gateway it knew is gone, which is an exit, not a
+// gateway that was never there.
+TEST_F(ProberShellTest, AGatewayGoneFromTheScanBeforeItsWatchSaidSoHasExited) {
+  shell_.system.gateway_runs(4242, 300, shell_.clock.wall_ms() - 600'000);
+  worker_.start(shell_.ctx());
+  ASSERT_TRUE(until([](const pb::GatewayHealth& x) { return x.state() == pb::HEALTHY; }));
+  shell_.system.gateway_exits(/*oom=*/false, /*watched=*/false);
+  auto down = until([](const pb::GatewayHealth& x) { return x.state() == pb::DOWN; });
+  ASSERT_TRUE(down) << "the scan did not see it go";
+  bool exited = false;
+  for (const auto& f : down->findings()) exited |= f.kind() == pb::Finding::EXITED && f.value() == 4242;
+  EXPECT_TRUE(exited) << describe_all(down->findings());
+  EXPECT_EQ(down->recommended_tier(), 1u);
+}
+
 TEST_F(ProberShellTest, A500IsConfirmedThenDownWithTier2) {
   shell_.system.gateway_runs(4242, 300, shell_.clock.wall_ms() - 600'000);
   worker_.start(shell_.ctx());
