@@ -96,7 +96,9 @@ supervisor=$!
 wait_for 30 "gwr to see a healthy gateway" healthy
 gwrctl status
 echo
-gwrctl watch &
+# The binary itself in the background, not the gwrctl function: $! must be
+# the watcher's pid, or cleanup's kill leaves it running after the demo.
+"$bin/gwrctl" watch &
 watcher=$!
 
 bold "Fault 1: the gateway crashes (kill -9). Expect: detection at once, Tier 1 restart."
