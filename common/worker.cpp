@@ -26,6 +26,15 @@ using namespace std::chrono_literals;
 WorkerContext::WorkerContext(std::string component, std::string runtime_dir, Environment env, Transport& transport)
     : component_(std::move(component)), runtime_dir_(std::move(runtime_dir)), env_(std::move(env)), transport_(transport) {}
 
+std::vector<pb::GatewayEntryInfo> WorkerContext::watched_gateways() const {
+  if (!gateways_.empty()) return gateways_;
+  pb::GatewayEntryInfo main;
+  main.set_name(kMainGateway);
+  main.set_host(config_.gateway().host());
+  main.set_port(config_.gateway().port());
+  return {main};
+}
+
 void WorkerContext::publish_alert(pb::Alert alert) {
   alert.set_component(component_);
   pb::Event ev;

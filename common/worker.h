@@ -49,6 +49,8 @@ class WorkerContext {
   // Every gateway gwr watches, in config order (as the supervisor said).
   const std::vector<pb::GatewayEntryInfo>& gateways() const { return gateways_; }
   void set_gateways(std::vector<pb::GatewayEntryInfo> gateways) { gateways_ = std::move(gateways); }
+  // Those, or the one gateway of the config when the supervisor listed none.
+  std::vector<pb::GatewayEntryInfo> watched_gateways() const;
   const std::string& runtime_dir() const { return runtime_dir_; }
   const pb::Config& config() const { return config_; }
   uint64_t config_version() const { return config_version_; }

@@ -7,22 +7,22 @@
 
 namespace gwr::fleet {
 
-namespace {
-
-pb::FleetFrame frame() {
+pb::FleetFrame fleet_frame() {
   pb::FleetFrame f;
   f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
   return f;
 }
 
+namespace {
+
 pb::FleetFrame refusal(std::string reason) {
-  pb::FleetFrame f = frame();
+  pb::FleetFrame f = fleet_frame();
   f.mutable_refused()->set_reason(std::move(reason));
   return f;
 }
 
 pb::FleetFrame ack(uint64_t seq) {
-  pb::FleetFrame f = frame();
+  pb::FleetFrame f = fleet_frame();
   f.mutable_ack()->set_seq(seq);
   return f;
 }
@@ -43,7 +43,7 @@ std::vector<pb::FleetFrame> NodeLink::on_tick(int64_t now_ms, uint64_t last_seq,
   }
   if (!welcomed_) {
     if (now_ms - last_hello_ms_ >= kHelloEveryMs) {
-      pb::FleetFrame f = frame();
+      pb::FleetFrame f = fleet_frame();
       auto* h = f.mutable_hello();
       h->set_instance(settings_.instance);
       h->set_version(settings_.version);
@@ -68,7 +68,7 @@ std::vector<pb::FleetFrame> NodeLink::on_tick(int64_t now_ms, uint64_t last_seq,
     const size_t room = std::min<uint64_t>(kBatch, kWindow - (sent_ - acked_));
     auto batch = read(sent_, room);
     if (batch.empty()) break;
-    pb::FleetFrame f = frame();
+    pb::FleetFrame f = fleet_frame();
     auto* events = f.mutable_events();
     events->set_oldest(oldest_seq);
     if (sent_ == acked_) last_progress_ms_ = now_ms;  // the ack clock starts with the first unacked event
@@ -79,7 +79,7 @@ std::vector<pb::FleetFrame> NodeLink::on_tick(int64_t now_ms, uint64_t last_seq,
     out.push_back(std::move(f));
   }
   if (now_ms - last_beat_ms_ >= kBeatEveryMs) {
-    pb::FleetFrame f = frame();
+    pb::FleetFrame f = fleet_frame();
     f.mutable_beat()->set_pending(last_seq > acked_ ? last_seq - acked_ : 0);
     last_beat_ms_ = now_ms;
     out.push_back(std::move(f));
@@ -235,7 +235,7 @@ HubBook::Answer HubBook::on_hello(const std::string& name, const std::string& ro
     if (g.host().size() > 253) g.set_host(g.host().substr(0, 253));
   }
   heard(n, now_ms);
-  pb::FleetFrame f = frame();
+  pb::FleetFrame f = fleet_frame();
   f.mutable_welcome()->set_acked_seq(n.seq);
   a.reply = std::move(f);
   return a;
@@ -327,7 +327,7 @@ std::vector<pb::Alert> HubBook::on_tick(int64_t now_ms, int64_t node_timeout_ms)
   return out;
 }
 
-std::vector<pb::Alert> HubBook::active(int64_t /*now_ms*/) const {
+std::vector<pb::Alert> HubBook::active() const {
   std::vector<pb::Alert> out;
   for (const auto& [name, n] : nodes_) {
     if (n.silent) out.push_back(silent_alert(n, false));

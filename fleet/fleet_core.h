@@ -24,6 +24,9 @@
 
 namespace gwr::fleet {
 
+// An empty frame of this protocol version (fill in its body).
+pb::FleetFrame fleet_frame();
+
 inline constexpr int64_t kHelloEveryMs = 1000;    // node: until welcomed
 inline constexpr int64_t kBeatEveryMs = 2000;     // node: while welcomed
 inline constexpr int64_t kHubQuietMs = 7000;      // node: nothing from the hub this long: hello again
@@ -135,7 +138,7 @@ class HubBook {
   // NODE_SILENT alerts that begin or clear now.
   std::vector<pb::Alert> on_tick(int64_t now_ms, int64_t node_timeout_ms);
   // The alerts in force (republished now and then: they are level-triggered).
-  std::vector<pb::Alert> active(int64_t now_ms) const;
+  std::vector<pb::Alert> active() const;
 
   const Node* find(const std::string& name) const;
   const std::map<std::string, Node>& nodes() const { return nodes_; }

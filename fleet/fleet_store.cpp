@@ -65,10 +65,6 @@ Result<std::string> FleetStore::new_instance() {
   return instance();
 }
 
-Result<uint64_t> FleetStore::append(const pb::Event& event, int64_t now_ms, int64_t* dropped) {
-  return append_all({event}, now_ms, dropped);
-}
-
 Result<uint64_t> FleetStore::append_all(const std::vector<pb::Event>& events, int64_t now_ms, int64_t* dropped) {
   if (dropped) *dropped = 0;
   if (events.empty()) return last_seq_;

@@ -26,10 +26,9 @@ class FleetStore {
   // A new one: the hub starts this host's sequence again (it remembered a
   // later seq than this outbox has, e.g. fleet.db restored from a backup).
   Result<std::string> new_instance();
-  // Appends an event; returns its seq. dropped: set to how many of the
-  // oldest left to keep the outbox within kOutboxMax.
-  Result<uint64_t> append(const pb::Event& event, int64_t now_ms, int64_t* dropped = nullptr);
-  // Several at once, in one transaction (one fsync): all or none.
+  // Appends events in one transaction (one fsync), all or none; returns the
+  // last one's seq. dropped: set to how many of the oldest left to keep the
+  // outbox within kOutboxMax.
   Result<uint64_t> append_all(const std::vector<pb::Event>& events, int64_t now_ms, int64_t* dropped = nullptr);
   // Events with seq > after, in order, at most n.
   Result<std::vector<pb::FleetEnvelope>> after(uint64_t after, size_t n);

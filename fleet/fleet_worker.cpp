@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "common/components.h"
+#include "common/control_port.h"
 #include "common/fleet_keys.h"
 #include "common/log.h"
 #include "common/message_text.h"
@@ -47,13 +48,6 @@ std::string frame_bytes(const pb::FleetFrame& f) {
   return bytes;
 }
 
-pb::Reply error_reply(pb::Error::Code code, std::string message) {
-  pb::Reply r;
-  r.mutable_error()->set_code(code);
-  r.mutable_error()->set_message(std::move(message));
-  return r;
-}
-
 std::string property(const zmq::message_t& m, const char* name) {
   const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(m.handle()), name);
   return v ? std::string(v) : std::string();
@@ -78,11 +72,16 @@ void common_options(zmq::socket_t& s) {
 FleetWorker::FleetWorker() = default;
 
 FleetWorker::~FleetWorker() {
+  close_sockets();
+  if (zctx_) zctx_->shutdown();
+}
+
+void FleetWorker::close_sockets() {
+  if (dealer_ && monitor_) (void)zmq_socket_monitor(dealer_->handle(), nullptr, 0);
   monitor_.reset();
   router_.reset();
   zap_.reset();
   dealer_.reset();
-  if (zctx_) zctx_->shutdown();
 }
 
 bool FleetWorker::quiet(const std::string& key, int64_t now_ms, int64_t every_ms) {
@@ -100,10 +99,7 @@ std::vector<std::string> FleetWorker::topics() const {
 
 void FleetWorker::off(WorkerContext& ctx, const std::string& why) {
   running_ = false;
-  monitor_.reset();
-  router_.reset();
-  zap_.reset();
-  dealer_.reset();
+  close_sockets();
   ctx.set_activity("fleet off: " + why);
   log::error("fleet_not_running", {{"role", role_}, {"error", why}});
 }
@@ -112,7 +108,7 @@ void FleetWorker::start(WorkerContext& ctx) {
   clock_ = &ctx.clock();
   const auto& f = ctx.config().fleet();
   role_ = f.role();
-  node_timeout_ms_ = f.node_timeout() > 0 ? f.node_timeout() : 90'000;
+  on_config(ctx, {});
   host_ = host_name();
   zctx_ = std::make_unique<zmq::context_t>(1);
   auto store = FleetStore::open(ctx.config().paths().state_dir() + "/fleet.db");
@@ -139,18 +135,18 @@ void FleetWorker::on_config(WorkerContext& ctx, const std::vector<std::string>& 
 // Hub
 // ---------------------------------------------------------------------------
 
-void FleetWorker::reread_keys(bool log_changes) {
+Status FleetWorker::reread_keys(bool log_changes) {
   auto keys = read_authorized_keys(keys_dir_);
   const int64_t now = clock_->wall_ms();
   next_key_scan_ms_ = now + kKeyScanEveryMs;
   if (!keys) {
     // Keep the list it had: a half-written directory must not lock every node out, nor let one in.
-    if (!quiet("keys:" + keys.message(), now)) log::error("fleet_keys_unreadable", {{"error", keys.message()}});
-    return;
+    if (log_changes && !quiet("keys:" + keys.message(), now)) log::error("fleet_keys_unreadable", {{"error", keys.message()}});
+    return make_error(keys.message());
   }
   std::map<std::string, std::string> now_keys;
   for (const auto& k : *keys) now_keys[k.name] = k.key;
-  if (now_keys == keys_) return;
+  if (now_keys == keys_) return Status::Ok();
   if (log_changes) {
     std::vector<std::string> added, removed;
     for (const auto& [n, k] : now_keys) {
@@ -165,21 +161,18 @@ void FleetWorker::reread_keys(bool log_changes) {
   }
   keys_ = std::move(now_keys);
   book_.set_keys(keys_);
+  return Status::Ok();
 }
 
 void FleetWorker::start_hub(WorkerContext& ctx) {
   const auto& f = ctx.config().fleet();
   auto secret = read_secret_key(f.secret_key());
   if (!secret) return off(ctx, "fleet.secret_key: " + secret.message());
+  auto rows = store_->nodes();
+  if (!rows) return off(ctx, "fleet.db: " + rows.message());
+  for (const auto& r : *rows) book_.restore(r.name, r.instance, r.seq, r.last_seen_ms, r.gateways);
   keys_dir_ = f.authorized_keys();
-  auto keys = read_authorized_keys(keys_dir_);
-  if (!keys) return off(ctx, "fleet.authorized_keys: " + keys.message());
-  if (auto rows = store_->nodes(); rows) {
-    for (const auto& r : *rows) book_.restore(r.name, r.instance, r.seq, r.last_seen_ms, r.gateways);
-  } else {
-    return off(ctx, "fleet.db: " + rows.message());
-  }
-  reread_keys(false);
+  if (auto st = reread_keys(false); !st) return off(ctx, "fleet.authorized_keys: " + st.message());
   book_.set_started(clock_->wall_ms());
   zap_ = std::make_unique<zmq::socket_t>(*zctx_, zmq::socket_type::rep);
   zap_->set(zmq::sockopt::linger, 0);
@@ -207,7 +200,7 @@ void FleetWorker::serve_zap() {
   while (zap_ && zmq::recv_multipart(*zap_, std::back_inserter(req), zmq::recv_flags::dontwait)) {
     // version, request id, domain, address, routing id, mechanism, credentials...
     const int64_t now = clock_->wall_ms();
-    if (now >= next_key_scan_ms_ - kKeyScanEveryMs + 1000) reread_keys(true);  // a new key works within a second
+    if (now >= next_key_scan_ms_ - kKeyScanEveryMs + 1000) (void)reread_keys(true);  // a new key works within a second
     std::string status = "400";
     std::string text = "not an authorized node key";
     std::string user;
@@ -303,6 +296,50 @@ void FleetWorker::drain_hub(WorkerContext& ctx) {
   }
 }
 
+bool FleetWorker::deliver_events(WorkerContext& ctx, const std::string& name, const std::string& routing,
+                                 const HubBook::Taken& t) {
+  // To the bridge in small parts (each event may cost it a write), each
+  // acknowledged once it is stored here too: a part that fails, and all
+  // after it, come again.
+  const int64_t now = clock_->wall_ms();
+  bool finished = true;
+  size_t done = 0;
+  std::optional<pb::FleetFrame> ack;
+  while (done < t.events.size()) {
+    pb::Request req;
+    auto* d = req.mutable_fleet_deliver();
+    d->set_node(name);
+    const size_t first = done;
+    for (; done < t.events.size() && done - first < kDeliverChunk; ++done) *d->add_events() = t.events[done];
+    if (const auto* n = book_.find(name)) {
+      for (const auto& g : n->gateways) *d->add_gateways() = g;
+    }
+    auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
+    if (!r || !r->has_fleet_deliver()) {
+      bridge_retry_at_ms_ = clock_->wall_ms() + kBridgeRetryMs;
+      if (!quiet("deliver:" + name, now, 30'000)) {
+        // Not acknowledged: the node keeps them and sends them again.
+        log::warn("fleet_delivery_failed", {{"node", name}, {"events", t.events.size() - first},
+                                            {"error", r ? describe_error(r->error()) : r.message()},
+                                            {"effect", "kept in the node's outbox; sent again"}});
+      }
+      break;
+    }
+    ack = book_.delivered(name, t.last_seq - (t.events.size() - done));
+    save_node(name);  // stored before acknowledged: a hub that dies between them says nothing twice
+    handled_since_trim_ += d->events_size();
+    if (done < t.events.size() && budget_left_ms() < kDeliverTimeout.count()) {
+      finished = false;  // the rest next pass: the loop must go round and heartbeat
+      break;
+    }
+  }
+  if (ack) {
+    send_to(routing, *ack);
+    log::debug("fleet_events_delivered", {{"node", name}, {"seq", ack->ack().seq()}, {"count", done}});
+  }
+  return finished;
+}
+
 bool FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
   const int64_t now = clock_->wall_ms();
   const auto name = book_.authorized(in.user_id);
@@ -312,8 +349,7 @@ bool FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
       log::warn("fleet_frame_refused", {{"peer", in.user_id.substr(0, in.user_id.find(' '))}, {"address", in.address},
                                         {"reason", "key not authorized (any more)"}});
     }
-    pb::FleetFrame r;
-    r.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+    pb::FleetFrame r = fleet_frame();
     r.mutable_refused()->set_reason("this node's key is not authorized on the hub");
     send_to(in.routing, r);
     return true;
@@ -347,52 +383,9 @@ bool FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
                                         {"reason", "the node's outbox let them go before the hub had them"}});
       }
       if (t.duplicates > 0) log::debug("fleet_events_duplicate", {{"node", *name}, {"count", t.duplicates}});
-      if (!t.events.empty() && now < bridge_retry_at_ms_) return true;  // not acknowledged: sent again later
-      bool finished = true;
       if (!t.events.empty()) {
-        // To the bridge in small parts (each event may cost it a write), each
-        // acknowledged once it is stored here too: a part that fails, and all
-        // after it, come again.
-        size_t done = 0;
-        uint64_t acked = 0;
-        while (done < t.events.size()) {
-          pb::Request req;
-          auto* d = req.mutable_fleet_deliver();
-          d->set_node(*name);
-          const size_t first = done;
-          for (; done < t.events.size() && done - first < kDeliverChunk; ++done) *d->add_events() = t.events[done];
-          if (const auto* n = book_.find(*name)) {
-            for (const auto& g : n->gateways) *d->add_gateways() = g;
-          }
-          const uint64_t last = t.last_seq - (t.events.size() - done);
-          auto r = ctx.call(kTelegramBridge, req, kDeliverTimeout, 0);
-          if (!r || !r->has_fleet_deliver()) {
-            bridge_retry_at_ms_ = clock_->wall_ms() + kBridgeRetryMs;
-            if (!quiet("deliver:" + *name, now, 30'000)) {
-              // Not acknowledged: the node keeps them and sends them again.
-              log::warn("fleet_delivery_failed", {{"node", *name}, {"events", t.events.size() - first},
-                                                  {"error", r ? describe_error(r->error()) : r.message()},
-                                                  {"effect", "kept in the node's outbox; sent again"}});
-            }
-            break;
-          }
-          const pb::FleetFrame ack = book_.delivered(*name, last);
-          save_node(*name);  // stored before acknowledged: a hub that dies between them says nothing twice
-          acked = ack.ack().seq();
-          handled_since_trim_ += d->events_size();
-          if (done < t.events.size() && budget_left_ms() < kDeliverTimeout.count()) {
-            finished = false;  // the rest next pass: the loop must go round and heartbeat
-            break;
-          }
-        }
-        if (acked > 0) {
-          pb::FleetFrame ack;
-          ack.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
-          ack.mutable_ack()->set_seq(acked);
-          send_to(in.routing, ack);
-          log::debug("fleet_events_delivered", {{"node", *name}, {"seq", acked}, {"count", done}});
-        }
-        return finished;
+        if (now < bridge_retry_at_ms_) return true;  // not acknowledged: sent again later
+        return deliver_events(ctx, *name, in.routing, t);
       } else if (t.reply) {
         if (t.reply->has_refused() && !quiet("hello-first:" + *name, now)) {
           log::info("fleet_events_before_hello", {{"node", *name}});
@@ -416,7 +409,7 @@ bool FleetWorker::handle_hub_frame(WorkerContext& ctx, const Incoming& in) {
   }
 }
 
-pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq) {
+pb::Reply FleetWorker::relay(const pb::FleetRelayRequest& rq) {
   const int64_t started = clock_->wall_ms();
   const auto* n = book_.find(rq.node());
   const std::string actor = request_actor(rq.request());
@@ -437,14 +430,12 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
                                                              : kDefaultRelayMs);
   // Several relays in one pass (a /status of many nodes) share one budget:
   // the loop must go round and heartbeat.
-  const auto left_in_pass =
-      std::chrono::duration_cast<std::chrono::milliseconds>(pass_started_ + kPassBudget - std::chrono::steady_clock::now());
+  const auto left_in_pass = std::chrono::milliseconds(budget_left_ms());
   if (left_in_pass.count() < 100) {
     return done(error_reply(pb::Error::UNAVAILABLE, "gwr-fleet is busy; ask again"), "busy");
   }
   wait = std::min(wait, left_in_pass);
-  pb::FleetFrame f;
-  f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  pb::FleetFrame f = fleet_frame();
   auto* call = f.mutable_call();
   call->set_id(++relay_seq_);
   call->set_component(rq.component());
@@ -482,7 +473,6 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
       stash_.push_back(std::move(*in));  // handled once this relay is done
     }
   }
-  (void)ctx;
   return done(error_reply(pb::Error::UNAVAILABLE, "node " + n->name + " did not answer within " +
                                                       std::to_string(wait.count() / 1000.0).substr(0, 3) + " s"),
               "no answer");
@@ -490,14 +480,14 @@ pb::Reply FleetWorker::relay(WorkerContext& ctx, const pb::FleetRelayRequest& rq
 
 void FleetWorker::hub_tick(WorkerContext& ctx, int64_t now_ms) {
   drain_hub(ctx);
-  if (now_ms >= next_key_scan_ms_) reread_keys(true);
+  if (now_ms >= next_key_scan_ms_) (void)reread_keys(true);
   for (const auto& a : book_.on_tick(now_ms, node_timeout_ms_)) {
     log::write(a.cleared() ? log::Level::kInfo : log::Level::kWarn, a.cleared() ? "fleet_node_back" : "fleet_node_silent",
                {{"node", a.topic()}, {"last_seen_ms", a.last_seen_ms()}, {"node_timeout_ms", node_timeout_ms_}});
     ctx.publish_alert(a);
   }
   if (now_ms >= next_alert_republish_ms_) {
-    for (const auto& a : book_.active(now_ms)) ctx.publish_alert(a);
+    for (const auto& a : book_.active()) ctx.publish_alert(a);
     next_alert_republish_ms_ = now_ms + kAlertRepublishMs;
   }
   for (const auto& [name, n] : book_.nodes()) {
@@ -527,15 +517,7 @@ void FleetWorker::start_node(WorkerContext& ctx) {
   NodeLink::Settings s;
   s.instance = *instance;
   s.version = kGwrVersion;
-  std::vector<pb::GatewayEntryInfo> gateways = ctx.gateways();
-  if (gateways.empty()) {
-    pb::GatewayEntryInfo g;
-    g.set_name(kMainGateway);
-    g.set_host(ctx.config().gateway().host());
-    g.set_port(ctx.config().gateway().port());
-    gateways.push_back(g);
-  }
-  for (auto& g : gateways) {
+  for (auto g : ctx.watched_gateways()) {
     g.clear_state_dir();  // a path on this host: none of the hub's business
     gateway_names_.push_back(g.name());
     s.gateways.push_back(g);
@@ -602,9 +584,10 @@ void FleetWorker::trim_memory(int64_t now_ms) {
 #endif
 }
 
-void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
+void FleetWorker::on_event(WorkerContext& /*ctx*/, const pb::Event& event) {
+  // Kept in pending_ and written at the next tick, with what else came in
+  // this pass (keep_pending).
   if (role_ != "node" || !running_) return;
-  const int64_t now = clock_->wall_ms();
   if (event.has_gateway_health()) {
     const std::string sig = health_signature(event.gateway_health());
     auto& last = health_sent_[event.gateway()];
@@ -615,14 +598,11 @@ void FleetWorker::on_event(WorkerContext& ctx, const pb::Event& event) {
   }
   pending_.push_back(event);
   redact_strings(pending_.back(), SharedRedactor::instance());  // as the answer to a call, before it leaves this host
-  (void)ctx;
-  (void)now;
 }
 
 void FleetWorker::answer_call(WorkerContext& ctx, const pb::FleetCall& call) {
   const int64_t started = clock_->wall_ms();
-  pb::FleetFrame f;
-  f.set_protocol_version(pb::PROTOCOL_VERSION_CURRENT);
+  pb::FleetFrame f = fleet_frame();
   f.mutable_answer()->set_id(call.id());
   pb::Reply& reply = *f.mutable_answer()->mutable_reply();
   const std::string why = refusal_of_call(call, gateway_names_);
@@ -792,7 +772,7 @@ pb::Reply FleetWorker::on_request(WorkerContext& ctx, const pb::Request& request
   }
   if (request.has_fleet_relay()) {
     if (role_ != "hub") return error_reply(pb::Error::REFUSED, "only a hub relays to nodes");
-    return relay(ctx, request.fleet_relay());
+    return relay(request.fleet_relay());
   }
   return pb::Reply();
 }
@@ -847,11 +827,7 @@ void FleetWorker::stop(WorkerContext& /*ctx*/) {
       if (n.last_seen_ms > 0) save_node(name);
     }
   }
-  if (dealer_ && monitor_) (void)zmq_socket_monitor(dealer_->handle(), nullptr, 0);
-  monitor_.reset();
-  router_.reset();
-  zap_.reset();
-  dealer_.reset();
+  close_sockets();
   running_ = false;
 }
 

@@ -54,10 +54,12 @@ class FleetWorker final : public Worker {
     std::string payload;
   };
   void off(WorkerContext& ctx, const std::string& why);
+  void close_sockets();
   // Hub
   void start_hub(WorkerContext& ctx);
   void serve_zap();
-  void reread_keys(bool log_changes);
+  // The authorized keys again; an unreadable directory keeps the list it had (and says why).
+  Status reread_keys(bool log_changes);
   std::optional<Incoming> receive_router();
   // false: the frame was only partly handled (the pass's time ran out); it is handled again next pass.
   bool handle_hub_frame(WorkerContext& ctx, const Incoming& in);
@@ -67,7 +69,10 @@ class FleetWorker final : public Worker {
   void drain_hub(WorkerContext& ctx);
   void send_to(const std::string& routing, const pb::FleetFrame& frame);
   void save_node(const std::string& name);
-  pb::Reply relay(WorkerContext& ctx, const pb::FleetRelayRequest& relay);
+  pb::Reply relay(const pb::FleetRelayRequest& relay);
+  // Hands a node's new events to the bridge; false: the pass's time ran out first.
+  bool deliver_events(WorkerContext& ctx, const std::string& name, const std::string& routing,
+                      const HubBook::Taken& taken);
   void hub_tick(WorkerContext& ctx, int64_t now_ms);
   // Node
   void start_node(WorkerContext& ctx);

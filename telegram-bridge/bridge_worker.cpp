@@ -380,14 +380,7 @@ void BridgeWorker::on_config(WorkerContext& ctx, const std::vector<std::string>&
 void BridgeWorker::make_lanes(WorkerContext& ctx) {
   if (!lanes_.empty()) return;  // which gateways are watched changes only with a restart of gwr
   fleet_hub_ = ctx.config().fleet().role() == "hub";
-  std::vector<pb::GatewayEntryInfo> gateways = ctx.gateways();
-  if (gateways.empty()) {
-    pb::GatewayEntryInfo main;
-    main.set_name(kMainGateway);
-    main.set_host(ctx.config().gateway().host());
-    main.set_port(ctx.config().gateway().port());
-    gateways.push_back(main);
-  }
+  const std::vector<pb::GatewayEntryInfo> gateways = ctx.watched_gateways();
   for (const auto& g : gateways) {
     Lane lane;
     lane.name = g.name();
@@ -462,9 +455,13 @@ void BridgeWorker::handle_event(Lane& lane, const pb::Event& event, bool about_g
 }
 
 BridgeWorker::Lane* BridgeWorker::remote_lane(const std::string& name, const pb::GatewayEntryInfo* info) {
+  // How notices name it: "web1/main (10.0.0.5:18789)", as the node said in its hello.
+  const auto described = [&] {
+    return info && info->port() != 0 ? name + " (" + info->host() + ":" + std::to_string(info->port()) + ")" : name;
+  };
   for (auto& lane : lanes_) {
     if (lane.name == name) {
-      if (info && info->port() != 0) lane.source.gateway = name + " (" + info->host() + ":" + std::to_string(info->port()) + ")";
+      if (info && info->port() != 0) lane.source.gateway = described();
       return &lane;
     }
   }
@@ -478,7 +475,7 @@ BridgeWorker::Lane* BridgeWorker::remote_lane(const std::string& name, const pb:
   lane.prefix = name + "/";
   lane.planner = NotificationPlanner(lanes_.empty() ? PlannerSettings() : lanes_.front().planner.settings());
   lane.source.host = name.substr(0, slash);
-  lane.source.gateway = name + (info && info->port() != 0 ? " (" + info->host() + ":" + std::to_string(info->port()) + ")" : "");
+  lane.source.gateway = described();
   if (store_) {
     if (auto notices = store_->meta_blob("planner/" + name)) lane.planner.restore_notices(*notices);
   }
